@@ -1,0 +1,62 @@
+"""Chat rendering with a pinned date, and the prompt/completion split that masks the loss.
+
+Llama 3.x templates write ``Today Date: <today>`` into the system header unless ``date_string`` is
+given, so every render here passes the date from ``model.chat_date``: the same data and params render
+the same tokens on any day. Templates that do not use ``date_string`` ignore the extra variable.
+
+Loss masking: a sample becomes ``prompt`` (system + user messages) and ``completion`` (the assistant
+message). TRL's ``completion_only_loss`` then trains exactly the tokens that the full conversation adds
+after the prompt rendered with the generation header: the answer and its end-of-turn token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Message = dict[str, str]
+
+
+def template_kwargs(chat_date: str) -> dict[str, str]:
+    """The extra template variables every render uses."""
+    return {"date_string": chat_date}
+
+
+def split_prompt_completion(messages: list[Message]) -> tuple[list[Message], list[Message]]:
+    """``[system?, user, assistant]`` -> (``[system?, user]``, ``[assistant]``)."""
+    return messages[:-1], messages[-1:]
+
+
+def render_ids(tokenizer: Any, messages: list[Message], chat_date: str, *, add_generation_prompt: bool = False) -> list[int]:
+    """Token ids of a conversation rendered with the tokenizer's chat template and the pinned date."""
+    out = tokenizer.apply_chat_template(
+        messages,
+        tokenize=True,
+        add_generation_prompt=add_generation_prompt,
+        return_dict=True,
+        **template_kwargs(chat_date),
+    )
+    return list(out["input_ids"])
+
+
+def render_text(tokenizer: Any, messages: list[Message], chat_date: str, *, add_generation_prompt: bool = False) -> str:
+    """The rendered conversation as text (for display and prompt hashing)."""
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt, **template_kwargs(chat_date)
+    )
+
+
+@dataclass(frozen=True)
+class Lengths:
+    """Token counts of one sample: the whole conversation and the trained answer part."""
+
+    total: int
+    answer: int
+
+
+def measure(tokenizer: Any, messages: list[Message], chat_date: str) -> Lengths:
+    """Tokens of the full conversation and of the answer (what the full render adds after the prompt)."""
+    prompt, _ = split_prompt_completion(messages)
+    full = render_ids(tokenizer, messages, chat_date)
+    head = render_ids(tokenizer, prompt, chat_date, add_generation_prompt=True)
+    return Lengths(total=len(full), answer=len(full) - len(head))

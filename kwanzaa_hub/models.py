@@ -1,0 +1,99 @@
+"""Resolve ``model.base`` (Hub id, local directory or ``.gguf`` file) and load its tokenizer.
+
+A GGUF file is converted once into a normal safetensors checkpoint in a cache folder next to it
+(``<name>.hf/``), so later loads, 4-bit quantization and PEFT see an ordinary transformers model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kwanzaa_hub.errors import InputError
+
+
+def is_gguf(base: str) -> bool:
+    return base.lower().endswith(".gguf")
+
+
+def gguf_cache_dir(gguf_path: Path) -> Path:
+    return gguf_path.with_name(gguf_path.name + ".hf")
+
+
+def resolve_base(base: str, *, cache_root: Path | None = None) -> str:
+    """Return something ``from_pretrained`` accepts: a Hub id, or a local directory.
+
+    A ``.gguf`` file is dequantized once into a safetensors checkpoint (``<file>.hf/`` beside it, or
+    under ``cache_root``) and that directory is returned.
+    """
+    if is_gguf(base):
+        path = Path(base).expanduser()
+        if not path.is_file():
+            raise InputError(f"model.base: GGUF file {base!r} not found")
+        out = (cache_root / (path.name + ".hf")) if cache_root else gguf_cache_dir(path)
+        if not (out / "config.json").is_file():
+            _convert_gguf(path, out)
+        return str(out)
+    local = Path(base).expanduser()
+    if local.exists():
+        if not (local / "config.json").is_file() and not (local / "tokenizer_config.json").is_file():
+            raise InputError(f"model.base: {base!r} is a path but holds no config.json / tokenizer_config.json")
+        return str(local)
+    if base.count("/") != 1:
+        raise InputError(f"model.base: {base!r} is neither an existing path, a .gguf file, nor a Hub id 'org/name'")
+    return base
+
+
+def _convert_gguf(path: Path, out: Path) -> None:
+    import shutil
+    import tempfile
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    try:
+        # GgufConfig(dequantize=True) drops the GGUF quantizer after loading so save_pretrained works.
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path.parent), gguf_file=path.name, quantization_config=GgufConfig(dequantize=True)
+        )
+        tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def hub_access_error(base: str, exc: Exception) -> InputError:
+    """Turn a Hub failure for the base model into a message that says how to fix it."""
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    if isinstance(exc, GatedRepoError):
+        return InputError(
+            f"model.base: {base} is gated and this token has no access. Accept the license at "
+            f"https://huggingface.co/{base}, then log in with `hf auth login` or set HF_TOKEN."
+        )
+    if isinstance(exc, RepositoryNotFoundError):
+        return InputError(
+            f"model.base: {base} was not found or needs a token. Check the id, accept its license on the Hub, "
+            "and log in with `hf auth login` or set HF_TOKEN."
+        )
+    return InputError(f"model.base: could not load {base}: {exc}. Offline? Use a local directory or .gguf file.")
+
+
+def load_tokenizer(base: str, revision: str = "main") -> Any:
+    """The base model's tokenizer (with its chat template)."""
+    from huggingface_hub.errors import HfHubHTTPError
+    from transformers import AutoTokenizer
+
+    resolved = resolve_base(base)
+    try:
+        tok = AutoTokenizer.from_pretrained(resolved, revision=None if Path(resolved).exists() else revision)
+    except (HfHubHTTPError, OSError) as exc:
+        raise hub_access_error(base, exc) from None
+    if not getattr(tok, "chat_template", None):
+        raise InputError(f"model.base: the tokenizer of {base!r} has no chat template; use an instruct model")
+    return tok

@@ -1,0 +1,181 @@
+"""Typed params read from params.yaml: one section per stage, unknown or mistyped keys rejected.
+
+Every problem in the file is collected into one ``ParamsError`` that names each key::
+
+    params.yaml: train.lora.r: Input should be greater than 0 (found 0)
+    params.yaml: train.lora.rank: unknown key
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from kwanzaa_hub.errors import ParamsError
+
+DEFAULT_PARAMS = Path("params.yaml")
+_VERSION_RE = re.compile(r"^v[1-9][0-9]*$")
+_REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ModelParams(_Section):
+    """The base model and how its chat template is rendered."""
+
+    base: str = Field("meta-llama/Llama-3.2-1B-Instruct", description="Hub id, local directory or .gguf file")
+    revision: str = Field("main", description="Hub revision of the base model (ignored for local paths)")
+    chat_date: str = Field(
+        "26 Jul 2024",
+        description="Date written into the Llama 3.x system header; pinned so every day renders the same tokens",
+    )
+
+
+class DataParams(_Section):
+    """Dataset files and the length policy the data stage enforces."""
+
+    train_file: str = Field("data/raw/kwanzaa_train.jsonl", description="Training JSONL, one chat sample a line")
+    eval_file: str = Field("data/raw/kwanzaa_eval.jsonl", description="Held-out JSONL, same format")
+    max_length: int = Field(4096, gt=0, description="Longest sample in tokens (chat template applied)")
+    overflow: Literal["error", "drop"] = Field(
+        "error", description="Samples longer than max_length: fail the stage, or drop them and list them"
+    )
+    prepared_dir: str = Field("data/prepared", description="Prepared dataset (datasets on disk)")
+    report: str = Field("reports/data.json", description="Data report, a DVC metric")
+
+
+class QuantizationParams(_Section):
+    """QLoRA 4-bit loading (bitsandbytes)."""
+
+    enabled: bool = Field(True, description="Load the base model in 4 bits; false trains plain LoRA")
+    quant_type: Literal["nf4", "fp4"] = Field("nf4", description="bnb_4bit_quant_type")
+    double_quant: bool = Field(True, description="bnb_4bit_use_double_quant")
+
+
+class LoraParams(_Section):
+    """PEFT LoraConfig."""
+
+    r: int = Field(16, gt=0, description="LoRA rank")
+    alpha: int = Field(32, gt=0, description="LoRA alpha (scaling = alpha / r)")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout")
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        min_length=1,
+        description="Linear layers that get adapters",
+    )
+
+
+class TrainParams(_Section):
+    """QLoRA supervised fine-tuning."""
+
+    seed: int = Field(42, description="Seed for data order, LoRA init and dropout")
+    epochs: float = Field(3.0, gt=0, description="Training epochs (used when max_steps is -1)")
+    max_steps: int = Field(-1, ge=-1, description="Optimizer steps; -1 = use epochs")
+    per_device_batch_size: int = Field(1, gt=0, description="Samples per device per micro-batch")
+    gradient_accumulation_steps: int = Field(8, gt=0, description="Micro-batches per optimizer step")
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate")
+    lr_scheduler: str = Field("cosine", description="transformers scheduler name")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of steps spent warming up")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="auto picks from the hardware: bf16 on Ampere+, fp16 on a T4, fp32 on CPU"
+    )
+    quantization: QuantizationParams = Field(default_factory=QuantizationParams)
+    lora: LoraParams = Field(default_factory=LoraParams)
+    output_dir: str = Field("models/adapter", description="Final adapter + tokenizer")
+    report: str = Field("reports/train.json", description="Training report, a DVC metric")
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_not_zero(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("must be -1 (use epochs) or a positive number of steps")
+        return v
+
+
+class EvalParams(_Section):
+    """Batched generation and the task metrics."""
+
+    max_new_tokens: int = Field(1024, gt=0, description="Generation budget per answer")
+    batch_size: int = Field(8, gt=0, description="Prompts generated together (left padding)")
+    baseline: bool = Field(True, description="Also score the base model alone")
+    grounding_threshold: float = Field(0.5, ge=0, le=1, description="Lexical support needed per sentence")
+    metrics_file: str = Field("metrics.json", description="Flat metrics, a DVC metric")
+    predictions_file: str = Field("eval/predictions.jsonl", description="Every generation with its scores")
+
+
+class HubParams(_Section):
+    """Where and how the adapter is published."""
+
+    repo_id: str = Field("", description="namespace/name on the Hub; empty = don't push")
+    private: bool = Field(True, description="Create the repo private; pushing to a public repo needs allow_public")
+    allow_public: bool = Field(False, description="Permit pushing to a repo that is public")
+    version: str = Field("v1", description="Immutable tag for this push: v1, v2, ...")
+    license: str = Field("llama3.2", description="License in the model card metadata")
+
+    @field_validator("repo_id")
+    @classmethod
+    def _repo_shape(cls, v: str) -> str:
+        if v and not _REPO_RE.match(v):
+            raise ValueError(f"must be 'namespace/name' (or empty to skip the push), found {v!r}")
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _version_shape(cls, v: str) -> str:
+        if not _VERSION_RE.match(v):
+            raise ValueError(f"must be 'v' followed by a positive integer (v1, v2, ...), found {v!r}")
+        return v
+
+
+class Params(_Section):
+    """All of params.yaml."""
+
+    model: ModelParams = Field(default_factory=ModelParams)
+    data: DataParams = Field(default_factory=DataParams)
+    train: TrainParams = Field(default_factory=TrainParams)
+    eval: EvalParams = Field(default_factory=EvalParams)
+    hub: HubParams = Field(default_factory=HubParams)
+
+
+def _describe(err: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"{key}: unknown key (check the spelling against the README's params reference)"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{key}: {msg} (found {err['input']!r})"
+
+
+def parse_params(raw: Any, *, source: str = "params.yaml") -> Params:
+    """Validate a parsed YAML mapping; raise ``ParamsError`` naming every bad key."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of sections (model, data, train, eval, hub)")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{source}: {_describe(e)}" for e in exc.errors()]
+        raise ParamsError("invalid params:\n  " + "\n  ".join(lines)) from None
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
+    """Read and validate params.yaml."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: not found. Run from the project root or pass --params PATH.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    return parse_params(raw, source=str(path))
+
+
+def to_yaml_dict(params: Params) -> dict[str, Any]:
+    """Params as plain data, for writing params files and the model card."""
+    return params.model_dump(mode="json")

@@ -1,0 +1,66 @@
+"""A self-contained copy of the pipeline in another folder: the offline demo and the tests run there.
+
+``make_project(dest, overrides)`` copies ``dvc.yaml``, the package source (the stages' code deps) and
+``params.yaml`` with overrides applied, writes the example data, and initialises git + DVC, so that
+``dvc repro`` there runs the real pipeline without touching this checkout's params or outputs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kwanzaa_hub.errors import InputError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """``set_dotted(d, "train.lora.r", 8)`` sets ``d["train"]["lora"]["r"]``."""
+    *parents, leaf = key.split(".")
+    for p in parents:
+        data = data.setdefault(p, {})
+    data[leaf] = value
+
+
+def run_cmd(args: list[str], cwd: Path, *, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, check=check, text=True, capture_output=False)
+
+
+def dvc(*args: str, cwd: Path, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=check, text=True,
+                          capture_output=capture)
+
+
+def make_project(dest: str | Path, overrides: dict[str, Any] | None = None, *, source: Path = REPO_ROOT) -> Path:
+    """Create (or refresh) a git + DVC project at ``dest`` running this repo's pipeline."""
+    from kwanzaa_hub import example_data
+
+    dest = Path(dest).resolve()
+    if not (source / "dvc.yaml").is_file():
+        raise InputError(f"{source}/dvc.yaml not found: run from a checkout of kwanzaa_hub (pip install -e .)")
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / "dvc.yaml", dest / "dvc.yaml")
+    pkg = dest / "kwanzaa_hub"
+    if pkg.exists():
+        shutil.rmtree(pkg)
+    shutil.copytree(PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    params = yaml.safe_load((source / "params.yaml").read_text(encoding="utf-8"))
+    for key, value in (overrides or {}).items():
+        set_dotted(params, key, value)
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    example_data.write(dest / "data" / "raw")
+    if not (dest / ".git").exists():
+        subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+        (dest / ".gitignore").write_text("/data/raw\n/models\n/checkpoints\n", encoding="utf-8")
+    if not (dest / ".dvc").exists():
+        dvc("init", "-q", cwd=dest)
+        dvc("config", "core.analytics", "false", cwd=dest)
+        dvc("config", "core.autostage", "false", cwd=dest)
+    return dest

@@ -1,0 +1,60 @@
+"""Rich tables for the stages' on-screen summaries."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rich.table import Table
+
+from kwanzaa_hub.console import console
+from kwanzaa_hub.data import CATEGORIES
+
+SHORT = ("grnd", "multi", "part", "refuse", "uncited")  # CATEGORIES, abbreviated for 80 columns
+
+
+def _warning_kinds(warnings: list[str]) -> Counter:
+    """Group warnings by their message with the place and numbers stripped."""
+    import re
+
+    return Counter(re.sub(r"\d+", "N", w.split(": ", 1)[-1].split("'")[0])[:90] for w in warnings)
+
+
+def print_data_summary(report: dict[str, Any], warnings: list[str]) -> None:
+    table = Table(title="data report", show_lines=False)
+    for col in ("split", "n", *SHORT, "tok p50", "p90", "max", "ans%"):
+        table.add_column(col, justify="right" if col != "split" else "left")
+    for split in ("train", "eval"):
+        r = report[split]
+        table.add_row(split, str(r["samples"]), *(str(r["categories"][c]) for c in CATEGORIES),
+                      str(r["tokens"]["p50"]), str(r["tokens"]["p90"]), str(r["tokens"]["max"]),
+                      f"{r['answer_token_share']:.0%}")
+    console.print(table)
+    console.print(f"overflow (> {report['max_length']} tokens): {report['overflow']} dropped; "
+                  f"duplicates: {report['duplicates']}; refusals citing context: {report['refusals_citing_context']}")
+    if warnings:
+        console.print(f"[yellow]{len(warnings)} warning(s)[/] (full list in the report):")
+        for kind, n in _warning_kinds(warnings).most_common(8):
+            console.print(f"  {n} x {kind}")
+
+
+def print_validation(results: list) -> int:
+    """Print one row per file and every error; return the error count."""
+    table = Table(title="validation")
+    for col in ("file", "n", "errors", "warn", *SHORT, "tok max", "> max"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    errors = 0
+    for check, stats in results:
+        cats = Counter(s.category for s in check.samples)
+        over = str(stats["over_max_length"]) if stats and "over_max_length" in stats else "-"
+        table.add_row(check.path, str(len(check.samples)), str(len(check.errors)), str(len(check.warnings)),
+                      *(str(cats[c]) for c in CATEGORIES),
+                      str(stats["tokens"]["max"]) if stats else "-", over)
+        errors += len(check.errors)
+    console.print(table)
+    for check, _ in results:
+        for e in check.errors:
+            console.print(f"[red]error[/] {e}", soft_wrap=True)
+        for kind, n in _warning_kinds(check.warnings).most_common(8):
+            console.print(f"[yellow]warning[/] {n} x {kind}", soft_wrap=True)
+    return errors

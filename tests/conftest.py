@@ -1,0 +1,72 @@
+"""Fixtures: a tiny Llama-3.x-format model, hand-made JSONL files, a temp git + DVC project."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "kwanzaa-data"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random LlamaForCausalLM + Llama-3.x-format tokenizer, built once per session (seconds)."""
+    from kwanzaa_hub.tiny import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny") / "base")
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def example_samples():
+    from kwanzaa_hub import example_data
+
+    return example_data.build()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The team's real dataset, when ../shared is present."""
+    if not (SHARED_DATA / "kwanzaa_train.jsonl").is_file():
+        pytest.skip("../shared/kwanzaa-data is not present")
+    return SHARED_DATA
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_dvc_project(tmp_path, tiny_model_dir):
+    """Factory: a git + DVC copy of this repo's pipeline in tmp_path, on the tiny model, no push."""
+    import shutil
+
+    from kwanzaa_hub.project import make_project
+
+    def factory(overrides: dict | None = None, name: str = "project") -> Path:
+        dest = tmp_path / name
+        base = dest / "models" / "base"
+        if not base.exists():
+            shutil.copytree(tiny_model_dir, base)
+        merged = {"model.base": "models/base", "hub.repo_id": ""}
+        merged.update(overrides or {})
+        return make_project(dest, merged)
+
+    return factory

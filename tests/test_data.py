@@ -1,0 +1,253 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kwanzaa_hub import data as data_stage
+from kwanzaa_hub.cli import app
+from kwanzaa_hub.errors import DataValidationError
+from kwanzaa_hub.params import parse_params
+from tests.conftest import write_jsonl
+
+runner = CliRunner()
+
+
+def _validate(*paths) -> tuple[int, str]:
+    result = runner.invoke(app, ["validate", *map(str, paths)], terminal_width=200)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def good(example_samples):
+    return [json.loads(json.dumps(s)) for s in example_samples[0][:3]]
+
+
+def _answer(sample: dict) -> dict:
+    return json.loads(sample["messages"][-1]["content"])
+
+
+def _set_answer(sample: dict, answer: dict) -> dict:
+    sample["messages"][-1]["content"] = json.dumps(answer)
+    return sample
+
+
+def test_example_data_validates_clean(tmp_path):
+    from kwanzaa_hub import example_data
+
+    train, held = example_data.write(tmp_path)
+    code, out = _validate(train, held)
+    assert code == 0, out
+    assert "error" not in out.lower().replace("errors", "")
+
+
+def test_malformed_json_line(tmp_path, good):
+    f = write_jsonl(tmp_path / "t.jsonl", [good[0], '{"messages": [', good[1]])
+    code, out = _validate(f)
+    assert code == 2
+    assert f"{f}:2: not valid JSON" in out
+
+
+def test_bad_utf8(tmp_path, good):
+    f = tmp_path / "t.jsonl"
+    f.write_bytes(json.dumps(good[0]).encode() + b"\n" + b'{"messages": "\xff\xfe"}\n')
+    code, out = _validate(f)
+    assert code == 2 and f"{f}:2: not UTF-8" in out
+
+
+def test_crlf_and_bom_are_accepted(tmp_path, good):
+    f = tmp_path / "t.jsonl"
+    f.write_bytes(b"\xef\xbb\xbf" + b"".join(json.dumps(g).encode() + b"\r\n" for g in good))
+    check = data_stage.check_file(f, "train")
+    assert not check.errors and len(check.samples) == 3
+
+
+def test_json_array_instead_of_jsonl(tmp_path, good):
+    f = tmp_path / "t.jsonl"
+    f.write_text(json.dumps(good))
+    code, out = _validate(f)
+    assert code == 2 and f"{f}:1: found a JSON array" in out
+
+
+def test_wrong_role_order(tmp_path, good):
+    good[1]["messages"] = list(reversed(good[1]["messages"]))
+    f = write_jsonl(tmp_path / "t.jsonl", good)
+    code, out = _validate(f)
+    assert code == 2 and f"{f}:2: messages: expected roles system?, user, assistant" in out
+
+
+def test_assistant_not_json(tmp_path, good):
+    good[2]["messages"][-1]["content"] = "Kwanzaa starts on December 26 [1]."
+    f = write_jsonl(tmp_path / "t.jsonl", good)
+    code, out = _validate(f)
+    assert code == 2 and f"{f}:3: assistant message: not valid JSON" in out
+
+
+def test_contract_violation(tmp_path, good):
+    a = _answer(good[0])
+    a["answer"]["completeness"] = "finished"
+    f = write_jsonl(tmp_path / "t.jsonl", [_set_answer(good[0], a)])
+    code, out = _validate(f)
+    assert code == 2 and f"{f}:1: assistant answer.completeness" in out and "'finished'" in out
+
+
+def test_citation_to_missing_document(tmp_path, good):
+    a = _answer(good[0])
+    a["answer"]["text"] += " Also [9]."
+    f = write_jsonl(tmp_path / "t.jsonl", [_set_answer(good[0], a)])
+    code, out = _validate(f)
+    assert code == 2 and f"{f}:1: answer.text cites [9] but the user message retrieved documents" in out
+
+
+def test_source_not_among_retrieved(tmp_path, good):
+    a = _answer(good[0])
+    a["sources"][0]["canonical_url"] = "https://made-up.example/x"
+    f = write_jsonl(tmp_path / "t.jsonl", [_set_answer(good[0], a)])
+    code, out = _validate(f)
+    assert code == 2 and "sources[0].canonical_url 'https://made-up.example/x' is not the URL" in out
+
+
+def test_empty_file(tmp_path):
+    f = tmp_path / "t.jsonl"
+    f.write_text("\n\n")
+    code, out = _validate(f)
+    assert code == 2 and "no samples (the file is empty)" in out
+
+
+def test_control_character(tmp_path, good):
+    good[0]["messages"][1]["content"] += "\x07"
+    f = write_jsonl(tmp_path / "t.jsonl", good)
+    code, out = _validate(f)
+    assert code == 2 and f"{f}:1: messages[1] (user): control character U+0007" in out
+
+
+def test_deep_nesting_is_an_error_not_a_crash(tmp_path, good):
+    good[0]["messages"][-1]["content"] = "[" * 10000 + "]" * 10000
+    f = write_jsonl(tmp_path / "t.jsonl", good)
+    code, out = _validate(f)
+    assert code == 2 and f"{f}:1:" in out
+
+
+def test_refusal_citing_context_is_counted_not_rejected(tmp_path, example_samples):
+    sample = json.loads(json.dumps(next(s for s in example_samples[0] if _answer(s)["answer"]["completeness"] == "complete")))
+    a = _answer(sample)
+    a["answer"]["completeness"] = "insufficient_data"
+    check = data_stage.check_file(write_jsonl(tmp_path / "t.jsonl", [_set_answer(sample, a)]), "train")
+    assert not check.errors
+    assert check.refusals_citing_context == 1 and check.samples[0].category == "refusal"
+
+
+def test_sources_count_mismatch_is_a_warning(tmp_path, good):
+    a = _answer(good[0])
+    a["sources"] = a["sources"] + a["sources"]
+    check = data_stage.check_file(write_jsonl(tmp_path / "t.jsonl", [_set_answer(good[0], a)]), "train")
+    assert not check.errors
+    assert any("2 sources listed but 1 distinct documents cited" in w for w in check.warnings)
+
+
+# ---- the whole stage --------------------------------------------------------------------------
+
+def _params(tmp_path, **data):
+    return parse_params({
+        "data": {"train_file": str(tmp_path / "train.jsonl"), "eval_file": str(tmp_path / "eval.jsonl"),
+                 "prepared_dir": str(tmp_path / "prepared"), "report": str(tmp_path / "report.json"), **data},
+    })
+
+
+def test_stage_writes_prepared_dataset_and_report(tmp_path, example_samples, tiny_tokenizer):
+    from datasets import load_from_disk
+
+    write_jsonl(tmp_path / "train.jsonl", example_samples[0])
+    write_jsonl(tmp_path / "eval.jsonl", example_samples[1])
+    result = data_stage.run(_params(tmp_path), tokenizer=tiny_tokenizer)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report == result.report
+    assert report["train"]["samples"] == 66 and report["eval"]["samples"] == 24
+    assert report["train"]["categories"] == {"grounded": 30, "multi_source": 12, "partial": 10, "refusal": 14, "uncited": 0}
+    assert report["overflow"] == 0 and report["warnings"] == 0
+    ds = load_from_disk(str(tmp_path / "prepared"))
+    assert ds["train"].num_rows == 66
+    row = ds["train"][0]
+    assert [m["role"] for m in row["prompt"]] == ["system", "user"]
+    assert [m["role"] for m in row["completion"]] == ["assistant"]
+    assert row["chat_template_kwargs"] == {"date_string": "26 Jul 2024"}
+    assert 0 < row["n_answer_tokens"] < row["n_tokens"]
+    assert report["train"]["tokens"]["max"] == max(ds["train"]["n_tokens"])
+
+
+def test_overflow_error_names_samples_and_fitting_length(tmp_path, example_samples, tiny_tokenizer):
+    write_jsonl(tmp_path / "train.jsonl", example_samples[0])
+    write_jsonl(tmp_path / "eval.jsonl", example_samples[1])
+    with pytest.raises(DataValidationError) as exc:
+        data_stage.run(_params(tmp_path, max_length=700), tokenizer=tiny_tokenizer)
+    msg = str(exc.value)
+    assert "tokens > data.max_length 700" in msg and "train.jsonl:" in msg
+    assert "set data.max_length to at least" in msg
+    assert not (tmp_path / "prepared").exists() and not (tmp_path / "report.json").exists()
+
+
+def test_overflow_drop_counts_and_lists(tmp_path, example_samples, tiny_tokenizer):
+    write_jsonl(tmp_path / "train.jsonl", example_samples[0])
+    write_jsonl(tmp_path / "eval.jsonl", example_samples[1])
+    lengths = [data_stage.chat.measure(tiny_tokenizer, s["messages"], "26 Jul 2024").total for s in example_samples[0] + example_samples[1]]
+    expected = sum(n > 700 for n in lengths)
+    assert expected > 0
+    result = data_stage.run(_params(tmp_path, max_length=700, overflow="drop"), tokenizer=tiny_tokenizer)
+    assert result.report["overflow"] == expected == len(result.report["dropped_samples"])
+    assert result.report["train"]["samples"] + result.report["eval"]["samples"] == 90 - expected
+    assert result.report["train"]["tokens"]["max"] <= 700
+
+
+def test_leakage_identical_prompt_fails(tmp_path, example_samples, tiny_tokenizer):
+    write_jsonl(tmp_path / "train.jsonl", example_samples[0])
+    write_jsonl(tmp_path / "eval.jsonl", example_samples[1] + [example_samples[0][4]])
+    with pytest.raises(DataValidationError) as exc:
+        data_stage.run(_params(tmp_path), tokenizer=tiny_tokenizer)
+    assert f"{tmp_path / 'eval.jsonl'}:25: identical prompt to {tmp_path / 'train.jsonl'}:5" in str(exc.value)
+    assert not (tmp_path / "prepared").exists()
+
+
+def test_same_query_other_persona_is_a_warning(tmp_path, example_samples, tiny_tokenizer):
+    leaked = json.loads(json.dumps(example_samples[0][4]))
+    leaked["messages"][0]["content"] = "You are someone else entirely."
+    write_jsonl(tmp_path / "train.jsonl", example_samples[0])
+    write_jsonl(tmp_path / "eval.jsonl", example_samples[1] + [leaked])
+    result = data_stage.run(_params(tmp_path), tokenizer=tiny_tokenizer)
+    assert any("same query as" in w for w in result.warnings)
+
+
+def test_cli_data_exit_code_and_no_outputs_on_error(tmp_path, example_samples, tiny_model_dir, monkeypatch):
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    bad = json.loads(json.dumps(example_samples[0][0]))
+    bad["messages"][-1]["content"] = "not json"
+    write_jsonl(tmp_path / "data/raw/kwanzaa_train.jsonl", example_samples[0] + [bad])
+    write_jsonl(tmp_path / "data/raw/kwanzaa_eval.jsonl", example_samples[1])
+    Path("params.yaml").write_text(yaml.safe_dump({"model": {"base": str(tiny_model_dir)}}))
+    result = runner.invoke(app, ["data"], terminal_width=200)
+    assert result.exit_code == 2
+    assert "data/raw/kwanzaa_train.jsonl:67: assistant message: not valid JSON" in result.output
+    assert not Path("data/prepared").exists() and not Path("reports/data.json").exists()
+
+
+# ---- the team's real data (skipped without ../shared) -------------------------------------------
+
+def test_validate_passes_the_real_data(shared_data):
+    code, out = _validate(shared_data / "kwanzaa_train.jsonl", shared_data / "kwanzaa_eval.jsonl")
+    assert code == 0, out
+    assert "warning" in out  # the 19 schema deviations and missing optional fields are reported
+
+
+def test_stage_on_real_data_reports_lengths_and_overflow(tmp_path, shared_data, tiny_tokenizer):
+    params = parse_params({"data": {
+        "train_file": str(shared_data / "kwanzaa_train.jsonl"), "eval_file": str(shared_data / "kwanzaa_eval.jsonl"),
+        "prepared_dir": str(tmp_path / "prepared"), "report": str(tmp_path / "report.json"),
+        "max_length": 3000, "overflow": "drop"}})
+    result = data_stage.run(params, tokenizer=tiny_tokenizer)
+    r = result.report
+    assert r["train"]["samples"] + r["eval"]["samples"] + r["overflow"] == 134
+    assert r["overflow"] > 0 and len(r["dropped_samples"]) == r["overflow"]
+    assert r["train"]["tokens"]["max"] <= 3000
+    assert r["warnings"] > 0
+    assert r["train"]["categories"]["refusal"] > 0
