@@ -58,6 +58,22 @@ def data(params: Path = ParamsOpt) -> None:
 
 @app.command()
 @handled
+def train(params: Path = ParamsOpt) -> None:
+    """Stage `train`: QLoRA fine-tuning on the prepared data; writes models/adapter + reports/train.json."""
+    from kwanzaa_hub import train as train_stage
+    from kwanzaa_hub.params import load_params
+
+    p = load_params(params)
+    result = train_stage.run(p)
+    r = result.report
+    console.print(
+        f"trained {r['optimizer_steps']} steps in {r['runtime_s']} s ({r['train_tokens_per_s']} tokens/s): "
+        f"train loss {r['train_loss']}, eval loss {r['eval_loss']}; wrote {p.train.output_dir}/ and {p.train.report}"
+    )
+
+
+@app.command()
+@handled
 def validate(
     files: List[Path] = typer.Argument(..., help="JSONL files to check"),
     tokenizer: Optional[str] = typer.Option(None, help="base model (Hub id, dir or .gguf) to also measure token lengths"),

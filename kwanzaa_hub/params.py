@@ -85,6 +85,10 @@ class TrainParams(_Section):
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto", description="auto picks from the hardware: bf16 on Ampere+, fp16 on a T4, fp32 on CPU"
     )
+    gradient_checkpointing: bool = Field(True, description="Recompute activations to save memory (slower)")
+    logging_steps: int = Field(1, gt=0, description="Optimizer steps between loss logs")
+    save_steps: int = Field(10, gt=0, description="Optimizer steps between resumable checkpoints")
+    checkpoint_dir: str = Field("checkpoints", description="Persisted checkpoints (resume after an interruption)")
     quantization: QuantizationParams = Field(default_factory=QuantizationParams)
     lora: LoraParams = Field(default_factory=LoraParams)
     output_dir: str = Field("models/adapter", description="Final adapter + tokenizer")

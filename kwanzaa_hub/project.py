@@ -63,4 +63,9 @@ def make_project(dest: str | Path, overrides: dict[str, Any] | None = None, *, s
         dvc("init", "-q", cwd=dest)
         dvc("config", "core.analytics", "false", cwd=dest)
         dvc("config", "core.autostage", "false", cwd=dest)
+    if subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=dest, capture_output=True).returncode:
+        # DVCLive needs a commit to compare against.
+        subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+        subprocess.run(["git", "-c", "user.name=kwanzaa-hub", "-c", "user.email=kwanzaa-hub@localhost",
+                        "commit", "-q", "-m", "pipeline copy"], cwd=dest, check=True)
     return dest

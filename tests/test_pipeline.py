@@ -41,3 +41,16 @@ def test_dvc_repro_data_then_metrics_show(make_dvc_project):
     # nothing changed: a second repro runs nothing
     again = dvc("repro", "data", cwd=project, capture=True)
     assert "didn't change, skipping" in again.stdout
+
+
+def test_dvc_repro_whole_pipeline_on_the_tiny_model(make_dvc_project):
+    project = make_dvc_project({"train.max_steps": 2, "train.gradient_accumulation_steps": 1,
+                                "eval.max_new_tokens": 8, "eval.batch_size": 8})
+    proc = dvc("repro", cwd=project, capture=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (project / "models/adapter/adapter_model.safetensors").is_file()
+    metrics = json.loads(dvc("metrics", "show", "--json", cwd=project, capture=True).stdout)
+    files = next(iter(metrics.values()))["data"]
+    assert files["reports/train.json"]["data"]["optimizer_steps"] == 2
+    plots = dvc("plots", "show", "--json", cwd=project, capture=True, check=False)
+    assert plots.returncode == 0 and "loss" in plots.stdout

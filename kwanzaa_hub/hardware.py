@@ -1,0 +1,90 @@
+"""Precision, quantization and optimizer from the detected hardware: one pure function, unit-tested.
+
+| hardware                     | precision | 4-bit compute dtype | tf32 | optimizer        |
+| ---------------------------- | --------- | ------------------- | ---- | ---------------- |
+| CUDA, compute capability 8+  | bf16      | bfloat16            | on   | paged_adamw_8bit |
+| CUDA, compute capability 7.x | fp16      | float16             | off  | paged_adamw_8bit |
+| CPU                          | fp32      | float32             | off  | adamw_torch      |
+
+A T4 (7.5) has no bf16: PyTorch would emulate it slowly and transformers does not stop it, so forcing
+``bf16`` there is an error before the model loads. tf32 is only ever switched on for Ampere and newer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from kwanzaa_hub.errors import InputError
+
+Precision = Literal["fp32", "fp16", "bf16"]
+
+
+@dataclass(frozen=True)
+class HardwareFacts:
+    """What was detected: ``device`` is ``cuda`` or ``cpu``; ``capability`` is (major, minor) on CUDA."""
+
+    device: Literal["cuda", "cpu"]
+    name: str
+    capability: tuple[int, int] | None = None
+    memory_gib: float | None = None
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """How training runs on that hardware."""
+
+    device: str
+    precision: Precision
+    compute_dtype: Literal["float32", "float16", "bfloat16"]
+    tf32: bool
+    optim: str
+    quantize: bool
+    hardware: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def detect() -> HardwareFacts:
+    """Facts about the first CUDA device, or the CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        return HardwareFacts("cuda", props.name, (props.major, props.minor), round(props.total_memory / 2**30, 1),
+                             torch.cuda.device_count())
+    import platform
+
+    return HardwareFacts("cpu", platform.processor() or platform.machine())
+
+
+def plan(facts: HardwareFacts, *, precision: str = "auto", quantize: bool = True) -> TrainPlan:
+    """Choose precision, 4-bit compute dtype, tf32 and optimizer; raise on a forced choice the hardware can't run."""
+    cuda = facts.device == "cuda"
+    major = facts.capability[0] if cuda and facts.capability else 0
+    label = f"{facts.name} (sm_{facts.capability[0]}{facts.capability[1]})" if cuda and facts.capability else facts.name
+    if precision == "auto":
+        chosen: Precision = "bf16" if major >= 8 else ("fp16" if cuda else "fp32")
+    else:
+        chosen = precision  # type: ignore[assignment]
+    if chosen == "bf16" and cuda and major < 8:
+        raise InputError(
+            f"train.precision: bf16 needs compute capability 8.0+ (Ampere or newer); {label} would emulate it slowly. "
+            "Use precision: auto (fp16 on this GPU)."
+        )
+    if chosen == "fp16" and not cuda:
+        raise InputError("train.precision: fp16 mixed precision needs a CUDA GPU; use auto (fp32 on CPU) or bf16")
+    if chosen not in ("fp32", "fp16", "bf16"):
+        raise InputError(f"train.precision: expected auto, fp32, fp16 or bf16, found {precision!r}")
+    compute = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[chosen]
+    return TrainPlan(
+        device=facts.device,
+        precision=chosen,
+        compute_dtype=compute,  # type: ignore[arg-type]
+        tf32=cuda and major >= 8,
+        optim="paged_adamw_8bit" if cuda else "adamw_torch",
+        quantize=quantize,
+        hardware=label,
+    )

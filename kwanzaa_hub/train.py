@@ -1,0 +1,255 @@
+"""The ``train`` stage: QLoRA supervised fine-tuning with TRL, loss on the answer only, resumable.
+
+Phases of :func:`run`: plan the hardware (precision, optimizer) -> load the prepared data as
+prompt/completion pairs (so TRL's ``completion_only_loss`` masks system, user and header tokens) ->
+load the base model, 4-bit when ``train.quantization.enabled`` -> wrap it with LoRA -> train with
+DVCLive logging, resuming from the last checkpoint when data and params are unchanged -> save the
+adapter and tokenizer only -> write ``reports/train.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kwanzaa_hub import hardware
+from kwanzaa_hub.console import console
+from kwanzaa_hub.errors import InputError
+from kwanzaa_hub.io import atomic_dir, atomic_write_json
+from kwanzaa_hub.params import Params
+
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+DVCLIVE_DIR = "dvclive"
+
+
+@dataclass
+class TrainResult:
+    report: dict[str, Any]
+    resumed_from: str | None
+
+
+def fingerprint(params: Params, prepared_dir: str | Path) -> str:
+    """Hash of everything that determines a run: model and train params, and the prepared data files."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"model": params.model.model_dump(), "train": params.train.model_dump(),
+                         "max_length": params.data.max_length}, sort_keys=True).encode())
+    for f in sorted(Path(prepared_dir).rglob("*")):
+        if f.is_file() and f.suffix in (".arrow", ".json") and not f.name.startswith("cache-"):
+            h.update(f.relative_to(prepared_dir).as_posix().encode())
+            h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def last_checkpoint(checkpoint_dir: Path, expected: str) -> str | None:
+    """The newest ``checkpoint-N`` when the folder belongs to this exact run; otherwise wipe it and return None."""
+    stamp = checkpoint_dir / "fingerprint.txt"
+    if checkpoint_dir.exists() and (not stamp.is_file() or stamp.read_text().strip() != expected):
+        console.print(f"train: {checkpoint_dir}/ holds checkpoints of other data or params; starting fresh")
+        shutil.rmtree(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(expected)
+    done = [p for p in checkpoint_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    if not done:
+        return None
+    return str(max(done, key=lambda p: int(p.name.split("-")[1])))
+
+
+def linear_layer_names(model: Any) -> list[str]:
+    """Distinct names of the model's linear layers (what ``target_modules`` may name)."""
+    import torch
+
+    names = set()
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) or type(module).__name__.startswith("Linear"):
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf != "lm_head":
+                names.add(leaf)
+    return sorted(names)
+
+
+def set_pad_token(tokenizer: Any) -> None:
+    """Llama 3.x ships no pad token: use its reserved ``<|finetune_right_pad_id|>``, else end of text."""
+    if tokenizer.pad_token is not None:
+        return
+    vocab = tokenizer.get_vocab()
+    tokenizer.pad_token = "<|finetune_right_pad_id|>" if "<|finetune_right_pad_id|>" in vocab else tokenizer.eos_token
+
+
+def load_base_model(params: Params, plan: hardware.TrainPlan) -> Any:
+    """The base model, 4-bit NF4 via bitsandbytes when the plan says so."""
+    import torch
+    from huggingface_hub.errors import HfHubHTTPError
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    from kwanzaa_hub.models import hub_access_error, resolve_base
+
+    dtype = getattr(torch, plan.compute_dtype)
+    kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": "sdpa"}
+    if plan.quantize:
+        q = params.train.quantization
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type=q.quant_type,
+            bnb_4bit_use_double_quant=q.double_quant,
+            bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_quant_storage=dtype,
+        )
+        if plan.device == "cuda":
+            kwargs["device_map"] = {"": 0}
+    resolved = resolve_base(params.model.base)
+    try:
+        return AutoModelForCausalLM.from_pretrained(
+            resolved, revision=None if Path(resolved).exists() else params.model.revision, **kwargs
+        )
+    except (HfHubHTTPError, OSError) as exc:
+        raise hub_access_error(params.model.base, exc) from None
+
+
+def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list | None = None) -> Any:
+    """Model, LoRA, data and SFTTrainer, ready to ``train()``."""
+    import torch
+    from datasets import load_from_disk
+    from peft import LoraConfig, prepare_model_for_kbit_training
+    from trl import SFTConfig, SFTTrainer
+
+    from kwanzaa_hub.models import load_tokenizer
+
+    t = params.train
+    # In memory, so TRL's map() caches never land inside the DVC-tracked data/prepared/.
+    ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)
+    keep = ["prompt", "completion", "chat_template_kwargs"]
+    train_ds = ds["train"].select_columns(keep)
+    eval_ds = ds["eval"].select_columns(keep)
+
+    tokenizer = load_tokenizer(params.model.base, params.model.revision)
+    set_pad_token(tokenizer)
+    torch.manual_seed(t.seed)
+    model = load_base_model(params, plan)
+    missing = [m for m in t.lora.target_modules if m not in linear_layer_names(model)]
+    if missing:
+        raise InputError(
+            f"train.lora.target_modules: {missing} not in {params.model.base}; its linear layers are "
+            f"{linear_layer_names(model)}"
+        )
+    if plan.quantize:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t.gradient_checkpointing)
+    lora = LoraConfig(r=t.lora.r, lora_alpha=t.lora.alpha, lora_dropout=t.lora.dropout,
+                      target_modules=list(t.lora.target_modules), task_type="CAUSAL_LM")
+    config = SFTConfig(
+        output_dir=t.checkpoint_dir,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=t.per_device_batch_size,
+        per_device_eval_batch_size=t.per_device_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
+        seed=t.seed,
+        data_seed=t.seed,
+        bf16=plan.precision == "bf16",
+        fp16=plan.precision == "fp16",
+        tf32=True if plan.tf32 else None,
+        use_cpu=plan.device == "cpu",
+        optim=plan.optim,
+        gradient_checkpointing=t.gradient_checkpointing,
+        max_length=params.data.max_length,  # the data stage guarantees nothing is longer: no truncation
+        completion_only_loss=True,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=2,
+        eval_strategy="epoch" if t.max_steps == -1 else "no",
+        include_num_input_tokens_seen="non_padding",
+        report_to="none",
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+    return SFTTrainer(model=model, args=config, train_dataset=train_ds, eval_dataset=eval_ds,
+                      processing_class=tokenizer, peft_config=lora, callbacks=callbacks or [])
+
+
+def save_adapter(trainer: Any, out_dir: str | Path) -> None:
+    """Adapter weights and config, tokenizer and chat template; nothing else (no optimizer, no pickles)."""
+    with atomic_dir(out_dir) as tmp:
+        trainer.model.save_pretrained(tmp, safe_serialization=True)
+        trainer.processing_class.save_pretrained(tmp)
+        for extra in tmp.iterdir():
+            keep = extra.name in ADAPTER_FILES or extra.name.startswith("tokenizer") or extra.name in (
+                "chat_template.jinja", "special_tokens_map.json")
+            if not keep:
+                extra.unlink() if extra.is_file() else shutil.rmtree(extra)
+
+
+def peak_memory_mib(device: str) -> float:
+    import resource
+
+    import torch
+
+    if device == "cuda":
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callbacks: list | None = None) -> TrainResult:
+    """Train and write ``train.output_dir`` and ``train.report``. ``callbacks`` are extra TrainerCallbacks."""
+    from dvclive import Live
+    from transformers.integrations import DVCLiveCallback
+
+    t = params.train
+    plan = hardware.plan(facts or hardware.detect(), precision=t.precision, quantize=t.quantization.enabled)
+    ckpt_dir = Path(t.checkpoint_dir)
+    resume = last_checkpoint(ckpt_dir, fingerprint(params, params.data.prepared_dir))
+    # DVCLive's default Live() would rewrite dvc.yaml: keep it to its own folder.
+    live = Live(dir=DVCLIVE_DIR, dvcyaml=False, save_dvc_exp=False, resume=resume is not None)
+    trainer = build_trainer(params, plan, callbacks=[DVCLiveCallback(live=live), *(callbacks or [])])
+    steps = trainer.state.max_steps or _planned_steps(trainer)
+    console.print(
+        f"train: {plan.hardware}, {plan.precision}, "
+        f"{'4-bit ' + t.quantization.quant_type if plan.quantize else 'no quantization'}, base {params.model.base}, "
+        f"effective batch {t.per_device_batch_size * t.gradient_accumulation_steps}, {steps} optimizer steps, "
+        f"{len(trainer.train_dataset)} samples"
+        + (f", resuming from {resume}" if resume else "")
+    )
+    start = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=resume)
+    runtime = time.perf_counter() - start
+    evals = [h for h in trainer.state.log_history if "eval_loss" in h]
+    metrics = evals[-1] if evals and evals[-1].get("step") == trainer.state.global_step else trainer.evaluate()
+    live.end()
+    save_adapter(trainer, t.output_dir)
+    seen = int(trainer.state.num_input_tokens_seen or 0)
+    trainable, total = trainer.model.get_nb_trainable_parameters()
+    history = [h for h in trainer.state.log_history if "loss" in h]
+    report = {
+        "train_loss": round(history[-1]["loss"], 4) if history else None,
+        "train_loss_mean": round(output.training_loss, 4),
+        "eval_loss": round(metrics["eval_loss"], 4) if "eval_loss" in metrics else None,
+        "runtime_s": round(runtime, 1),
+        "optimizer_steps": trainer.state.global_step,
+        "train_tokens": seen,
+        "train_tokens_per_s": round(seen / runtime, 1) if runtime else None,
+        "trainable_params": trainable,
+        "total_params": total,
+        "peak_memory_mib": peak_memory_mib(plan.device),
+        "resumed_from_step": int(resume.rsplit("-", 1)[1]) if resume else 0,
+        **{f"hw_{k}": v for k, v in plan.as_dict().items()},
+    }
+    atomic_write_json(t.report, report)
+    return TrainResult(report, resume)
+
+
+def _planned_steps(trainer: Any) -> int:
+    args = trainer.args
+    if args.max_steps > 0:
+        return args.max_steps
+    import math
+
+    per_epoch = math.ceil(len(trainer.train_dataset) / (args.per_device_train_batch_size * args.gradient_accumulation_steps))
+    return math.ceil(per_epoch * args.num_train_epochs)

@@ -1,0 +1,41 @@
+import pytest
+
+from kwanzaa_hub.errors import InputError
+from kwanzaa_hub.hardware import HardwareFacts, plan
+
+CPU = HardwareFacts("cpu", "x86_64")
+T4 = HardwareFacts("cuda", "Tesla T4", (7, 5), 15.0)
+A100 = HardwareFacts("cuda", "NVIDIA A100-SXM4-40GB", (8, 0), 40.0)
+H100 = HardwareFacts("cuda", "NVIDIA H100 80GB HBM3", (9, 0), 80.0)
+
+
+@pytest.mark.parametrize(
+    "facts, precision, compute, tf32, optim",
+    [
+        (CPU, "fp32", "float32", False, "adamw_torch"),
+        (T4, "fp16", "float16", False, "paged_adamw_8bit"),
+        (A100, "bf16", "bfloat16", True, "paged_adamw_8bit"),
+        (H100, "bf16", "bfloat16", True, "paged_adamw_8bit"),
+    ],
+)
+def test_auto_plan(facts, precision, compute, tf32, optim):
+    p = plan(facts)
+    assert (p.precision, p.compute_dtype, p.tf32, p.optim, p.device) == (precision, compute, tf32, optim, facts.device)
+    assert p.quantize
+
+
+def test_bf16_forced_on_a_t4_is_a_clear_error():
+    with pytest.raises(InputError, match=r"bf16 needs compute capability 8.0\+.*Tesla T4 \(sm_75\)"):
+        plan(T4, precision="bf16")
+
+
+def test_fp16_forced_on_cpu_is_an_error():
+    with pytest.raises(InputError, match="fp16 mixed precision needs a CUDA GPU"):
+        plan(CPU, precision="fp16")
+
+
+def test_forced_choices_that_the_hardware_runs():
+    assert plan(A100, precision="fp16").compute_dtype == "float16"
+    assert plan(A100, precision="fp32").tf32  # tf32 matmuls still help fp32 on Ampere
+    assert plan(CPU, precision="bf16").compute_dtype == "bfloat16"
+    assert not plan(T4, quantize=False).quantize

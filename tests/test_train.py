@@ -1,0 +1,136 @@
+"""Training on the tiny Llama-3.x-format model with the real QLoRA path (bitsandbytes 4-bit on the CPU)."""
+
+import json
+
+import pytest
+from transformers import TrainerCallback
+
+from kwanzaa_hub import chat, data as data_stage, train as train_stage
+from kwanzaa_hub.hardware import HardwareFacts, plan
+from kwanzaa_hub.params import parse_params
+from tests.conftest import write_jsonl
+
+CPU = HardwareFacts("cpu", "test-cpu")
+
+
+@pytest.fixture
+def prepared(tmp_path, monkeypatch, example_samples, tiny_model_dir, tiny_tokenizer):
+    """A prepared dataset (12 train, 4 eval) and params for a 4-step run, cwd = tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "data/raw/kwanzaa_train.jsonl", example_samples[0][:12])
+    write_jsonl(tmp_path / "data/raw/kwanzaa_eval.jsonl", example_samples[1][:4])
+
+    def make(**train):
+        raw = {
+            "model": {"base": str(tiny_model_dir)},
+            "train": {"max_steps": 4, "gradient_accumulation_steps": 2, "save_steps": 2, **train},
+        }
+        return parse_params(raw)
+
+    params = make()
+    data_stage.run(params, tokenizer=tiny_tokenizer)
+    return make
+
+
+def test_labels_train_exactly_the_answer_and_end_of_turn(prepared, tiny_tokenizer):
+    params = prepared()
+    trainer = train_stage.build_trainer(params, plan(CPU))
+    row = trainer.train_dataset[0]
+    ids, labels = row["input_ids"], row["labels"]
+    assert len(ids) == len(labels)
+    mask = [int(l != -100) for l in labels]
+    assert [l for l in labels if l != -100] == [i for i, m in zip(ids, mask) if m]
+    trained = [i for i, m in zip(ids, mask) if m]
+    untrained = [i for i, m in zip(ids, mask) if not m]
+    sample = json.loads(open("data/raw/kwanzaa_train.jsonl").readline())
+    answer = sample["messages"][-1]["content"].strip()
+    # every answer token and the end-of-turn token are trained, nothing else
+    assert tiny_tokenizer.decode(trained) == answer + "<|eot_id|>"
+    untrained_text = tiny_tokenizer.decode(untrained)
+    assert untrained_text == chat.render_text(tiny_tokenizer, sample["messages"][:-1], "26 Jul 2024", add_generation_prompt=True)
+    for marker in ("<|start_header_id|>", "<|end_header_id|>", "system", sample["messages"][1]["content"][:40]):
+        assert marker in untrained_text
+    # the mask is one contiguous block at the end: prompt first, then answer
+    first = mask.index(1)
+    assert all(mask[first:]) and not any(mask[:first])
+    # the collator keeps those labels: -100 on every prompt token
+    batch = trainer.data_collator([row])
+    collated = batch["labels"][0].tolist()
+    assert [l for l in collated if l != -100] == trained
+    assert collated[:first] == [-100] * first
+
+
+def test_chat_date_is_pinned_in_training_tokens(prepared, tiny_tokenizer):
+    trainer = train_stage.build_trainer(prepared(), plan(CPU))
+    text = tiny_tokenizer.decode(trainer.train_dataset[0]["input_ids"])
+    assert "Today Date: 26 Jul 2024" in text
+    # a template rendered without the pin writes today's date instead
+    sample = json.loads(open("data/raw/kwanzaa_train.jsonl").readline())
+    unpinned = tiny_tokenizer.apply_chat_template(sample["messages"], tokenize=False)
+    assert "Today Date: 26 Jul 2024" not in unpinned
+
+
+def test_four_bit_path_uses_linear4bit(prepared):
+    import bitsandbytes as bnb
+
+    trainer = train_stage.build_trainer(prepared(), plan(CPU))
+    kinds = {type(m) for m in trainer.model.modules()}
+    assert bnb.nn.Linear4bit in kinds
+    off = train_stage.build_trainer(prepared(quantization={"enabled": False}), plan(CPU, quantize=False))
+    assert bnb.nn.Linear4bit not in {type(m) for m in off.model.modules()}
+
+
+def test_unknown_target_module_lists_the_models_layers(prepared):
+    from kwanzaa_hub.errors import InputError
+
+    with pytest.raises(InputError, match=r"\['qkv_proj'\] not in .*its linear layers are \['down_proj', 'gate_proj', 'k_proj'"):
+        train_stage.build_trainer(prepared(lora={"target_modules": ["q_proj", "qkv_proj"]}), plan(CPU))
+
+
+def test_train_outputs_report_and_identical_bytes_on_rerun(prepared, tmp_path):
+    params = prepared()
+    result = train_stage.run(params, facts=CPU)
+    adapter = tmp_path / "models/adapter"
+    assert sorted(p.name for p in adapter.iterdir()) == [
+        "adapter_config.json", "adapter_model.safetensors", "chat_template.jinja", "tokenizer.json", "tokenizer_config.json"]
+    first = (adapter / "adapter_model.safetensors").read_bytes()
+    r = json.loads((tmp_path / "reports/train.json").read_text())
+    assert r == result.report
+    assert r["optimizer_steps"] == 4 and r["resumed_from_step"] == 0
+    assert r["hw_precision"] == "fp32" and r["hw_quantize"] is True
+    assert r["train_tokens"] > 0 and r["train_tokens_per_s"] > 0 and r["trainable_params"] > 0
+    assert r["train_loss"] > 0 and r["eval_loss"] > 0
+    assert (tmp_path / "dvclive/plots/metrics/train/loss.tsv").is_file() or (tmp_path / "dvclive/plots/metrics/loss.tsv").is_file()
+    # same data, params and seed: byte-identical adapter (fresh checkpoints so it trains again)
+    import shutil
+
+    shutil.rmtree(tmp_path / "checkpoints")
+    train_stage.run(params, facts=CPU)
+    assert (adapter / "adapter_model.safetensors").read_bytes() == first
+
+
+class _Crash(TrainerCallback):
+    """Simulates a disconnect right after the checkpoint of step ``at`` was written."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step == self.at:
+            raise KeyboardInterrupt("simulated disconnect")
+
+
+def test_rerun_after_interruption_resumes_from_last_checkpoint(prepared, tmp_path):
+    params = prepared()
+    with pytest.raises(KeyboardInterrupt):
+        train_stage.run(params, facts=CPU, callbacks=[_Crash(2)])
+    assert (tmp_path / "checkpoints/checkpoint-2/trainer_state.json").is_file()
+    assert not (tmp_path / "models/adapter").exists()
+    result = train_stage.run(params, facts=CPU)
+    assert result.report["resumed_from_step"] == 2
+    assert not list((tmp_path / "data/prepared").rglob("cache-*"))  # the DVC output stays untouched
+    assert result.report["optimizer_steps"] == 4
+    # changed params start fresh
+    changed = prepared(learning_rate=1.0e-4)
+    again = train_stage.run(changed, facts=CPU)
+    assert again.report["resumed_from_step"] == 0
