@@ -72,6 +72,32 @@ def train(params: Path = ParamsOpt) -> None:
     )
 
 
+@app.command("eval")
+@handled
+def eval_cmd(params: Path = ParamsOpt) -> None:
+    """Stage `eval`: generate for every eval prompt (base and adapter), score, write metrics.json."""
+    from rich.table import Table
+
+    from kwanzaa_hub import evaluation
+    from kwanzaa_hub.params import load_params
+
+    p = load_params(params)
+    result = evaluation.run(p)
+    table = Table(title="eval")
+    runs = ["base", "adapter"] if p.eval.baseline else ["adapter"]
+    for col in ("metric", *runs, *(["change"] if p.eval.baseline else [])):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for key, value in result.metrics.items():
+        if key.startswith("adapter.") and key.count(".") == 1:
+            m = key.split(".", 1)[1]
+            row = [m] + [f"{result.metrics[f'{r}.{m}']:.3f}" for r in runs]
+            if p.eval.baseline:
+                row.append(f"{value - result.metrics[f'base.{m}']:+.3f}")
+            table.add_row(*row)
+    console.print(table)
+    console.print(f"wrote {p.eval.metrics_file}, {p.eval.predictions_file}")
+
+
 @app.command()
 @handled
 def validate(

@@ -53,4 +53,17 @@ def test_dvc_repro_whole_pipeline_on_the_tiny_model(make_dvc_project):
     files = next(iter(metrics.values()))["data"]
     assert files["reports/train.json"]["data"]["optimizer_steps"] == 2
     plots = dvc("plots", "show", "--json", cwd=project, capture=True, check=False)
-    assert plots.returncode == 0 and "loss" in plots.stdout
+    assert plots.returncode == 0 and "loss" in plots.stdout and "eval/plot.json" in plots.stdout
+    m = files["metrics.json"]["data"]
+    for run in ("base", "adapter"):
+        for key in ("format_compliance", "json_valid_rate", "citation_precision", "citation_recall", "citation_f1",
+                    "source_url_valid", "grounded_sentence_rate", "unsupported_number_rate", "refusal_recall",
+                    "false_refusal_rate", "refusal_accuracy"):
+            assert 0.0 <= m[f"{run}.{key}"] <= 1.0, (run, key)
+        assert f"{run}.refusal.refusal_accuracy" in m  # per-category breakdown
+    rows = [json.loads(l) for l in (project / "eval/predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 24
+    assert set(rows[0]) == {"id", "category", "prompt_sha256", "reference", "base", "adapter"}
+    assert rows[0]["adapter"]["parse_status"] in ("ok", "invalid_json", "contract_violation")
+    diff = dvc("metrics", "diff", cwd=project, capture=True, check=False)
+    assert diff.returncode == 0

@@ -1,0 +1,22 @@
+"""Task metrics as ``evaluate`` modules kept in the repo and loaded from their local path (no Hub).
+
+Each module is a folder ``<name>/<name>.py`` holding one ``evaluate.Metric``; ``load(name)`` returns it.
+The scoring functions live in :mod:`kwanzaa_hub.metrics.scoring` so they are plain, importable and
+tested directly; the modules are thin ``evaluate`` wrappers around them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NAMES = ("format_compliance", "citation_accuracy", "grounding", "refusal")
+HERE = Path(__file__).resolve().parent
+
+
+def load(name: str):
+    """``evaluate.load`` on the module's local folder (never the network)."""
+    import evaluate
+
+    if name not in NAMES:
+        raise ValueError(f"unknown metric {name!r}; expected one of {NAMES}")
+    return evaluate.load(str(HERE / name))
