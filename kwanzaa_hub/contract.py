@@ -43,7 +43,6 @@ def _uri(value: str) -> str:
 
 
 Uri = Annotated[str, AfterValidator(_uri)]
-Str = str
 
 
 class _Strict(BaseModel):

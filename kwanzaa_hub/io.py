@@ -52,11 +52,3 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
 
-
-def remove_outputs(*paths: str | Path) -> None:
-    """Delete stale outputs before a stage starts, so a failure cannot leave old results looking new."""
-    for p in map(Path, paths):
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()

@@ -20,3 +20,17 @@ def load(name: str):
     if name not in NAMES:
         raise ValueError(f"unknown metric {name!r}; expected one of {NAMES}")
     return evaluate.load(str(HERE / name))
+
+
+def metric_info(fn, inputs: str):
+    """The ``evaluate.MetricInfo`` every module returns: the scoring function's docstring as description,
+    string predictions and references as features."""
+    import datasets
+    import evaluate
+
+    return evaluate.MetricInfo(
+        description=fn.__doc__,
+        citation="",
+        inputs_description=inputs,
+        features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+    )

@@ -1,21 +1,13 @@
 """Grounded sentence rate and unsupported number rate (see scoring.grounding)."""
 
-import datasets
 import evaluate
 
-from kwanzaa_hub.metrics import scoring
-
-_DESCRIPTION = scoring.grounding.__doc__
+from kwanzaa_hub.metrics import metric_info, scoring
 
 
 class Grounding(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description="predictions: assistant messages; prompts: user messages; threshold: support needed per sentence",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
-        )
+        return metric_info(scoring.grounding, "predictions: assistant messages; prompts: user messages; threshold: support needed per sentence")
 
     def _compute(self, predictions, references=None, prompts=None, threshold=0.5):
         return scoring.grounding(predictions, prompts, threshold=threshold)
