@@ -7,14 +7,17 @@ tested directly; the modules are thin ``evaluate`` wrappers around them.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 NAMES = ("format_compliance", "citation_accuracy", "grounding", "refusal")
 HERE = Path(__file__).resolve().parent
 
 
+@functools.lru_cache(maxsize=None)
 def load(name: str):
-    """``evaluate.load`` on the module's local folder (never the network)."""
+    """``evaluate.load`` on the module's local folder (never the network); loaded once per process,
+    since eval scores every sample and every category with the same modules."""
     import evaluate
 
     if name not in NAMES:
