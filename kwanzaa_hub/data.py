@@ -226,11 +226,11 @@ def measure_lengths(samples: list[Sample], tokenizer: Any, chat_date: str,
 
 @dataclass
 class DataResult:
-    """What the data stage produced: the report (as written) and the prepared sample counts."""
+    """What the data stage produced: the report (as written; dropped samples are listed in it) and the
+    warnings."""
 
     report: dict[str, Any]
     warnings: list[str]
-    dropped: list[str]
 
 
 def split_report(samples: list[Sample], lengths: dict[str, chat.Lengths]) -> dict[str, Any]:
@@ -310,7 +310,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
             split: Dataset.from_list(to_records(kept[split], lengths, params.model.chat_date)) for split in ("train", "eval")
         }).save_to_disk(str(tmp))
     atomic_write_json(p.report, report)
-    return DataResult(report, warnings, dropped)
+    return DataResult(report, warnings)
 
 
 def validate(paths: list[str], *, tokenizer: Any = None, chat_date: str = "26 Jul 2024",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 from kwanzaa_hub.console import console
@@ -56,12 +55,10 @@ def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from kwanzaa_hub.hardware import detect, plan
-    from kwanzaa_hub.models import resolve_base
+    from kwanzaa_hub.models import from_pretrained
 
     p = plan(detect(), precision=params.train.precision, quantize=False)
-    resolved = resolve_base(params.model.base)
-    base = AutoModelForCausalLM.from_pretrained(
-        resolved, dtype=getattr(torch, p.compute_dtype), revision=None if Path(resolved).exists() else params.model.revision)
+    base = from_pretrained(AutoModelForCausalLM, params.model.base, params.model.revision, dtype=getattr(torch, p.compute_dtype))
     base.to("cuda" if p.device == "cuda" else "cpu")
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
     return base, tokenizer, p.device

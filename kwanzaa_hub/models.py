@@ -84,16 +84,23 @@ def hub_access_error(base: str, exc: Exception) -> InputError:
     return InputError(f"model.base: could not load {base}: {exc}. Offline? Use a local directory or .gguf file.")
 
 
-def load_tokenizer(base: str, revision: str = "main") -> Any:
-    """The base model's tokenizer (with its chat template)."""
+def from_pretrained(loader: Any, base: str, revision: str = "main", **kwargs: Any) -> Any:
+    """``loader.from_pretrained`` on the resolved base (Hub id, directory or converted GGUF); the revision
+    applies to Hub ids only, and Hub failures become an ``InputError`` that says how to fix them."""
     from huggingface_hub.errors import HfHubHTTPError
-    from transformers import AutoTokenizer
 
     resolved = resolve_base(base)
     try:
-        tok = AutoTokenizer.from_pretrained(resolved, revision=None if Path(resolved).exists() else revision)
+        return loader.from_pretrained(resolved, revision=None if Path(resolved).exists() else revision, **kwargs)
     except (HfHubHTTPError, OSError) as exc:
         raise hub_access_error(base, exc) from None
+
+
+def load_tokenizer(base: str, revision: str = "main") -> Any:
+    """The base model's tokenizer (with its chat template)."""
+    from transformers import AutoTokenizer
+
+    tok = from_pretrained(AutoTokenizer, base, revision)
     if not getattr(tok, "chat_template", None):
         raise InputError(f"model.base: the tokenizer of {base!r} has no chat template; use an instruct model")
     return tok

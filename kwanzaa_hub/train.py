@@ -83,10 +83,9 @@ def set_pad_token(tokenizer: Any) -> None:
 def load_base_model(params: Params, plan: hardware.TrainPlan) -> Any:
     """The base model, 4-bit NF4 via bitsandbytes when the plan says so."""
     import torch
-    from huggingface_hub.errors import HfHubHTTPError
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    from kwanzaa_hub.models import hub_access_error, resolve_base
+    from kwanzaa_hub.models import from_pretrained
 
     dtype = getattr(torch, plan.compute_dtype)
     kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": "sdpa"}
@@ -101,13 +100,7 @@ def load_base_model(params: Params, plan: hardware.TrainPlan) -> Any:
         )
         if plan.device == "cuda":
             kwargs["device_map"] = {"": 0}
-    resolved = resolve_base(params.model.base)
-    try:
-        return AutoModelForCausalLM.from_pretrained(
-            resolved, revision=None if Path(resolved).exists() else params.model.revision, **kwargs
-        )
-    except (HfHubHTTPError, OSError) as exc:
-        raise hub_access_error(params.model.base, exc) from None
+    return from_pretrained(AutoModelForCausalLM, params.model.base, params.model.revision, **kwargs)
 
 
 def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list | None = None) -> Any:
@@ -209,7 +202,7 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     # DVCLive's default Live() would rewrite dvc.yaml: keep it to its own folder.
     live = Live(dir=DVCLIVE_DIR, dvcyaml=False, save_dvc_exp=False, resume=resume is not None)
     trainer = build_trainer(params, plan, callbacks=[DVCLiveCallback(live=live), *(callbacks or [])])
-    steps = trainer.state.max_steps or _planned_steps(trainer)
+    steps = _planned_steps(trainer)
     console.print(
         f"train: {plan.hardware}, {plan.precision}, "
         f"{'4-bit ' + t.quantization.quant_type if plan.quantize else 'no quantization'}, base {params.model.base}, "
