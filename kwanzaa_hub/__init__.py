@@ -1,3 +1,13 @@
-"""kwanzaa_hub: a reproducible QLoRA pipeline (data -> train -> eval -> push) for the Kwanzaa answer contract."""
+"""kwanzaa_hub: a chat-format dataset in, a versioned, evaluated QLoRA adapter on the Hugging Face Hub out."""
+
+from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["load", "__version__"]
+
+
+def load(repo_id: str, version: str = "v1", base_model: str | None = None, **model_kwargs: Any):
+    """``(model, tokenizer)`` of a pushed version, files checked against its manifest; see ``kwanzaa_hub.pull.load``."""
+    from kwanzaa_hub.pull import load as _load
+
+    return _load(repo_id, version, base_model, **model_kwargs)

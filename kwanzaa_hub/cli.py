@@ -100,6 +100,93 @@ def eval_cmd(params: Path = ParamsOpt) -> None:
 
 @app.command()
 @handled
+def push(params: Path = ParamsOpt) -> None:
+    """Stage `push`: model card, commit + immutable tag hub.version on the private repo, reports/push.json."""
+    from kwanzaa_hub import push as push_stage
+    from kwanzaa_hub.params import load_params
+
+    push_stage.run(load_params(params))
+
+
+@app.command()
+@handled
+def preflight(
+    repo_id: Optional[str] = typer.Argument(None, help="namespace/name (default: hub.repo_id from params)"),
+    params: Path = ParamsOpt,
+) -> None:
+    """Check that a Hub token is present and can write to the repo's namespace (before a long run)."""
+    from kwanzaa_hub import hub
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.params import load_params
+
+    repo = repo_id or load_params(params).hub.repo_id
+    if not repo:
+        raise InputError("no repo: pass REPO_ID or set hub.repo_id in params.yaml")
+    who = hub.preflight(repo)
+    console.print(f"preflight: token of {who['user']} ({who['role']}) can write to {who['namespace']}/")
+
+
+@app.command()
+@handled
+def pull(
+    repo_id: str = typer.Argument(..., help="namespace/name"),
+    version: str = typer.Option("v1", help="tag to download"),
+    out: Path = typer.Option(..., help="folder to write (replaced)"),
+) -> None:
+    """Download a version and check every file's sha256 against its manifest."""
+    from kwanzaa_hub.pull import pull as pull_version
+
+    path = pull_version(repo_id, version, out)
+    console.print(f"pulled {repo_id}@{version} into {path}/ ({sum(1 for _ in path.iterdir())} files, hashes checked)")
+
+
+HEADLINE = ("format_compliance", "citation_f1", "grounded_sentence_rate", "refusal_accuracy")
+
+
+@app.command()
+@handled
+def versions(repo_id: str = typer.Argument(..., help="namespace/name")) -> None:
+    """List the pushed versions with commit, date and headline metrics."""
+    from rich.table import Table
+
+    from kwanzaa_hub import hub
+
+    table = Table(title=f"{repo_id} versions")
+    for col in ("version", "commit", "date", *HEADLINE):
+        table.add_column(col, justify="right" if col in HEADLINE else "left")
+    for row in hub.version_table(repo_id):
+        m = row["metrics"]
+        table.add_row(row["version"], row["commit"][:12], row["date"][:19],
+                      *[f"{m[f'adapter.{k}']:.3f}" if f"adapter.{k}" in m else "—" for k in HEADLINE])
+    console.print(table)
+
+
+@app.command()
+@handled
+def diff(
+    repo_id: str = typer.Argument(..., help="namespace/name"),
+    old: str = typer.Argument(..., help="older version, e.g. v1"),
+    new: str = typer.Argument(..., help="newer version, e.g. v2"),
+    all_metrics: bool = typer.Option(False, "--all", help="include per-category metrics"),
+) -> None:
+    """Each metric of two pushed versions and the change (from each tag's metrics.json)."""
+    from rich.table import Table
+
+    from kwanzaa_hub import hub
+
+    table = Table(title=f"{repo_id}: {old} -> {new}")
+    for col in ("metric", old, new, "change"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for key, a, b in hub.metric_diff(repo_id, old, new):
+        if not all_metrics and key.count(".") > 1:
+            continue
+        change = f"{b - a:+.3f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) else "—"
+        table.add_row(key, "—" if a is None else f"{a:.3f}", "—" if b is None else f"{b:.3f}", change)
+    console.print(table)
+
+
+@app.command()
+@handled
 def validate(
     files: List[Path] = typer.Argument(..., help="JSONL files to check"),
     tokenizer: Optional[str] = typer.Option(None, help="base model (Hub id, dir or .gguf) to also measure token lengths"),

@@ -71,6 +71,11 @@ def hub_access_error(base: str, exc: Exception) -> InputError:
     """Turn a Hub failure for the base model into a message that says how to fix it."""
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
+    chain, cause = [], exc  # transformers wraps the Hub's error in an OSError: look at the whole chain
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    exc = next((e for e in chain if isinstance(e, RepositoryNotFoundError)), exc)
     if isinstance(exc, GatedRepoError):
         return InputError(
             f"model.base: {base} is gated and this token has no access. Accept the license at "

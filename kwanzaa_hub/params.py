@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kwanzaa_hub.errors import ParamsError
 
@@ -89,6 +89,9 @@ class TrainParams(_Section):
     logging_steps: int = Field(1, gt=0, description="Optimizer steps between loss logs")
     save_steps: int = Field(10, gt=0, description="Optimizer steps between resumable checkpoints")
     checkpoint_dir: str = Field("checkpoints", description="Persisted checkpoints (resume after an interruption)")
+    checkpoint_mirror: str = Field(
+        "hub", description="Copy of each checkpoint that survives a lost VM: 'hub' (the `checkpoints` branch of "
+        "hub.repo_id, when set), a folder such as a mounted Drive, or 'none'")
     quantization: QuantizationParams = Field(default_factory=QuantizationParams)
     lora: LoraParams = Field(default_factory=LoraParams)
     output_dir: str = Field("models/adapter", description="Final adapter + tokenizer")
@@ -135,6 +138,12 @@ class HubParams(_Section):
         if not _VERSION_RE.match(v):
             raise ValueError(f"must be 'v' followed by a positive integer (v1, v2, ...), found {v!r}")
         return v
+
+    @model_validator(mode="after")
+    def _public_is_explicit(self) -> "HubParams":
+        if not self.private and not self.allow_public:
+            raise ValueError("hub.private is false: publishing a public repo also needs hub.allow_public: true")
+        return self
 
 
 class Params(_Section):

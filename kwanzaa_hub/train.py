@@ -195,13 +195,26 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     from dvclive import Live
     from transformers.integrations import DVCLiveCallback
 
+    from kwanzaa_hub import checkpoints, hub
+
     t = params.train
     plan = hardware.plan(facts or hardware.detect(), precision=t.precision, quantize=t.quantization.enabled)
+    if params.hub.repo_id:  # fail now, not after the run, on a missing or read-only token
+        who = hub.preflight(params.hub.repo_id)
+        console.print(f"train: Hub token of {who['user']} can write to {params.hub.repo_id}")
     ckpt_dir = Path(t.checkpoint_dir)
-    resume = last_checkpoint(ckpt_dir, fingerprint(params, params.data.prepared_dir))
+    fp = fingerprint(params, params.data.prepared_dir)
+    resume = last_checkpoint(ckpt_dir, fp)
+    mirror = checkpoints.mirror_for(params)
+    if resume is None and mirror is not None:
+        fetched = mirror.fetch_latest(ckpt_dir, fp)
+        if fetched is not None:
+            console.print(f"train: no local checkpoint; fetched {fetched.name} of this run from {mirror}")
+            resume = str(fetched)
     # DVCLive's default Live() would rewrite dvc.yaml: keep it to its own folder.
     live = Live(dir=DVCLIVE_DIR, dvcyaml=False, save_dvc_exp=False, resume=resume is not None)
-    trainer = build_trainer(params, plan, callbacks=[DVCLiveCallback(live=live), *(callbacks or [])])
+    extra = [checkpoints.mirror_callback(mirror, fp)] if mirror is not None else []
+    trainer = build_trainer(params, plan, callbacks=[DVCLiveCallback(live=live), *extra, *(callbacks or [])])
     steps = _planned_steps(trainer)
     console.print(
         f"train: {plan.hardware}, {plan.precision}, "

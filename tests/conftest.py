@@ -2,19 +2,53 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+from tests.hub_server import HubServer
+
+# The loopback Hub starts before anything imports huggingface_hub, which reads these once at import.
+# Every Hub call of the suite (and of the `dvc repro` subprocesses) goes to 127.0.0.1: no internet.
+HUB_TOKEN = "hf_SENTINELkwanzaa0token0never0written0anywhere"
+HUB_READ_TOKEN = "hf_readonlykwanzaa0token"
+_HUB_ROOT = tempfile.mkdtemp(prefix="kwanzaa-hub-server-")
+HUB = HubServer(_HUB_ROOT, HUB_TOKEN, read_tokens=(HUB_READ_TOKEN,), user="tester", orgs=("kwanzaa-team",)).start()
+atexit.register(shutil.rmtree, _HUB_ROOT, True)
+os.environ.update({
+    "HF_ENDPOINT": HUB.endpoint,
+    "HF_HUB_DISABLE_XET": "1",
+    "HF_HUB_OFFLINE": "0",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HOME": tempfile.mkdtemp(prefix="kwanzaa-hf-home-"),
+})
+os.environ.pop("HF_TOKEN", None)
 os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "kwanzaa-data"
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """The loopback Hub with the write token in HF_TOKEN; faults injected by a test are cleared after it."""
+    monkeypatch.setenv("HF_TOKEN", HUB_TOKEN)
+    HUB.faults.clear()
+    yield HUB
+    HUB.faults.clear()
+
+
+@pytest.fixture
+def repo_id() -> str:
+    """A fresh repo name on the loopback Hub."""
+    return f"tester/kwanzaa-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="session")

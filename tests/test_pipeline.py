@@ -2,6 +2,10 @@
 
 import hashlib
 import json
+import subprocess
+import sys
+
+import pytest
 
 import yaml
 
@@ -43,11 +47,28 @@ def test_dvc_repro_data_then_metrics_show(make_dvc_project):
     assert "didn't change, skipping" in again.stdout
 
 
-def test_dvc_repro_whole_pipeline_on_the_tiny_model(make_dvc_project):
+def _run(project, *args):
+    proc = subprocess.run(list(args), cwd=project, capture_output=True, text=True)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_project, hub, repo_id):
+    """data -> train -> eval -> push v1; changed params -> v2; diff; immutability; privacy; no token anywhere."""
+    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub.errors import RepositoryNotFoundError
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import kwanzaa_hub
+    from tests.conftest import HUB_TOKEN
+    from tests.test_hub import greedy
+
     project = make_dvc_project({"train.max_steps": 2, "train.gradient_accumulation_steps": 1,
-                                "eval.max_new_tokens": 8, "eval.batch_size": 8})
-    proc = dvc("repro", cwd=project, capture=True, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+                                "eval.max_new_tokens": 8, "eval.batch_size": 8, "hub.repo_id": repo_id})
+    logs = []
+    rc, out = _run(project, sys.executable, "-m", "dvc", "repro")
+    logs.append(out)
+    assert rc == 0, out[-4000:]
     assert (project / "models/adapter/adapter_model.safetensors").is_file()
     metrics = json.loads(dvc("metrics", "show", "--json", cwd=project, capture=True).stdout)
     files = next(iter(metrics.values()))["data"]
@@ -65,5 +86,53 @@ def test_dvc_repro_whole_pipeline_on_the_tiny_model(make_dvc_project):
     assert len(rows) == 24
     assert set(rows[0]) == {"id", "category", "prompt_sha256", "reference", "base", "adapter"}
     assert rows[0]["adapter"]["parse_status"] in ("ok", "invalid_json", "contract_violation")
-    diff = dvc("metrics", "diff", cwd=project, capture=True, check=False)
-    assert diff.returncode == 0
+
+    # v1 is on the Hub, private, and loads back to the same generations as the local adapter
+    receipt = json.loads((project / "reports/push.json").read_text())
+    api = HfApi()
+    assert receipt["pushed"] and api.model_info(repo_id).private
+    assert {t.name: t.target_commit for t in api.list_repo_refs(repo_id).tags} == {"v1": receipt["commit"]}
+    base = str(project / "models/base")
+    tok = AutoTokenizer.from_pretrained(project / "models/adapter")
+    local = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(project / "models/adapter"))
+    remote, remote_tok = kwanzaa_hub.load(repo_id, "v1", base_model=base)
+    assert greedy(remote, remote_tok) == greedy(local, tok)
+    card = (project / "MODEL_CARD.md").read_text()
+    assert "| format_compliance |" in card and 'revision="v1"' in card
+
+    # v2: changed params, one more dvc repro
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"]["learning_rate"] = 1.0e-3
+    params["hub"]["version"] = "v2"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    rc, out = _run(project, sys.executable, "-m", "dvc", "repro")
+    logs.append(out)
+    assert rc == 0, out[-4000:]
+    assert sorted(t.name for t in api.list_repo_refs(repo_id).tags) == ["v1", "v2"]
+    rc, out = _run(project, "kwanzaa-hub", "diff", repo_id, "v1", "v2")
+    logs.append(out)
+    assert rc == 0 and "adapter.format_compliance" in out and "v1" in out and "v2" in out, out
+    rc, out = _run(project, "kwanzaa-hub", "versions", repo_id)
+    assert rc == 0 and "v1" in out and "v2" in out, out
+
+    # the same files again: a no-op; v2's files under the v1 tag: refused, v1 untouched
+    rc, out = _run(project, "kwanzaa-hub", "push")
+    logs.append(out)
+    assert rc == 0 and "nothing to do" in out, out
+    params["hub"]["version"] = "v1"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    rc, out = _run(project, "kwanzaa-hub", "push")
+    logs.append(out)
+    assert rc == 2 and "bump hub.version" in out, out
+    assert {t.name: t.target_commit for t in api.list_repo_refs(repo_id).tags}["v1"] == receipt["commit"]
+
+    # private: anonymous reads fail
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download(repo_id, "metrics.json", revision="v1", token=False, cache_dir=project / ".anon-cache")
+
+    # the token is in no output, log, lock, report, card or dvclive file
+    for text in logs:
+        assert HUB_TOKEN not in text
+    for path in project.rglob("*"):
+        if path.is_file():
+            assert HUB_TOKEN.encode() not in path.read_bytes(), path

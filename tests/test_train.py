@@ -134,3 +134,56 @@ def test_rerun_after_interruption_resumes_from_last_checkpoint(prepared, tmp_pat
     changed = prepared(learning_rate=1.0e-4)
     again = train_stage.run(changed, facts=CPU)
     assert again.report["resumed_from_step"] == 0
+
+
+@pytest.mark.parametrize("target", ["folder", "hub"])
+def test_a_fresh_machine_resumes_from_the_mirrored_checkpoint(prepared, tmp_path, target, hub, repo_id):
+    """Colab loses its disk on a disconnect: the rerun finds the newest checkpoint in the mirror."""
+    import shutil
+
+    mirror = str(tmp_path / "drive/ckpts") if target == "folder" else "hub"
+    extra = {"hub": {"repo_id": repo_id}} if target == "hub" else {}
+    params = parse_params({**prepared(checkpoint_mirror=mirror).model_dump(mode="json"), **extra})
+    with pytest.raises(KeyboardInterrupt):
+        train_stage.run(params, facts=CPU, callbacks=[_Crash(2)])
+    shutil.rmtree(tmp_path / "checkpoints")  # the VM's disk is gone
+    shutil.rmtree(tmp_path / "dvclive")
+    result = train_stage.run(params, facts=CPU)
+    assert result.report["resumed_from_step"] == 2 and result.report["optimizer_steps"] == 4
+    if target == "hub":
+        from huggingface_hub import HfApi
+
+        api = HfApi()
+        assert api.model_info(repo_id).private is True
+        assert [t.name for t in api.list_repo_refs(repo_id).tags] == []  # checkpoints are never a version
+        files = api.list_repo_files(repo_id, revision="checkpoints")
+        assert "fingerprint.txt" in files and any(f.startswith("checkpoint-4/") for f in files)
+        assert not any(f.startswith("checkpoint-") for f in api.list_repo_files(repo_id, revision="main"))
+    # changed params do not resume from the mirror
+    changed = parse_params({**prepared(checkpoint_mirror=mirror, learning_rate=1.0e-4).model_dump(mode="json"), **extra})
+    shutil.rmtree(tmp_path / "checkpoints")
+    assert train_stage.run(changed, facts=CPU).report["resumed_from_step"] == 0
+
+
+def test_train_with_a_hub_repo_stops_before_loading_when_the_token_is_read_only(prepared, hub, repo_id, monkeypatch):
+    from kwanzaa_hub.errors import InputError
+    from tests.conftest import HUB_READ_TOKEN
+
+    monkeypatch.setenv("HF_TOKEN", HUB_READ_TOKEN)
+    params = parse_params({**prepared().model_dump(mode="json"), "hub": {"repo_id": repo_id}})
+    with pytest.raises(InputError, match="write access"):
+        train_stage.run(params, facts=CPU)
+
+
+def test_a_gated_base_model_fails_fast_with_how_to_fix_it(hub):
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.models import load_tokenizer
+
+    hub.inject("HEAD", r"^/meta-llama/Llama-3.2-1B-Instruct/resolve/", status=403, times=10,
+               headers={"X-Error-Code": "GatedRepo", "X-Error-Message": "Access to model is restricted"})
+    hub.inject("GET", r"^/api/models/meta-llama/Llama-3.2-1B-Instruct", status=403, times=10,
+               headers={"X-Error-Code": "GatedRepo", "X-Error-Message": "Access to model is restricted"})
+    with pytest.raises(InputError, match=r"is gated.*Accept the license at https://huggingface.co/meta-llama"):
+        load_tokenizer("meta-llama/Llama-3.2-1B-Instruct")
+    with pytest.raises(InputError, match="not found or needs a token"):
+        load_tokenizer("meta-llama/Not-A-Model")

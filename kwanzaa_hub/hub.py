@@ -1,0 +1,356 @@
+"""Talking to the Hub: token and preflight, repo visibility, immutable version pushes, verified pulls.
+
+Every call goes through :func:`call`, which retries what is transient (429 with ``Retry-After``, 5xx,
+dropped connections, truncated downloads) within a bounded budget and turns the rest into a
+:class:`HubError` that says what went wrong and what to do. The token is read by ``huggingface_hub``
+(``HF_TOKEN`` or the saved login) and never formatted into a message: :func:`scrub` removes it from any
+text that leaves this module.
+
+A version is a commit holding the payload files plus ``kwanzaa_manifest.json`` (sha256 of every payload
+file), with a tag ``vN`` on it. Pushing the same payload again is a no-op; pushing a different payload
+under an existing tag is refused. Pulls download exactly the manifest's files and check every hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from kwanzaa_hub.errors import InputError, KwanzaaError
+
+MANIFEST = "kwanzaa_manifest.json"
+CARD_FILE = "README.md"
+UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
+T = TypeVar("T")
+
+
+class HubError(KwanzaaError):
+    """A Hub call failed for good (after retries where it was transient)."""
+
+
+class VersionConflict(HubError):
+    """The tag exists on different content."""
+
+    exit_code = 2
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 5
+    base_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    budget_s: float = 120.0
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+def get_token() -> str | None:
+    from huggingface_hub import get_token as hf_get_token
+
+    return hf_get_token()
+
+
+def scrub(text: str) -> str:
+    """``text`` with the active token replaced by ``***``."""
+    token = get_token()
+    return text.replace(token, "***") if token else text
+
+
+def api() -> Any:
+    from huggingface_hub import HfApi
+
+    return HfApi()
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if isinstance(exc, HfHubHTTPError):
+        return _status(exc) in TRANSIENT_STATUS
+    if type(exc).__module__.startswith("httpx") or isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    return isinstance(exc, OSError) and "Consistency check failed" in str(exc)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
+    """A Hub failure as a message that says what happened and how to fix it."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    status = _status(exc)
+    if isinstance(exc, GatedRepoError):
+        hint = f"{repo_id} is gated: accept its license on the Hub, then log in (`hf auth login`) or set HF_TOKEN."
+    elif isinstance(exc, RevisionNotFoundError):
+        hint = f"that version does not exist in {repo_id}; list them with `kwanzaa-hub versions {repo_id}`."
+    elif isinstance(exc, RepositoryNotFoundError) or status == 404:
+        hint = (f"{repo_id} does not exist or this token cannot see it (private). Check hub.repo_id and log in "
+                "with `hf auth login` or set HF_TOKEN.")
+    elif status == 401:
+        hint = "the token was rejected. Create a new one at https://huggingface.co/settings/tokens and set HF_TOKEN."
+    elif status == 403:
+        hint = (f"this token cannot write to {repo_id.split('/')[0] if repo_id else 'that namespace'}. Use a token with "
+                "write access (a 'write' token, or a fine-grained one with repo write on the namespace).")
+    elif status == 409:
+        hint = "the Hub reports a conflict (the tag or repo already exists)."
+    elif status == 412:
+        hint = "someone else committed to the repo at the same time; rerun to push on top of their commit."
+    elif status == 413:
+        hint = "a file is too large for the Hub; check what train.output_dir holds."
+    elif status == 429:
+        hint = "the Hub is rate-limiting this token; wait a few minutes and rerun."
+    elif status is not None and status >= 500:
+        hint = "the Hub is failing (server error); rerun later, finished uploads are kept."
+    elif isinstance(exc, HfHubHTTPError):
+        hint = "see the Hub's answer above."
+    else:
+        hint = "the connection failed; check the network (and HF_ENDPOINT) and rerun."
+    detail = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return HubError(f"{what} failed ({status or type(exc).__name__}): {detail}\n  {hint}")
+
+
+def call(fn: Callable[..., T], *args: Any, what: str, repo_id: str = "", retry: RetryPolicy | None = None,
+         **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, retrying transient failures with backoff; other failures become ``HubError``."""
+    from kwanzaa_hub.console import console
+
+    policy = retry or DEFAULT_RETRY
+    start = time.monotonic()
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return fn(*args, **kwargs)
+        except KwanzaaError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified below
+            delay = _retry_after(exc) or policy.base_delay_s * 2 ** (attempt - 1)
+            delay = min(delay, policy.max_delay_s)
+            spent = time.monotonic() - start
+            if not _is_transient(exc) or attempt == policy.attempts or spent + delay > policy.budget_s:
+                raise explain(exc, what, repo_id) from None
+            console.print(f"hub: {what}: {_status(exc) or type(exc).__name__}, retrying in {delay:.1f} s "
+                          f"(attempt {attempt + 1}/{policy.attempts})")
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------------------------------- preflight
+
+
+def preflight(repo_id: str) -> dict[str, Any]:
+    """Check, before any long work, that a token exists and may write to ``repo_id``'s namespace."""
+    if not get_token():
+        raise InputError("no Hub token: set HF_TOKEN (in Colab: add it to the notebook's secrets) or run "
+                         "`hf auth login` with a write token")
+    who = call(api().whoami, what="checking the Hub token")
+    namespace = repo_id.split("/")[0]
+    orgs = {o.get("name"): o.get("roleInOrg") for o in who.get("orgs", [])}
+    token = (who.get("auth") or {}).get("accessToken") or {}
+    role = token.get("role")
+    if role == "fineGrained":
+        scoped = (token.get("fineGrained") or {}).get("scoped", [])
+        can_write = any(s.get("entity", {}).get("name") == namespace and "repo.write" in s.get("permissions", [])
+                        for s in scoped) or "repo.write" in ((token.get("fineGrained") or {}).get("global") or [])
+    else:
+        can_write = role in ("write", "admin")
+    if not can_write:
+        raise InputError(f"the Hub token of {who.get('name')} is {role or 'unknown'}-only: {repo_id} needs a token with "
+                         "write access (https://huggingface.co/settings/tokens)")
+    if namespace != who.get("name") and orgs.get(namespace) not in ("write", "admin", "contributor"):
+        raise InputError(f"hub.repo_id: {who.get('name')} cannot write to namespace {namespace!r} "
+                         f"(user {who.get('name')!r}, orgs {sorted(orgs) or 'none'}); use your own namespace or an org "
+                         "where you have write access")
+    return {"user": who.get("name"), "namespace": namespace, "role": role}
+
+
+def ensure_repo(repo_id: str, *, private: bool, allow_public: bool) -> bool:
+    """Create the repo (private unless told otherwise) or check the existing one's visibility. True if created."""
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    hub = api()
+
+    def info_or_none():
+        try:
+            return hub.repo_info(repo_id)
+        except RepositoryNotFoundError as exc:
+            if _status(exc) == 401 and get_token():
+                raise  # a rejected token, not a missing repo
+            return None
+
+    info = call(info_or_none, what=f"reading {repo_id}", repo_id=repo_id)
+    if info is None:
+        call(hub.create_repo, repo_id, private=private, exist_ok=True, what=f"creating {repo_id}", repo_id=repo_id)
+        return True
+    if not info.private and not allow_public:
+        raise InputError(f"{repo_id} exists and is public, and hub.private is {private}: refusing to push there. "
+                         "Make it private on the Hub, or set hub.allow_public: true to publish.")
+    return False
+
+
+# ---------------------------------------------------------------------------------------- versions
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def build_manifest(files: dict[str, Path]) -> dict[str, str]:
+    """``{path in repo: sha256}`` of the payload (the card excluded: it carries the git commit)."""
+    return {name: sha256_file(path) for name, path in sorted(files.items()) if name != CARD_FILE}
+
+
+@dataclass
+class PushResult:
+    repo_id: str
+    version: str
+    commit: str
+    url: str
+    noop: bool
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def read_json(repo_id: str, filename: str, revision: str) -> Any:
+    from huggingface_hub import hf_hub_download
+
+    path = call(hf_hub_download, repo_id, filename, revision=revision, what=f"downloading {filename}@{revision}",
+                repo_id=repo_id)
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def tags(repo_id: str) -> dict[str, str]:
+    refs = call(api().list_repo_refs, repo_id, what=f"listing the refs of {repo_id}", repo_id=repo_id)
+    return {t.name: t.target_commit for t in refs.tags}
+
+
+def push_version(repo_id: str, version: str, files: dict[str, Path], *, message: str,
+                 retry: RetryPolicy | None = None) -> PushResult:
+    """One commit with ``files`` (path in repo -> local file) and the manifest, then tag ``version`` on it."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+    from huggingface_hub.errors import HfHubHTTPError
+
+    hub = api()
+    manifest = build_manifest(files)
+    manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    url = f"{hub.endpoint}/{repo_id}/tree/{version}"
+    existing = tags(repo_id)
+    if version in existing:
+        return _same_or_conflict(repo_id, version, existing[version], manifest, url)
+
+    adds = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in sorted(files.items())]
+    adds.append(CommitOperationAdd(path_in_repo=MANIFEST, path_or_fileobj=manifest_bytes))
+    wanted = {op.path_in_repo for op in adds} | {".gitattributes"}
+    for attempt in range(3):  # optimistic concurrency: the commit is based on the head we listed
+        head = call(hub.repo_info, repo_id, what=f"reading {repo_id}", repo_id=repo_id, retry=retry).sha
+        current = call(hub.list_repo_files, repo_id, revision=head, what="listing files", repo_id=repo_id, retry=retry)
+        deletes = [CommitOperationDelete(path_in_repo=p) for p in current if p not in wanted]
+        try:
+            info = call(hub.create_commit, repo_id, operations=[*adds, *deletes], parent_commit=head,
+                        commit_message=message, what=f"committing {version} to {repo_id}", repo_id=repo_id, retry=retry)
+            break
+        except HubError as err:
+            if "(412)" not in str(err) or attempt == 2:
+                raise
+    commit = info.oid
+    try:
+        hub.create_tag(repo_id, tag=version, revision=commit, tag_message=message)
+    except HfHubHTTPError as exc:
+        if _status(exc) != 409:
+            raise explain(exc, f"tagging {version}", repo_id) from None
+        # someone tagged this version meanwhile: fine if it is the same payload
+        return _same_or_conflict(repo_id, version, tags(repo_id)[version], manifest, url)
+    return PushResult(repo_id, version, commit, url, noop=False, files=manifest)
+
+
+def _same_or_conflict(repo_id: str, version: str, commit: str, manifest: dict, url: str) -> PushResult:
+    try:
+        remote = read_json(repo_id, MANIFEST, commit)
+    except HubError:
+        remote = None
+    if remote == manifest:
+        return PushResult(repo_id, version, commit, url, noop=True, files=manifest)
+    changed = sorted(k for k in set(manifest) | set(remote or {}) if (remote or {}).get(k) != manifest.get(k))
+    raise VersionConflict(
+        f"{repo_id}@{version} already exists on commit {commit[:12]} with different files ({', '.join(changed[:6])}). "
+        f"Versions are immutable: bump hub.version in params.yaml (e.g. v{int(version[1:]) + 1}) and rerun."
+    )
+
+
+def remote_manifest(repo_id: str, version: str) -> dict[str, str]:
+    """The version's manifest, refusing versions that would need unsafe (pickle) files or lack safetensors."""
+    manifest = read_json(repo_id, MANIFEST, version)
+    unsafe = [p for p in manifest if p.lower().endswith(UNSAFE_SUFFIXES)]
+    if unsafe:
+        raise HubError(f"{repo_id}@{version} lists pickle files {unsafe}; refusing to load them (safetensors only)")
+    if "adapter_model.safetensors" not in manifest:
+        raise HubError(f"{repo_id}@{version} has no adapter_model.safetensors; refusing to load it")
+    return manifest
+
+
+def verified_download(repo_id: str, version: str, *, local_dir: Path | None = None) -> Path:
+    """Download the version's manifest files (into the HF cache or ``local_dir``) and check every sha256."""
+    from huggingface_hub import snapshot_download
+
+    manifest = remote_manifest(repo_id, version)
+    root = Path(call(snapshot_download, repo_id, revision=version, allow_patterns=[*manifest, MANIFEST, CARD_FILE],
+                     local_dir=str(local_dir) if local_dir else None, what=f"downloading {repo_id}@{version}",
+                     repo_id=repo_id))
+    bad = []
+    for name, expected in manifest.items():
+        path = root / name
+        if not path.is_file() or sha256_file(path) != expected:
+            bad.append(name)
+    if bad:
+        raise HubError(f"{repo_id}@{version}: {bad} do not match the sha256 in {MANIFEST}; refusing this version "
+                       "(delete the cached copy and pull again, or report a tampered repo)")
+    return root
+
+
+def version_table(repo_id: str) -> list[dict[str, Any]]:
+    """Each tag: version, commit, date and the version's metrics.json."""
+    hub = api()
+    rows = []
+    for name, commit in sorted(tags(repo_id).items(), key=lambda kv: _version_key(kv[0])):
+        commits = call(hub.list_repo_commits, repo_id, revision=commit, what=f"reading {name}", repo_id=repo_id)
+        try:
+            metrics = read_json(repo_id, "metrics.json", commit)
+        except HubError:
+            metrics = {}
+        rows.append({"version": name, "commit": commit, "date": commits[0].created_at.isoformat() if commits else "",
+                     "metrics": metrics})
+    return rows
+
+
+def _version_key(tag: str) -> tuple:
+    return (0, int(tag[1:])) if tag[1:].isdigit() else (1, tag)
+
+
+def metric_diff(repo_id: str, old: str, new: str) -> list[tuple[str, float | None, float | None]]:
+    """``(metric, old value, new value)`` for every metric in either version's ``metrics.json``."""
+    a, b = read_json(repo_id, "metrics.json", old), read_json(repo_id, "metrics.json", new)
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b))]

@@ -1,0 +1,105 @@
+"""The ``push`` stage: model card, then one commit + an immutable tag on a private Hub repo, then a receipt.
+
+Phases of :func:`run`: collect the payload (adapter + tokenizer files, ``metrics.json``, the data and
+train reports, the resolved params) -> render and check the card -> with no ``hub.repo_id``, stop there
+and say nothing was pushed -> preflight the token -> create the repo private or check its visibility ->
+commit and tag (a no-op when the tag already holds the same payload) -> write ``MODEL_CARD.md`` and
+``reports/push.json``. Outputs are written only after the push succeeded, so DVC never caches a receipt
+for a push that did not happen.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kwanzaa_hub import card as card_mod
+from kwanzaa_hub import hub
+from kwanzaa_hub.console import console
+from kwanzaa_hub.errors import InputError
+from kwanzaa_hub.io import atomic_write_json, atomic_write_text
+from kwanzaa_hub.params import Params, to_yaml_dict
+
+CARD_PATH = Path("MODEL_CARD.md")
+RECEIPT_PATH = Path("reports/push.json")
+REQUIRED_ADAPTER = ("adapter_config.json", "adapter_model.safetensors")
+
+
+def payload(params: Params, scratch: Path) -> dict[str, Path]:
+    """Files of this version, as path in repo -> local path. The resolved params are written into ``scratch``."""
+    out = Path(params.train.output_dir)
+    missing = [f for f in REQUIRED_ADAPTER if not (out / f).is_file()]
+    if missing:
+        raise InputError(f"{out}/ lacks {missing}: run `dvc repro train` first")
+    files = {f.name: f for f in sorted(out.iterdir()) if f.is_file()}
+    unsafe = [n for n in files if n.lower().endswith(hub.UNSAFE_SUFFIXES)]
+    if unsafe:
+        raise InputError(f"{out}/ holds pickle files {unsafe}; only safetensors are published")
+    for name, path in (("metrics.json", params.eval.metrics_file), ("reports/data.json", params.data.report),
+                       ("reports/train.json", params.train.report)):
+        if not Path(path).is_file():
+            raise InputError(f"{path} not found: run `dvc repro` up to the eval stage first")
+        files[name] = Path(path)
+    resolved = scratch / "params.yaml"
+    resolved.write_text(yaml.safe_dump(to_yaml_dict(params), sort_keys=False), encoding="utf-8")
+    files["params.yaml"] = resolved
+    return files
+
+
+def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, Any]:
+    """Push ``hub.version`` (or only write the card when ``hub.repo_id`` is empty); return the receipt."""
+    h = params.hub
+    with tempfile.TemporaryDirectory(prefix="kwanzaa-push-") as tmp:
+        scratch = Path(tmp)
+        files = payload(params, scratch)
+        inputs = card_mod.gather(params, adapter_sha256=hub.sha256_file(files["adapter_model.safetensors"]))
+        card = card_mod.build_card(inputs)
+        text = str(card)
+        card_mod.check_card(text, inputs)
+        if not h.repo_id:
+            receipt = {"pushed": False, "reason": "hub.repo_id is empty: card written, nothing pushed",
+                       "version": h.version, "card": str(CARD_PATH)}
+            _write_outputs(text, receipt)
+            console.print("push: hub.repo_id is empty; wrote MODEL_CARD.md, nothing was pushed")
+            return receipt
+
+        console.print(f"push: {len(files) + 2} files as {h.repo_id}@{h.version} "
+                      f"({'private' if h.private else 'public'}), card + manifest included")
+        who = hub.preflight(h.repo_id)
+        created = hub.ensure_repo(h.repo_id, private=h.private, allow_public=h.allow_public)
+        hub.call(card.validate, what="validating the model card metadata", repo_id=h.repo_id, retry=retry)
+        (scratch / hub.CARD_FILE).write_text(text, encoding="utf-8")
+        files[hub.CARD_FILE] = scratch / hub.CARD_FILE
+        m = inputs.metrics
+        message = (f"{h.version}: format {m.get('adapter.format_compliance', float('nan')):.3f}, "
+                   f"citation F1 {m.get('adapter.citation_f1', float('nan')):.3f}")
+        result = hub.push_version(h.repo_id, h.version, files, message=message, retry=retry)
+        uploaded = {name: hub.sha256_file(path) for name, path in sorted(files.items())}
+    receipt = {
+        "pushed": not result.noop,
+        "noop": result.noop,
+        "repo_id": result.repo_id,
+        "version": result.version,
+        "commit": result.commit,
+        "url": result.url,
+        "private": h.private,
+        "created_repo": created,
+        "user": who["user"],
+        "files": uploaded,
+        "manifest": asdict(result)["files"],
+    }
+    _write_outputs(text, receipt)
+    if result.noop:
+        console.print(f"push: {h.repo_id}@{h.version} already holds these files (commit {result.commit[:12]}); nothing to do")
+    else:
+        console.print(f"push: {h.repo_id}@{h.version} -> commit {result.commit[:12]}, tagged; {result.url}")
+    return receipt
+
+
+def _write_outputs(card_text: str, receipt: dict[str, Any]) -> None:
+    atomic_write_text(CARD_PATH, card_text)
+    atomic_write_json(RECEIPT_PATH, receipt)

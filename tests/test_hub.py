@@ -1,0 +1,285 @@
+"""Push, versions, pull and load against the loopback Hub, with the real huggingface_hub client and PEFT."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kwanzaa_hub import hub as hub_mod
+from kwanzaa_hub import push as push_stage
+from kwanzaa_hub.cli import app
+from kwanzaa_hub.errors import InputError
+from kwanzaa_hub.params import parse_params
+from tests.conftest import HUB_READ_TOKEN, HUB_TOKEN
+
+FAST = hub_mod.RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05, budget_s=5)
+METRICS = {"base.format_compliance": 0.25, "base.citation_f1": 0.1, "base.refusal_accuracy": 0.5,
+           "adapter.format_compliance": 0.75, "adapter.citation_f1": 0.5, "adapter.refusal_accuracy": 0.875,
+           "adapter.grounded.citation_f1": 0.6, "adapter.tokens_per_s": 100.0}
+
+
+def params_for(repo_id: str, version: str = "v1", **hub_extra):
+    return parse_params({"model": {"base": "models/base"}, "train": {"lora": {"target_modules": ["q_proj", "v_proj"]}},
+                         "hub": {"repo_id": repo_id, "version": version, **hub_extra}})
+
+
+def write_outputs(root: Path, tiny_model_dir: Path, *, seed: int = 0, metrics: dict | None = None) -> None:
+    """What train and eval leave behind: an adapter (non-zero LoRA weights), metrics and reports."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not (root / "models/base").exists():
+        shutil.copytree(tiny_model_dir, root / "models/base")
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(root / "models/base")
+    model = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    out = root / "models/adapter"
+    shutil.rmtree(out, ignore_errors=True)
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(root / "models/base").save_pretrained(out)
+    (root / "metrics.json").write_text(json.dumps(metrics or METRICS))
+    (root / "reports").mkdir(exist_ok=True)
+    (root / "reports/data.json").write_text(json.dumps(
+        {"train": {"samples": 66, "categories": {"grounded": 30, "refusal": 14}, "tokens": {"p50": 568}},
+         "eval": {"samples": 24, "categories": {"grounded": 14, "refusal": 3}, "tokens": {"p50": 583}}}))
+    (root / "reports/train.json").write_text(json.dumps(
+        {"train_loss": 1.5, "eval_loss": 1.7, "runtime_s": 3.0, "optimizer_steps": 2, "hw_device": "cpu",
+         "hw_precision": "fp32", "hw_quantize": True, "hw_hardware": "x86_64"}))
+
+
+@pytest.fixture
+def outputs(tmp_path, monkeypatch, tiny_model_dir, hub):
+    monkeypatch.chdir(tmp_path)
+    write_outputs(tmp_path, tiny_model_dir)
+    return tmp_path
+
+
+def greedy(model, tok, text: str = "Habari gani") -> list[int]:
+    import torch
+
+    ids = tok(text, return_tensors="pt").input_ids
+    with torch.no_grad():
+        return model.generate(ids, max_new_tokens=12, do_sample=False, pad_token_id=0)[0].tolist()
+
+
+def test_push_creates_a_private_repo_with_one_tagged_commit_that_loads_back(outputs, hub, repo_id):
+    from huggingface_hub import HfApi
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import kwanzaa_hub
+
+    receipt = push_stage.run(params_for(repo_id), retry=FAST)
+    api = HfApi()
+    info = api.model_info(repo_id, revision="v1")
+    assert info.private is True
+    assert receipt["pushed"] and receipt["commit"] == info.sha
+    assert [t.name for t in api.list_repo_refs(repo_id).tags] == ["v1"]
+    on_hub = set(api.list_repo_files(repo_id, revision="v1"))
+    assert {"adapter_config.json", "adapter_model.safetensors", "README.md", "metrics.json", "params.yaml",
+            "reports/data.json", "reports/train.json", "kwanzaa_manifest.json", "tokenizer.json"} <= on_hub
+    assert not any(f.endswith((".bin", ".pt", ".pkl")) for f in on_hub)
+    # the receipt's hashes are the bytes on the Hub, and the card uploaded is MODEL_CARD.md
+    local_receipt = json.loads(Path("reports/push.json").read_text())
+    assert local_receipt == receipt
+    assert receipt["files"]["adapter_model.safetensors"] == hashlib.sha256(
+        Path("models/adapter/adapter_model.safetensors").read_bytes()).hexdigest()
+    card = Path(api.hf_hub_download(repo_id, "README.md", revision="v1")).read_text()
+    assert card == Path("MODEL_CARD.md").read_text() and 'revision="v1"' in card
+
+    # users' path: the real PeftModel.from_pretrained(base, repo, revision="v1") == the local adapter
+    tok = AutoTokenizer.from_pretrained("models/adapter")
+    local = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("models/base"), "models/adapter")
+    remote = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("models/base"), repo_id, revision="v1")
+    loaded, loaded_tok = kwanzaa_hub.load(repo_id, "v1", base_model="models/base")
+    expected = greedy(local, tok)
+    assert greedy(remote, tok) == expected
+    assert greedy(loaded, loaded_tok) == expected
+    assert expected != greedy(AutoModelForCausalLM.from_pretrained("models/base"), tok)  # the adapter matters
+
+
+def test_same_version_again_is_a_noop_and_different_content_is_refused(outputs, hub, repo_id, tiny_model_dir):
+    first = push_stage.run(params_for(repo_id), retry=FAST)
+    again = push_stage.run(params_for(repo_id), retry=FAST)
+    assert again["noop"] and not again["pushed"] and again["commit"] == first["commit"]
+    write_outputs(outputs, tiny_model_dir, seed=1)  # different adapter weights
+    with pytest.raises(hub_mod.VersionConflict, match=r"bump hub.version.*v2"):
+        push_stage.run(params_for(repo_id), retry=FAST)
+    from huggingface_hub import HfApi
+
+    refs = HfApi().list_repo_refs(repo_id)
+    assert {t.name: t.target_commit for t in refs.tags} == {"v1": first["commit"]}
+    assert json.loads(Path("reports/push.json").read_text())["commit"] == first["commit"]
+
+
+def test_versions_and_diff_show_both_versions(outputs, hub, repo_id, tiny_model_dir):
+    push_stage.run(params_for(repo_id), retry=FAST)
+    write_outputs(outputs, tiny_model_dir, seed=1, metrics={**METRICS, "adapter.format_compliance": 0.9})
+    push_stage.run(params_for(repo_id, "v2"), retry=FAST)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["versions", repo_id], terminal_width=200)
+    assert listed.exit_code == 0, listed.output
+    assert "v1" in listed.output and "v2" in listed.output and "0.750" in listed.output and "0.900" in listed.output
+    diff = runner.invoke(app, ["diff", repo_id, "v1", "v2"], terminal_width=200)
+    assert diff.exit_code == 0, diff.output
+    row = next(line for line in diff.output.splitlines() if "adapter.format_compliance" in line)
+    assert "0.750" in row and "0.900" in row and "+0.150" in row
+    rows = {k: (a, b) for k, a, b in hub_mod.metric_diff(repo_id, "v1", "v2")}
+    assert rows["adapter.format_compliance"] == (0.75, 0.9) and rows["base.citation_f1"] == (0.1, 0.1)
+
+
+def test_pull_writes_verified_files_and_refuses_a_tampered_version(outputs, hub, repo_id, tmp_path):
+    receipt = push_stage.run(params_for(repo_id), retry=FAST)
+    out = tmp_path / "pulled"
+    result = CliRunner().invoke(app, ["pull", repo_id, "--version", "v1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for name, sha in receipt["manifest"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == sha
+    assert not (out / ".cache").exists()
+    # flip one byte of the stored adapter on the server: same size, different content
+    blob = Path(hub.store.objects) / receipt["files"]["adapter_model.safetensors"]
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    bad = tmp_path / "tampered"
+    with pytest.raises(hub_mod.HubError, match="adapter_model.safetensors.*do not match"):
+        from kwanzaa_hub.pull import pull
+
+        pull(repo_id, "v1", bad)
+    assert not bad.exists()
+
+
+def test_pull_refuses_a_version_whose_manifest_lists_pickles(hub, repo_id, tmp_path):
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, private=True)
+    api.upload_file(path_or_fileobj=b'{"adapter_model.bin": "00"}', path_in_repo="kwanzaa_manifest.json", repo_id=repo_id)
+    api.create_tag(repo_id, tag="v1")
+    with pytest.raises(hub_mod.HubError, match="pickle"):
+        hub_mod.verified_download(repo_id, "v1", local_dir=tmp_path / "x")
+
+
+def test_private_repo_refuses_anonymous_and_wrong_token_reads(outputs, hub, repo_id, tmp_path, monkeypatch):
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    push_stage.run(params_for(repo_id), retry=FAST)
+    monkeypatch.delenv("HF_TOKEN")
+    for token in (False, "hf_wrong"):
+        with pytest.raises(RepositoryNotFoundError):
+            hf_hub_download(repo_id, "adapter_config.json", revision="v1", token=token, cache_dir=tmp_path / str(token))
+    with pytest.raises(hub_mod.HubError, match="does not exist or this token cannot see it"):
+        hub_mod.read_json(repo_id, "metrics.json", "v1")
+
+
+def test_an_existing_public_repo_is_refused_unless_allowed(outputs, hub, repo_id):
+    from huggingface_hub import HfApi
+
+    HfApi().create_repo(repo_id, private=False)
+    with pytest.raises(InputError, match="is public.*allow_public"):
+        push_stage.run(params_for(repo_id), retry=FAST)
+    assert HfApi().list_repo_refs(repo_id).tags == []
+    receipt = push_stage.run(params_for(repo_id, allow_public=True), retry=FAST)
+    assert receipt["pushed"]
+
+
+def test_no_repo_id_writes_the_card_and_says_nothing_was_pushed(outputs, hub):
+    receipt = push_stage.run(params_for(""), retry=FAST)
+    assert receipt["pushed"] is False and "nothing pushed" in receipt["reason"]
+    assert Path("MODEL_CARD.md").read_text().startswith("---\n")
+    assert json.loads(Path("reports/push.json").read_text()) == receipt
+
+
+def test_preflight_names_what_is_missing(hub, monkeypatch):
+    assert hub_mod.preflight("tester/x")["user"] == "tester"
+    assert hub_mod.preflight("kwanzaa-team/x")["namespace"] == "kwanzaa-team"
+    with pytest.raises(InputError, match="cannot write to namespace 'someone-else'"):
+        hub_mod.preflight("someone-else/x")
+    monkeypatch.setenv("HF_TOKEN", HUB_READ_TOKEN)
+    with pytest.raises(InputError, match="read-only"):
+        hub_mod.preflight("tester/x")
+    monkeypatch.setenv("HF_TOKEN", "hf_invalid")
+    with pytest.raises(hub_mod.HubError, match="401"):
+        hub_mod.preflight("tester/x")
+    monkeypatch.delenv("HF_TOKEN")
+    monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
+    monkeypatch.setattr(hub_mod, "get_token", lambda: None)
+    with pytest.raises(InputError, match="no Hub token: set HF_TOKEN"):
+        hub_mod.preflight("tester/x")
+
+
+def test_card_metadata_round_trips_and_template_syntax_stays_text(outputs):
+    from huggingface_hub import ModelCard
+
+    from kwanzaa_hub import card
+
+    params = parse_params({"model": {"base": "models/base"}, "hub": {"license": "{{ 7 * 7 }}{% raw %}"}})
+    inputs = card.gather(params)
+    text = str(card.build_card(inputs))
+    card.check_card(text, inputs)
+    parsed = ModelCard(text).data
+    assert parsed.library_name == "peft" and parsed.base_model is None  # a local base is not a Hub id
+    assert {r.metric_type: r.metric_value for r in parsed.eval_results} == {
+        "format_compliance": 0.75, "citation_f1": 0.5, "refusal_accuracy": 0.875}
+    assert "{{ 7 * 7 }}{% raw %}" in text and "49" not in text
+    row = next(line for line in text.splitlines() if line.startswith("| format_compliance"))
+    assert row == "| format_compliance | 0.250 | 0.750 | +0.500 |"
+    with pytest.raises(card.CardError, match="model-index"):
+        card.check_card(text, card.CardInputs(params=params, metrics={**METRICS, "adapter.citation_f1": 0.2},
+                                              data_report={}, train_report={}))
+
+
+def test_card_names_a_hub_base_model_in_metadata():
+    from kwanzaa_hub.card import hub_base_model
+
+    assert hub_base_model("meta-llama/Llama-3.2-1B-Instruct") == "meta-llama/Llama-3.2-1B-Instruct"
+    assert hub_base_model("models/nowhere/x.gguf") is None
+
+
+def test_two_versions_pushed_at_once_each_tag_holds_its_own_files(hub, repo_id, tmp_path, tiny_model_dir, monkeypatch):
+    from huggingface_hub import HfApi
+
+    dirs = {}
+    for i, version in enumerate(("v1", "v2")):
+        d = tmp_path / version
+        d.mkdir()
+        write_outputs(d, tiny_model_dir, seed=i)
+        dirs[version] = d
+    HfApi().create_repo(repo_id, private=True)
+    results, errors = {}, []
+
+    def push(version):
+        try:
+            files = {f.name: f for f in (dirs[version] / "models/adapter").iterdir()}
+            results[version] = hub_mod.push_version(repo_id, version, files, message=version, retry=FAST)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=push, args=(v,)) for v in ("v1", "v2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    tags = {t.name: t.target_commit for t in HfApi().list_repo_refs(repo_id).tags}
+    for version, result in results.items():
+        assert tags[version] == result.commit
+        assert hub_mod.read_json(repo_id, hub_mod.MANIFEST, version) == result.files
+        local = hashlib.sha256((dirs[version] / "models/adapter/adapter_model.safetensors").read_bytes()).hexdigest()
+        assert result.files["adapter_model.safetensors"] == local
+    assert len(results) + len(errors) == 2 and len(results) >= 1
+    assert set(tags) == set(results)
+
+
+def test_the_sentinel_token_is_in_no_file_written(outputs, hub, repo_id):
+    push_stage.run(params_for(repo_id), retry=FAST)
+    for path in Path(".").rglob("*"):
+        if path.is_file():
+            assert HUB_TOKEN.encode() not in path.read_bytes(), path
