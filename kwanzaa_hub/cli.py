@@ -32,6 +32,10 @@ def handled(fn: Callable) -> Callable:
         except KwanzaaError as exc:
             console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # disk full, permissions: the stage wrote nothing (outputs are atomic)
+            console.print(f"[bold red]error:[/] {exc}; nothing was written. Free space or fix the path and rerun.",
+                          markup=True, soft_wrap=True)
+            raise typer.Exit(1) from None
 
     return wrapper
 

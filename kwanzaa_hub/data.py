@@ -267,7 +267,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
     """Validate both files, measure, check leakage, apply the overflow policy and write the outputs."""
     from datasets import Dataset, DatasetDict
 
-    from kwanzaa_hub.io import atomic_dir, atomic_write_json
+    from kwanzaa_hub.io import all_or_nothing, atomic_dir, atomic_write_json
     from kwanzaa_hub.models import load_tokenizer
 
     p = params.data
@@ -305,11 +305,13 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         "dropped_samples": dropped,
         "warning_list": warnings,
     }
-    with atomic_dir(p.prepared_dir) as tmp:
-        DatasetDict({
-            split: Dataset.from_list(to_records(kept[split], lengths, params.model.chat_date)) for split in ("train", "eval")
-        }).save_to_disk(str(tmp))
-    atomic_write_json(p.report, report)
+    with all_or_nothing(p.prepared_dir, p.report):
+        with atomic_dir(p.prepared_dir) as tmp:
+            DatasetDict({
+                split: Dataset.from_list(to_records(kept[split], lengths, params.model.chat_date))
+                for split in ("train", "eval")
+            }).save_to_disk(str(tmp))
+        atomic_write_json(p.report, report)
     return DataResult(report, warnings)
 
 

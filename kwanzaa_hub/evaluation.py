@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from kwanzaa_hub.console import console
 from kwanzaa_hub.contract import parse_answer
-from kwanzaa_hub.io import atomic_write_json, atomic_write_text
+from kwanzaa_hub.io import all_or_nothing, atomic_write_json, atomic_write_text
 from kwanzaa_hub.params import Params
 
 PLOT_FILE = "eval/plot.json"
@@ -122,7 +122,8 @@ def run(params: Params) -> EvalResult:
         lines.append(json.dumps(record, ensure_ascii=False))
     headline = [k.split(".", 1)[1] for k in metrics if k.startswith("adapter.") and k.count(".") == 1 and k != "adapter.tokens_per_s"]
     plot = [{"metric": m, "model": name, "value": metrics[f"{name}.{m}"]} for m in headline for name in runs]
-    atomic_write_text(e.predictions_file, "\n".join(lines) + "\n")
-    atomic_write_json(PLOT_FILE, plot)
-    atomic_write_json(e.metrics_file, metrics)
+    with all_or_nothing(e.predictions_file, PLOT_FILE, e.metrics_file):
+        atomic_write_text(e.predictions_file, "\n".join(lines) + "\n")
+        atomic_write_json(PLOT_FILE, plot)
+        atomic_write_json(e.metrics_file, metrics)
     return EvalResult(metrics, speed)

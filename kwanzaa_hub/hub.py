@@ -283,7 +283,10 @@ def push_version(repo_id: str, version: str, files: dict[str, Path], *, message:
         if _status(exc) != 409:
             raise explain(exc, f"tagging {version}", repo_id) from None
         # someone tagged this version meanwhile: fine if it is the same payload
-        return _same_or_conflict(repo_id, version, tags(repo_id)[version], manifest, url)
+        tagged = tags(repo_id).get(version)
+        if tagged is None:
+            raise explain(exc, f"tagging {version}", repo_id) from None
+        return _same_or_conflict(repo_id, version, tagged, manifest, url)
     return PushResult(repo_id, version, commit, url, noop=False, files=manifest)
 
 

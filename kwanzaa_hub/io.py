@@ -52,3 +52,18 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
 
+
+
+@contextmanager
+def all_or_nothing(*paths: str | Path) -> Iterator[None]:
+    """Write a stage's outputs inside this block; if any write fails (disk full, ...), remove all of them, so the
+    stage leaves no mix of new and old outputs for DVC to cache or a later stage to read."""
+    try:
+        yield
+    except BaseException:
+        for p in map(Path, paths):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+        raise

@@ -21,7 +21,7 @@ from kwanzaa_hub import card as card_mod
 from kwanzaa_hub import hub
 from kwanzaa_hub.console import console
 from kwanzaa_hub.errors import InputError
-from kwanzaa_hub.io import atomic_write_json, atomic_write_text
+from kwanzaa_hub.io import all_or_nothing, atomic_write_json, atomic_write_text
 from kwanzaa_hub.params import Params, to_yaml_dict
 
 CARD_PATH = Path("MODEL_CARD.md")
@@ -101,5 +101,6 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
 
 
 def _write_outputs(card_text: str, receipt: dict[str, Any]) -> None:
-    atomic_write_text(CARD_PATH, card_text)
-    atomic_write_json(RECEIPT_PATH, receipt)
+    with all_or_nothing(CARD_PATH, RECEIPT_PATH):
+        atomic_write_text(CARD_PATH, card_text)
+        atomic_write_json(RECEIPT_PATH, receipt)

@@ -20,7 +20,7 @@ from typing import Any
 from kwanzaa_hub import hardware
 from kwanzaa_hub.console import console
 from kwanzaa_hub.errors import InputError
-from kwanzaa_hub.io import atomic_dir, atomic_write_json
+from kwanzaa_hub.io import all_or_nothing, atomic_dir, atomic_write_json
 from kwanzaa_hub.params import Params
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -229,11 +229,20 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     evals = [h for h in trainer.state.log_history if "eval_loss" in h]
     metrics = evals[-1] if evals and evals[-1].get("step") == trainer.state.global_step else trainer.evaluate()
     live.end()
-    save_adapter(trainer, t.output_dir)
+    report = _report(trainer, plan, output, metrics, runtime, resume)
+    with all_or_nothing(t.output_dir, t.report):
+        save_adapter(trainer, t.output_dir)
+        atomic_write_json(t.report, report)
+    return TrainResult(report, resume)
+
+
+def _report(trainer: Any, plan: hardware.TrainPlan, output: Any, metrics: dict, runtime: float,
+            resume: str | None) -> dict[str, Any]:
+    """``reports/train.json``: losses, runtime, throughput, sizes, memory, resume point, hardware plan."""
     seen = int(trainer.state.num_input_tokens_seen or 0)
     trainable, total = trainer.model.get_nb_trainable_parameters()
     history = [h for h in trainer.state.log_history if "loss" in h]
-    report = {
+    return {
         "train_loss": round(history[-1]["loss"], 4) if history else None,
         "train_loss_mean": round(output.training_loss, 4),
         "eval_loss": round(metrics["eval_loss"], 4) if "eval_loss" in metrics else None,
@@ -247,8 +256,6 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
         "resumed_from_step": int(resume.rsplit("-", 1)[1]) if resume else 0,
         **{f"hw_{k}": v for k, v in plan.as_dict().items()},
     }
-    atomic_write_json(t.report, report)
-    return TrainResult(report, resume)
 
 
 def _planned_steps(trainer: Any) -> int:

@@ -460,7 +460,7 @@ class Handler(BaseHTTPRequestHandler):
                     data = base64.b64decode(v["content"])
                     files[v["path"]] = {**store.put_blob(data), "lfs": False}
                 elif key == "lfsFile":
-                    if not store.has_blob(v["oid"]):
+                    if v["oid"] not in repo.get("lfs", []) or not store.has_blob(v["oid"]):
                         raise HubError(400, None, f"LFS object {v['oid']} for {v['path']} was never uploaded")
                     data = store.blob(v["oid"])
                     files[v["path"]] = {**describe(data), "lfs": True}
@@ -478,11 +478,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _lfs_batch(self, repo_id: str):
         body = self._json_body()
-        self._repo(repo_id, write=body.get("operation") == "upload")
+        repo = self._repo(repo_id, write=body.get("operation") == "upload")
         out = []
         for obj in body.get("objects", []):
             oid, size = obj["oid"], obj["size"]
-            if self.server.store.has_blob(oid):
+            if oid in repo.get("lfs", []) and self.server.store.has_blob(oid):  # LFS objects are per repo
                 out.append({"oid": oid, "size": size})
                 continue
             href = f"{self.server.endpoint}/lfs-upload/{repo_id}/{oid}"
@@ -496,7 +496,12 @@ class Handler(BaseHTTPRequestHandler):
         if method == "PUT":
             if hashlib.sha256(data).hexdigest() != oid:
                 raise HubError(400, None, f"uploaded bytes do not hash to {oid}")
-            self.server.store.put_blob(data)
+            store = self.server.store
+            store.put_blob(data)
+            with store.lock:
+                repo = store.get(repo_id)
+                repo.setdefault("lfs", []).append(oid)
+                store.put(repo_id, repo)
             return self._send(200)
         if method == "POST" and rest == ["verify"]:
             if not self.server.store.has_blob(oid):

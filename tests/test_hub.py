@@ -143,11 +143,14 @@ def test_pull_writes_verified_files_and_refuses_a_tampered_version(outputs, hub,
     for name, sha in receipt["manifest"].items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == sha
     assert not (out / ".cache").exists()
-    # flip one byte of the stored adapter on the server: same size, different content
-    blob = Path(hub.store.objects) / receipt["files"]["adapter_model.safetensors"]
-    data = bytearray(blob.read_bytes())
+    # a tampered repo: v1's adapter swapped on the server for bytes of the same size with one byte flipped
+    data = bytearray(Path("models/adapter/adapter_model.safetensors").read_bytes())
     data[-1] ^= 0xFF
-    blob.write_bytes(bytes(data))
+    with hub.store.lock:
+        repo = hub.store.get(repo_id)
+        entry = repo["commits"][receipt["commit"]]["files"]["adapter_model.safetensors"]
+        entry.update(hub.store.put_blob(bytes(data)))
+        hub.store.put(repo_id, repo)
     bad = tmp_path / "tampered"
     with pytest.raises(hub_mod.HubError, match="adapter_model.safetensors.*do not match"):
         from kwanzaa_hub.pull import pull
