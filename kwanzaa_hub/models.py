@@ -1,11 +1,12 @@
 """Resolve ``model.base`` (Hub id, local directory or ``.gguf`` file) and load its tokenizer.
 
-A GGUF file is converted once into a normal safetensors checkpoint in a cache folder next to it
-(``<name>.hf/``), so later loads, 4-bit quantization and PEFT see an ordinary transformers model.
+A GGUF file is converted once into a normal safetensors checkpoint in a cache folder
+(``~/.cache/kwanzaa_hub/gguf/``), so later loads, 4-bit quantization and PEFT see an ordinary transformers model.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,16 @@ def is_gguf(base: str) -> bool:
 
 
 def gguf_cache_dir(gguf_path: Path) -> Path:
-    return gguf_path.with_name(gguf_path.name + ".hf")
+    """``$KWANZAA_HUB_CACHE`` (default ``~/.cache/kwanzaa_hub``) ``/gguf/<name>-<size>.hf``: outside the
+    package folder the file may live in (site-packages can be read-only), one per file content size."""
+    root = Path(os.environ.get("KWANZAA_HUB_CACHE", Path.home() / ".cache" / "kwanzaa_hub"))
+    return root / "gguf" / f"{gguf_path.name}-{gguf_path.stat().st_size}.hf"
 
 
 def resolve_base(base: str, *, cache_root: Path | None = None) -> str:
     """Return something ``from_pretrained`` accepts: a Hub id, or a local directory.
 
-    A ``.gguf`` file is dequantized once into a safetensors checkpoint (``<file>.hf/`` beside it, or
+    A ``.gguf`` file is dequantized once into a safetensors checkpoint (see :func:`gguf_cache_dir`, or
     under ``cache_root``) and that directory is returned.
     """
     if is_gguf(base):
@@ -50,6 +54,7 @@ def _convert_gguf(path: Path, out: Path) -> None:
 
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
     try:
         # GgufConfig(dequantize=True) drops the GGUF quantizer after loading so save_pretrained works.

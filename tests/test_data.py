@@ -121,6 +121,12 @@ def test_control_character(tmp_path, good):
     assert code == 2 and f"{f}:1: messages[1] (user): control character U+0007" in out
 
 
+def test_a_50_mb_line_is_refused_by_size(tmp_path, good):
+    f = write_jsonl(tmp_path / "t.jsonl", [good[0], '{"messages": "' + "x" * 50_000_000 + '"}', good[1]])
+    code, out = _validate(f)
+    assert code == 2 and f"{f}:2: line is 50,000,016 bytes; a sample must be under 5,000,000" in out
+
+
 def test_deep_nesting_is_an_error_not_a_crash(tmp_path, good):
     good[0]["messages"][-1]["content"] = "[" * 10000 + "]" * 10000
     f = write_jsonl(tmp_path / "t.jsonl", good)

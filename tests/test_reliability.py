@@ -178,3 +178,8 @@ def test_template_syntax_in_data_is_text_not_code(tiny_tokenizer):
 def test_no_code_path_enables_trust_remote_code():
     sources = [p.read_text() for p in (REPO / "kwanzaa_hub").rglob("*.py")]
     assert not any("trust_remote_code=True" in s for s in sources)
+
+
+def test_explain_never_repeats_the_token(hub):
+    message = str(hub_mod.explain(RuntimeError(f"boom: Authorization: Bearer {HUB_TOKEN}"), "pushing", "tester/x"))
+    assert HUB_TOKEN not in message and "Bearer ***" in message
