@@ -64,11 +64,21 @@ def data(params: Path = ParamsOpt) -> None:
 @handled
 def train(params: Path = ParamsOpt) -> None:
     """Stage `train`: QLoRA fine-tuning on the prepared data; writes models/adapter + reports/train.json."""
+    import subprocess
+
     from kwanzaa_hub import train as train_stage
+    from kwanzaa_hub.launch import is_main_process, launch_command
     from kwanzaa_hub.params import load_params
 
     p = load_params(params)
+    cmd = launch_command(p, params)
+    if cmd:
+        train_stage.prepare(p)  # token check and resume point, once, before the processes start
+        console.print(f"train: {p.train.num_processes} processes: {' '.join(cmd[1:])}")
+        raise typer.Exit(subprocess.run(cmd).returncode)
     result = train_stage.run(p)
+    if not is_main_process():
+        return
     r = result.report
     console.print(
         f"trained {r['optimizer_steps']} steps in {r['runtime_s']} s ({r['train_tokens_per_s']} tokens/s): "
@@ -243,3 +253,7 @@ def demo(
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m kwanzaa_hub.cli` (used by accelerate launch)
+    main()

@@ -94,6 +94,9 @@ class TrainParams(_Section):
         "hub.repo_id, when set), a folder such as a mounted Drive, or 'none'")
     quantization: QuantizationParams = Field(default_factory=QuantizationParams)
     lora: LoraParams = Field(default_factory=LoraParams)
+    num_processes: int = Field(1, gt=0, description="Processes (GPUs) for DDP; >1 runs the stage under `accelerate launch`")
+    accelerate_config: str = Field(
+        "", description="accelerate config file for FSDP or DeepSpeed (`accelerate config`); empty = plain DDP")
     output_dir: str = Field("models/adapter", description="Final adapter + tokenizer")
     report: str = Field("reports/train.json", description="Training report, a DVC metric")
 
@@ -192,3 +195,29 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
 def to_yaml_dict(params: Params) -> dict[str, Any]:
     """Params as plain data, for writing params files and the model card."""
     return params.model_dump(mode="json")
+
+
+def _yaml_value(value: Any) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    text = text.removesuffix("...").strip()
+    return '""' if text in ("''", "") else text
+
+
+def reference_rows(model: type[BaseModel] = Params, prefix: str = "") -> list[tuple[str, str, str]]:
+    """``(dotted key, default as YAML, description)`` for every leaf param, in params.yaml order."""
+    rows = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows += reference_rows(ann, f"{prefix}{name}.")
+            continue
+        default = field.get_default(call_default_factory=True)
+        rows.append((f"{prefix}{name}", _yaml_value(default), field.description or ""))
+    return rows
+
+
+def reference_markdown() -> str:
+    """The README's params reference table, generated from the classes (a test keeps the README in sync)."""
+    lines = ["| key | default | what it changes |", "| --- | --- | --- |"]
+    lines += [f"| `{k}` | `{d}` | {desc} |" for k, d, desc in reference_rows()]
+    return "\n".join(lines) + "\n"

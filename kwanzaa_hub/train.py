@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -45,9 +46,15 @@ def fingerprint(params: Params, prepared_dir: str | Path) -> str:
     return h.hexdigest()
 
 
-def last_checkpoint(checkpoint_dir: Path, expected: str) -> str | None:
-    """The newest ``checkpoint-N`` when the folder belongs to this exact run; otherwise wipe it and return None."""
+def last_checkpoint(checkpoint_dir: Path, expected: str, *, main: bool = True) -> str | None:
+    """The newest ``checkpoint-N`` when the folder belongs to this exact run; otherwise wipe it (the main
+    process only; other DDP processes just read) and return None."""
     stamp = checkpoint_dir / "fingerprint.txt"
+    if not main:
+        if not stamp.is_file() or stamp.read_text().strip() != expected:
+            return None
+        done = [p for p in checkpoint_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+        return str(max(done, key=lambda p: int(p.name.split("-")[1]))) if done else None
     if checkpoint_dir.exists() and (not stamp.is_file() or stamp.read_text().strip() != expected):
         console.print(f"train: {checkpoint_dir}/ holds checkpoints of other data or params; starting fresh")
         shutil.rmtree(checkpoint_dir)
@@ -98,8 +105,8 @@ def load_base_model(params: Params, plan: hardware.TrainPlan) -> Any:
             bnb_4bit_compute_dtype=dtype,
             bnb_4bit_quant_storage=dtype,
         )
-        if plan.device == "cuda":
-            kwargs["device_map"] = {"": 0}
+        if plan.device == "cuda":  # each DDP process puts its copy on its own GPU
+            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     return from_pretrained(AutoModelForCausalLM, params.model.base, params.model.revision, **kwargs)
 
 
@@ -151,6 +158,8 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
         use_cpu=plan.device == "cpu",
         optim=plan.optim,
         gradient_checkpointing=t.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+        ddp_find_unused_parameters=False,  # LoRA: every trainable parameter is used in each step
         max_length=params.data.max_length,  # the data stage guarantees nothing is longer: no truncation
         completion_only_loss=True,
         logging_steps=t.logging_steps,
@@ -195,31 +204,32 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     from dvclive import Live
     from transformers.integrations import DVCLiveCallback
 
-    from kwanzaa_hub import checkpoints, hub
+    from kwanzaa_hub import checkpoints
+    from kwanzaa_hub.launch import is_main_process, under_launcher
 
     t = params.train
     plan = hardware.plan(facts or hardware.detect(), precision=t.precision, quantize=t.quantization.enabled)
-    if params.hub.repo_id:  # fail now, not after the run, on a missing or read-only token
-        who = hub.preflight(params.hub.repo_id)
-        console.print(f"train: Hub token of {who['user']} can write to {params.hub.repo_id}")
-    ckpt_dir = Path(t.checkpoint_dir)
-    fp = fingerprint(params, params.data.prepared_dir)
-    resume = last_checkpoint(ckpt_dir, fp)
+    main = is_main_process()
+    if under_launcher():  # the launching process already ran prepare(): every rank only reads
+        fp = fingerprint(params, params.data.prepared_dir)
+        resume = last_checkpoint(Path(t.checkpoint_dir), fp, main=False)
+    else:
+        fp, resume = prepare(params)
     mirror = checkpoints.mirror_for(params)
-    if resume is None and mirror is not None:
-        fetched = mirror.fetch_latest(ckpt_dir, fp)
-        if fetched is not None:
-            console.print(f"train: no local checkpoint; fetched {fetched.name} of this run from {mirror}")
-            resume = str(fetched)
-    # DVCLive's default Live() would rewrite dvc.yaml: keep it to its own folder.
-    live = Live(dir=DVCLIVE_DIR, dvcyaml=False, save_dvc_exp=False, resume=resume is not None)
-    extra = [checkpoints.mirror_callback(mirror, fp)] if mirror is not None else []
-    trainer = build_trainer(params, plan, callbacks=[DVCLiveCallback(live=live), *extra, *(callbacks or [])])
+    callbacks = list(callbacks or [])
+    live = None
+    if main:
+        # DVCLive's default Live() would rewrite dvc.yaml: keep it to its own folder.
+        live = Live(dir=DVCLIVE_DIR, dvcyaml=False, save_dvc_exp=False, resume=resume is not None)
+        extra = [checkpoints.mirror_callback(mirror, fp)] if mirror is not None else []
+        callbacks = [DVCLiveCallback(live=live), *extra, *callbacks]
+    trainer = build_trainer(params, plan, callbacks=callbacks)
     steps = _planned_steps(trainer)
     console.print(
         f"train: {plan.hardware}, {plan.precision}, "
         f"{'4-bit ' + t.quantization.quant_type if plan.quantize else 'no quantization'}, base {params.model.base}, "
-        f"effective batch {t.per_device_batch_size * t.gradient_accumulation_steps}, {steps} optimizer steps, "
+        f"effective batch {t.per_device_batch_size * t.gradient_accumulation_steps * trainer.args.world_size}"
+        f"{f' ({trainer.args.world_size} processes)' if trainer.args.world_size > 1 else ''}, {steps} optimizer steps, "
         f"{len(trainer.train_dataset)} samples"
         + (f", resuming from {resume}" if resume else "")
     )
@@ -228,12 +238,34 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     runtime = time.perf_counter() - start
     evals = [h for h in trainer.state.log_history if "eval_loss" in h]
     metrics = evals[-1] if evals and evals[-1].get("step") == trainer.state.global_step else trainer.evaluate()
-    live.end()
     report = _report(trainer, plan, output, metrics, runtime, resume)
+    if not main:
+        return TrainResult(report, resume)
+    live.end()
     with all_or_nothing(t.output_dir, t.report):
         save_adapter(trainer, t.output_dir)
         atomic_write_json(t.report, report)
     return TrainResult(report, resume)
+
+
+def prepare(params: Params) -> tuple[str, str | None]:
+    """Before any model loads: check the Hub token when a repo is configured, then find the resume point
+    (the local checkpoint of this exact run, else the newest one in the mirror). Returns (fingerprint, resume)."""
+    from kwanzaa_hub import checkpoints, hub
+
+    if params.hub.repo_id:  # fail now, not after the run, on a missing or read-only token
+        who = hub.preflight(params.hub.repo_id)
+        console.print(f"train: Hub token of {who['user']} can write to {params.hub.repo_id}")
+    ckpt_dir = Path(params.train.checkpoint_dir)
+    fp = fingerprint(params, params.data.prepared_dir)
+    resume = last_checkpoint(ckpt_dir, fp)
+    mirror = checkpoints.mirror_for(params)
+    if resume is None and mirror is not None:
+        fetched = mirror.fetch_latest(ckpt_dir, fp)
+        if fetched is not None:
+            console.print(f"train: no local checkpoint; fetched {fetched.name} of this run from {mirror}")
+            resume = str(fetched)
+    return fp, resume
 
 
 def _report(trainer: Any, plan: hardware.TrainPlan, output: Any, metrics: dict, runtime: float,
@@ -264,5 +296,6 @@ def _planned_steps(trainer: Any) -> int:
         return args.max_steps
     import math
 
-    per_epoch = math.ceil(len(trainer.train_dataset) / (args.per_device_train_batch_size * args.gradient_accumulation_steps))
+    per_epoch = math.ceil(len(trainer.train_dataset)
+                          / (args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size))
     return math.ceil(per_epoch * args.num_train_epochs)

@@ -187,3 +187,35 @@ def test_a_gated_base_model_fails_fast_with_how_to_fix_it(hub):
         load_tokenizer("meta-llama/Llama-3.2-1B-Instruct")
     with pytest.raises(InputError, match="not found or needs a token"):
         load_tokenizer("meta-llama/Not-A-Model")
+
+
+def test_launch_command_for_one_and_many_processes(monkeypatch):
+    from kwanzaa_hub.launch import launch_command
+
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert launch_command(parse_params({}), "params.yaml") is None
+    cmd = launch_command(parse_params({"train": {"num_processes": 4}}), "p.yaml")
+    assert cmd[1:5] == ["-m", "accelerate.commands.launch", "--num_processes", "4"] and "--multi_gpu" in cmd
+    assert cmd[-5:] == ["-m", "kwanzaa_hub.cli", "train", "--params", "p.yaml"]
+    fsdp = launch_command(parse_params({"train": {"num_processes": 2, "accelerate_config": "fsdp.yaml"}}), "p.yaml")
+    assert fsdp[fsdp.index("--config_file") + 1] == "fsdp.yaml" and "--multi_gpu" not in fsdp
+    monkeypatch.setenv("LOCAL_RANK", "0")  # already inside a launched process: train here
+    assert launch_command(parse_params({"train": {"num_processes": 4}}), "p.yaml") is None
+
+
+def test_two_process_ddp_on_the_cpu_with_gloo(make_dvc_project):
+    import subprocess
+    import sys
+
+    project = make_dvc_project({"train.max_steps": 4, "train.gradient_accumulation_steps": 1,
+                                "train.num_processes": 2, "train.save_steps": 2})
+    subprocess.run([sys.executable, "-m", "dvc", "repro", "data"], cwd=project, check=True, capture_output=True)
+    proc = subprocess.run(["kwanzaa-hub", "train"], cwd=project, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "effective batch 2 (2 processes)" in " ".join(out.split())
+    state = json.loads((project / "checkpoints/checkpoint-4/trainer_state.json").read_text())
+    assert state["global_step"] == 4 and state["train_batch_size"] == 1
+    report = json.loads((project / "reports/train.json").read_text())
+    assert report["optimizer_steps"] == 4
+    assert (project / "models/adapter/adapter_model.safetensors").is_file()
