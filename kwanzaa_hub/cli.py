@@ -14,7 +14,7 @@ from typing import Callable, List, Optional
 import typer
 
 from kwanzaa_hub.console import console
-from kwanzaa_hub.errors import KwanzaaError
+from kwanzaa_hub.errors import InputError, KwanzaaError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Turn a chat-format dataset into a versioned, evaluated QLoRA adapter on the Hub.")
@@ -90,25 +90,13 @@ def train(params: Path = ParamsOpt) -> None:
 @handled
 def eval_cmd(params: Path = ParamsOpt) -> None:
     """Stage `eval`: generate for every eval prompt (base and adapter), score, write metrics.json."""
-    from rich.table import Table
-
     from kwanzaa_hub import evaluation
     from kwanzaa_hub.params import load_params
+    from kwanzaa_hub.report import metrics_table
 
     p = load_params(params)
     result = evaluation.run(p)
-    table = Table(title="eval")
-    runs = ["base", "adapter"] if p.eval.baseline else ["adapter"]
-    for col in ("metric", *runs, *(["change"] if p.eval.baseline else [])):
-        table.add_column(col, justify="left" if col == "metric" else "right")
-    for key, value in result.metrics.items():
-        if key.startswith("adapter.") and key.count(".") == 1:
-            m = key.split(".", 1)[1]
-            row = [m] + [f"{result.metrics[f'{r}.{m}']:.3f}" for r in runs]
-            if p.eval.baseline:
-                row.append(f"{value - result.metrics[f'base.{m}']:+.3f}")
-            table.add_row(*row)
-    console.print(table)
+    console.print(metrics_table(result.metrics))
     console.print(f"wrote {p.eval.metrics_file}, {p.eval.predictions_file}")
 
 
@@ -130,7 +118,6 @@ def preflight(
 ) -> None:
     """Check that a Hub token is present and can write to the repo's namespace (before a long run)."""
     from kwanzaa_hub import hub
-    from kwanzaa_hub.errors import InputError
     from kwanzaa_hub.params import load_params
 
     repo = repo_id or load_params(params).hub.repo_id
@@ -217,6 +204,26 @@ def validate(
     errors = print_validation(results)
     if errors:
         raise typer.Exit(2)
+
+
+@app.command("params-reference")
+@handled
+def params_reference(write: Optional[Path] = typer.Option(None, help="replace the reference block in this file")) -> None:
+    """Print the params reference table (generated from the params classes), or rewrite it in the README."""
+    from kwanzaa_hub.io import atomic_write_text
+    from kwanzaa_hub.params import reference_markdown
+
+    table = reference_markdown()
+    if write is None:
+        console.print(table, markup=False, highlight=False)
+        return
+    start, end = "<!-- params-reference:start -->\n", "<!-- params-reference:end -->"
+    text = write.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        raise InputError(f"{write} has no {start.strip()} ... {end} block to replace")
+    head, rest = text.split(start, 1)
+    atomic_write_text(write, head + start + table + end + rest.split(end, 1)[1])
+    console.print(f"updated the params reference in {write}")
 
 
 @app.command("example-data")

@@ -62,5 +62,12 @@ def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> None:
     proc = dvc("repro", *stages, cwd=project, check=False)
     if proc.returncode != 0:
         raise InputError(f"dvc repro failed in {project} (exit {proc.returncode}); see the messages above")
-    dvc("metrics", "show", cwd=project, check=False)
-    console.print(f"done: outputs under {project}/ (cd there and run `dvc metrics show`, `dvc plots show`)")
+    metrics_file = project / "metrics.json"
+    if metrics_file.is_file():
+        import json
+
+        from kwanzaa_hub.report import metrics_table
+
+        console.print(metrics_table(json.loads(metrics_file.read_text()), title=f"demo ({model}) eval"))
+    console.print(f"done: outputs under {project}/ (cd there and run `dvc metrics show`, `dvc plots show`; "
+                  "the card is MODEL_CARD.md)")

@@ -58,3 +58,19 @@ def print_validation(results: list) -> int:
         for kind, n in _warning_kinds(check.warnings).most_common(8):
             console.print(f"[yellow]warning[/] {n} x {kind}", soft_wrap=True)
     return errors
+
+
+def metrics_table(metrics: dict[str, float], title: str = "eval") -> Table:
+    """Each whole-split metric for the base model (when scored) and the adapter, with the change."""
+    runs = ["base", "adapter"] if any(k.startswith("base.") for k in metrics) else ["adapter"]
+    table = Table(title=title)
+    for col in ("metric", *runs, *(["change"] if "base" in runs else [])):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for key, value in metrics.items():
+        if key.startswith("adapter.") and key.count(".") == 1:
+            name = key.split(".", 1)[1]
+            row = [name] + [f"{metrics[f'{r}.{name}']:.3f}" for r in runs]
+            if "base" in runs:
+                row.append(f"{value - metrics[f'base.{name}']:+.3f}")
+            table.add_row(*row)
+    return table
