@@ -93,6 +93,11 @@ def hub_base_model(base: str) -> str | None:
     return None if is_gguf(base) or Path(base).exists() or base.count("/") != 1 else base
 
 
+def base_display(base: str) -> str:
+    """How the card names the base: the Hub id, or a local folder's / GGUF file's name (not a machine's path)."""
+    return base if hub_base_model(base) else Path(base).name
+
+
 def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     if isinstance(data, dict):
         return [kv for k, v in data.items() for kv in _flatten(v, f"{prefix}{k}.")]
@@ -142,7 +147,8 @@ def build_card(inputs: CardInputs) -> Any:
                                         "data.max_length": p.data.max_length})]
     return ModelCard.from_template(
         data, template_path=str(TEMPLATE),
-        title=f"{repo_id} ({p.hub.version})", base_model=p.model.base, repo_id=repo_id, version=p.hub.version,
+        title=f"{repo_id} ({p.hub.version})", base_model=base_display(p.model.base), repo_id=repo_id,
+        version=p.hub.version, method="QLoRA (4-bit base)" if p.train.quantization.enabled else "LoRA",
         project_url=PROJECT_URL,
         train_samples=inputs.data_report.get("train", {}).get("samples", "?"),
         eval_samples=inputs.data_report.get("eval", {}).get("samples", "?"),

@@ -29,6 +29,7 @@ class HardwareFacts:
     capability: tuple[int, int] | None = None
     memory_gib: float | None = None
     count: int = 1
+    flash_attn: bool = False  # the flash-attn package is importable
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class TrainPlan:
     optim: str
     quantize: bool
     hardware: str
+    attention: str = "sdpa"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -52,9 +54,11 @@ def detect() -> HardwareFacts:
     import torch
 
     if torch.cuda.is_available():
+        import importlib.util
+
         props = torch.cuda.get_device_properties(0)
         return HardwareFacts("cuda", props.name, (props.major, props.minor), round(props.total_memory / 2**30, 1),
-                             torch.cuda.device_count())
+                             torch.cuda.device_count(), flash_attn=importlib.util.find_spec("flash_attn") is not None)
     import platform
 
     return HardwareFacts("cpu", platform.processor() or platform.machine())
@@ -87,4 +91,7 @@ def plan(facts: HardwareFacts, *, precision: str = "auto", quantize: bool = True
         optim="paged_adamw_8bit" if cuda else "adamw_torch",
         quantize=quantize,
         hardware=label,
+        # FlashAttention 2 needs Ampere+ and the package; it also keeps padding-free rows apart without a
+        # materialized mask. Elsewhere SDPA (a T4's fastest option).
+        attention="flash_attention_2" if cuda and major >= 8 and facts.flash_attn else "sdpa",
     )

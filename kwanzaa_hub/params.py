@@ -86,6 +86,9 @@ class TrainParams(_Section):
         "auto", description="auto picks from the hardware: bf16 on Ampere+, fp16 on a T4, fp32 on CPU"
     )
     gradient_checkpointing: bool = Field(True, description="Recompute activations to save memory (slower)")
+    padding_free: bool = Field(
+        False, description="Concatenate a batch's samples into one row with no padding (position_ids keep them "
+        "apart); pays off with per_device_batch_size > 1")
     logging_steps: int = Field(1, gt=0, description="Optimizer steps between loss logs")
     save_steps: int = Field(10, gt=0, description="Optimizer steps between resumable checkpoints")
     checkpoint_dir: str = Field("checkpoints", description="Persisted checkpoints (resume after an interruption)")

@@ -95,7 +95,7 @@ def load_base_model(params: Params, plan: hardware.TrainPlan) -> Any:
     from kwanzaa_hub.models import from_pretrained
 
     dtype = getattr(torch, plan.compute_dtype)
-    kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": "sdpa"}
+    kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": plan.attention}
     if plan.quantize:
         q = params.train.quantization
         kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -120,6 +120,9 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
     from kwanzaa_hub.models import load_tokenizer
 
     t = params.train
+    if t.padding_free and plan.attention != "flash_attention_2":
+        console.print("[yellow]warning:[/] train.padding_free without FlashAttention 2: samples are kept apart by a "
+                      "mask over the whole row, which measured slower than padded batches (BENCHMARKS.md)", markup=True)
     # In memory, so TRL's map() caches never land inside the DVC-tracked data/prepared/.
     ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)
     keep = ["prompt", "completion", "chat_template_kwargs"]
@@ -160,8 +163,11 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
         gradient_checkpointing=t.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
         ddp_find_unused_parameters=False,  # LoRA: every trainable parameter is used in each step
-        max_length=params.data.max_length,  # the data stage guarantees nothing is longer: no truncation
+        # the data stage guarantees nothing is longer, so nothing is truncated (TRL wants None when padding-free)
+        max_length=None if t.padding_free else params.data.max_length,
         completion_only_loss=True,
+        # one row per batch, no pad tokens; transformers builds a block-diagonal mask from position_ids
+        padding_free=t.padding_free,
         logging_steps=t.logging_steps,
         logging_first_step=True,
         save_strategy="steps",

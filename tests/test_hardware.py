@@ -39,3 +39,13 @@ def test_forced_choices_that_the_hardware_runs():
     assert plan(A100, precision="fp32").tf32  # tf32 matmuls still help fp32 on Ampere
     assert plan(CPU, precision="bf16").compute_dtype == "bfloat16"
     assert not plan(T4, quantize=False).quantize
+
+
+def test_attention_is_flash_attention_2_only_on_ampere_plus_with_the_package():
+    from dataclasses import replace
+
+    assert plan(CPU).attention == "sdpa"
+    assert plan(replace(T4, flash_attn=True)).attention == "sdpa"  # no FA2 kernels for sm_75
+    assert plan(A100).attention == "sdpa"  # package missing
+    assert plan(replace(A100, flash_attn=True)).attention == "flash_attention_2"
+    assert plan(replace(H100, flash_attn=True)).attention == "flash_attention_2"

@@ -219,3 +219,26 @@ def test_two_process_ddp_on_the_cpu_with_gloo(make_dvc_project):
     report = json.loads((project / "reports/train.json").read_text())
     assert report["optimizer_steps"] == 4
     assert (project / "models/adapter/adapter_model.safetensors").is_file()
+
+
+def test_padding_free_batches_give_the_same_loss_as_padded_ones(prepared):
+    """Samples concatenated into one row must not see each other: same loss as the padded batch."""
+    import torch
+
+    padded = train_stage.build_trainer(prepared(per_device_batch_size=4, quantization={"enabled": False}),
+                                       plan(CPU, quantize=False))
+    free = train_stage.build_trainer(prepared(per_device_batch_size=4, padding_free=True,
+                                              quantization={"enabled": False}), plan(CPU, quantize=False))
+    rows = [padded.train_dataset[i] for i in range(4)]
+    a, b = padded.data_collator(rows), free.data_collator(rows)
+    assert b["input_ids"].shape[0] == 1 and "attention_mask" not in b  # one row, no padding
+    assert b["input_ids"].shape[1] == sum(len(r["input_ids"]) for r in rows)
+    assert (a["labels"] != -100).sum() == (b["labels"] != -100).sum()
+    model = padded.model.eval()
+    with torch.no_grad():
+        loss_padded = model(**{k: v for k, v in a.items() if k != "completion_mask"}).loss
+        loss_free = model(**{k: v for k, v in b.items() if k != "completion_mask"}).loss
+        leaky = model(**{k: v for k, v in b.items() if k != "completion_mask"},
+                      attention_mask=torch.ones_like(b["input_ids"])).loss  # one causal mask over all samples
+    assert torch.allclose(loss_padded, loss_free, atol=1e-4), (loss_padded, loss_free)
+    assert not torch.allclose(leaky, loss_free, atol=1e-4)  # the check can tell samples that see each other
