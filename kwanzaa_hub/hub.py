@@ -248,22 +248,27 @@ def tags(repo_id: str) -> dict[str, str]:
     return {t.name: t.target_commit for t in refs.tags}
 
 
+def manifest_bytes(manifest: dict[str, str]) -> bytes:
+    """The manifest as uploaded (``kwanzaa_manifest.json``)."""
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+
+
 def push_version(repo_id: str, version: str, files: dict[str, Path], *, message: str,
-                 retry: RetryPolicy | None = None) -> PushResult:
-    """One commit with ``files`` (path in repo -> local file) and the manifest, then tag ``version`` on it."""
+                 manifest: dict[str, str] | None = None, retry: RetryPolicy | None = None) -> PushResult:
+    """One commit with ``files`` (path in repo -> local file) and the manifest (``build_manifest(files)`` unless
+    given), then tag ``version`` on it."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
     from huggingface_hub.errors import HfHubHTTPError
 
     hub = api()
-    manifest = build_manifest(files)
-    manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    manifest = manifest if manifest is not None else build_manifest(files)
     url = f"{hub.endpoint}/{repo_id}/tree/{version}"
     existing = tags(repo_id)
     if version in existing:
         return _same_or_conflict(repo_id, version, existing[version], manifest, url)
 
     adds = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in sorted(files.items())]
-    adds.append(CommitOperationAdd(path_in_repo=MANIFEST, path_or_fileobj=manifest_bytes))
+    adds.append(CommitOperationAdd(path_in_repo=MANIFEST, path_or_fileobj=manifest_bytes(manifest)))
     wanted = {op.path_in_repo for op in adds} | {".gitattributes"}
     for attempt in range(3):  # optimistic concurrency: the commit is based on the head we listed
         head = call(hub.repo_info, repo_id, what=f"reading {repo_id}", repo_id=repo_id, retry=retry).sha

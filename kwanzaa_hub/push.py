@@ -10,8 +10,8 @@ for a push that did not happen.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,8 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
     with tempfile.TemporaryDirectory(prefix="kwanzaa-push-") as tmp:
         scratch = Path(tmp)
         files = payload(params, scratch)
-        inputs = card_mod.gather(params, adapter_sha256=hub.sha256_file(files["adapter_model.safetensors"]))
+        manifest = hub.build_manifest(files)  # hashed once: for the card, the commit and the receipt
+        inputs = card_mod.gather(params, adapter_sha256=manifest["adapter_model.safetensors"])
         card = card_mod.build_card(inputs)
         text = str(card)
         card_mod.check_card(text, inputs)
@@ -77,8 +78,9 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
         m = inputs.metrics
         message = (f"{h.version}: format {m.get('adapter.format_compliance', float('nan')):.3f}, "
                    f"citation F1 {m.get('adapter.citation_f1', float('nan')):.3f}")
-        result = hub.push_version(h.repo_id, h.version, files, message=message, retry=retry)
-        uploaded = {name: hub.sha256_file(path) for name, path in sorted(files.items())}
+        result = hub.push_version(h.repo_id, h.version, files, message=message, manifest=manifest, retry=retry)
+    uploaded = {**manifest, hub.CARD_FILE: hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                hub.MANIFEST: hashlib.sha256(hub.manifest_bytes(manifest)).hexdigest()}
     receipt = {
         "pushed": not result.noop,
         "noop": result.noop,
@@ -90,7 +92,7 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
         "created_repo": created,
         "user": who["user"],
         "files": uploaded,
-        "manifest": asdict(result)["files"],
+        "manifest": result.files,
     }
     _write_outputs(text, receipt)
     if result.noop:

@@ -91,6 +91,9 @@ def test_push_creates_a_private_repo_with_one_tagged_commit_that_loads_back(outp
     assert local_receipt == receipt
     assert receipt["files"]["adapter_model.safetensors"] == hashlib.sha256(
         Path("models/adapter/adapter_model.safetensors").read_bytes()).hexdigest()
+    for name, sha in receipt["files"].items():
+        assert hashlib.sha256(Path(api.hf_hub_download(repo_id, name, revision="v1")).read_bytes()).hexdigest() == sha
+    assert set(receipt["files"]) == on_hub - {".gitattributes"}
     card = Path(api.hf_hub_download(repo_id, "README.md", revision="v1")).read_text()
     assert card == Path("MODEL_CARD.md").read_text() and 'revision="v1"' in card
 
