@@ -104,3 +104,13 @@ def make_dvc_project(tmp_path, tiny_model_dir):
         return make_project(dest, merged)
 
     return factory
+
+
+@pytest.fixture
+def outputs(tmp_path, monkeypatch, tiny_model_dir, hub):
+    """cwd = a folder holding what train and eval leave behind (a real adapter, metrics, reports)."""
+    from tests.helpers import write_outputs
+
+    monkeypatch.chdir(tmp_path)
+    write_outputs(tmp_path, tiny_model_dir)
+    return tmp_path

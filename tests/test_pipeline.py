@@ -61,7 +61,7 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
 
     import kwanzaa_hub
     from tests.conftest import HUB_TOKEN
-    from tests.test_hub import greedy
+    from tests.helpers import greedy
 
     project = make_dvc_project({"train.max_steps": 2, "train.gradient_accumulation_steps": 1,
                                 "eval.max_new_tokens": 8, "eval.batch_size": 8, "hub.repo_id": repo_id})

@@ -19,7 +19,7 @@ from kwanzaa_hub import hub as hub_mod
 from kwanzaa_hub import push as push_stage
 from kwanzaa_hub.cli import app
 from tests.conftest import HUB_TOKEN, REPO
-from tests.test_hub import FAST, outputs, params_for  # noqa: F401 - the outputs fixture
+from tests.helpers import FAST, params_for
 
 COMMIT = r"^/api/models/[^/]+/[^/]+/commit/"
 

@@ -1,0 +1,53 @@
+"""Shared pieces of the Hub tests: what train and eval leave behind, params for a push, fast retries."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from kwanzaa_hub import hub as hub_mod
+from kwanzaa_hub.params import parse_params
+
+FAST = hub_mod.RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05, budget_s=5)
+METRICS = {"base.format_compliance": 0.25, "base.citation_f1": 0.1, "base.refusal_accuracy": 0.5,
+           "adapter.format_compliance": 0.75, "adapter.citation_f1": 0.5, "adapter.refusal_accuracy": 0.875,
+           "adapter.grounded.citation_f1": 0.6, "adapter.tokens_per_s": 100.0}
+
+
+def params_for(repo_id: str, version: str = "v1", **hub_extra):
+    return parse_params({"model": {"base": "models/base"}, "train": {"lora": {"target_modules": ["q_proj", "v_proj"]}},
+                         "hub": {"repo_id": repo_id, "version": version, **hub_extra}})
+
+
+def write_outputs(root: Path, tiny_model_dir: Path, *, seed: int = 0, metrics: dict | None = None) -> None:
+    """What train and eval leave behind: an adapter (non-zero LoRA weights), metrics and reports."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not (root / "models/base").exists():
+        shutil.copytree(tiny_model_dir, root / "models/base")
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(root / "models/base")
+    model = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    out = root / "models/adapter"
+    shutil.rmtree(out, ignore_errors=True)
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(root / "models/base").save_pretrained(out)
+    (root / "metrics.json").write_text(json.dumps(metrics or METRICS))
+    (root / "reports").mkdir(exist_ok=True)
+    (root / "reports/data.json").write_text(json.dumps(
+        {"train": {"samples": 66, "categories": {"grounded": 30, "refusal": 14}, "tokens": {"p50": 568}},
+         "eval": {"samples": 24, "categories": {"grounded": 14, "refusal": 3}, "tokens": {"p50": 583}}}))
+    (root / "reports/train.json").write_text(json.dumps(
+        {"train_loss": 1.5, "eval_loss": 1.7, "runtime_s": 3.0, "optimizer_steps": 2, "hw_device": "cpu",
+         "hw_precision": "fp32", "hw_quantize": True, "hw_hardware": "x86_64"}))
+
+
+def greedy(model, tok, text: str = "Habari gani") -> list[int]:
+    import torch
+
+    ids = tok(text, return_tensors="pt").input_ids
+    with torch.no_grad():
+        return model.generate(ids, max_new_tokens=12, do_sample=False, pad_token_id=0)[0].tolist()
