@@ -231,12 +231,15 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
         callbacks = [DVCLiveCallback(live=live), *extra, *callbacks]
     trainer = build_trainer(params, plan, callbacks=callbacks)
     steps = _planned_steps(trainer)
+    per_epoch = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
+    samples = steps * t.per_device_batch_size * t.gradient_accumulation_steps * trainer.args.world_size
+    to_train = round(per_epoch * samples / max(len(trainer.train_dataset), 1))
     console.print(
         f"train: {plan.hardware}, {plan.precision}, "
         f"{'4-bit ' + t.quantization.quant_type if plan.quantize else 'no quantization'}, base {params.model.base}, "
         f"effective batch {t.per_device_batch_size * t.gradient_accumulation_steps * trainer.args.world_size}"
         f"{f' ({trainer.args.world_size} processes)' if trainer.args.world_size > 1 else ''}, {steps} optimizer steps, "
-        f"{len(trainer.train_dataset)} samples"
+        f"{len(trainer.train_dataset)} samples, ~{to_train:,} tokens to train"
         + (f", resuming from {resume}" if resume else "")
     )
     start = time.perf_counter()

@@ -213,7 +213,8 @@ def test_two_process_ddp_on_the_cpu_with_gloo(make_dvc_project):
     proc = subprocess.run(["kwanzaa-hub", "train"], cwd=project, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    assert "effective batch 2 (2 processes)" in " ".join(out.split())
+    line = " ".join(out.split())
+    assert "effective batch 2 (2 processes), 4 optimizer steps, 66 samples, ~" in line and "tokens to train" in line
     state = json.loads((project / "checkpoints/checkpoint-4/trainer_state.json").read_text())
     assert state["global_step"] == 4 and state["train_batch_size"] == 1
     report = json.loads((project / "reports/train.json").read_text())
