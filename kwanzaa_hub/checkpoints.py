@@ -30,6 +30,18 @@ def _step(path: str | Path) -> int:
     return int(Path(path).name.split("-")[1])
 
 
+def stamped(folder: Path, fingerprint: str) -> bool:
+    """True when ``folder`` holds checkpoints of the run with this fingerprint (data + params)."""
+    stamp = folder / STAMP
+    return stamp.is_file() and stamp.read_text().strip() == fingerprint
+
+
+def newest_complete(folder: Path) -> Path | None:
+    """The highest ``checkpoint-N`` in ``folder`` that was written to the end (has ``trainer_state.json``)."""
+    done = [p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    return max(done, key=_step) if done else None
+
+
 class DirMirror:
     """Checkpoints copied into a folder (e.g. ``/content/drive/MyDrive/kwanzaa-checkpoints``)."""
 
@@ -41,11 +53,10 @@ class DirMirror:
 
     def upload(self, ckpt: Path, fingerprint: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        stamp = self.root / STAMP
-        if not stamp.is_file() or stamp.read_text().strip() != fingerprint:
+        if not stamped(self.root, fingerprint):
             for old in self.root.glob("checkpoint-*"):
                 shutil.rmtree(old)
-            stamp.write_text(fingerprint)
+            (self.root / STAMP).write_text(fingerprint)
         tmp = self.root / f".{ckpt.name}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(ckpt, tmp)
@@ -55,13 +66,9 @@ class DirMirror:
             shutil.rmtree(old)
 
     def fetch_latest(self, dest: Path, fingerprint: str) -> Path | None:
-        stamp = self.root / STAMP
-        if not stamp.is_file() or stamp.read_text().strip() != fingerprint:
+        newest = newest_complete(self.root) if stamped(self.root, fingerprint) else None
+        if newest is None:
             return None
-        done = [p for p in self.root.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
-        if not done:
-            return None
-        newest = max(done, key=_step)
         shutil.copytree(newest, dest / newest.name, dirs_exist_ok=True)
         return dest / newest.name
 

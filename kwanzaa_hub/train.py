@@ -49,21 +49,18 @@ def fingerprint(params: Params, prepared_dir: str | Path) -> str:
 def last_checkpoint(checkpoint_dir: Path, expected: str, *, main: bool = True) -> str | None:
     """The newest ``checkpoint-N`` when the folder belongs to this exact run; otherwise wipe it (the main
     process only; other DDP processes just read) and return None."""
-    stamp = checkpoint_dir / "fingerprint.txt"
-    if not main:
-        if not stamp.is_file() or stamp.read_text().strip() != expected:
-            return None
-        done = [p for p in checkpoint_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
-        return str(max(done, key=lambda p: int(p.name.split("-")[1]))) if done else None
-    if checkpoint_dir.exists() and (not stamp.is_file() or stamp.read_text().strip() != expected):
-        console.print(f"train: {checkpoint_dir}/ holds checkpoints of other data or params; starting fresh")
-        shutil.rmtree(checkpoint_dir)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(expected)
-    done = [p for p in checkpoint_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
-    if not done:
+    from kwanzaa_hub.checkpoints import STAMP, newest_complete, stamped
+
+    if main:
+        if checkpoint_dir.exists() and not stamped(checkpoint_dir, expected):
+            console.print(f"train: {checkpoint_dir}/ holds checkpoints of other data or params; starting fresh")
+            shutil.rmtree(checkpoint_dir)
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        (checkpoint_dir / STAMP).write_text(expected)
+    elif not stamped(checkpoint_dir, expected):
         return None
-    return str(max(done, key=lambda p: int(p.name.split("-")[1])))
+    newest = newest_complete(checkpoint_dir)
+    return str(newest) if newest else None
 
 
 def linear_layer_names(model: Any) -> list[str]:
