@@ -92,12 +92,13 @@ def eval_cmd(params: Path = ParamsOpt) -> None:
     """Stage `eval`: generate for every eval prompt (base and adapter), score, write metrics.json."""
     from kwanzaa_hub import evaluation
     from kwanzaa_hub.params import load_params
-    from kwanzaa_hub.report import metrics_table
+    from kwanzaa_hub.report import generation_summary, metrics_table
 
     p = load_params(params)
     result = evaluation.run(p)
     console.print(metrics_table(result.metrics))
-    console.print(f"wrote {p.eval.metrics_file}, {p.eval.predictions_file}")
+    console.print(generation_summary(result.report), markup=False)
+    console.print(f"wrote {p.eval.metrics_file}, {p.eval.predictions_file}, {p.eval.report}", markup=False)
 
 
 @app.command()

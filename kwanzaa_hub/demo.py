@@ -20,6 +20,7 @@ TINY_OVERRIDES = {
     "train.max_steps": 30,
     "train.gradient_accumulation_steps": 2,
     "eval.max_new_tokens": 48,
+    "eval.allow_truncation": True,  # a random model never ends its answers: the cut is the point of the demo
 }
 
 
@@ -28,7 +29,8 @@ SMOLLM2_OVERRIDES = {
     "train.gradient_accumulation_steps": 2,
     "train.gradient_checkpointing": False,  # 135M parameters fit in memory; recomputation only costs time
     "train.save_steps": 4,
-    "eval.max_new_tokens": 512,
+    "eval.max_new_tokens": "auto",
+    "eval.allow_truncation": False,
     "eval.batch_size": 8,
 }
 

@@ -1,56 +1,63 @@
-"""The ``eval`` stage: generate with the base model and the adapter, score the four task metrics,
-write ``metrics.json`` (flat keys), ``eval/predictions.jsonl`` and the base-vs-adapter plot data."""
+"""The ``eval`` stage: generate with the base model and the adapter, score, write the outputs.
+
+:func:`run` reads as its phases: check the generation budget against the reference answers (before any
+model loads) -> generate (base alone, then the adapter merged into it) -> score -> write ``metrics.json``
+(quality only, headline metrics first), ``eval/predictions.jsonl``, the plot data and
+``reports/eval.json`` (budget, stop reasons, speed).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from kwanzaa_hub.console import console
 from kwanzaa_hub.contract import parse_answer
+from kwanzaa_hub.errors import InputError
+from kwanzaa_hub.generate import STOP_REASONS, Generations
 from kwanzaa_hub.io import all_or_nothing, atomic_write_json, atomic_write_text
+from kwanzaa_hub.metrics import registry
 from kwanzaa_hub.params import Params
 
-PLOT_FILE = "eval/plot.json"
+AUTO_MARGIN = 1.15  # eval.max_new_tokens: auto = longest reference answer x this, rounded up to a multiple of 64
 
 
-def score(predictions: Sequence[str], references: Sequence[str], prompts: Sequence[str], *, threshold: float) -> dict[str, float]:
-    """All four metric modules on one set of generations; one flat dict."""
-    from kwanzaa_hub.metrics import load
-
-    out: dict[str, float] = {}
-    out.update(load("format_compliance").compute(predictions=predictions, references=references))
-    out.update(load("citation_accuracy").compute(predictions=predictions, references=references, prompts=prompts))
-    out.update(load("grounding").compute(predictions=predictions, references=references, prompts=prompts, threshold=threshold))
-    out.update(load("refusal").compute(predictions=predictions, references=references))
-    return {k: round(float(v), 4) for k, v in out.items()}
+# ------------------------------------------------------------------------------------------- budget
 
 
-def score_by_category(predictions, references, prompts, categories, *, threshold: float) -> dict[str, float]:
-    """``score`` overall plus ``<category>.<metric>`` for every category present."""
-    flat = score(predictions, references, prompts, threshold=threshold)
-    for cat in sorted(set(categories)):
-        idx = [i for i, c in enumerate(categories) if c == cat]
-        part = score([predictions[i] for i in idx], [references[i] for i in idx], [prompts[i] for i in idx],
-                     threshold=threshold)
-        flat.update({f"{cat}.{k}": v for k, v in part.items()})
-    return flat
+@dataclass(frozen=True)
+class Budget:
+    """The generation budget and the reference answers it has to fit."""
+
+    max_new_tokens: int
+    longest_reference: int
+    auto: bool
 
 
-def _per_sample(pred: str, ref: str, prompt: str, threshold: float) -> dict[str, float]:
-    return score([pred], [ref], [prompt], threshold=threshold)
+def resolve_budget(max_new_tokens: int | str, answer_tokens: Sequence[int], *, allow_truncation: bool) -> Budget:
+    """``eval.max_new_tokens`` as a number. ``auto`` leaves a margin over the longest reference answer; an
+    explicit number below that answer is refused (the metrics would measure the budget, not the model)
+    unless ``allow_truncation`` says it is intended."""
+    longest = max(answer_tokens, default=0)
+    if max_new_tokens == "auto":
+        return Budget(max(64, math.ceil(longest * AUTO_MARGIN / 64) * 64), longest, True)
+    if max_new_tokens < longest and not allow_truncation:
+        raise InputError(
+            f"eval.max_new_tokens: {max_new_tokens} is below the longest reference answer of the eval split "
+            f"({longest} tokens): answers that long would be cut off and scored as the model's failure. Set "
+            f"eval.max_new_tokens: auto (or at least {longest}), or eval.allow_truncation: true if a cut is intended."
+        )
+    return Budget(int(max_new_tokens), longest, False)
 
 
-@dataclass
-class EvalResult:
-    metrics: dict[str, float]
-    tokens_per_s: dict[str, float]
+# ---------------------------------------------------------------------------------------- generate
 
 
-def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, Any]:
-    """(base model, tokenizer, device). GPU: half precision; CPU: float32, as the adapter was trained."""
+def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, str]:
+    """(base model, the adapter's tokenizer, device). GPU: half precision; CPU: float32, as trained."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -58,56 +65,93 @@ def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, Any]:
     from kwanzaa_hub.models import from_pretrained
 
     p = plan(detect(), precision=params.train.precision, quantize=False)
-    base = from_pretrained(AutoModelForCausalLM, params.model.base, params.model.revision, dtype=getattr(torch, p.compute_dtype))
+    base = from_pretrained(AutoModelForCausalLM, params.model.base, params.model.revision,
+                           dtype=getattr(torch, p.compute_dtype))
     base.to("cuda" if p.device == "cuda" else "cpu")
-    tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
-    return base, tokenizer, p.device
+    return base, AutoTokenizer.from_pretrained(adapter_dir), p.device
 
 
-def run(params: Params) -> EvalResult:
-    from datasets import load_from_disk
+def generate_all(params: Params, prompts: list, budget: Budget) -> dict[str, Generations]:
+    """Greedy generations of the base model alone (when ``eval.baseline``) and of base + adapter. The
+    adapter is merged into the base weights before generating (one matmul per layer instead of three)."""
     from peft import PeftModel
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from kwanzaa_hub.generate import generate
 
     e = params.eval
-    ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)["eval"]
-    prompts = ds["prompt"]
-    references = [c[0]["content"] for c in ds["completion"]]
-    user_msgs = [p[-1]["content"] for p in prompts]
-    categories = ds["category"]
     base, tokenizer, device = load_models(params, params.train.output_dir)
     runs = (["base"] if e.baseline else []) + ["adapter"]
     console.print(
         f"eval: {len(prompts)} prompts x {len(runs)} model(s) ({', '.join(runs)}), greedy, batch {e.batch_size}, "
-        f"max_new_tokens {e.max_new_tokens}, on {device}"
+        f"max_new_tokens {budget.max_new_tokens}{' (auto)' if budget.auto else ''} for a longest reference answer "
+        f"of {budget.longest_reference} tokens, on {device}"
     )
-    generations: dict[str, list[str]] = {}
-    speed: dict[str, float] = {}
+    out: dict[str, Generations] = {}
     for name in runs:
-        if name == "adapter":
-            model = PeftModel.from_pretrained(base, params.train.output_dir)
-            if device == "cuda":
-                model = model.merge_and_unload()
-        else:
-            model = base
+        model = base if name == "base" else PeftModel.from_pretrained(base, params.train.output_dir).merge_and_unload()
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} samples"),
                       TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task(f"generating ({name})", total=len(prompts), rate="")
-            out = generate(model, tokenizer, prompts, chat_date=params.model.chat_date, max_new_tokens=e.max_new_tokens,
-                           batch_size=e.batch_size,
-                           progress=lambda done, toks, secs: bar.update(
-                               task, completed=done, rate=f"{done / secs:.1f} samples/s, {toks / secs:.0f} tokens/s"))
-        generations[name] = out.texts
-        speed[name] = round(out.tokens_per_s, 1)
 
+            def show(done: int, toks: int, secs: float, task: Any = task, bar: Any = bar) -> None:
+                bar.update(task, completed=done, rate=f"{done / secs:.1f} samples/s, {toks / secs:.0f} tokens/s")
+
+            out[name] = generate(model, tokenizer, prompts, chat_date=params.model.chat_date,
+                                 max_new_tokens=budget.max_new_tokens, batch_size=e.batch_size, progress=show)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- score
+
+
+def score(predictions: Sequence[str], references: Sequence[str], prompts: Sequence[str], *, threshold: float,
+          stop_reasons: Sequence[str] | None = None) -> dict[str, float]:
+    """Every quality metric on one set of generations; one flat dict. Without ``stop_reasons`` (texts that
+    were not generated here, such as references) nothing counts as truncated."""
+    from kwanzaa_hub.metrics import load, scoring
+
+    out: dict[str, float] = {}
+    out.update(load("format_compliance").compute(predictions=predictions, references=references))
+    out.update(load("citation_accuracy").compute(predictions=predictions, references=references, prompts=prompts))
+    out.update(load("grounding").compute(predictions=predictions, references=references, prompts=prompts,
+                                         threshold=threshold))
+    out.update(load("refusal").compute(predictions=predictions, references=references))
+    out.update(scoring.generation_health(predictions, stop_reasons or ["eot"] * len(predictions)))
+    return {k: round(float(v), 4) for k, v in out.items()}
+
+
+def score_by_category(predictions, references, prompts, categories, *, threshold: float,
+                      stop_reasons: Sequence[str] | None = None) -> dict[str, float]:
+    """``score`` overall plus ``<category>.<metric>`` for every category present."""
+    stop_reasons = stop_reasons or ["eot"] * len(predictions)
+    flat = score(predictions, references, prompts, threshold=threshold, stop_reasons=stop_reasons)
+    for cat in sorted(set(categories)):
+        idx = [i for i, c in enumerate(categories) if c == cat]
+        part = score([predictions[i] for i in idx], [references[i] for i in idx], [prompts[i] for i in idx],
+                     threshold=threshold, stop_reasons=[stop_reasons[i] for i in idx])
+        flat.update({f"{cat}.{k}": v for k, v in part.items()})
+    return flat
+
+
+def score_all(generations: dict[str, Generations], references: list[str], user_msgs: list[str],
+              categories: list[str], threshold: float) -> dict[str, float]:
+    """``metrics.json``: ``<model>.<metric>`` and ``<model>.<category>.<metric>``, headline metrics first."""
     metrics: dict[str, float] = {}
-    for name in runs:
-        part = score_by_category(generations[name], references, user_msgs, categories, threshold=e.grounding_threshold)
+    for name, gen in generations.items():
+        part = score_by_category(gen.texts, references, user_msgs, categories, threshold=threshold,
+                                 stop_reasons=gen.stop_reasons)
         metrics.update({f"{name}.{k}": v for k, v in part.items()})
-    metrics.update({f"{name}.tokens_per_s": v for name, v in speed.items()})
+    return registry.ordered(metrics)
 
+
+# ------------------------------------------------------------------------------------------- write
+
+
+def prediction_lines(ds: Any, references: list[str], user_msgs: list[str], generations: dict[str, Generations],
+                     threshold: float) -> list[str]:
+    """One JSON line per eval sample: id, category, prompt hash, reference and, per model, the generation, its
+    stop reason, parse status and scores."""
     lines = []
     for i, row in enumerate(ds):
         record = {
@@ -115,15 +159,58 @@ def run(params: Params) -> EvalResult:
             "prompt_sha256": hashlib.sha256(json.dumps(row["prompt"], sort_keys=True).encode()).hexdigest(),
             "reference": references[i],
         }
-        for name in runs:
-            gen = generations[name]
-            record[name] = {"generation": gen[i], "parse_status": parse_answer(gen[i]).status,
-                            "scores": _per_sample(gen[i], references[i], user_msgs[i], e.grounding_threshold)}
+        for name, gen in generations.items():
+            text = gen.texts[i]
+            record[name] = {
+                "generation": text, "stop_reason": gen.stop_reasons[i], "new_tokens": gen.token_counts[i],
+                "parse_status": parse_answer(text).status,
+                "scores": score([text], [references[i]], [user_msgs[i]], threshold=threshold,
+                                stop_reasons=[gen.stop_reasons[i]]),
+            }
         lines.append(json.dumps(record, ensure_ascii=False))
-    headline = [k.split(".", 1)[1] for k in metrics if k.startswith("adapter.") and k.count(".") == 1 and k != "adapter.tokens_per_s"]
-    plot = [{"metric": m, "model": name, "value": metrics[f"{name}.{m}"]} for m in headline for name in runs]
-    with all_or_nothing(e.predictions_file, PLOT_FILE, e.metrics_file):
+    return lines
+
+
+def eval_report(budget: Budget, generations: dict[str, Generations]) -> dict[str, Any]:
+    """``reports/eval.json``: the budget used, how each model's generations stopped, and speed."""
+    return {
+        "max_new_tokens": budget.max_new_tokens,
+        "max_new_tokens_auto": budget.auto,
+        "longest_reference_tokens": budget.longest_reference,
+        **{name: {"stop_reasons": {r: gen.stop_reasons.count(r) for r in STOP_REASONS},
+                  "new_tokens": gen.new_tokens, "seconds": round(gen.seconds, 1),
+                  "tokens_per_s": round(gen.tokens_per_s, 1)}
+           for name, gen in generations.items()},
+    }
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, float]
+    report: dict[str, Any]
+
+
+def run(params: Params) -> EvalResult:
+    """Generate, score and write the eval stage's outputs."""
+    from datasets import load_from_disk
+
+    e = params.eval
+    ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)["eval"]
+    budget = resolve_budget(e.max_new_tokens, ds["n_answer_tokens"], allow_truncation=e.allow_truncation)
+    prompts = ds["prompt"]
+    references = [c[0]["content"] for c in ds["completion"]]
+    user_msgs = [p[-1]["content"] for p in prompts]
+
+    generations = generate_all(params, prompts, budget)
+    metrics = score_all(generations, references, user_msgs, ds["category"], e.grounding_threshold)
+    report = eval_report(budget, generations)
+
+    plot = [{"metric": m, "model": name, "value": metrics[f"{name}.{m}"]}
+            for m in registry.HEADLINE for name in generations if f"{name}.{m}" in metrics]
+    lines = prediction_lines(ds, references, user_msgs, generations, e.grounding_threshold)
+    with all_or_nothing(e.predictions_file, e.plot_file, e.metrics_file, e.report):
         atomic_write_text(e.predictions_file, "\n".join(lines) + "\n")
-        atomic_write_json(PLOT_FILE, plot)
+        atomic_write_json(e.plot_file, plot)
         atomic_write_json(e.metrics_file, metrics)
-    return EvalResult(metrics, speed)
+        atomic_write_json(e.report, report)
+    return EvalResult(metrics, report)

@@ -1,12 +1,23 @@
-"""Batched greedy generation: left padding, stop at end of turn, prompts sorted by length per batch."""
+"""Batched greedy generation: left padding, prompts sorted by length, and three ways an answer ends.
+
+Each generation records why it stopped, so truncation is measured instead of guessed:
+
+- ``eot``: the model wrote an end-of-turn / end-of-text token;
+- ``json_end``: the model closed its top-level JSON object (generating further cannot change the answer,
+  so the row stops there; this saves the CPU eval the tokens of whatever a model writes after the JSON);
+- ``length``: ``max_new_tokens`` ran out first: the answer was cut off.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from kwanzaa_hub import chat
+from kwanzaa_hub.models import set_pad_token
+
+STOP_REASONS = ("eot", "json_end", "length")
 
 
 @dataclass
@@ -14,6 +25,8 @@ class Generations:
     texts: list[str]
     new_tokens: int
     seconds: float
+    stop_reasons: list[str] = field(default_factory=list)
+    token_counts: list[int] = field(default_factory=list)
 
     @property
     def tokens_per_s(self) -> float:
@@ -31,43 +44,110 @@ def stop_ids(tokenizer: Any, model: Any) -> list[int]:
     return ids
 
 
+class JsonEnd:
+    """Follows generated text chunk by chunk and says when the first top-level JSON object has closed.
+
+    Braces inside strings (and escaped quotes) do not count. Text before the first ``{`` (prose, a code
+    fence) is skipped, so a prose answer never "ends" here and runs to its end-of-turn token."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.started = self.in_string = self.escaped = self.closed = False
+
+    def feed(self, text: str) -> bool:
+        for ch in text:
+            if self.closed:
+                break
+            if self.in_string:
+                if self.escaped:
+                    self.escaped = False
+                elif ch == "\\":
+                    self.escaped = True
+                elif ch == '"':
+                    self.in_string = False
+            elif ch == '"' and self.started:
+                self.in_string = True
+            elif ch == "{":
+                self.started = True
+                self.depth += 1
+            elif ch == "}" and self.started:
+                self.depth -= 1
+                self.closed = self.depth == 0
+        return self.closed
+
+
+def _json_stopper(tokenizer: Any, prompt_len: int, rows: int) -> Any:
+    """A ``StoppingCriteria`` that stops each row once its JSON object has closed."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopAtJsonEnd(StoppingCriteria):
+        def __init__(self) -> None:
+            self.trackers = [JsonEnd() for _ in range(rows)]
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            done = []
+            for tracker, row in zip(self.trackers, input_ids):
+                if row.shape[0] > prompt_len and not tracker.closed:
+                    tracker.feed(tokenizer.decode(row[-1:], skip_special_tokens=True))
+                done.append(tracker.closed)
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return StopAtJsonEnd()
+
+
+def finish(tail: Sequence[int], eos: Sequence[int], pad_id: int | None, tokenizer: Any,
+           max_new_tokens: int) -> tuple[str, int, str]:
+    """(text, tokens generated, stop reason) of one row's generated ids. A row that stopped early is padded
+    after its stop; ``json_end`` wins over ``eot`` when the JSON object closed before the end-of-turn."""
+    keep: list[int] = []
+    ended = False
+    for t in tail:
+        if t in eos or t == pad_id:
+            ended = t in eos
+            break
+        keep.append(t)
+        if len(keep) == max_new_tokens:
+            break
+    text = tokenizer.decode(keep, skip_special_tokens=True)
+    if JsonEnd().feed(text):
+        reason = "json_end"
+    else:
+        reason = "length" if len(keep) >= max_new_tokens else "eot"
+    return text, len(keep) + ended, reason
+
+
 def generate(model: Any, tokenizer: Any, prompts: Sequence[list[dict]], *, chat_date: str, max_new_tokens: int,
-             batch_size: int, progress: Any = None) -> Generations:
+             batch_size: int, progress: Any = None, stop_at_json_end: bool = True) -> Generations:
     """Greedy answers for chat prompts (system + user messages), in input order.
 
     ``progress``, when given, is called as ``progress(done_samples, new_tokens, seconds)`` after each batch.
     """
     import torch
-
-    from kwanzaa_hub.train import set_pad_token
+    from transformers import StoppingCriteriaList
 
     set_pad_token(tokenizer)
     tokenizer.padding_side = "left"
     rendered = [chat.render_text(tokenizer, p, chat_date, add_generation_prompt=True) for p in prompts]
     encoded = [tokenizer(r, add_special_tokens=False)["input_ids"] for r in rendered]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True)
-    out: list[str] = [""] * len(encoded)
+    texts: list[str] = [""] * len(encoded)
+    reasons: list[str] = [""] * len(encoded)
+    counts: list[int] = [0] * len(encoded)
     eos = stop_ids(tokenizer, model)
     device = next(model.parameters()).device
-    new_tokens = 0
     start = time.perf_counter()
     model.eval()
     for b in range(0, len(order), batch_size):
         idx = order[b:b + batch_size]
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
+        width = batch["input_ids"].shape[1]
+        stoppers = StoppingCriteriaList([_json_stopper(tokenizer, width, len(idx))] if stop_at_json_end else [])
         with torch.inference_mode():
             gen = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos,
-                                 pad_token_id=tokenizer.pad_token_id)
-        tail = gen[:, batch["input_ids"].shape[1]:]
-        for row, i in zip(tail, idx):
-            real = row[row != tokenizer.pad_token_id]
-            keep = []
-            for t in real.tolist():
-                if t in eos:
-                    break
-                keep.append(t)
-            new_tokens += len(keep) + (1 if len(keep) < len(real) else 0)
-            out[i] = tokenizer.decode(keep, skip_special_tokens=True)
+                                 pad_token_id=tokenizer.pad_token_id, stopping_criteria=stoppers)
+        for row, i in zip(gen[:, width:].tolist(), idx):
+            texts[i], counts[i], reasons[i] = finish(row, eos, tokenizer.pad_token_id, tokenizer, max_new_tokens)
         if progress:
-            progress(min(b + batch_size, len(order)), new_tokens, time.perf_counter() - start)
-    return Generations(out, new_tokens, time.perf_counter() - start)
+            progress(min(b + batch_size, len(order)), sum(counts), time.perf_counter() - start)
+    return Generations(texts, sum(counts), time.perf_counter() - start, reasons, counts)

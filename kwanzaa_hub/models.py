@@ -12,6 +12,9 @@ from typing import Any
 
 from kwanzaa_hub.errors import InputError
 
+#: What an adapter folder must hold (the tokenizer files travel beside them).
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
 
 def is_gguf(base: str) -> bool:
     return base.lower().endswith(".gguf")
@@ -114,3 +117,11 @@ def load_tokenizer(base: str, revision: str = "main") -> Any:
     if not getattr(tok, "chat_template", None):
         raise InputError(f"model.base: the tokenizer of {base!r} has no chat template; use an instruct model")
     return tok
+
+
+def set_pad_token(tokenizer: Any) -> None:
+    """Llama 3.x ships no pad token: use its reserved ``<|finetune_right_pad_id|>``, else end of text."""
+    if tokenizer.pad_token is not None:
+        return
+    vocab = tokenizer.get_vocab()
+    tokenizer.pad_token = "<|finetune_right_pad_id|>" if "<|finetune_right_pad_id|>" in vocab else tokenizer.eos_token

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -114,12 +114,26 @@ class TrainParams(_Section):
 class EvalParams(_Section):
     """Batched generation and the task metrics."""
 
-    max_new_tokens: int = Field(1024, gt=0, description="Generation budget per answer")
+    max_new_tokens: Union[Literal["auto"], int] = Field(
+        "auto", description="Generation budget per answer: auto = the longest reference answer of the eval split "
+        "plus 15%; a number below that longest answer is refused unless allow_truncation is true")
+    allow_truncation: bool = Field(
+        False, description="Accept a max_new_tokens that cuts the longest reference answers (quick runs); "
+        "truncated_rate then says how many generations were cut")
     batch_size: int = Field(8, gt=0, description="Prompts generated together (left padding)")
     baseline: bool = Field(True, description="Also score the base model alone")
     grounding_threshold: float = Field(0.5, ge=0, le=1, description="Lexical support needed per sentence")
-    metrics_file: str = Field("metrics.json", description="Flat metrics, a DVC metric")
+    metrics_file: str = Field("metrics.json", description="Quality metrics (flat keys), a DVC metric")
     predictions_file: str = Field("eval/predictions.jsonl", description="Every generation with its scores")
+    plot_file: str = Field("eval/plot.json", description="Base-vs-adapter bar chart data (dvc plots)")
+    report: str = Field("reports/eval.json", description="Budget, stop reasons and generation speed")
+
+    @field_validator("max_new_tokens", mode="before")
+    @classmethod
+    def _budget(cls, v: Any) -> Any:
+        if v == "auto" or (type(v) is int and v > 0):
+            return v
+        raise ValueError("must be 'auto' or a positive number of tokens")
 
 
 class HubParams(_Section):

@@ -29,17 +29,15 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     data[leaf] = value
 
 
-def run_cmd(args: list[str], cwd: Path, *, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=cwd, check=check, text=True, capture_output=False)
-
-
 def dvc(*args: str, cwd: Path, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=check, text=True,
                           capture_output=capture)
 
 
-def make_project(dest: str | Path, overrides: dict[str, Any] | None = None, *, source: Path = REPO_ROOT) -> Path:
-    """Create (or refresh) a git + DVC project at ``dest`` running this repo's pipeline."""
+def make_project(dest: str | Path, overrides: dict[str, Any] | None = None, *, source: Path = REPO_ROOT,
+                 raw_data: Path | None = None) -> Path:
+    """Create (or refresh) a git + DVC project at ``dest`` running this repo's pipeline, on the example data
+    or on the ``kwanzaa_train.jsonl`` / ``kwanzaa_eval.jsonl`` files in ``raw_data``."""
     from kwanzaa_hub import example_data
 
     dest = Path(dest).resolve()
@@ -55,7 +53,12 @@ def make_project(dest: str | Path, overrides: dict[str, Any] | None = None, *, s
     for key, value in (overrides or {}).items():
         set_dotted(params, key, value)
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
-    example_data.write(dest / "data" / "raw")
+    if raw_data is None:
+        example_data.write(dest / "data" / "raw")
+    else:
+        (dest / "data" / "raw").mkdir(parents=True, exist_ok=True)
+        for name in ("kwanzaa_train.jsonl", "kwanzaa_eval.jsonl"):
+            shutil.copy2(Path(raw_data) / name, dest / "data" / "raw" / name)
     if not (dest / ".git").exists():
         subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
         (dest / ".gitignore").write_text("/data/raw\n/models\n/checkpoints\n", encoding="utf-8")

@@ -22,17 +22,17 @@ from kwanzaa_hub import hub
 from kwanzaa_hub.console import console
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.io import all_or_nothing, atomic_write_json, atomic_write_text
+from kwanzaa_hub.models import ADAPTER_FILES
 from kwanzaa_hub.params import Params, to_yaml_dict
 
 CARD_PATH = Path("MODEL_CARD.md")
 RECEIPT_PATH = Path("reports/push.json")
-REQUIRED_ADAPTER = ("adapter_config.json", "adapter_model.safetensors")
 
 
 def payload(params: Params, scratch: Path) -> dict[str, Path]:
     """Files of this version, as path in repo -> local path. The resolved params are written into ``scratch``."""
     out = Path(params.train.output_dir)
-    missing = [f for f in REQUIRED_ADAPTER if not (out / f).is_file()]
+    missing = [f for f in ADAPTER_FILES if not (out / f).is_file()]
     if missing:
         raise InputError(f"{out}/ lacks {missing}: run `dvc repro train` first")
     files = {f.name: f for f in sorted(out.iterdir()) if f.is_file()}

@@ -61,16 +61,33 @@ def print_validation(results: list) -> int:
 
 
 def metrics_table(metrics: dict[str, float], title: str = "eval") -> Table:
-    """Each whole-split metric for the base model (when scored) and the adapter, with the change."""
-    runs = ["base", "adapter"] if any(k.startswith("base.") for k in metrics) else ["adapter"]
+    """Each whole-split quality metric (headline ones first, marked *) for the base model (when scored) and
+    the adapter, with the change and whether it is better or worse (the direction is the metric's own)."""
+    from kwanzaa_hub.metrics import registry
+
+    runs = [m for m in ("base", "adapter") if any(k.startswith(f"{m}.") for k in metrics)]
     table = Table(title=title)
-    for col in ("metric", *runs, *(["change"] if "base" in runs else [])):
-        table.add_column(col, justify="left" if col == "metric" else "right")
-    for key, value in metrics.items():
-        if key.startswith("adapter.") and key.count(".") == 1:
-            name = key.split(".", 1)[1]
-            row = [name] + [f"{metrics[f'{r}.{name}']:.3f}" for r in runs]
-            if "base" in runs:
-                row.append(f"{value - metrics[f'base.{name}']:+.3f}")
-            table.add_row(*row)
+    for col in ("metric", *runs, *(["change", ""] if len(runs) == 2 else [])):
+        table.add_column(col, justify="left" if col in ("metric", "") else "right")
+    for spec in registry.QUALITY:
+        if f"{runs[-1]}.{spec.name}" not in metrics:
+            continue
+        row = [("* " if spec.headline else "  ") + spec.name]
+        row += [f"{metrics[f'{r}.{spec.name}']:.3f}" if f"{r}.{spec.name}" in metrics else "-" for r in runs]
+        if len(runs) == 2 and f"base.{spec.name}" in metrics:
+            delta = metrics[f"adapter.{spec.name}"] - metrics[f"base.{spec.name}"]
+            row += [f"{delta:+.3f}", registry.change_word(spec.name, delta)]
+        table.add_row(*row)
     return table
+
+
+def generation_summary(report: dict[str, Any]) -> str:
+    """One line per model: how generations stopped and the speed (kept apart from the quality metrics)."""
+    lines = []
+    for name in ("base", "adapter"):
+        r = report.get(name)
+        if r:
+            stops = ", ".join(f"{k} {v}" for k, v in r["stop_reasons"].items())
+            lines.append(f"{name}: stopped by {stops}; {r['new_tokens']} new tokens in {r['seconds']} s "
+                         f"({r['tokens_per_s']} tokens/s)")
+    return "\n".join(lines)

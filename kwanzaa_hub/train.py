@@ -22,9 +22,9 @@ from kwanzaa_hub import hardware
 from kwanzaa_hub.console import console
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.io import all_or_nothing, atomic_dir, atomic_write_json
+from kwanzaa_hub.models import ADAPTER_FILES
 from kwanzaa_hub.params import Params
 
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 DVCLIVE_DIR = "dvclive"
 
 
@@ -76,14 +76,6 @@ def linear_layer_names(model: Any) -> list[str]:
     return sorted(names)
 
 
-def set_pad_token(tokenizer: Any) -> None:
-    """Llama 3.x ships no pad token: use its reserved ``<|finetune_right_pad_id|>``, else end of text."""
-    if tokenizer.pad_token is not None:
-        return
-    vocab = tokenizer.get_vocab()
-    tokenizer.pad_token = "<|finetune_right_pad_id|>" if "<|finetune_right_pad_id|>" in vocab else tokenizer.eos_token
-
-
 def load_base_model(params: Params, plan: hardware.TrainPlan) -> Any:
     """The base model, 4-bit NF4 via bitsandbytes when the plan says so."""
     import torch
@@ -114,7 +106,7 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
     from peft import LoraConfig, prepare_model_for_kbit_training
     from trl import SFTConfig, SFTTrainer
 
-    from kwanzaa_hub.models import load_tokenizer
+    from kwanzaa_hub.models import load_tokenizer, set_pad_token
 
     t = params.train
     if t.padding_free and plan.attention != "flash_attention_2":

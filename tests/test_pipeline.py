@@ -64,7 +64,8 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     from tests.helpers import greedy
 
     project = make_dvc_project({"train.max_steps": 2, "train.gradient_accumulation_steps": 1,
-                                "eval.max_new_tokens": 8, "eval.batch_size": 8, "hub.repo_id": repo_id})
+                                "eval.max_new_tokens": 8, "eval.allow_truncation": True, "eval.batch_size": 8,
+                                "hub.repo_id": repo_id})
     logs = []
     rc, out = _run(project, sys.executable, "-m", "dvc", "repro")
     logs.append(out)

