@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 from kwanzaa_hub.errors import KwanzaaError
+from kwanzaa_hub.metrics import registry
+from kwanzaa_hub.outputs import CARD_SIGNATURE
 from kwanzaa_hub.params import Params
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"
@@ -37,6 +39,7 @@ class CardInputs:
     metrics: dict[str, float]
     data_report: dict[str, Any]
     train_report: dict[str, Any]
+    eval_report: dict[str, Any] = field(default_factory=dict)
     adapter_sha256: str = ""
     data_md5: str = ""
     git_commit: str = ""
@@ -48,7 +51,19 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def provenance(root: Path = Path(".")) -> dict[str, Any]:
+def without_machine_paths(data: Any) -> Any:
+    """``data`` with every absolute path (a local base model, a Drive mirror folder) cut to its last part, so no
+    card or pushed file tells where things lie on the machine that trained."""
+    if isinstance(data, dict):
+        return {k: without_machine_paths(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [without_machine_paths(v) for v in data]
+    if isinstance(data, str) and (data.startswith(("/", "~", "\\")) or (len(data) > 2 and data[1:3] in (":\\", ":/"))):
+        return f"<local>/{Path(data.replace(chr(92), '/')).name}"
+    return data
+
+
+def provenance(root: Path = Path("."), tracked: tuple[str, ...] = ()) -> dict[str, Any]:
     """Git commit (``+dirty`` when the tree has changes), data.dvc md5, dvc.lock output hashes, library versions."""
     def git(*args: str) -> str:
         proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
@@ -66,8 +81,8 @@ def provenance(root: Path = Path(".")) -> dict[str, Any]:
         stages = (yaml.safe_load((root / "dvc.lock").read_text()) or {}).get("stages", {})
         for stage in stages.values():
             for entry in [*stage.get("deps", []), *stage.get("outs", [])]:
-                if entry["path"].startswith(("data/", "models/", "eval/")):
-                    lock[entry["path"]] = entry.get("md5", "")
+                if entry["path"] in tracked and "md5" in entry:
+                    lock[entry["path"]] = entry["md5"]
     libs = {}
     for name in LIBRARIES:
         try:
@@ -80,10 +95,13 @@ def provenance(root: Path = Path(".")) -> dict[str, Any]:
 
 
 def gather(params: Params, adapter_sha256: str = "", root: Path = Path(".")) -> CardInputs:
+    tracked = (params.data.prepared_dir, params.train.output_dir, params.eval.predictions_file,
+               str(Path(params.data.train_file).parent))
     return CardInputs(params=params, metrics=_read_json(root / params.eval.metrics_file),
                       data_report=_read_json(root / params.data.report),
-                      train_report=_read_json(root / params.train.report), adapter_sha256=adapter_sha256,
-                      **provenance(root))
+                      train_report=_read_json(root / params.train.report),
+                      eval_report=_read_json(root / params.eval.report), adapter_sha256=adapter_sha256,
+                      **provenance(root, tracked))
 
 
 def hub_base_model(base: str) -> str | None:
@@ -104,10 +122,9 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix[:-1], data)]
 
 
-def headline_metrics(metrics: dict[str, float]) -> list[str]:
-    """Metric names scored over the whole eval split (``adapter.<name>``, not per category)."""
-    return [k.split(".", 1)[1] for k in metrics
-            if k.startswith("adapter.") and k.count(".") == 1 and not k.endswith("_per_s")]
+def card_metrics(metrics: dict[str, float]) -> list[str]:
+    """The quality metrics of the adapter over the whole eval split, in the registry's order (headline first)."""
+    return list(registry.whole_split(metrics, "adapter"))
 
 
 def build_card(inputs: CardInputs) -> Any:
@@ -115,7 +132,7 @@ def build_card(inputs: CardInputs) -> Any:
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     p, m = inputs.params, inputs.metrics
-    names = headline_metrics(m)
+    names = card_metrics(m)
     repo_id = p.hub.repo_id or "your-namespace/kwanzaa-adapter"
     base_id = hub_base_model(p.model.base)
     eval_results = [
@@ -138,10 +155,11 @@ def build_card(inputs: CardInputs) -> Any:
     metric_rows = []
     for name in names:
         a, b = m[f"adapter.{name}"], m.get(f"base.{name}")
-        metric_rows.append({"name": name, "adapter": f"{a:.3f}", "base": "—" if b is None else f"{b:.3f}",
-                            "change": "—" if b is None else f"{a - b:+.3f}"})
+        metric_rows.append({"name": ("**" + name + "**") if registry.spec(name).headline else name,
+                            "adapter": f"{a:.3f}", "base": "—" if b is None else f"{b:.3f}",
+                            "change": "—" if b is None else f"{a - b:+.3f} ({registry.change_word(name, a - b)})"})
     t = inputs.train_report
-    params_dump = p.model_dump(mode="json")
+    params_dump = without_machine_paths(p.model_dump(mode="json"))
     param_rows = [(k, json.dumps(v) if isinstance(v, (list, dict)) else v)
                   for k, v in _flatten({"model": params_dump["model"], "train": params_dump["train"],
                                         "data.max_length": p.data.max_length})]
@@ -158,7 +176,9 @@ def build_card(inputs: CardInputs) -> Any:
         runtime_s=t.get("runtime_s", "?"), steps=t.get("optimizer_steps", "?"), train_loss=t.get("train_loss", "?"),
         eval_loss=t.get("eval_loss", "?"), trainable_params=t.get("trainable_params", "?"),
         total_params=t.get("total_params", "?"), param_rows=param_rows, metric_rows=metric_rows,
-        speed=", ".join(f"{r} {m[f'{r}.tokens_per_s']:.0f}" for r in ("base", "adapter") if f"{r}.tokens_per_s" in m),
+        speed=", ".join(f"{r} {inputs.eval_report[r]['tokens_per_s']:.0f}" for r in ("base", "adapter")
+                        if r in inputs.eval_report),
+        budget=inputs.eval_report.get("max_new_tokens", "?"), signature=CARD_SIGNATURE,
         git_commit=inputs.git_commit, lock_rows=list(inputs.lock.items()),
         adapter_sha256=inputs.adapter_sha256 or "n/a",
         libraries=", ".join(f"{k} {v}" for k, v in inputs.libraries.items()),
@@ -179,7 +199,7 @@ def check_card(text: str, inputs: CardInputs) -> None:
         problems.append("library_name is not peft")
     if d.license != inputs.params.hub.license:
         problems.append(f"license {d.license!r} != hub.license {inputs.params.hub.license!r}")
-    expected = {n: float(inputs.metrics[f"adapter.{n}"]) for n in headline_metrics(inputs.metrics)}
+    expected = {n: float(inputs.metrics[f"adapter.{n}"]) for n in card_metrics(inputs.metrics)}
     found = {r.metric_type: r.metric_value for r in (d.eval_results or [])}
     if found != expected:
         problems.append(f"model-index results {found} != metrics.json {expected}")

@@ -13,7 +13,7 @@ from typing import Callable, List, Optional
 
 import typer
 
-from kwanzaa_hub.console import console
+from kwanzaa_hub.console import console, error
 from kwanzaa_hub.errors import InputError, KwanzaaError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -30,11 +30,10 @@ def handled(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except KwanzaaError as exc:
-            console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            error(str(exc))
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:  # disk full, permissions: the stage wrote nothing (outputs are atomic)
-            console.print(f"[bold red]error:[/] {exc}; nothing was written. Free space or fix the path and rerun.",
-                          markup=True, soft_wrap=True)
+            error(f"{exc}; nothing was written. Free space or fix the path and rerun.")
             raise typer.Exit(1) from None
 
     return wrapper
@@ -97,8 +96,8 @@ def eval_cmd(params: Path = ParamsOpt) -> None:
     p = load_params(params)
     result = evaluation.run(p)
     console.print(metrics_table(result.metrics))
-    console.print(generation_summary(result.report), markup=False)
-    console.print(f"wrote {p.eval.metrics_file}, {p.eval.predictions_file}, {p.eval.report}", markup=False)
+    console.print(generation_summary(result.report))
+    console.print(f"wrote {p.eval.metrics_file}, {p.eval.predictions_file}, {p.eval.report}")
 
 
 @app.command()
@@ -216,7 +215,7 @@ def params_reference(write: Optional[Path] = typer.Option(None, help="replace th
 
     table = reference_markdown()
     if write is None:
-        console.print(table, markup=False, highlight=False)
+        console.print(table)
         return
     start, end = "<!-- params-reference:start -->\n", "<!-- params-reference:end -->"
     text = write.read_text(encoding="utf-8")

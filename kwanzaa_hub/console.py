@@ -1,13 +1,29 @@
-"""Shared terminal output: one rich console on stderr for progress and summaries."""
+"""Shared terminal output: one rich console on stderr for progress, summaries, warnings and errors.
+
+Markup is off: text that comes from data, params, the Hub or an exception is printed as it is, so a
+``[bold]`` or ``[/x]`` in it can neither crash the output nor vanish from it. Styles are applied to fixed
+prefixes only, through :class:`rich.text.Text` (see :func:`warn` and :func:`error`).
+"""
 
 from __future__ import annotations
 
 from typing import Iterable, TypeVar
 
 from rich.console import Console
+from rich.text import Text
 
 T = TypeVar("T")
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    """``warning: <message>``, the prefix in yellow, the message as plain text."""
+    console.print(Text.assemble(("warning: ", "yellow"), str(message)))
+
+
+def error(message: str) -> None:
+    """``error: <message>``, the prefix in bold red, the message as plain text."""
+    console.print(Text.assemble(("error: ", "bold red"), str(message)))
 
 
 def progress(description: str, total: int | None = None):

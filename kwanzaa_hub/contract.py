@@ -27,6 +27,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 CONTRACT_VERSION = "kwanzaa.answer.v1"
 REFUSAL = "insufficient_data"
+#: What a sample teaches, from its reference answer (see :func:`categorize`); reports count each.
+CATEGORIES = ("grounded", "multi_source", "partial", "refusal", "uncited")
 
 #: Two shapes in the team's real data that the JSON Schema rejects but that carry the same information.
 #: They are accepted, and :func:`deviations` names them so the data stage reports them as warnings:
@@ -318,3 +320,14 @@ def deviations(data: dict) -> list[str]:
     if summary.get("top_k") == 0:
         out.append("retrieval_summary.top_k is 0 (the schema asks for at least 1)")
     return out
+
+
+def categorize(answer: ParsedAnswer, citations: list[int]) -> str:
+    """refusal (insufficient_data), partial, multi_source (cites 2+ documents), grounded (cites 1), uncited."""
+    completeness = answer.answer.answer.completeness if answer.answer else None
+    if completeness == REFUSAL:
+        return "refusal"
+    if completeness == "partial":
+        return "partial"
+    distinct = len(set(citations))
+    return "multi_source" if distinct >= 2 else ("grounded" if distinct == 1 else "uncited")

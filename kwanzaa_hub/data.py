@@ -15,12 +15,21 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from kwanzaa_hub import chat
-from kwanzaa_hub.contract import REFUSAL, Document, ParsedAnswer, extract_citations, parse_answer, parse_documents, parse_query
+from kwanzaa_hub.contract import (
+    CATEGORIES,
+    Document,
+    ParsedAnswer,
+    categorize,
+    extract_citations,
+    parse_answer,
+    parse_documents,
+    parse_query,
+)
 from kwanzaa_hub.errors import DataValidationError, InputError
 from kwanzaa_hub.params import Params
 
 ROLES_OK = (("system", "user", "assistant"), ("user", "assistant"))
-CATEGORIES = ("grounded", "multi_source", "partial", "refusal", "uncited")
+MESSAGE_KEYS = {"role", "content"}
 MAX_LINE_BYTES = 5_000_000
 
 
@@ -63,17 +72,6 @@ class FileCheck:
     refusals_citing_context: int = 0
 
 
-def categorize(answer: ParsedAnswer, citations: list[int]) -> str:
-    """refusal (insufficient_data), partial, multi_source (cites 2+ documents), grounded (cites 1), uncited."""
-    completeness = answer.answer.answer.completeness if answer.answer else None
-    if completeness == REFUSAL:
-        return "refusal"
-    if completeness == "partial":
-        return "partial"
-    distinct = len(set(citations))
-    return "multi_source" if distinct >= 2 else ("grounded" if distinct == 1 else "uncited")
-
-
 def _decode_lines(path: Path, check: FileCheck) -> Iterable[tuple[int, str]]:
     raw = path.read_bytes()
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -107,13 +105,23 @@ def _check_messages(where: str, record: Any) -> tuple[list[dict[str, str]] | Non
     if roles not in ROLES_OK:
         return None, [f"{where}: messages: expected roles system?, user, assistant in that order, found {list(roles)}"]
     problems = []
+    if set(record) - {"messages"}:
+        extra = sorted(set(record) - {"messages"})
+        problems.append(f"{where}: unknown key(s) {extra} next to 'messages'; a line holds only {{\"messages\": [...]}}")
     for i, m in enumerate(messages):
         content = m.get("content")
+        extra = sorted(set(m) - MESSAGE_KEYS)
+        if extra:
+            problems.append(f"{where}: messages[{i}] ({m['role']}): unknown key(s) {extra}; a message holds only "
+                            "'role' and 'content'")
         if not isinstance(content, str) or not content.strip():
             problems.append(f"{where}: messages[{i}] ({m['role']}): content must be a non-empty string")
         elif any(ord(c) < 32 and c not in "\t\n\r" for c in content):
             bad = next(c for c in content if ord(c) < 32 and c not in "\t\n\r")
             problems.append(f"{where}: messages[{i}] ({m['role']}): control character U+{ord(bad):04X} in content")
+        elif any(0xD800 <= ord(c) <= 0xDFFF for c in content):
+            problems.append(f"{where}: messages[{i}] ({m['role']}): a lone UTF-16 surrogate (\\ud8xx escape) in "
+                            "content is not text; fix the escape")
     return (messages if not problems else None), problems
 
 
@@ -269,8 +277,10 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
 
     from kwanzaa_hub.io import all_or_nothing, atomic_dir, atomic_write_json
     from kwanzaa_hub.models import load_tokenizer
+    from kwanzaa_hub.outputs import claim_all
 
     p = params.data
+    claim_all(params.outputs("data"))
     checks = [check_file(p.train_file, "train"), check_file(p.eval_file, "eval")]
     errors = [e for c in checks for e in c.errors]
     leak_errors, leak_warnings, duplicates = check_leakage(checks[0].samples, checks[1].samples)
@@ -306,7 +316,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         "warning_list": warnings,
     }
     with all_or_nothing(p.prepared_dir, p.report):
-        with atomic_dir(p.prepared_dir) as tmp:
+        with atomic_dir(p.prepared_dir, "data.prepared_dir") as tmp:
             DatasetDict({
                 split: Dataset.from_list(to_records(kept[split], lengths, params.model.chat_date))
                 for split in ("train", "eval")
@@ -315,7 +325,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
     return DataResult(report, warnings)
 
 
-def validate(paths: list[str], *, tokenizer: Any = None, chat_date: str = "26 Jul 2024",
+def validate(paths: list[str], *, tokenizer: Any = None, chat_date: str = chat.DEFAULT_CHAT_DATE,
              max_length: int | None = None) -> list[tuple[FileCheck, dict | None]]:
     """Steps 1-3 (and 5 with a tokenizer) for ad-hoc checks; no outputs are written. With a tokenizer,
     the stats hold the split report plus ``over_max_length``, the samples longer than ``max_length``."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +70,8 @@ def api() -> Any:
     return HfApi()
 
 
-def _status(exc: BaseException) -> int | None:
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of a Hub error (None for transport errors)."""
     response = getattr(exc, "response", None)
     return getattr(response, "status_code", None)
 
@@ -77,32 +80,40 @@ def _is_transient(exc: BaseException) -> bool:
     from huggingface_hub.errors import HfHubHTTPError
 
     if isinstance(exc, HfHubHTTPError):
-        return _status(exc) in TRANSIENT_STATUS
+        return status_of(exc) in TRANSIENT_STATUS
     if type(exc).__module__.startswith("httpx") or isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     return isinstance(exc, OSError) and "Consistency check failed" in str(exc)
 
 
-def _retry_after(exc: BaseException) -> float | None:
+def _retry_after(exc: BaseException, policy: RetryPolicy) -> float | None:
+    """Seconds the server asked us to wait, clamped to ``[0, policy.max_delay_s]``; None when it sent no usable
+    number (absent, negative, not finite, or an HTTP date)."""
     response = getattr(exc, "response", None)
     value = response.headers.get("Retry-After") if response is not None else None
     try:
-        return float(value) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, policy.max_delay_s)
 
 
 def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
     """A Hub failure as a message that says what happened and how to fix it."""
     from huggingface_hub.errors import (
+        EntryNotFoundError,
         GatedRepoError,
         HfHubHTTPError,
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
 
-    status = _status(exc)
-    if isinstance(exc, GatedRepoError):
+    status = status_of(exc)
+    if isinstance(exc, EntryNotFoundError):
+        hint = f"that file is not in {repo_id} at this revision."
+    elif isinstance(exc, GatedRepoError):
         hint = f"{repo_id} is gated: accept its license on the Hub, then log in (`hf auth login`) or set HF_TOKEN."
     elif isinstance(exc, RevisionNotFoundError):
         hint = f"that version does not exist in {repo_id}; list them with `kwanzaa-hub versions {repo_id}`."
@@ -145,12 +156,12 @@ def call(fn: Callable[..., T], *args: Any, what: str, repo_id: str = "", retry: 
         except KwanzaaError:
             raise
         except Exception as exc:  # noqa: BLE001 - classified below
-            delay = _retry_after(exc) or policy.base_delay_s * 2 ** (attempt - 1)
-            delay = min(delay, policy.max_delay_s)
+            asked = _retry_after(exc, policy)
+            delay = asked if asked is not None else min(policy.base_delay_s * 2 ** (attempt - 1), policy.max_delay_s)
             spent = time.monotonic() - start
             if not _is_transient(exc) or attempt == policy.attempts or spent + delay > policy.budget_s:
                 raise explain(exc, what, repo_id) from None
-            console.print(f"hub: {what}: {_status(exc) or type(exc).__name__}, retrying in {delay:.1f} s "
+            console.print(f"hub: {what}: {status_of(exc) or type(exc).__name__}, retrying in {delay:.1f} s "
                           f"(attempt {attempt + 1}/{policy.attempts})")
             time.sleep(delay)
     raise AssertionError("unreachable")
@@ -195,7 +206,7 @@ def ensure_repo(repo_id: str, *, private: bool, allow_public: bool) -> bool:
         try:
             return hub.repo_info(repo_id)
         except RepositoryNotFoundError as exc:
-            if _status(exc) == 401 and get_token():
+            if status_of(exc) == 401 and get_token():
                 raise  # a rejected token, not a missing repo
             return None
 
@@ -235,12 +246,40 @@ class PushResult:
     files: dict[str, str] = field(default_factory=dict)
 
 
-def read_json(repo_id: str, filename: str, revision: str) -> Any:
+def read_json(repo_id: str, filename: str, revision: str, *, missing_ok: bool = False) -> Any:
+    """A JSON file of the repo at ``revision``. A file that is not JSON is a ``HubError`` that says so; a file
+    that is not there is None with ``missing_ok``, a ``HubError`` otherwise."""
     from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
 
-    path = call(hf_hub_download, repo_id, filename, revision=revision, what=f"downloading {filename}@{revision}",
-                repo_id=repo_id)
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    def download() -> str | None:
+        try:
+            return hf_hub_download(repo_id, filename, revision=revision)
+        except EntryNotFoundError:
+            if missing_ok:
+                return None
+            raise
+
+    path = call(download, what=f"downloading {filename}@{revision}", repo_id=repo_id)
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HubError(f"{repo_id}@{revision}: {filename} is not valid JSON ({exc}); refusing it") from None
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def check_manifest(data: Any, where: str) -> dict[str, str]:
+    """``data`` as a manifest (``{path: sha256}``), or a ``HubError`` saying what is wrong with it."""
+    if not isinstance(data, dict) or not data:
+        raise HubError(f"{where}: {MANIFEST} is not a non-empty object of file -> sha256; refusing this version")
+    bad = [k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str) or not _SHA256.fullmatch(v)]
+    if bad:
+        raise HubError(f"{where}: {MANIFEST} has entries that are not a 64-hex sha256: {bad[:5]}; refusing this version")
+    return data
 
 
 def tags(repo_id: str) -> dict[str, str]:
@@ -253,12 +292,38 @@ def manifest_bytes(manifest: dict[str, str]) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
 
 
+def owned_files(repo_id: str, head: str, current: list[str]) -> set[str]:
+    """The files on ``main`` this tool wrote: those its manifest at ``head`` lists, the card and the manifest.
+    Without a manifest, none."""
+    if MANIFEST not in current:
+        return set()
+    previous = check_manifest(read_json(repo_id, MANIFEST, head), f"{repo_id}@main")
+    return set(previous) | {MANIFEST, CARD_FILE}
+
+
+def plan_commit(repo_id: str, current: list[str], owned: set[str], wanted: set[str], *, adopt: bool) -> list[str]:
+    """The files to delete from ``main`` (only ones this tool wrote and no longer ships), after refusing a main
+    that holds files of others (unless ``adopt``) or whose files of others the push would replace."""
+    foreign = set(current) - owned - {".gitattributes"}
+    if foreign and not adopt:
+        raise InputError(
+            f"{repo_id}: main holds files kwanzaa_hub did not write: {', '.join(sorted(foreign)[:8])}"
+            f"{' ...' if len(foreign) > 8 else ''}. Refusing to push over them: use an empty repo, or set "
+            "hub.adopt_existing: true to push beside them (they are kept)."
+        )
+    clash = sorted(foreign & wanted)
+    if clash:
+        raise InputError(f"{repo_id}: main holds {', '.join(clash)}, not written by kwanzaa_hub, and this push would "
+                         "replace it. Rename or remove it on the Hub first.")
+    return sorted(owned - wanted - {".gitattributes"})
+
+
 def push_version(repo_id: str, version: str, files: dict[str, Path], *, message: str,
-                 manifest: dict[str, str] | None = None, retry: RetryPolicy | None = None) -> PushResult:
+                 manifest: dict[str, str] | None = None, adopt: bool = False,
+                 retry: RetryPolicy | None = None) -> PushResult:
     """One commit with ``files`` (path in repo -> local file) and the manifest (``build_manifest(files)`` unless
-    given), then tag ``version`` on it."""
+    given), then tag ``version`` on it. Only files this tool wrote before are replaced or removed."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
-    from huggingface_hub.errors import HfHubHTTPError
 
     hub = api()
     manifest = manifest if manifest is not None else build_manifest(files)
@@ -269,63 +334,94 @@ def push_version(repo_id: str, version: str, files: dict[str, Path], *, message:
 
     adds = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in sorted(files.items())]
     adds.append(CommitOperationAdd(path_in_repo=MANIFEST, path_or_fileobj=manifest_bytes(manifest)))
-    wanted = {op.path_in_repo for op in adds} | {".gitattributes"}
+    wanted = {op.path_in_repo for op in adds}
     for attempt in range(3):  # optimistic concurrency: the commit is based on the head we listed
         head = call(hub.repo_info, repo_id, what=f"reading {repo_id}", repo_id=repo_id, retry=retry).sha
         current = call(hub.list_repo_files, repo_id, revision=head, what="listing files", repo_id=repo_id, retry=retry)
-        deletes = [CommitOperationDelete(path_in_repo=p) for p in current if p not in wanted]
+        deletes = plan_commit(repo_id, current, owned_files(repo_id, head, current), wanted, adopt=adopt)
         try:
-            info = call(hub.create_commit, repo_id, operations=[*adds, *deletes], parent_commit=head,
-                        commit_message=message, what=f"committing {version} to {repo_id}", repo_id=repo_id, retry=retry)
+            info = call(hub.create_commit, repo_id,
+                        operations=[*adds, *(CommitOperationDelete(path_in_repo=p) for p in deletes)],
+                        parent_commit=head, commit_message=message, what=f"committing {version} to {repo_id}",
+                        repo_id=repo_id, retry=retry)
             break
         except HubError as err:
             if "(412)" not in str(err) or attempt == 2:
                 raise
     commit = info.oid
-    try:
-        hub.create_tag(repo_id, tag=version, revision=commit, tag_message=message)
-    except HfHubHTTPError as exc:
-        if _status(exc) != 409:
-            raise explain(exc, f"tagging {version}", repo_id) from None
-        # someone tagged this version meanwhile: fine if it is the same payload
+    if not _tag(repo_id, version, commit, message, retry):
+        # 409: the tag exists. Ours, when an earlier attempt of this call landed; else someone tagged meanwhile.
         tagged = tags(repo_id).get(version)
+        if tagged == commit:
+            return PushResult(repo_id, version, commit, url, noop=False, files=manifest)
         if tagged is None:
-            raise explain(exc, f"tagging {version}", repo_id) from None
+            raise HubError(f"tagging {version} failed (409) but {repo_id} has no such tag; rerun the push")
         return _same_or_conflict(repo_id, version, tagged, manifest, url)
     return PushResult(repo_id, version, commit, url, noop=False, files=manifest)
 
 
+def _tag(repo_id: str, version: str, commit: str, message: str, retry: RetryPolicy | None) -> bool:
+    """Tag ``commit`` as ``version`` through the retry policy; False when the Hub answers 409 (the tag exists)."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    def create() -> bool:
+        try:
+            api().create_tag(repo_id, tag=version, revision=commit, tag_message=message)
+            return True
+        except HfHubHTTPError as exc:
+            if status_of(exc) == 409:
+                return False
+            raise
+
+    return call(create, what=f"tagging {version}", repo_id=repo_id, retry=retry)
+
+
 def _same_or_conflict(repo_id: str, version: str, commit: str, manifest: dict, url: str) -> PushResult:
-    try:
-        remote = read_json(repo_id, MANIFEST, commit)
-    except HubError:
-        remote = None
+    """The tag exists: a no-op when it holds this payload, a ``VersionConflict`` when it holds another. A manifest
+    that cannot be read is a ``HubError`` (rerun later), never taken for a conflict."""
+    remote = read_json(repo_id, MANIFEST, commit, missing_ok=True)
+    if remote is None:
+        raise VersionConflict(f"{repo_id}@{version} exists on commit {commit[:12]} but holds no {MANIFEST}: it was "
+                              "not pushed by kwanzaa_hub. Set hub.version to a tag that does not exist yet.")
+    remote = check_manifest(remote, f"{repo_id}@{version}")
     if remote == manifest:
         return PushResult(repo_id, version, commit, url, noop=True, files=manifest)
-    changed = sorted(k for k in set(manifest) | set(remote or {}) if (remote or {}).get(k) != manifest.get(k))
+    changed = sorted(k for k in set(manifest) | set(remote) if remote.get(k) != manifest.get(k))
     raise VersionConflict(
         f"{repo_id}@{version} already exists on commit {commit[:12]} with different files ({', '.join(changed[:6])}). "
         f"Versions are immutable: bump hub.version in params.yaml (e.g. v{int(version[1:]) + 1}) and rerun."
     )
 
 
-def remote_manifest(repo_id: str, version: str) -> dict[str, str]:
-    """The version's manifest, refusing versions that would need unsafe (pickle) files or lack safetensors."""
-    manifest = read_json(repo_id, MANIFEST, version)
+def resolve_version(repo_id: str, version: str) -> str:
+    """The commit the tag ``version`` points to now (a ``HubError`` naming the versions when it does not exist)."""
+    found = tags(repo_id)
+    if version not in found:
+        known = ", ".join(sorted(found, key=_version_key)) or "none yet"
+        raise HubError(f"{repo_id} has no version {version!r} (versions: {known}); list them with "
+                       f"`kwanzaa-hub versions {repo_id}`")
+    return found[version]
+
+
+def remote_manifest(repo_id: str, revision: str) -> dict[str, str]:
+    """The manifest at ``revision``, refusing versions that would need unsafe (pickle) files or lack safetensors."""
+    manifest = check_manifest(read_json(repo_id, MANIFEST, revision), f"{repo_id}@{revision}")
     unsafe = [p for p in manifest if p.lower().endswith(UNSAFE_SUFFIXES)]
     if unsafe:
-        raise HubError(f"{repo_id}@{version} lists pickle files {unsafe}; refusing to load them (safetensors only)")
+        raise HubError(f"{repo_id}@{revision} lists pickle files {unsafe}; refusing to load them (safetensors only)")
     if "adapter_model.safetensors" not in manifest:
-        raise HubError(f"{repo_id}@{version} has no adapter_model.safetensors; refusing to load it")
+        raise HubError(f"{repo_id}@{revision} has no adapter_model.safetensors; refusing to load it")
     return manifest
 
 
-def verified_download(repo_id: str, version: str, *, local_dir: Path | None = None) -> Path:
-    """Download the version's manifest files (into the HF cache or ``local_dir``) and check every sha256."""
+def verified_download(repo_id: str, version: str, *, local_dir: Path | None = None) -> tuple[Path, str]:
+    """Download the version's manifest files (into the HF cache or ``local_dir``) at the commit its tag points to,
+    and check every sha256. Returns (folder, commit): what is in the folder is exactly what was verified."""
     from huggingface_hub import snapshot_download
 
-    manifest = remote_manifest(repo_id, version)
-    root = Path(call(snapshot_download, repo_id, revision=version, allow_patterns=[*manifest, MANIFEST, CARD_FILE],
+    commit = resolve_version(repo_id, version)
+    manifest = remote_manifest(repo_id, commit)
+    root = Path(call(snapshot_download, repo_id, revision=commit, allow_patterns=[*manifest, MANIFEST, CARD_FILE],
                      local_dir=str(local_dir) if local_dir else None, what=f"downloading {repo_id}@{version}",
                      repo_id=repo_id))
     bad = []
@@ -336,7 +432,7 @@ def verified_download(repo_id: str, version: str, *, local_dir: Path | None = No
     if bad:
         raise HubError(f"{repo_id}@{version}: {bad} do not match the sha256 in {MANIFEST}; refusing this version "
                        "(delete the cached copy and pull again, or report a tampered repo)")
-    return root
+    return root, commit
 
 
 def version_table(repo_id: str) -> list[dict[str, Any]]:
@@ -345,10 +441,7 @@ def version_table(repo_id: str) -> list[dict[str, Any]]:
     rows = []
     for name, commit in sorted(tags(repo_id).items(), key=lambda kv: _version_key(kv[0])):
         commits = call(hub.list_repo_commits, repo_id, revision=commit, what=f"reading {name}", repo_id=repo_id)
-        try:
-            metrics = read_json(repo_id, "metrics.json", commit)
-        except HubError:
-            metrics = {}
+        metrics = read_json(repo_id, "metrics.json", commit, missing_ok=True) or {}
         rows.append({"version": name, "commit": commit, "date": commits[0].created_at.isoformat() if commits else "",
                      "metrics": metrics})
     return rows

@@ -33,17 +33,23 @@ def atomic_write_json(path: str | Path, data: Any) -> Path:
 
 
 @contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temp directory beside ``path``; on success it replaces ``path``, on error it is removed."""
-    path = Path(path)
+def atomic_dir(path: str | Path, key: str) -> Iterator[Path]:
+    """Yield a temp directory beside ``path``; on success it replaces ``path``, on error it is removed.
+
+    ``key`` is the params key naming the folder: the folder must be one this tool wrote (or absent, or
+    empty) before anything happens, and the new one carries the ownership marker (``kwanzaa_hub.outputs``).
+    """
+    from kwanzaa_hub.outputs import claim, mark
+
+    path = claim(key, path, "dir")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
+        mark(tmp, key)
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            path.rename(old)
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+            path.rename(old / path.name)
             tmp.rename(path)
             shutil.rmtree(old, ignore_errors=True)
         else:
@@ -53,11 +59,11 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-
 @contextmanager
 def all_or_nothing(*paths: str | Path) -> Iterator[None]:
     """Write a stage's outputs inside this block; if any write fails (disk full, ...), remove all of them, so the
-    stage leaves no mix of new and old outputs for DVC to cache or a later stage to read."""
+    stage leaves no mix of new and old outputs for DVC to cache or a later stage to read. Only pass paths the
+    stage has claimed (``kwanzaa_hub.outputs.claim``): they are removed without another look."""
     try:
         yield
     except BaseException:

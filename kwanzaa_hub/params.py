@@ -15,15 +15,21 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kwanzaa_hub.chat import DEFAULT_CHAT_DATE
 from kwanzaa_hub.errors import ParamsError
+from kwanzaa_hub.outputs import Output, layout_problems
 
 DEFAULT_PARAMS = Path("params.yaml")
-_VERSION_RE = re.compile(r"^v[1-9][0-9]*$")
-_REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+_VERSION_RE = re.compile(r"v[1-9][0-9]*")  # matched with fullmatch: no trailing newline slips through
+_REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+#: transformers schedulers that run with no extra scheduler arguments (tests keep this in step with
+#: transformers' SchedulerType; the others need kwargs or an eval metric this pipeline does not pass).
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+              "inverse_sqrt")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class ModelParams(_Section):
@@ -32,7 +38,7 @@ class ModelParams(_Section):
     base: str = Field("meta-llama/Llama-3.2-1B-Instruct", description="Hub id, local directory or .gguf file")
     revision: str = Field("main", description="Hub revision of the base model (ignored for local paths)")
     chat_date: str = Field(
-        "26 Jul 2024",
+        DEFAULT_CHAT_DATE,
         description="Date written into the Llama 3.x system header; pinned so every day renders the same tokens",
     )
 
@@ -80,7 +86,8 @@ class TrainParams(_Section):
     per_device_batch_size: int = Field(1, gt=0, description="Samples per device per micro-batch")
     gradient_accumulation_steps: int = Field(8, gt=0, description="Micro-batches per optimizer step")
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate")
-    lr_scheduler: str = Field("cosine", description="transformers scheduler name")
+    lr_scheduler: Literal[SCHEDULERS] = Field(  # type: ignore[valid-type]
+        "cosine", description="transformers scheduler: " + ", ".join(SCHEDULERS))
     warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of steps spent warming up")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto", description="auto picks from the hardware: bf16 on Ampere+, fp16 on a T4, fp32 on CPU"
@@ -102,6 +109,7 @@ class TrainParams(_Section):
         "", description="accelerate config file for FSDP or DeepSpeed (`accelerate config`); empty = plain DDP")
     output_dir: str = Field("models/adapter", description="Final adapter + tokenizer")
     report: str = Field("reports/train.json", description="Training report, a DVC metric")
+    dvclive_dir: str = Field("dvclive", description="DVCLive loss curves (dvc plots)")
 
     @field_validator("max_steps")
     @classmethod
@@ -144,19 +152,24 @@ class HubParams(_Section):
     allow_public: bool = Field(False, description="Permit pushing to a repo that is public")
     version: str = Field("v1", description="Immutable tag for this push: v1, v2, ...")
     license: str = Field("llama3.2", description="License in the model card metadata")
+    adopt_existing: bool = Field(
+        False, description="Push into a repo whose main already holds files this tool did not write (they are "
+        "kept, never replaced); false refuses such a repo")
+    card_file: str = Field("MODEL_CARD.md", description="The model card (tracked by git; uploaded as README.md)")
+    receipt: str = Field("reports/push.json", description="What was pushed: repo, commit, tag, file hashes")
 
     @field_validator("repo_id")
     @classmethod
     def _repo_shape(cls, v: str) -> str:
-        if v and not _REPO_RE.match(v):
-            raise ValueError(f"must be 'namespace/name' (or empty to skip the push), found {v!r}")
+        if v and not _REPO_RE.fullmatch(v):
+            raise ValueError("must be 'namespace/name' (or empty to skip the push)")
         return v
 
     @field_validator("version")
     @classmethod
     def _version_shape(cls, v: str) -> str:
-        if not _VERSION_RE.match(v):
-            raise ValueError(f"must be 'v' followed by a positive integer (v1, v2, ...), found {v!r}")
+        if not _VERSION_RE.fullmatch(v):
+            raise ValueError("must be 'v' followed by a positive integer (v1, v2, ...)")
         return v
 
     @model_validator(mode="after")
@@ -175,13 +188,52 @@ class Params(_Section):
     eval: EvalParams = Field(default_factory=EvalParams)
     hub: HubParams = Field(default_factory=HubParams)
 
+    def outputs(self, stage: str | None = None) -> list[Output]:
+        """Every output path in params (or one stage's), with what the tool writes there."""
+        d, t, e, h = self.data, self.train, self.eval, self.hub
+        by_stage = {
+            "data": [Output("data.prepared_dir", d.prepared_dir, "dir"), Output("data.report", d.report, "json")],
+            "train": [Output("train.output_dir", t.output_dir, "dir"), Output("train.report", t.report, "json"),
+                      Output("train.checkpoint_dir", t.checkpoint_dir, "dir"),
+                      Output("train.dvclive_dir", t.dvclive_dir, "dir")],
+            "eval": [Output("eval.metrics_file", e.metrics_file, "json"),
+                     Output("eval.predictions_file", e.predictions_file, "jsonl"),
+                     Output("eval.plot_file", e.plot_file, "json"), Output("eval.report", e.report, "json")],
+            "push": [Output("hub.card_file", h.card_file, "card"), Output("hub.receipt", h.receipt, "json")],
+        }
+        if t.checkpoint_mirror not in ("hub", "none"):
+            by_stage["train"].append(Output("train.checkpoint_mirror", t.checkpoint_mirror, "dir", absolute_ok=True))
+        return by_stage[stage] if stage else [o for outs in by_stage.values() for o in outs]
 
-def _describe(err: dict[str, Any]) -> str:
+    def inputs(self) -> list[tuple[str, str]]:
+        """Paths the stages read and never write: the data files and their folders, a local base model, the
+        accelerate config."""
+        d, base = self.data, self.model.base
+        items = [("data.train_file", d.train_file), ("data.eval_file", d.eval_file),
+                 ("data.train_file", str(Path(d.train_file).parent)), ("data.eval_file", str(Path(d.eval_file).parent)),
+                 ("train.accelerate_config", self.train.accelerate_config)]
+        if base.lower().endswith(".gguf") or base.count("/") != 1 or Path(base).exists():
+            items.append(("model.base", base))  # a local folder or file, not a Hub id
+        return [(k, v) for k, v in items if v and v != "."]
+
+    @model_validator(mode="after")
+    def _paths_are_safe(self) -> "Params":
+        problems = layout_problems(self.outputs(), self.inputs())
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _describe(err: dict[str, Any]) -> list[str]:
     key = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
-        return f"{key}: unknown key (check the spelling against the README's params reference)"
+        return [f"{key}: unknown key (check the spelling against the README's params reference)"]
     msg = err["msg"].removeprefix("Value error, ")
-    return f"{key}: {msg} (found {err['input']!r})"
+    if not key:  # a check across sections (output paths) names its keys itself
+        return msg.split("\n")
+    if err["type"] == "finite_number":
+        msg = "must be a finite number"
+    return [f"{key}: {msg} (found {err['input']!r})"]
 
 
 def parse_params(raw: Any, *, source: str = "params.yaml") -> Params:
@@ -193,7 +245,7 @@ def parse_params(raw: Any, *, source: str = "params.yaml") -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{source}: {_describe(e)}" for e in exc.errors()]
+        lines = [f"{source}: {line}" for e in exc.errors() for line in _describe(e)]
         raise ParamsError("invalid params:\n  " + "\n  ".join(lines)) from None
 
 

@@ -40,10 +40,13 @@ def make_project(dest: str | Path, overrides: dict[str, Any] | None = None, *, s
     or on the ``kwanzaa_train.jsonl`` / ``kwanzaa_eval.jsonl`` files in ``raw_data``."""
     from kwanzaa_hub import example_data
 
+    from kwanzaa_hub.outputs import claim, mark
+
     dest = Path(dest).resolve()
     if not (source / "dvc.yaml").is_file():
         raise InputError(f"{source}/dvc.yaml not found: run from a checkout of kwanzaa_hub (pip install -e .)")
-    dest.mkdir(parents=True, exist_ok=True)
+    claim("the project folder", dest, "dir")  # refreshed only when this tool made it
+    mark(dest, "the project folder")
     shutil.copy2(source / "dvc.yaml", dest / "dvc.yaml")
     pkg = dest / "kwanzaa_hub"
     if pkg.exists():

@@ -18,25 +18,25 @@ from kwanzaa_hub.io import atomic_dir
 def pull(repo_id: str, version: str, out: str | Path) -> Path:
     """Download ``repo_id@version`` into ``out`` (replaced atomically) after checking every sha256."""
     out = Path(out)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "--out") as tmp:
         hub.verified_download(repo_id, version, local_dir=tmp)
         shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's local_dir bookkeeping
     return out
 
 
 def load(repo_id: str, version: str = "v1", base_model: str | None = None, **model_kwargs: Any) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` for a pushed version: the base model (from the adapter config unless given)
-    with ``PeftModel.from_pretrained(base, repo_id, revision=version)`` on top."""
+    """``(model, tokenizer)`` for a pushed version: the base model (from the adapter config unless given) with the
+    adapter on top. The adapter and tokenizer are loaded from the very files whose sha256 was checked, at the
+    commit the tag pointed to when they were checked: nothing is downloaded a second time."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from kwanzaa_hub.models import from_pretrained
 
-    root = hub.verified_download(repo_id, version)
+    root, _commit = hub.verified_download(repo_id, version)
     config = json.loads((root / "adapter_config.json").read_text(encoding="utf-8"))
     base_id = base_model or config["base_model_name_or_path"]
     base = from_pretrained(AutoModelForCausalLM, base_id, **model_kwargs)
-    model = hub.call(PeftModel.from_pretrained, base, repo_id, revision=version,
-                     what=f"loading the adapter {repo_id}@{version}", repo_id=repo_id)
+    model = PeftModel.from_pretrained(base, str(root))
     tokenizer = AutoTokenizer.from_pretrained(str(root))
     return model, tokenizer

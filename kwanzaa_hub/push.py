@@ -23,10 +23,9 @@ from kwanzaa_hub.console import console
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.io import all_or_nothing, atomic_write_json, atomic_write_text
 from kwanzaa_hub.models import ADAPTER_FILES
+from kwanzaa_hub.outputs import MARKER, claim_all
 from kwanzaa_hub.params import Params, to_yaml_dict
 
-CARD_PATH = Path("MODEL_CARD.md")
-RECEIPT_PATH = Path("reports/push.json")
 
 
 def payload(params: Params, scratch: Path) -> dict[str, Path]:
@@ -35,7 +34,7 @@ def payload(params: Params, scratch: Path) -> dict[str, Path]:
     missing = [f for f in ADAPTER_FILES if not (out / f).is_file()]
     if missing:
         raise InputError(f"{out}/ lacks {missing}: run `dvc repro train` first")
-    files = {f.name: f for f in sorted(out.iterdir()) if f.is_file()}
+    files = {f.name: f for f in sorted(out.iterdir()) if f.is_file() and f.name != MARKER}
     unsafe = [n for n in files if n.lower().endswith(hub.UNSAFE_SUFFIXES)]
     if unsafe:
         raise InputError(f"{out}/ holds pickle files {unsafe}; only safetensors are published")
@@ -45,7 +44,8 @@ def payload(params: Params, scratch: Path) -> dict[str, Path]:
             raise InputError(f"{path} not found: run `dvc repro` up to the eval stage first")
         files[name] = Path(path)
     resolved = scratch / "params.yaml"
-    resolved.write_text(yaml.safe_dump(to_yaml_dict(params), sort_keys=False), encoding="utf-8")
+    resolved.write_text(yaml.safe_dump(card_mod.without_machine_paths(to_yaml_dict(params)), sort_keys=False),
+                        encoding="utf-8")
     files["params.yaml"] = resolved
     return files
 
@@ -53,6 +53,7 @@ def payload(params: Params, scratch: Path) -> dict[str, Path]:
 def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, Any]:
     """Push ``hub.version`` (or only write the card when ``hub.repo_id`` is empty); return the receipt."""
     h = params.hub
+    claim_all(params.outputs("push"))
     with tempfile.TemporaryDirectory(prefix="kwanzaa-push-") as tmp:
         scratch = Path(tmp)
         files = payload(params, scratch)
@@ -63,9 +64,9 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
         card_mod.check_card(text, inputs)
         if not h.repo_id:
             receipt = {"pushed": False, "reason": "hub.repo_id is empty: card written, nothing pushed",
-                       "version": h.version, "card": str(CARD_PATH)}
-            _write_outputs(text, receipt)
-            console.print("push: hub.repo_id is empty; wrote MODEL_CARD.md, nothing was pushed")
+                       "version": h.version, "card": h.card_file}
+            _write_outputs(params, text, receipt)
+            console.print(f"push: hub.repo_id is empty; wrote {h.card_file}, nothing was pushed")
             return receipt
 
         console.print(f"push: {len(files) + 2} files as {h.repo_id}@{h.version} "
@@ -78,7 +79,8 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
         m = inputs.metrics
         message = (f"{h.version}: format {m.get('adapter.format_compliance', float('nan')):.3f}, "
                    f"citation F1 {m.get('adapter.citation_f1', float('nan')):.3f}")
-        result = hub.push_version(h.repo_id, h.version, files, message=message, manifest=manifest, retry=retry)
+        result = hub.push_version(h.repo_id, h.version, files, message=message, manifest=manifest,
+                                  adopt=h.adopt_existing, retry=retry)
     uploaded = {**manifest, hub.CARD_FILE: hashlib.sha256(text.encode("utf-8")).hexdigest(),
                 hub.MANIFEST: hashlib.sha256(hub.manifest_bytes(manifest)).hexdigest()}
     receipt = {
@@ -94,7 +96,7 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
         "files": uploaded,
         "manifest": result.files,
     }
-    _write_outputs(text, receipt)
+    _write_outputs(params, text, receipt)
     if result.noop:
         console.print(f"push: {h.repo_id}@{h.version} already holds these files (commit {result.commit[:12]}); nothing to do")
     else:
@@ -102,7 +104,8 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
     return receipt
 
 
-def _write_outputs(card_text: str, receipt: dict[str, Any]) -> None:
-    with all_or_nothing(CARD_PATH, RECEIPT_PATH):
-        atomic_write_text(CARD_PATH, card_text)
-        atomic_write_json(RECEIPT_PATH, receipt)
+def _write_outputs(params: Params, card_text: str, receipt: dict[str, Any]) -> None:
+    h = params.hub
+    with all_or_nothing(h.card_file, h.receipt):
+        atomic_write_text(h.card_file, card_text)
+        atomic_write_json(h.receipt, receipt)

@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.table import Table
 
-from kwanzaa_hub.console import console
-from kwanzaa_hub.data import CATEGORIES
+from kwanzaa_hub.console import console, error, warn
+from kwanzaa_hub.contract import CATEGORIES
 
 SHORT = ("grnd", "multi", "part", "refuse", "uncited")  # CATEGORIES, abbreviated for 80 columns
 
@@ -33,7 +33,7 @@ def print_data_summary(report: dict[str, Any], warnings: list[str]) -> None:
     console.print(f"overflow (> {report['max_length']} tokens): {report['overflow']} dropped; "
                   f"duplicates: {report['duplicates']}; refusals citing context: {report['refusals_citing_context']}")
     if warnings:
-        console.print(f"[yellow]{len(warnings)} warning(s)[/] (full list in the report):")
+        warn(f"{len(warnings)} in the data (full list in the report):")
         for kind, n in _warning_kinds(warnings).most_common(8):
             console.print(f"  {n} x {kind}")
 
@@ -54,9 +54,9 @@ def print_validation(results: list) -> int:
     console.print(table)
     for check, _ in results:
         for e in check.errors:
-            console.print(f"[red]error[/] {e}", soft_wrap=True)
+            error(e)
         for kind, n in _warning_kinds(check.warnings).most_common(8):
-            console.print(f"[yellow]warning[/] {n} x {kind}", soft_wrap=True)
+            warn(f"{n} x {kind}")
     return errors
 
 

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kwanzaa_hub import hardware
-from kwanzaa_hub.console import console
+from kwanzaa_hub import checkpoints, hardware
+from kwanzaa_hub.console import console, warn
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.io import all_or_nothing, atomic_dir, atomic_write_json
 from kwanzaa_hub.models import ADAPTER_FILES
+from kwanzaa_hub.outputs import claim_all, mark
 from kwanzaa_hub.params import Params
-
-DVCLIVE_DIR = "dvclive"
 
 
 @dataclass
@@ -34,33 +33,32 @@ class TrainResult:
     resumed_from: str | None
 
 
+#: The params that change the trained weights. A checkpoint is resumed only under the same values (and the same
+#: prepared data); logging, checkpoint cadence, paths and the mirror can change without losing it.
+WEIGHT_KEYS = ("model.base", "model.revision", "model.chat_date", "data.max_length", "train.seed", "train.epochs",
+               "train.max_steps", "train.per_device_batch_size", "train.gradient_accumulation_steps",
+               "train.learning_rate", "train.lr_scheduler", "train.warmup_ratio", "train.precision",
+               "train.padding_free", "train.quantization", "train.lora", "train.num_processes")
+
+
+def dotted(params: Params, key: str) -> Any:
+    """``dotted(params, "train.lora.r")`` reads ``params.train.lora.r``."""
+    value: Any = params
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
 def fingerprint(params: Params, prepared_dir: str | Path) -> str:
-    """Hash of everything that determines a run: model and train params, and the prepared data files."""
-    h = hashlib.sha256()
-    h.update(json.dumps({"model": params.model.model_dump(), "train": params.train.model_dump(),
-                         "max_length": params.data.max_length}, sort_keys=True).encode())
+    """Hash of what determines the trained weights: :data:`WEIGHT_KEYS` and the prepared data files."""
+    values = {k: dotted(params, k) for k in WEIGHT_KEYS}
+    values = {k: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for k, v in values.items()}
+    h = hashlib.sha256(json.dumps(values, sort_keys=True).encode())
     for f in sorted(Path(prepared_dir).rglob("*")):
         if f.is_file() and f.suffix in (".arrow", ".json") and not f.name.startswith("cache-"):
             h.update(f.relative_to(prepared_dir).as_posix().encode())
             h.update(hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()
-
-
-def last_checkpoint(checkpoint_dir: Path, expected: str, *, main: bool = True) -> str | None:
-    """The newest ``checkpoint-N`` when the folder belongs to this exact run; otherwise wipe it (the main
-    process only; other DDP processes just read) and return None."""
-    from kwanzaa_hub.checkpoints import STAMP, newest_complete, stamped
-
-    if main:
-        if checkpoint_dir.exists() and not stamped(checkpoint_dir, expected):
-            console.print(f"train: {checkpoint_dir}/ holds checkpoints of other data or params; starting fresh")
-            shutil.rmtree(checkpoint_dir)
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        (checkpoint_dir / STAMP).write_text(expected)
-    elif not stamped(checkpoint_dir, expected):
-        return None
-    newest = newest_complete(checkpoint_dir)
-    return str(newest) if newest else None
 
 
 def linear_layer_names(model: Any) -> list[str]:
@@ -110,8 +108,8 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
 
     t = params.train
     if t.padding_free and plan.attention != "flash_attention_2":
-        console.print("[yellow]warning:[/] train.padding_free without FlashAttention 2: samples are kept apart by a "
-                      "mask over the whole row, which measured slower than padded batches (BENCHMARKS.md)", markup=True)
+        warn("train.padding_free without FlashAttention 2: samples are kept apart by a mask over the whole row, "
+             "which measured slower than padded batches (BENCHMARKS.md)")
     # In memory, so TRL's map() caches never land inside the DVC-tracked data/prepared/.
     ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)
     keep = ["prompt", "completion", "chat_template_kwargs"]
@@ -174,7 +172,7 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
 
 def save_adapter(trainer: Any, out_dir: str | Path) -> None:
     """Adapter weights and config, tokenizer and chat template; nothing else (no optimizer, no pickles)."""
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, "train.output_dir") as tmp:
         trainer.model.save_pretrained(tmp, safe_serialization=True)
         trainer.processing_class.save_pretrained(tmp)
         for extra in tmp.iterdir():
@@ -199,7 +197,6 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     from dvclive import Live
     from transformers.integrations import DVCLiveCallback
 
-    from kwanzaa_hub import checkpoints
     from kwanzaa_hub.launch import is_main_process, under_launcher
 
     t = params.train
@@ -207,7 +204,7 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     main = is_main_process()
     if under_launcher():  # the launching process already ran prepare(): every rank only reads
         fp = fingerprint(params, params.data.prepared_dir)
-        resume = last_checkpoint(Path(t.checkpoint_dir), fp, main=False)
+        resume = checkpoints.local_resume_point(Path(t.checkpoint_dir), fp, main=False)
     else:
         fp, resume = prepare(params)
     mirror = checkpoints.mirror_for(params)
@@ -215,7 +212,8 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     live = None
     if main:
         # DVCLive's default Live() would rewrite dvc.yaml: keep it to its own folder.
-        live = Live(dir=DVCLIVE_DIR, dvcyaml=False, save_dvc_exp=False, resume=resume is not None)
+        live = Live(dir=t.dvclive_dir, dvcyaml=False, save_dvc_exp=False, resume=resume is not None)
+        mark(Path(t.dvclive_dir), "train.dvclive_dir")
         extra = [checkpoints.mirror_callback(mirror, fp)] if mirror is not None else []
         callbacks = [DVCLiveCallback(live=live), *extra, *callbacks]
     trainer = build_trainer(params, plan, callbacks=callbacks)
@@ -232,11 +230,16 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
         + (f", resuming from {resume}" if resume else "")
     )
     start = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=resume)
+    if resume and checkpoints.finished(Path(resume)):
+        # the run already reached its last step: take its weights; resuming would train past the plan
+        console.print(f"train: {resume} ends a finished run of these data and params; restoring it, not training")
+        training_loss = restore_finished(trainer, Path(resume))
+    else:
+        training_loss = trainer.train(resume_from_checkpoint=resume).training_loss
     runtime = time.perf_counter() - start
     evals = [h for h in trainer.state.log_history if "eval_loss" in h]
     metrics = evals[-1] if evals and evals[-1].get("step") == trainer.state.global_step else trainer.evaluate()
-    report = _report(trainer, plan, output, metrics, runtime, resume)
+    report = _report(trainer, plan, training_loss, metrics, runtime, resume)
     if not main:
         return TrainResult(report, resume)
     live.end()
@@ -246,18 +249,34 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     return TrainResult(report, resume)
 
 
+def restore_finished(trainer: Any, ckpt: Path) -> float | None:
+    """Load a finished checkpoint's adapter weights and trainer state into ``trainer`` (no training step runs);
+    returns the mean of the losses it logged."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+    from transformers import TrainerState
+
+    set_peft_model_state_dict(trainer.model, load_file(str(ckpt / "adapter_model.safetensors")))
+    trainer.state = TrainerState.load_from_json(str(ckpt / "trainer_state.json"))
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return sum(losses) / len(losses) if losses else None
+
+
 def prepare(params: Params) -> tuple[str, str | None]:
     """Before any model loads: check the Hub token when a repo is configured, then find the resume point
     (the local checkpoint of this exact run, else the newest one in the mirror). Returns (fingerprint, resume)."""
-    from kwanzaa_hub import checkpoints, hub
+    from kwanzaa_hub import hub
 
+    claim_all(params.outputs("train"))  # every output is new, empty or ours before anything happens
     if params.hub.repo_id:  # fail now, not after the run, on a missing or read-only token
         who = hub.preflight(params.hub.repo_id)
         console.print(f"train: Hub token of {who['user']} can write to {params.hub.repo_id}")
     ckpt_dir = Path(params.train.checkpoint_dir)
     fp = fingerprint(params, params.data.prepared_dir)
-    resume = last_checkpoint(ckpt_dir, fp)
     mirror = checkpoints.mirror_for(params)
+    if mirror is not None:
+        mirror.check()
+    resume = checkpoints.local_resume_point(ckpt_dir, fp)
     if resume is None and mirror is not None:
         fetched = mirror.fetch_latest(ckpt_dir, fp)
         if fetched is not None:
@@ -266,7 +285,7 @@ def prepare(params: Params) -> tuple[str, str | None]:
     return fp, resume
 
 
-def _report(trainer: Any, plan: hardware.TrainPlan, output: Any, metrics: dict, runtime: float,
+def _report(trainer: Any, plan: hardware.TrainPlan, training_loss: float | None, metrics: dict, runtime: float,
             resume: str | None) -> dict[str, Any]:
     """``reports/train.json``: losses, runtime, throughput, sizes, memory, resume point, hardware plan."""
     seen = int(trainer.state.num_input_tokens_seen or 0)
@@ -274,16 +293,17 @@ def _report(trainer: Any, plan: hardware.TrainPlan, output: Any, metrics: dict, 
     history = [h for h in trainer.state.log_history if "loss" in h]
     return {
         "train_loss": round(history[-1]["loss"], 4) if history else None,
-        "train_loss_mean": round(output.training_loss, 4),
+        "train_loss_mean": round(training_loss, 4) if training_loss is not None else None,
         "eval_loss": round(metrics["eval_loss"], 4) if "eval_loss" in metrics else None,
         "runtime_s": round(runtime, 1),
         "optimizer_steps": trainer.state.global_step,
+        "planned_steps": trainer.state.max_steps,
         "train_tokens": seen,
         "train_tokens_per_s": round(seen / runtime, 1) if runtime else None,
         "trainable_params": trainable,
         "total_params": total,
         "peak_memory_mib": peak_memory_mib(plan.device),
-        "resumed_from_step": int(resume.rsplit("-", 1)[1]) if resume else 0,
+        "resumed_from_step": checkpoints.step_of(Path(resume).name) if resume else 0,
         **{f"hw_{k}": v for k, v in plan.as_dict().items()},
     }
 

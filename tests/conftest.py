@@ -96,12 +96,12 @@ def make_dvc_project(tmp_path, tiny_model_dir):
 
     def factory(overrides: dict | None = None, name: str = "project") -> Path:
         dest = tmp_path / name
-        base = dest / "models" / "base"
-        if not base.exists():
-            shutil.copytree(tiny_model_dir, base)
         merged = {"model.base": "models/base", "hub.repo_id": ""}
         merged.update(overrides or {})
-        return make_project(dest, merged)
+        project = make_project(dest, merged)
+        if not (dest / "models" / "base").exists():
+            shutil.copytree(tiny_model_dir, dest / "models" / "base")
+        return project
 
     return factory
 

@@ -12,7 +12,7 @@ from kwanzaa_hub.params import parse_params
 FAST = hub_mod.RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05, budget_s=5)
 METRICS = {"base.format_compliance": 0.25, "base.citation_f1": 0.1, "base.refusal_accuracy": 0.5,
            "adapter.format_compliance": 0.75, "adapter.citation_f1": 0.5, "adapter.refusal_accuracy": 0.875,
-           "adapter.grounded.citation_f1": 0.6, "adapter.tokens_per_s": 100.0}
+           "adapter.grounded.citation_f1": 0.6}
 
 
 def params_for(repo_id: str, version: str = "v1", **hub_extra):

@@ -61,7 +61,8 @@ class Fault:
     status: int = 500
     times: int = 1
     headers: dict = field(default_factory=dict)
-    action: str = "status"  # status | reset | truncate
+    action: str = "status"  # status | reset | truncate | echo_auth (an error quoting the Authorization header) | race
+    race: str = ""  # action "race": the repo whose main gets another commit just before this request is served
 
 
 class Store:
@@ -86,6 +87,18 @@ class Store:
         tmp = p.with_suffix(".tmp")
         tmp.write_text(json.dumps(repo))
         os.replace(tmp, p)
+
+    def empty_commit(self, repo_id: str, branch: str = "main") -> str:
+        """A commit by someone else on ``branch`` that changes no file (it only moves the head)."""
+        with self.lock:
+            repo = self.get(repo_id)
+            head = repo["branches"][branch]
+            digest = hashlib.sha1(f"{head}-other-{time.time_ns()}".encode()).hexdigest()
+            repo["commits"][digest] = {"parent": head, "title": "someone else", "message": "", "date": _now(),
+                                       "files": dict(repo["commits"][head]["files"])}
+            repo["branches"][branch] = digest
+            self.put(repo_id, repo)
+            return digest
 
     def has_blob(self, sha256: str) -> bool:
         return (self.objects / sha256).is_file()
@@ -227,6 +240,13 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
+        if fault.action == "echo_auth":  # some proxies quote the request back in their error page
+            self._body()
+            raise HubError(400, None, f"bad request: Authorization: {self.headers.get('Authorization')}")
+        if fault.action == "race":  # another writer commits first: this request's parent commit is now stale
+            self.server.store.empty_commit(fault.race)
+            return self._route(self.command, [unquote(p) for p in urlsplit(self.path).path.split("/")[1:]],
+                               parse_qs(urlsplit(self.path).query))
         if fault.action == "truncate":
             self._body()
             parts = [unquote(p) for p in urlsplit(self.path).path.split("/")[1:]]

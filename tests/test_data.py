@@ -153,10 +153,16 @@ def test_sources_count_mismatch_is_a_warning(tmp_path, good):
 
 # ---- the whole stage --------------------------------------------------------------------------
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """Outputs are relative paths inside the project: every test runs in its own folder."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _params(tmp_path, **data):
     return parse_params({
         "data": {"train_file": str(tmp_path / "train.jsonl"), "eval_file": str(tmp_path / "eval.jsonl"),
-                 "prepared_dir": str(tmp_path / "prepared"), "report": str(tmp_path / "report.json"), **data},
+                 "prepared_dir": "prepared", "report": "report.json", **data},
     })
 
 
@@ -248,8 +254,7 @@ def test_validate_passes_the_real_data(shared_data):
 def test_stage_on_real_data_reports_lengths_and_overflow(tmp_path, shared_data, tiny_tokenizer):
     params = parse_params({"data": {
         "train_file": str(shared_data / "kwanzaa_train.jsonl"), "eval_file": str(shared_data / "kwanzaa_eval.jsonl"),
-        "prepared_dir": str(tmp_path / "prepared"), "report": str(tmp_path / "report.json"),
-        "max_length": 3000, "overflow": "drop"}})
+        "prepared_dir": "prepared", "report": "report.json", "max_length": 3000, "overflow": "drop"}})
     result = data_stage.run(params, tokenizer=tiny_tokenizer)
     r = result.report
     assert r["train"]["samples"] + r["eval"]["samples"] + r["overflow"] == 134

@@ -116,7 +116,7 @@ def test_pull_refuses_a_version_whose_manifest_lists_pickles(hub, repo_id, tmp_p
 
     api = HfApi()
     api.create_repo(repo_id, private=True)
-    api.upload_file(path_or_fileobj=b'{"adapter_model.bin": "00"}', path_in_repo="kwanzaa_manifest.json", repo_id=repo_id)
+    api.upload_file(path_or_fileobj=(b'{"adapter_model.bin": "' + b"0" * 64 + b'"}'), path_in_repo="kwanzaa_manifest.json", repo_id=repo_id)
     api.create_tag(repo_id, tag="v1")
     with pytest.raises(hub_mod.HubError, match="pickle"):
         hub_mod.verified_download(repo_id, "v1", local_dir=tmp_path / "x")
@@ -185,8 +185,8 @@ def test_card_metadata_round_trips_and_template_syntax_stays_text(outputs):
     assert {r.metric_type: r.metric_value for r in parsed.eval_results} == {
         "format_compliance": 0.75, "citation_f1": 0.5, "refusal_accuracy": 0.875}
     assert "{{ 7 * 7 }}{% raw %}" in text and "49" not in text
-    row = next(line for line in text.splitlines() if line.startswith("| format_compliance"))
-    assert row == "| format_compliance | 0.250 | 0.750 | +0.500 |"
+    row = next(line for line in text.splitlines() if line.startswith("| **format_compliance**"))
+    assert row == "| **format_compliance** | 0.250 | 0.750 | +0.500 (better) |"
     with pytest.raises(card.CardError, match="model-index"):
         card.check_card(text, card.CardInputs(params=params, metrics={**METRICS, "adapter.citation_f1": 0.2},
                                               data_report={}, train_report={}))

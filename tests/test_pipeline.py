@@ -99,7 +99,7 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     remote, remote_tok = kwanzaa_hub.load(repo_id, "v1", base_model=base)
     assert greedy(remote, remote_tok) == greedy(local, tok)
     card = (project / "MODEL_CARD.md").read_text()
-    assert "| format_compliance |" in card and 'revision="v1"' in card
+    assert "| **format_compliance** |" in card and 'revision="v1"' in card
 
     # v2: changed params, one more dvc repro
     params = yaml.safe_load((project / "params.yaml").read_text())

@@ -81,7 +81,7 @@ def test_missing_repo_and_missing_version_say_what_to_do(hub, tmp_path, outputs,
     with pytest.raises(hub_mod.HubError, match="does not exist or this token cannot see it"):
         pull("tester/no-such-repo", "v1", tmp_path / "a")
     push_stage.run(params_for(repo_id), retry=FAST)
-    with pytest.raises(hub_mod.HubError, match=f"that version does not exist.*kwanzaa-hub versions {repo_id}"):
+    with pytest.raises(hub_mod.HubError, match=f"has no version 'v9' \\(versions: v1\\).*kwanzaa-hub versions {repo_id}"):
         pull(repo_id, "v9", tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 

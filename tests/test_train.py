@@ -92,16 +92,22 @@ def test_train_outputs_report_and_identical_bytes_on_rerun(prepared, tmp_path):
     result = train_stage.run(params, facts=CPU)
     adapter = tmp_path / "models/adapter"
     assert sorted(p.name for p in adapter.iterdir()) == [
-        "adapter_config.json", "adapter_model.safetensors", "chat_template.jinja", "tokenizer.json", "tokenizer_config.json"]
+        ".kwanzaa-hub", "adapter_config.json", "adapter_model.safetensors", "chat_template.jinja", "tokenizer.json",
+        "tokenizer_config.json"]
     first = (adapter / "adapter_model.safetensors").read_bytes()
     r = json.loads((tmp_path / "reports/train.json").read_text())
     assert r == result.report
-    assert r["optimizer_steps"] == 4 and r["resumed_from_step"] == 0
+    assert r["optimizer_steps"] == r["planned_steps"] == 4 and r["resumed_from_step"] == 0
     assert r["hw_precision"] == "fp32" and r["hw_quantize"] is True
     assert r["train_tokens"] > 0 and r["train_tokens_per_s"] > 0 and r["trainable_params"] > 0
     assert r["train_loss"] > 0 and r["eval_loss"] > 0
     assert (tmp_path / "dvclive/plots/metrics/train/loss.tsv").is_file() or (tmp_path / "dvclive/plots/metrics/loss.tsv").is_file()
-    # same data, params and seed: byte-identical adapter (fresh checkpoints so it trains again)
+    # `dvc repro -f train`: the finished run's checkpoint is restored, never trained further
+    again = train_stage.run(params, facts=CPU)
+    assert again.report["optimizer_steps"] == again.report["planned_steps"] == 4
+    assert again.report["resumed_from_step"] == 4
+    assert (adapter / "adapter_model.safetensors").read_bytes() == first
+    # and without checkpoints it trains again from the start: the same data, params and seed give the same bytes
     import shutil
 
     shutil.rmtree(tmp_path / "checkpoints")

@@ -1,0 +1,155 @@
+"""What the tool may write, replace or remove.
+
+Two layers, so a typo in a path is an exit-2 error and never a wipe:
+
+1. :func:`layout_problems` checks every path in params when they are parsed, before any work: outputs are
+   relative paths inside the project (not the project itself, not ``.git``/``.dvc``, no ``..``), have the
+   extension their content needs, and overlap neither a stage input (``data/raw``, a local base model) nor
+   another output. The checkpoint mirror folder may be absolute (a mounted Drive) but obeys the rest.
+2. :func:`claim` runs when a stage starts, before it touches anything: a folder it is about to replace must
+   be one it wrote (it carries the :data:`MARKER` file), be empty, or not exist; a file it is about to
+   replace must hold what the tool writes there. Anything else stops the stage, naming the key and the path.
+
+``dvc.yaml`` declares every output ``persist: true``: DVC would otherwise delete an output path itself
+before the stage command runs, and no check inside the command could protect it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Literal
+
+from kwanzaa_hub.errors import InputError
+
+MARKER = ".kwanzaa-hub"  # a file in every folder this tool writes: the proof that it may replace the folder
+CARD_SIGNATURE = "<!-- written by kwanzaa_hub: `kwanzaa-hub push` replaces this file -->"
+RESERVED = (".git", ".dvc")
+Kind = Literal["dir", "json", "jsonl", "card"]
+SUFFIX = {"json": ".json", "jsonl": ".jsonl", "card": ".md"}
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output path from params: the dotted key, the path, and what the tool writes there."""
+
+    key: str
+    path: str
+    kind: Kind
+    absolute_ok: bool = False
+
+
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(p for p in PurePosixPath(path.replace("\\", "/")).parts if p not in ("", "."))
+
+
+def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """True when one path is the other or lies inside it."""
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def path_problem(key: str, path: str, *, absolute_ok: bool = False) -> str | None:
+    """Why ``path`` cannot be an output (None when it can)."""
+    if not path.strip():
+        return f"{key}: empty path"
+    if path != path.strip() or any(ord(c) < 32 for c in path):
+        return f"{key}: {path!r} has leading/trailing spaces or control characters"
+    if path.startswith("~"):
+        return f"{key}: {path!r} starts with '~'; write the path out"
+    parts = _parts(path)
+    if PurePosixPath(path).is_absolute():
+        if not absolute_ok:
+            return f"{key}: {path!r} is absolute; outputs are relative paths inside the project (e.g. models/adapter)"
+        if len(parts) < 3:
+            return f"{key}: {path!r} is too close to the filesystem root; name a folder of its own"
+        return None
+    if ".." in parts:
+        return f"{key}: {path!r} climbs out of the project with '..'; outputs stay inside the project"
+    if not parts:
+        return f"{key}: {path!r} is the project folder itself; name a folder or file inside it"
+    if parts[0] in RESERVED:
+        return f"{key}: {path!r} is inside {parts[0]}/, which belongs to {parts[0][1:]}"
+    return None
+
+
+def layout_problems(outputs: Iterable[Output], inputs: Iterable[tuple[str, str]]) -> list[str]:
+    """Every reason the output paths cannot be used together (see the module docstring)."""
+    outputs = list(outputs)
+    problems = []
+    usable = []
+    for out in outputs:
+        problem = path_problem(out.key, out.path, absolute_ok=out.absolute_ok)
+        if problem is None and out.kind in SUFFIX and not out.path.endswith(SUFFIX[out.kind]):
+            problem = f"{out.key}: {out.path!r} must end in {SUFFIX[out.kind]}"
+        if problem:
+            problems.append(problem)
+        else:
+            usable.append(out)
+    inside = [(k, p) for k, p in inputs if p and not PurePosixPath(p).is_absolute() and ".." not in _parts(p)]
+    for out in usable:  # an input outside the project cannot collide with an output inside it
+        hit = next(((k, p) for k, p in inside if not out.absolute_ok and _overlap(_parts(p), _parts(out.path))), None)
+        if hit:
+            problems.append(f"{out.key}: {out.path!r} overlaps the input {hit[0]} ({hit[1]!r}); choose another path")
+    for i, a in enumerate(usable):
+        for b in usable[i + 1:]:
+            if PurePosixPath(a.path).is_absolute() == PurePosixPath(b.path).is_absolute() and \
+                    _overlap(_parts(a.path), _parts(b.path)):
+                problems.append(f"{a.key}: {a.path!r} overlaps {b.key} ({b.path!r}); each output needs its own path")
+    return problems
+
+
+def is_owned(folder: Path) -> bool:
+    """True when ``folder`` carries the marker this tool writes into every folder it creates."""
+    return (folder / MARKER).is_file()
+
+
+def mark(folder: Path, key: str) -> None:
+    """Write the ownership marker into a folder this tool is writing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text(json.dumps({"written_by": "kwanzaa_hub", "key": key}) + "\n", encoding="utf-8")
+
+
+def _file_is_ours(path: Path, kind: Kind) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if kind == "card":
+        return CARD_SIGNATURE in text
+    if kind == "jsonl":
+        first = text.split("\n", 1)[0]
+        try:
+            return isinstance(json.loads(first), dict) if first.strip() else not text.strip()
+        except json.JSONDecodeError:
+            return False
+    try:
+        json.loads(text)
+        return True
+    except json.JSONDecodeError:
+        return False
+
+
+def claim(key: str, path: str | Path, kind: Kind) -> Path:
+    """Check, before a stage writes ``path``, that replacing what is there loses nothing the tool did not
+    write; raise ``InputError`` naming ``key`` otherwise. Nothing is changed either way."""
+    p = Path(path)
+    if kind == "dir":
+        if p.is_symlink() or (p.exists() and not p.is_dir()):
+            raise InputError(f"{key}: {p} exists and is not a folder this tool wrote; nothing was touched. "
+                             f"Move it away or set {key} to another path.")
+        if p.is_dir() and not is_owned(p) and any(p.iterdir()):
+            raise InputError(f"{key}: {p}/ exists and was not written by kwanzaa_hub (no {MARKER} marker in it); "
+                             f"nothing was touched. Move it away or set {key} to another path.")
+        return p
+    if p.is_symlink() or p.is_dir() or (p.exists() and not _file_is_ours(p, kind)):
+        raise InputError(f"{key}: {p} exists and does not hold what kwanzaa_hub writes there; nothing was touched. "
+                         f"Move it away or set {key} to another path.")
+    return p
+
+
+def claim_all(outputs: Iterable[Output]) -> None:
+    """:func:`claim` every output; the first one that is not ours stops the stage before anything is written."""
+    for out in outputs:
+        claim(out.key, out.path, out.kind)

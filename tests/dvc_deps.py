@@ -1,0 +1,64 @@
+"""The project modules a stage's command imports, computed from the code (for the stage-deps test)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = "kwanzaa_hub"
+
+
+def module_file(root: Path, name: str) -> Path | None:
+    """``kwanzaa_hub.metrics.registry`` -> its .py file (or the package's __init__.py)."""
+    base = root.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_modules(node: ast.AST, root: Path) -> set[str]:
+    """Project modules imported anywhere under ``node`` (module level and inside functions)."""
+    found = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Import):
+            found |= {a.name for a in n.names if a.name.split(".")[0] == PACKAGE}
+        elif isinstance(n, ast.ImportFrom) and n.module and n.module.split(".")[0] == PACKAGE:
+            found.add(n.module)
+            found |= {f"{n.module}.{a.name}" for a in n.names if module_file(root, f"{n.module}.{a.name}")}
+    return found
+
+
+def closure(start: set[str], root: Path) -> set[Path]:
+    """Files of ``start`` and of every project module they import, transitively, with their packages' __init__."""
+    seen: set[str] = set()
+    todo = list(start)
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__ too
+            prefix = ".".join(parts[:i])
+            if prefix in seen or module_file(root, prefix) is None:
+                continue
+            seen.add(prefix)
+            tree = ast.parse(module_file(root, prefix).read_text())
+            if module_file(root, prefix).name == "__init__.py":  # runs its module level only on import
+                tree = ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))],
+                                  type_ignores=[])
+            todo.extend(imported_modules(tree, root))
+    return {module_file(root, n).relative_to(root) for n in seen}
+
+
+def command_modules(root: Path, command: str) -> set[Path]:
+    """The project files that ``kwanzaa-hub <command>`` runs: what its function in cli.py imports and what
+    cli.py imports at module level, followed transitively. cli.py itself is left out: it only parses
+    arguments and prints, so editing another command's text does not rerun a stage."""
+    cli = ast.parse((root / PACKAGE / "cli.py").read_text())
+    top = set()
+    for node in cli.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            top |= imported_modules(node, root)
+    fn = next(n for n in cli.body if isinstance(n, ast.FunctionDef) and (
+        n.name == command or any(isinstance(d, ast.Call) and d.args and getattr(d.args[0], "value", None) == command
+                                 for d in n.decorator_list)))
+    return closure(top | imported_modules(fn, root), root) - {Path(PACKAGE) / "cli.py"}
