@@ -195,12 +195,12 @@ class HubMirror:
         """The mirrored run's fingerprint; None when nothing is mirrored yet. A read that fails for another
         reason is a visible warning (and None): the run then starts without the mirror."""
         from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+        from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
         def read() -> str | None:
             try:
                 return Path(hf_hub_download(self.repo_id, STAMP, revision=BRANCH)).read_text().strip()
-            except (EntryNotFoundError, RevisionNotFoundError):
+            except (RemoteEntryNotFoundError, RevisionNotFoundError):
                 return None
             except RepositoryNotFoundError as exc:
                 if hub.status_of(exc) == 401 and hub.get_token():

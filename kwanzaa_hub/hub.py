@@ -77,8 +77,10 @@ def status_of(exc: BaseException) -> int | None:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+    if isinstance(exc, LocalEntryNotFoundError):  # the download could not reach the Hub and nothing was cached
+        return True
     if isinstance(exc, HfHubHTTPError):
         return status_of(exc) in TRANSIENT_STATUS
     if type(exc).__module__.startswith("httpx") or isinstance(exc, (ConnectionError, TimeoutError)):
@@ -103,15 +105,18 @@ def _retry_after(exc: BaseException, policy: RetryPolicy) -> float | None:
 def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
     """A Hub failure as a message that says what happened and how to fix it."""
     from huggingface_hub.errors import (
-        EntryNotFoundError,
         GatedRepoError,
         HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RemoteEntryNotFoundError,
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
 
     status = status_of(exc)
-    if isinstance(exc, EntryNotFoundError):
+    if isinstance(exc, LocalEntryNotFoundError):
+        hint = "the Hub could not be reached or kept failing, and no copy is cached; rerun later."
+    elif isinstance(exc, RemoteEntryNotFoundError):
         hint = f"that file is not in {repo_id} at this revision."
     elif isinstance(exc, GatedRepoError):
         hint = f"{repo_id} is gated: accept its license on the Hub, then log in (`hf auth login`) or set HF_TOKEN."
@@ -136,10 +141,14 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
     elif status is not None and status >= 500:
         hint = "the Hub is failing (server error); rerun later, finished uploads are kept."
     elif isinstance(exc, HfHubHTTPError):
-        hint = "see the Hub's answer above."
+        hint = "see the Hub's answer above; fix what it names and rerun."
     else:
-        hint = "the connection failed; check the network (and HF_ENDPOINT) and rerun."
-    detail = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        hint = "the Hub could not be reached or kept failing; check the network (and HF_ENDPOINT) and rerun later."
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    said = (getattr(exc, "server_message", None) or "").strip()
+    if said and said not in detail:
+        detail = f"{detail.rstrip(': ')}: {said}"  # the Hub's own words ("see the Hub's answer" points here)
+    detail = scrub(" ".join(detail.split()))
     return HubError(f"{what} failed ({status or type(exc).__name__}): {detail}\n  {hint}")
 
 
@@ -170,8 +179,18 @@ def call(fn: Callable[..., T], *args: Any, what: str, repo_id: str = "", retry: 
 # ---------------------------------------------------------------------------------------- preflight
 
 
+def check_repo_id(repo_id: str) -> str:
+    """``repo_id`` when it is ``namespace/name``; an ``InputError`` otherwise."""
+    from kwanzaa_hub.params import REPO_ID
+
+    if not REPO_ID.fullmatch(repo_id):
+        raise InputError(f"{repo_id!r} is not a Hub repo id: expected namespace/name (letters, digits, . _ -)")
+    return repo_id
+
+
 def preflight(repo_id: str) -> dict[str, Any]:
     """Check, before any long work, that a token exists and may write to ``repo_id``'s namespace."""
+    check_repo_id(repo_id)
     if not get_token():
         raise InputError("no Hub token: set HF_TOKEN (in Colab: add it to the notebook's secrets) or run "
                          "`hf auth login` with a write token")
@@ -246,21 +265,22 @@ class PushResult:
     files: dict[str, str] = field(default_factory=dict)
 
 
-def read_json(repo_id: str, filename: str, revision: str, *, missing_ok: bool = False) -> Any:
+def read_json(repo_id: str, filename: str, revision: str, *, missing_ok: bool = False,
+              retry: RetryPolicy | None = None) -> Any:
     """A JSON file of the repo at ``revision``. A file that is not JSON is a ``HubError`` that says so; a file
     that is not there is None with ``missing_ok``, a ``HubError`` otherwise."""
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.errors import RemoteEntryNotFoundError
 
     def download() -> str | None:
         try:
             return hf_hub_download(repo_id, filename, revision=revision)
-        except EntryNotFoundError:
+        except RemoteEntryNotFoundError:  # the Hub says it is not there (not: the Hub could not be reached)
             if missing_ok:
                 return None
             raise
 
-    path = call(download, what=f"downloading {filename}@{revision}", repo_id=repo_id)
+    path = call(download, what=f"downloading {filename}@{revision}", repo_id=repo_id, retry=retry)
     if path is None:
         return None
     try:
@@ -282,8 +302,8 @@ def check_manifest(data: Any, where: str) -> dict[str, str]:
     return data
 
 
-def tags(repo_id: str) -> dict[str, str]:
-    refs = call(api().list_repo_refs, repo_id, what=f"listing the refs of {repo_id}", repo_id=repo_id)
+def tags(repo_id: str, retry: RetryPolicy | None = None) -> dict[str, str]:
+    refs = call(api().list_repo_refs, repo_id, what=f"listing the refs of {repo_id}", repo_id=repo_id, retry=retry)
     return {t.name: t.target_commit for t in refs.tags}
 
 
@@ -292,12 +312,12 @@ def manifest_bytes(manifest: dict[str, str]) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
 
 
-def owned_files(repo_id: str, head: str, current: list[str]) -> set[str]:
+def owned_files(repo_id: str, head: str, current: list[str], retry: RetryPolicy | None = None) -> set[str]:
     """The files on ``main`` this tool wrote: those its manifest at ``head`` lists, the card and the manifest.
     Without a manifest, none."""
     if MANIFEST not in current:
         return set()
-    previous = check_manifest(read_json(repo_id, MANIFEST, head), f"{repo_id}@main")
+    previous = check_manifest(read_json(repo_id, MANIFEST, head, retry=retry), f"{repo_id}@main")
     return set(previous) | {MANIFEST, CARD_FILE}
 
 
@@ -328,9 +348,9 @@ def push_version(repo_id: str, version: str, files: dict[str, Path], *, message:
     hub = api()
     manifest = manifest if manifest is not None else build_manifest(files)
     url = f"{hub.endpoint}/{repo_id}/tree/{version}"
-    existing = tags(repo_id)
+    existing = tags(repo_id, retry)
     if version in existing:
-        return _same_or_conflict(repo_id, version, existing[version], manifest, url)
+        return _same_or_conflict(repo_id, version, existing[version], manifest, url, retry)
 
     adds = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in sorted(files.items())]
     adds.append(CommitOperationAdd(path_in_repo=MANIFEST, path_or_fileobj=manifest_bytes(manifest)))
@@ -338,7 +358,7 @@ def push_version(repo_id: str, version: str, files: dict[str, Path], *, message:
     for attempt in range(3):  # optimistic concurrency: the commit is based on the head we listed
         head = call(hub.repo_info, repo_id, what=f"reading {repo_id}", repo_id=repo_id, retry=retry).sha
         current = call(hub.list_repo_files, repo_id, revision=head, what="listing files", repo_id=repo_id, retry=retry)
-        deletes = plan_commit(repo_id, current, owned_files(repo_id, head, current), wanted, adopt=adopt)
+        deletes = plan_commit(repo_id, current, owned_files(repo_id, head, current, retry), wanted, adopt=adopt)
         try:
             info = call(hub.create_commit, repo_id,
                         operations=[*adds, *(CommitOperationDelete(path_in_repo=p) for p in deletes)],
@@ -351,12 +371,12 @@ def push_version(repo_id: str, version: str, files: dict[str, Path], *, message:
     commit = info.oid
     if not _tag(repo_id, version, commit, message, retry):
         # 409: the tag exists. Ours, when an earlier attempt of this call landed; else someone tagged meanwhile.
-        tagged = tags(repo_id).get(version)
+        tagged = tags(repo_id, retry).get(version)
         if tagged == commit:
             return PushResult(repo_id, version, commit, url, noop=False, files=manifest)
         if tagged is None:
             raise HubError(f"tagging {version} failed (409) but {repo_id} has no such tag; rerun the push")
-        return _same_or_conflict(repo_id, version, tagged, manifest, url)
+        return _same_or_conflict(repo_id, version, tagged, manifest, url, retry)
     return PushResult(repo_id, version, commit, url, noop=False, files=manifest)
 
 
@@ -376,10 +396,11 @@ def _tag(repo_id: str, version: str, commit: str, message: str, retry: RetryPoli
     return call(create, what=f"tagging {version}", repo_id=repo_id, retry=retry)
 
 
-def _same_or_conflict(repo_id: str, version: str, commit: str, manifest: dict, url: str) -> PushResult:
+def _same_or_conflict(repo_id: str, version: str, commit: str, manifest: dict, url: str,
+                      retry: RetryPolicy | None = None) -> PushResult:
     """The tag exists: a no-op when it holds this payload, a ``VersionConflict`` when it holds another. A manifest
     that cannot be read is a ``HubError`` (rerun later), never taken for a conflict."""
-    remote = read_json(repo_id, MANIFEST, commit, missing_ok=True)
+    remote = read_json(repo_id, MANIFEST, commit, missing_ok=True, retry=retry)
     if remote is None:
         raise VersionConflict(f"{repo_id}@{version} exists on commit {commit[:12]} but holds no {MANIFEST}: it was "
                               "not pushed by kwanzaa_hub. Set hub.version to a tag that does not exist yet.")

@@ -21,7 +21,7 @@ from kwanzaa_hub.outputs import Output, layout_problems
 
 DEFAULT_PARAMS = Path("params.yaml")
 _VERSION_RE = re.compile(r"v[1-9][0-9]*")  # matched with fullmatch: no trailing newline slips through
-_REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 #: transformers schedulers that run with no extra scheduler arguments (tests keep this in step with
 #: transformers' SchedulerType; the others need kwargs or an eval metric this pipeline does not pass).
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
@@ -161,7 +161,7 @@ class HubParams(_Section):
     @field_validator("repo_id")
     @classmethod
     def _repo_shape(cls, v: str) -> str:
-        if v and not _REPO_RE.fullmatch(v):
+        if v and not REPO_ID.fullmatch(v):
             raise ValueError("must be 'namespace/name' (or empty to skip the push)")
         return v
 

@@ -1,0 +1,133 @@
+"""bench/bench_gpu.py on the CPU: a tiny shape end to end, the lengths file, and a failing run being recorded.
+
+The real run is for a lent H100/H200 (one shot, a few minutes); these tests make sure it cannot fail there for a
+reason a CPU could have shown: structure of the JSON, the seed ratio, loss agreement, the eval part.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "bench" / "bench_gpu.py"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_gpu", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_tiny_cpu_run_writes_the_full_result(tmp_path):
+    out = tmp_path / "gpu.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--shape", "tiny", "--rounds", "1", "--steps", "2", "--max-new-tokens", "8",
+         "--variants", "seed,batch_8x1,liger", "--out", str(out)],
+        check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+
+    assert r["plan"]["device"] == "cpu" and r["plan"]["precision"] == "fp32"
+    assert {"torch", "transformers", "peft", "bitsandbytes", "liger_kernel"} <= set(r["versions"])
+    assert r["lengths"]["train_samples"] == 107 and r["complete"] is True
+    seed, batch = r["variants"]["seed"], r["variants"]["batch_8x1"]
+    for v in (seed, batch):
+        assert v["errors"] == [] and len(v["runs"]) == 1
+        assert v["median_tokens_per_s"] > 0
+        assert len(v["losses"]) == 3  # 1 warm-up + 2 measured steps
+        assert v["worst_case"]["total_tokens"] == r["lengths"]["train_total_max"]
+    assert seed["ratio_vs_seed"] == 1.0 and batch["ratio_vs_seed"] > 0
+    # same samples in the same order: 8 x 1 and 1 x 8 train the same thing (fp32 on the CPU: near exact)
+    assert batch["same_samples_as_seed"] is True
+    assert batch["loss_max_rel_diff_vs_seed"] is not None and batch["loss_max_rel_diff_vs_seed"] < 1e-3
+    assert batch["losses_agree"] is True
+    assert "skipped" in r["variants"]["liger"] and r["variants"]["liger"]["runs"] == []
+
+    ev = r["eval"]
+    assert ev["batch_1"]["tokens_per_s"] > 0 and ev["batch_1"]["new_tokens"] == 27 * 8
+    for key in ("batch_8", "batch_27"):
+        assert 0 <= ev[key]["identical_to_single"] <= 27
+        assert ev[key]["fewest_new_tokens"] == 8 and ev[key]["speedup_vs_batch_1"] > 0
+    assert "gradient_checkpointing_auto" in r
+    assert out.with_suffix(".md").read_text().startswith("device:")
+
+
+def test_lengths_file_holds_numbers_of_the_real_data():
+    lengths = json.loads((REPO / "bench/data/kwanzaa_lengths.json").read_text())
+    assert "SmolLM2" in lengths["tokenizer"]
+    assert len(lengths["train"]) == 107 and len(lengths["eval"]) == 27 == len(lengths["eval_prompt"])
+    totals = [t for t, _ in lengths["train"]]
+    assert statistics.median(totals) == 1465 and max(totals) == 2802
+    assert all(isinstance(x, int) and 0 < a < t for t, a in lengths["train"] + lengths["eval"] for x in (t, a))
+    assert all(isinstance(n, int) and n > 0 for n in lengths["eval_prompt"])
+
+
+def test_rounds_rotate_and_every_variant_runs_once_per_round():
+    bench = load_bench()
+    pairs = bench.schedule(["a", "b", "c"], 2)
+    assert [n for r, n in pairs if r == 0] == ["a", "b", "c"]
+    assert [n for r, n in pairs if r == 1] == ["b", "c", "a"]
+    assert next(iter(bench.VARIANTS)) == "seed"
+    assert all(v["batch"] * v["accum"] == bench.SAMPLES_PER_STEP for v in bench.VARIANTS.values())
+
+
+def test_collator_pads_right_and_masks_padding_from_the_loss():
+    bench = load_bench()
+    batch = bench.pad_collate([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [9], "labels": [9]}])
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [9, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [9, -100, -100]]
+
+
+def test_a_failing_run_is_recorded_not_raised(tmp_path):
+    bench = load_bench()
+    from kwanzaa_hub import hardware
+
+    plan = hardware.plan(hardware.HardwareFacts("cpu", "test"))
+    ctx = {"plan": plan, "model_dir": tmp_path / "missing", "samples": [], "longest": {}, "steps": 1,
+           "tmp": str(tmp_path), "deadline": float("inf"), "t4_limit": 13.5}
+    record = bench.run_variant("seed", bench.SEED, ctx, with_worst_case=True)
+    assert "error" in record and "worst_case" not in record
+    assert bench.fits({"error": "torch.OutOfMemoryError: CUDA out of memory"}, "peak_reserved_gib", 13.5) is False
+    assert bench.fits({"peak_reserved_gib": 14.0}, "peak_reserved_gib", 13.5) is False
+    assert bench.fits({"peak_reserved_gib": 9.0}, "peak_reserved_gib", 13.5) is True
+
+
+def test_on_a_big_gpu_the_plan_is_the_t4_one(monkeypatch):
+    bench = load_bench()
+    from kwanzaa_hub import hardware
+
+    monkeypatch.setattr(hardware, "detect", lambda: hardware.HardwareFacts("cuda", "NVIDIA H200", (9, 0), 139.8))
+    plan = bench.choose_plan("t4")
+    assert (plan.precision, plan.compute_dtype, plan.optim, plan.attention, plan.tf32) == (
+        "fp16", "float16", "paged_adamw_8bit", "sdpa", False)
+    assert plan.hardware == "Tesla T4 (forced on NVIDIA H200) (sm_75)"
+    assert bench.choose_plan("detected").precision == "bf16"
+
+
+def test_sdpa_probe_names_the_kernels_that_take_grouped_query_attention():
+    bench = load_bench()
+    probe = bench.sdpa_gqa_probe(bench.SHAPES["tiny"], 16, device="cpu")
+    assert probe["gqa_no_mask_math"] == "ok"
+    assert set(probe) == {"gqa_no_mask_efficient", "gqa_no_mask_math"}
+
+
+def test_the_real_shape_is_llama_3_2_1b():
+    bench = load_bench()
+    import torch
+
+    model = bench.build_random_model(bench.SHAPES["llama-3.2-1b"], torch.float16, "meta")  # no memory used
+    assert sum(p.numel() for p in model.parameters()) == 1_235_814_400  # meta-llama/Llama-3.2-1B-Instruct
+    assert model.lm_head.weight is model.model.embed_tokens.weight
+    assert model.config.rope_parameters["rope_theta"] == 500000.0
