@@ -30,7 +30,9 @@ What it measures, in this order (all in one process, one JSON):
 
 Device command (the lent machine has no network; the two wheels travel in the ignored ``.whl/`` folder)::
 
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; PYTHONUNBUFFERED=1 python3 bench/bench_gpu.py --out $OUT/gpu.json --budget-s 400
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+        .whl/*.whl && export PYTHONPATH=/tmp/site || exit; \
+        PYTHONUNBUFFERED=1 python3 bench/bench_gpu.py --out $OUT/gpu.json --budget-s 400
 
 Budget: ``--budget-s`` counts from the start of the script. Eval generation runs first (~1 minute); training
 runs start only while the time left covers the longest run so far, and a run past the budget stops after its
@@ -100,24 +102,53 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 # meta-llama/Llama-3.2-1B-Instruct's architecture; "tiny" is for the CPU test.
 SHAPES: dict[str, dict[str, Any]] = {
-    "llama-3.2-1b": {"vocab_size": 128256, "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
-                     "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 64,
-                     "max_position_embeddings": 131072, "rms_norm_eps": 1e-5, "tie_word_embeddings": True,
-                     "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0,
-                                         "high_freq_factor": 4.0, "low_freq_factor": 1.0,
-                                         "original_max_position_embeddings": 8192},
-                     "bos_token_id": 128000, "eos_token_id": 128009},
-    "tiny": {"vocab_size": 2048, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-             "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "max_position_embeddings": 4096,
-             "rms_norm_eps": 1e-5, "tie_word_embeddings": True,
-             "rope_parameters": {"rope_type": "default", "rope_theta": 500000.0},
-             "bos_token_id": 1, "eos_token_id": 2},
+    "llama-3.2-1b": {
+        "vocab_size": 128256,
+        "hidden_size": 2048,
+        "intermediate_size": 8192,
+        "num_hidden_layers": 16,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "head_dim": 64,
+        "max_position_embeddings": 131072,
+        "rms_norm_eps": 1e-5,
+        "tie_word_embeddings": True,
+        "rope_parameters": {
+            "rope_type": "llama3",
+            "rope_theta": 500000.0,
+            "factor": 32.0,
+            "high_freq_factor": 4.0,
+            "low_freq_factor": 1.0,
+            "original_max_position_embeddings": 8192,
+        },
+        "bos_token_id": 128000,
+        "eos_token_id": 128009,
+    },
+    "tiny": {
+        "vocab_size": 2048,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "max_position_embeddings": 4096,
+        "rms_norm_eps": 1e-5,
+        "tie_word_embeddings": True,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 500000.0},
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+    },
 }
 TINY_LENGTH_DIVISOR = 16  # tiny shape: every length / 16, so the CPU test takes seconds
 
 # params.yaml train.lora
-LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05,
-        "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
+LORA = {
+    "r": 16,
+    "lora_alpha": 32,
+    "lora_dropout": 0.05,
+    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+}
 SAMPLES_PER_STEP = 8
 FIRST_RUN_ESTIMATE_S = 30.0  # load + 5 steps + worst-case step of the 1B model, before any run has been timed
 SEED_VALUE = 42
@@ -125,19 +156,33 @@ LOSS_TOLERANCE = 5e-3  # relative; fp16 AMP on a GPU, exact order of samples
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", default=str(REPO / "bench/results/gpu.json"), help="result JSON (a .md table beside it)")
-    ap.add_argument("--budget-s", type=float, default=400.0,
-                    help="no new run starts past this many seconds from the start (eval runs first)")
+    ap.add_argument(
+        "--budget-s",
+        type=float,
+        default=400.0,
+        help="no new run starts past this many seconds from the start (eval runs first)",
+    )
     ap.add_argument("--steps", type=int, default=4, help="measured optimizer steps per run, after 1 warm-up step")
     ap.add_argument("--rounds", type=int, default=2, help="each variant runs once per round, order rotated")
-    ap.add_argument("--variants", default="",
-                    help=f"comma-separated subset (keep seed for the ratios) of: {', '.join(VARIANTS)}")
-    ap.add_argument("--shape", choices=["real", "tiny"], default="real",
-                    help="real: Llama-3.2-1B shape; tiny: a CPU smoke test (lengths / 16)")
-    ap.add_argument("--plan", choices=["t4", "detected"], default="t4",
-                    help="t4: the plan for a Tesla T4 forced on the CUDA GPU; detected: this machine's plan")
+    ap.add_argument(
+        "--variants", default="", help=f"comma-separated subset (keep seed for the ratios) of: {', '.join(VARIANTS)}"
+    )
+    ap.add_argument(
+        "--shape",
+        choices=["real", "tiny"],
+        default="real",
+        help="real: Llama-3.2-1B shape; tiny: a CPU smoke test (lengths / 16)",
+    )
+    ap.add_argument(
+        "--plan",
+        choices=["t4", "detected"],
+        default="t4",
+        help="t4: the plan for a Tesla T4 forced on the CUDA GPU; detected: this machine's plan",
+    )
     ap.add_argument("--max-new-tokens", type=int, default=64, help="eval generation: new tokens per prompt")
     ap.add_argument("--eval-batch", type=int, default=8, help="eval generation: the batched run's batch size")
     ap.add_argument("--skip-eval", action="store_true", help="no eval generation part")
@@ -165,8 +210,12 @@ def load_lengths(path: str | Path, shape: str) -> dict[str, Any]:
         t = max(4, total // TINY_LENGTH_DIVISOR)
         return [t, max(1, min(t - 2, answer // TINY_LENGTH_DIVISOR))]
 
-    return {**raw, "train": [scale(*p) for p in raw["train"]], "eval": [scale(*p) for p in raw["eval"]],
-            "eval_prompt": [max(2, n // TINY_LENGTH_DIVISOR) for n in raw["eval_prompt"]]}
+    return {
+        **raw,
+        "train": [scale(*p) for p in raw["train"]],
+        "eval": [scale(*p) for p in raw["eval"]],
+        "eval_prompt": [max(2, n // TINY_LENGTH_DIVISOR) for n in raw["eval_prompt"]],
+    }
 
 
 def lengths_summary(lengths: dict[str, Any]) -> dict[str, Any]:
@@ -192,7 +241,7 @@ def make_samples(pairs: list[list[int]], vocab: int, seed: int) -> list[dict[str
     samples = []
     for total, answer in pairs:
         ids = torch.randint(1, vocab, (total,), generator=gen).tolist()
-        samples.append({"input_ids": ids, "labels": [-100] * (total - answer) + ids[total - answer:]})
+        samples.append({"input_ids": ids, "labels": [-100] * (total - answer) + ids[total - answer :]})
     return samples
 
 
@@ -237,10 +286,14 @@ def t4_backends() -> dict[str, bool]:
     if hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
         torch.backends.cuda.enable_cudnn_sdp(False)
     cuda = torch.backends.cuda
-    return {"cuda.matmul.allow_tf32": cuda.matmul.allow_tf32, "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
-            "flash_sdp": cuda.flash_sdp_enabled(), "mem_efficient_sdp": cuda.mem_efficient_sdp_enabled(),
-            "cudnn_sdp": cuda.cudnn_sdp_enabled() if hasattr(cuda, "cudnn_sdp_enabled") else None,
-            "math_sdp": cuda.math_sdp_enabled()}
+    return {
+        "cuda.matmul.allow_tf32": cuda.matmul.allow_tf32,
+        "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
+        "flash_sdp": cuda.flash_sdp_enabled(),
+        "mem_efficient_sdp": cuda.mem_efficient_sdp_enabled(),
+        "cudnn_sdp": cuda.cudnn_sdp_enabled() if hasattr(cuda, "cudnn_sdp_enabled") else None,
+        "math_sdp": cuda.math_sdp_enabled(),
+    }
 
 
 def sdpa_gqa_probe(shape: dict[str, Any], seq: int, device: str = "cuda") -> dict[str, str]:
@@ -260,7 +313,7 @@ def sdpa_gqa_probe(shape: dict[str, Any], seq: int, device: str = "cuda") -> dic
             with sdpa_kernel([backend]):
                 F.scaled_dot_product_attention(q, k, k, is_causal=True, enable_gqa=True)
             result[f"gqa_no_mask_{name}"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - "no kernel" is the answer
+        except Exception as exc:
             result[f"gqa_no_mask_{name}"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     return result
 
@@ -285,11 +338,16 @@ def device_info() -> dict[str, Any]:
     if not torch.cuda.is_available():
         return {"type": "cpu", "name": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
     p = torch.cuda.get_device_properties(0)
-    return {"type": "cuda", "name": p.name, "capability": [p.major, p.minor],
-            "memory_gib": round(p.total_memory / 2**30, 1), "cuda": torch.version.cuda,
-            "alloc_conf": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"),
-            # Triton (Liger) builds a small C launcher on first use: no compiler, no Liger
-            "c_compiler": shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")}
+    return {
+        "type": "cuda",
+        "name": p.name,
+        "capability": [p.major, p.minor],
+        "memory_gib": round(p.total_memory / 2**30, 1),
+        "cuda": torch.version.cuda,
+        "alloc_conf": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"),
+        # Triton (Liger) builds a small C launcher on first use: no compiler, no Liger
+        "c_compiler": shutil.which("cc") or shutil.which("gcc") or shutil.which("clang"),
+    }
 
 
 def liger_skip_reason(device: str) -> str | None:
@@ -312,7 +370,7 @@ def free_memory() -> None:
         try:
             torch.cuda.synchronize()
             torch.cuda.empty_cache()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             print(f"warning: freeing GPU memory failed: {type(exc).__name__}: {exc}", flush=True)
 
 
@@ -322,7 +380,7 @@ def reset_peak() -> None:
     if torch.cuda.is_available():
         try:
             torch.cuda.reset_peak_memory_stats()
-        except Exception as exc:  # noqa: BLE001 - see free_memory
+        except Exception as exc:
             print(f"warning: resetting peak memory failed: {type(exc).__name__}: {exc}", flush=True)
 
 
@@ -333,9 +391,11 @@ def peak_gib() -> dict[str, float | None]:
     if not torch.cuda.is_available():
         return {"peak_allocated_gib": None, "peak_reserved_gib": None}
     try:
-        return {"peak_allocated_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
-                "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2)}
-    except Exception:  # noqa: BLE001 - no CUDA, or a failed context
+        return {
+            "peak_allocated_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+            "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2),
+        }
+    except Exception:
         return {"peak_allocated_gib": None, "peak_reserved_gib": None}
 
 
@@ -382,10 +442,17 @@ def load_quantized(path: Path, plan: Any) -> Any:
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     dtype = getattr(torch, plan.compute_dtype)
-    kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": plan.attention,
-                              "quantization_config": BitsAndBytesConfig(
-                                  load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                  bnb_4bit_compute_dtype=dtype, bnb_4bit_quant_storage=dtype)}
+    kwargs: dict[str, Any] = {
+        "dtype": dtype,
+        "attn_implementation": plan.attention,
+        "quantization_config": BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_quant_storage=dtype,
+        ),
+    }
     if plan.device == "cuda":
         kwargs["device_map"] = {"": 0}
     return AutoModelForCausalLM.from_pretrained(path, **kwargs)
@@ -493,8 +560,9 @@ def measure_run(trainer: Any, timer: Any) -> dict[str, Any]:
     }
 
 
-def worst_case_step(model: Any, plan: Any, variant: dict[str, Any], longest: dict, out_dir: str,
-                    limit_gib: float) -> dict[str, Any]:
+def worst_case_step(
+    model: Any, plan: Any, variant: dict[str, Any], longest: dict, out_dir: str, limit_gib: float
+) -> dict[str, Any]:
     """One optimizer step of 8 copies of the longest sample on the already-prepared model: peak memory.
     Liger is already patched into this model instance, so the Trainer is not asked to patch it again."""
     free_memory()
@@ -508,7 +576,7 @@ def worst_case_step(model: Any, plan: Any, variant: dict[str, Any], longest: dic
         trainer.train()
         record["step_s"] = round(timer.seconds[0], 3) if timer.seconds else None
         record.update(peak_gib())
-    except Exception as exc:  # noqa: BLE001 - CUDA OOM here is a result, not a crash
+    except Exception as exc:
         record["error"] = error_text(exc)
         record.update(peak_gib())
     del trainer
@@ -543,7 +611,7 @@ def run_variant(name: str, variant: dict[str, Any], ctx: dict[str, Any], *, with
         trainer = make_trainer(model, args, ctx["samples"], [timer])
         record.update(measure_run(trainer, timer))
         record.update(peak_gib())
-    except Exception as exc:  # noqa: BLE001 - record and go on with the next variant
+    except Exception as exc:
         record["error"] = error_text(exc)
         record.update(peak_gib())
     del trainer
@@ -575,18 +643,24 @@ def generate_batches(model: Any, prompts: list[list[int]], batch_size: int, max_
     fewest = max_new
     start = synced_now()
     for b in range(0, len(order), batch_size):
-        idx = order[b:b + batch_size]
+        idx = order[b : b + batch_size]
         width = max(len(prompts[i]) for i in idx)
         ids = torch.zeros(len(idx), width, dtype=torch.long)
         mask = torch.zeros(len(idx), width, dtype=torch.long)
         for row, i in enumerate(idx):
-            ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
-            mask[row, width - len(prompts[i]):] = 1
+            ids[row, width - len(prompts[i]) :] = torch.tensor(prompts[i])
+            mask[row, width - len(prompts[i]) :] = 1
         with torch.inference_mode():
-            out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new,
-                                 do_sample=False, eos_token_id=None, pad_token_id=0)
+            out = model.generate(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                max_new_tokens=max_new,
+                do_sample=False,
+                eos_token_id=None,
+                pad_token_id=0,
+            )
         fewest = min(fewest, out.shape[1] - width)
-        for row, i in zip(out[:, width:].tolist(), idx):
+        for row, i in zip(out[:, width:].tolist(), idx, strict=False):
             outputs[i] = row
     return outputs, synced_now() - start, fewest
 
@@ -595,28 +669,44 @@ def run_eval(model: Any, prompt_lengths: list[int], vocab: int, max_new: int, ba
     """One prompt at a time vs batched (``batch`` and all prompts at once)."""
     prompts = random_prompts(prompt_lengths, vocab, seed=1234)
     generate_batches(model, prompts[:1], 1, 2)  # warm-up: CUDA kernels and allocator
-    result: dict[str, Any] = {"prompts": len(prompts), "max_new_tokens": max_new,
-                              "prompt_tokens": {"min": min(prompt_lengths), "max": max(prompt_lengths)}}
+    result: dict[str, Any] = {
+        "prompts": len(prompts),
+        "max_new_tokens": max_new,
+        "prompt_tokens": {"min": min(prompt_lengths), "max": max(prompt_lengths)},
+    }
     single, secs, fewest = generate_batches(model, prompts, 1, max_new)
-    result["batch_1"] = {"seconds": round(secs, 3), "new_tokens": sum(len(s) for s in single),
-                         "tokens_per_s": round(sum(len(s) for s in single) / secs, 1), "fewest_new_tokens": fewest}
+    result["batch_1"] = {
+        "seconds": round(secs, 3),
+        "new_tokens": sum(len(s) for s in single),
+        "tokens_per_s": round(sum(len(s) for s in single) / secs, 1),
+        "fewest_new_tokens": fewest,
+    }
     for size in dict.fromkeys([batch, len(prompts)]):
         reset_peak()
         out, secs, fewest = generate_batches(model, prompts, size, max_new)
-        same = [a == b for a, b in zip(out, single)]
-        diverge = [next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), None)
-                   for a, b, s in zip(out, single, same) if not s]
+        same = [a == b for a, b in zip(out, single, strict=False)]
+        diverge = [
+            next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None)
+            for a, b, s in zip(out, single, same, strict=False)
+            if not s
+        ]
         tps = sum(len(s) for s in out) / secs
         result[f"batch_{size}"] = {
-            "seconds": round(secs, 3), "new_tokens": sum(len(s) for s in out), "tokens_per_s": round(tps, 1),
+            "seconds": round(secs, 3),
+            "new_tokens": sum(len(s) for s in out),
+            "tokens_per_s": round(tps, 1),
             "speedup_vs_batch_1": round(tps / result["batch_1"]["tokens_per_s"], 2),
-            "identical_to_single": sum(same), "first_divergence_at": diverge, "fewest_new_tokens": fewest,
-            **peak_gib()}
+            "identical_to_single": sum(same),
+            "first_divergence_at": diverge,
+            "fewest_new_tokens": fewest,
+            **peak_gib(),
+        }
     return result
 
 
-def eval_part(args: argparse.Namespace, shape: dict, dtype: Any, device: str, lengths: dict,
-              model_dir: Path, results: dict) -> None:
+def eval_part(
+    args: argparse.Namespace, shape: dict, dtype: Any, device: str, lengths: dict, model_dir: Path, results: dict
+) -> None:
     """Build the random model, save it for the training runs, and time eval generation with it."""
     start = time.perf_counter()
     model = build_random_model(shape, dtype, device)
@@ -629,10 +719,12 @@ def eval_part(args: argparse.Namespace, shape: dict, dtype: Any, device: str, le
     else:
         start = time.perf_counter()
         try:
-            results["eval"] = {"dtype": str(dtype).replace("torch.", ""), "quantized": False,
-                               **run_eval(model, lengths["eval_prompt"], shape["vocab_size"], args.max_new_tokens,
-                                          args.eval_batch)}
-        except Exception as exc:  # noqa: BLE001 - training is still worth measuring
+            results["eval"] = {
+                "dtype": str(dtype).replace("torch.", ""),
+                "quantized": False,
+                **run_eval(model, lengths["eval_prompt"], shape["vocab_size"], args.max_new_tokens, args.eval_batch),
+            }
+        except Exception as exc:
             results["eval"] = {"error": error_text(exc)}
         results["wall_s"]["eval"] = round(time.perf_counter() - start, 1)
     del model
@@ -663,7 +755,7 @@ def summarize(results: dict[str, Any]) -> None:
         v["ratio_vs_seed"] = round(v["median_tokens_per_s"] / base, 3) if base and v["median_tokens_per_s"] else None
         v["loss_max_rel_diff_vs_seed"] = loss_diff(v.get("losses"), seed.get("losses"))
         a, b = v.get("step_tokens"), seed.get("step_tokens")
-        v["same_samples_as_seed"] = None if not a or not b else a[:len(b)] == b[:len(a)]
+        v["same_samples_as_seed"] = None if not a or not b else a[: len(b)] == b[: len(a)]
         d = v["loss_max_rel_diff_vs_seed"]
         v["losses_agree"] = None if d is None else d <= LOSS_TOLERANCE
     fits = {n: v["worst_case"]["fits_t4"] for n, v in variants.items() if v.get("worst_case")}
@@ -678,7 +770,7 @@ def summarize(results: dict[str, Any]) -> None:
 def loss_diff(losses: list[float] | None, seed: list[float] | None) -> float | None:
     if not losses or not seed:
         return None
-    pairs = list(zip(losses, seed))
+    pairs = list(zip(losses, seed, strict=False))
     return round(max(abs(a - b) / max(abs(b), 1e-12) for a, b in pairs), 6)
 
 
@@ -687,29 +779,53 @@ def markdown(results: dict[str, Any]) -> str:
         return "-" if x is None else str(x)
 
     plan = results["plan"]
-    columns = ["variant", "batch x accum", "grad ckpt", "liger", "median tokens/s", "runs", "ratio vs seed",
-               "peak reserved GiB", "longest sample: reserved GiB", "fits T4", "loss rel diff", "same samples", "error"]
+    columns = [
+        "variant",
+        "batch x accum",
+        "grad ckpt",
+        "liger",
+        "median tokens/s",
+        "runs",
+        "ratio vs seed",
+        "peak reserved GiB",
+        "longest sample: reserved GiB",
+        "fits T4",
+        "loss rel diff",
+        "same samples",
+        "error",
+    ]
     head = f"device: {results['device'].get('name')}; plan: {plan.get('hardware')}, {plan.get('precision')}, "
     lines = [head + str(plan.get("optim")), "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for name, v in results["variants"].items():
         c, w = v["config"], v.get("worst_case") or {}
         runs = ", ".join(fmt(r.get("tokens_per_s")) for r in v["runs"])
-        err = (v.get("skipped") or (v["errors"][0].splitlines()[0][:80] if v.get("errors") else "")
-               or (w.get("error", "").splitlines()[0][:80] if w.get("error") else "")
-               or ("not run: budget" if v.get("not_run") and not v["runs"] else ""))
-        lines.append(f"| {name} | {c['batch']} x {c['accum']} | {'on' if c['gc'] else 'off'} | "
-                     f"{'on' if c['liger'] else 'off'} | {fmt(v.get('median_tokens_per_s'))} | {runs} | "
-                     f"{fmt(v.get('ratio_vs_seed'))} | {fmt(v.get('peak_reserved_gib'))} | "
-                     f"{fmt(w.get('peak_reserved_gib'))} | {fmt(w.get('fits_t4'))} | "
-                     f"{fmt(v.get('loss_max_rel_diff_vs_seed'))} | {fmt(v.get('same_samples_as_seed'))} | {err} |")
+        err = (
+            v.get("skipped")
+            or (v["errors"][0].splitlines()[0][:80] if v.get("errors") else "")
+            or (w.get("error", "").splitlines()[0][:80] if w.get("error") else "")
+            or ("not run: budget" if v.get("not_run") and not v["runs"] else "")
+        )
+        lines.append(
+            f"| {name} | {c['batch']} x {c['accum']} | {'on' if c['gc'] else 'off'} | "
+            f"{'on' if c['liger'] else 'off'} | {fmt(v.get('median_tokens_per_s'))} | {runs} | "
+            f"{fmt(v.get('ratio_vs_seed'))} | {fmt(v.get('peak_reserved_gib'))} | "
+            f"{fmt(w.get('peak_reserved_gib'))} | {fmt(w.get('fits_t4'))} | "
+            f"{fmt(v.get('loss_max_rel_diff_vs_seed'))} | {fmt(v.get('same_samples_as_seed'))} | {err} |"
+        )
     ev = results.get("eval") or {}
     if "batch_1" in ev:
-        lines += ["", "| eval generation | tokens/s | speedup | identical to one-at-a-time |",
-                  "| --- | --- | --- | --- |", f"| one prompt at a time | {ev['batch_1']['tokens_per_s']} | 1.0 | - |"]
+        lines += [
+            "",
+            "| eval generation | tokens/s | speedup | identical to one-at-a-time |",
+            "| --- | --- | --- | --- |",
+            f"| one prompt at a time | {ev['batch_1']['tokens_per_s']} | 1.0 | - |",
+        ]
         for key, e in ev.items():
             if key.startswith("batch_") and key != "batch_1":
-                lines.append(f"| batch {key[6:]} | {e['tokens_per_s']} | {e['speedup_vs_batch_1']} | "
-                             f"{e['identical_to_single']}/{ev['prompts']} |")
+                lines.append(
+                    f"| batch {key[6:]} | {e['tokens_per_s']} | {e['speedup_vs_batch_1']} | "
+                    f"{e['identical_to_single']}/{ev['prompts']} |"
+                )
     elif ev:
         lines += ["", f"eval: {ev.get('skipped') or ev.get('error', '').splitlines()[0]}"]
     return "\n".join(lines)
@@ -737,8 +853,9 @@ def schedule(names: list[str], rounds: int) -> list[tuple[int, str]]:
     return pairs
 
 
-def train_part(args: argparse.Namespace, ctx: dict[str, Any], results: dict[str, Any], out: Path,
-               started: float) -> None:
+def train_part(
+    args: argparse.Namespace, ctx: dict[str, Any], results: dict[str, Any], out: Path, started: float
+) -> None:
     """Every (round, variant) run that the budget allows; the JSON is rewritten after each."""
     longest_run = FIRST_RUN_ESTIMATE_S if args.shape == "real" else 0.0  # until a run has been timed
     for r, name in schedule(args.variant_names, args.rounds):
@@ -747,8 +864,9 @@ def train_part(args: argparse.Namespace, ctx: dict[str, Any], results: dict[str,
             continue
         elapsed = time.perf_counter() - started
         if elapsed + longest_run > args.budget_s:
-            v.setdefault("not_run", []).append(f"round {r + 1}: budget ({elapsed:.0f} s used, runs take "
-                                               f"~{longest_run:.0f} s)")
+            v.setdefault("not_run", []).append(
+                f"round {r + 1}: budget ({elapsed:.0f} s used, runs take ~{longest_run:.0f} s)"
+            )
             results["stopped_by_budget"] = True
             continue
         print(f"[{elapsed:6.1f} s] round {r + 1}/{args.rounds}: {name} {v['config']}", flush=True)
@@ -758,9 +876,16 @@ def train_part(args: argparse.Namespace, ctx: dict[str, Any], results: dict[str,
         record["run_s"] = round(time.perf_counter() - start, 1)
         longest_run = max(longest_run, record["run_s"])
         v["runs"].append(record)
-        print(f"    tokens/s {record.get('tokens_per_s')}, peak reserved {record.get('peak_reserved_gib')} GiB"
-              + (f", longest sample {record['worst_case'].get('peak_reserved_gib')} GiB" if "worst_case" in record
-                 else "") + (f", ERROR {record['error'].splitlines()[0]}" if "error" in record else ""), flush=True)
+        print(
+            f"    tokens/s {record.get('tokens_per_s')}, peak reserved {record.get('peak_reserved_gib')} GiB"
+            + (
+                f", longest sample {record['worst_case'].get('peak_reserved_gib')} GiB"
+                if "worst_case" in record
+                else ""
+            )
+            + (f", ERROR {record['error'].splitlines()[0]}" if "error" in record else ""),
+            flush=True,
+        )
         results["wall_s"]["total"] = round(time.perf_counter() - started, 1)
         write(results, out)
 
@@ -780,16 +905,30 @@ def initial_results(args: argparse.Namespace, plan: Any, lengths: dict, shape: d
         "versions": versions(),
         "shape": {"name": "llama-3.2-1b" if args.shape == "real" else "tiny", **shape},
         "lora": LORA,
-        "lengths": {"source": str(Path(args.lengths).relative_to(REPO)) if Path(args.lengths).is_relative_to(REPO)
-                    else args.lengths, **lengths_summary(lengths),
-                    "scaled": f"/ {TINY_LENGTH_DIVISOR}" if args.shape == "tiny" else None},
-        "settings": {"steps": args.steps, "warmup_steps": 1, "rounds": args.rounds, "budget_s": args.budget_s,
-                     "samples_per_step": SAMPLES_PER_STEP, "max_new_tokens": args.max_new_tokens,
-                     "eval_batch": args.eval_batch, "t4_limit_gib": args.t4_limit_gib,
-                     "loss_tolerance": LOSS_TOLERANCE, "learning_rate": 2e-4, "lr_scheduler": "constant"},
-        "variants": {n: {"config": VARIANTS[n], "runs": [],
-                         **({"skipped": skip} if VARIANTS[n]["liger"] and skip else {})}
-                     for n in args.variant_names},
+        "lengths": {
+            "source": str(Path(args.lengths).relative_to(REPO))
+            if Path(args.lengths).is_relative_to(REPO)
+            else args.lengths,
+            **lengths_summary(lengths),
+            "scaled": f"/ {TINY_LENGTH_DIVISOR}" if args.shape == "tiny" else None,
+        },
+        "settings": {
+            "steps": args.steps,
+            "warmup_steps": 1,
+            "rounds": args.rounds,
+            "budget_s": args.budget_s,
+            "samples_per_step": SAMPLES_PER_STEP,
+            "max_new_tokens": args.max_new_tokens,
+            "eval_batch": args.eval_batch,
+            "t4_limit_gib": args.t4_limit_gib,
+            "loss_tolerance": LOSS_TOLERANCE,
+            "learning_rate": 2e-4,
+            "lr_scheduler": "constant",
+        },
+        "variants": {
+            n: {"config": VARIANTS[n], "runs": [], **({"skipped": skip} if VARIANTS[n]["liger"] and skip else {})}
+            for n in args.variant_names
+        },
         "eval": None,
         "wall_s": {},
         "stopped_by_budget": False,
@@ -822,36 +961,58 @@ def main(argv: list[str] | None = None) -> int:
         results["backends"] = t4_backends()
         try:
             results["backends"].update(sdpa_gqa_probe(shape, max(t for t, _ in lengths["train"])))
-        except Exception as exc:  # noqa: BLE001 - a probe only
+        except Exception as exc:
             results["backends"]["gqa_probe_error"] = error_text(exc)
     results["wall_s"]["imports"] = round(time.perf_counter() - started, 1)
     device = "cuda" if plan.device == "cuda" else "cpu"
-    print(f"bench_gpu: {results['device'].get('name')}; plan {plan.hardware}, {plan.precision}, {plan.optim}, "
-          f"{plan.attention}; variants {', '.join(args.variant_names)}; budget {args.budget_s:.0f} s", flush=True)
+    print(
+        f"bench_gpu: {results['device'].get('name')}; plan {plan.hardware}, {plan.precision}, {plan.optim}, "
+        f"{plan.attention}; variants {', '.join(args.variant_names)}; budget {args.budget_s:.0f} s",
+        flush=True,
+    )
     dtype = torch.float16 if device == "cuda" else getattr(torch, plan.compute_dtype)
     tmp = tempfile.mkdtemp(prefix="bench-gpu-")
     model_dir = Path(tmp) / "model"
     steps_total = args.steps + 1
     if steps_total * SAMPLES_PER_STEP > len(lengths["train"]):
-        print(f"warning: {steps_total} steps x 8 samples > {len(lengths['train'])} samples: later steps start a "
-              "second epoch, where batch variants no longer see the same samples per step", flush=True)
+        print(
+            f"warning: {steps_total} steps x 8 samples > {len(lengths['train'])} samples: later steps start a "
+            "second epoch, where batch variants no longer see the same samples per step",
+            flush=True,
+        )
     try:
         eval_part(args, shape, dtype, device, lengths, model_dir, results)
         write(results, out)
-        print(f"[{time.perf_counter() - started:6.1f} s] eval done: "
-              + json.dumps({k: v.get("tokens_per_s") for k, v in (results["eval"] or {}).items()
-                            if isinstance(v, dict) and "tokens_per_s" in v}), flush=True)
+        print(
+            f"[{time.perf_counter() - started:6.1f} s] eval done: "
+            + json.dumps(
+                {
+                    k: v.get("tokens_per_s")
+                    for k, v in (results["eval"] or {}).items()
+                    if isinstance(v, dict) and "tokens_per_s" in v
+                }
+            ),
+            flush=True,
+        )
         samples = make_samples(lengths["train"], shape["vocab_size"], seed=SEED_VALUE)
         longest = max(samples, key=lambda s: len(s["input_ids"]))
-        ctx = {"plan": plan, "model_dir": model_dir, "samples": samples, "longest": longest, "steps": args.steps,
-               "tmp": tmp, "deadline": started + args.budget_s, "t4_limit": args.t4_limit_gib}
+        ctx = {
+            "plan": plan,
+            "model_dir": model_dir,
+            "samples": samples,
+            "longest": longest,
+            "steps": args.steps,
+            "tmp": tmp,
+            "deadline": started + args.budget_s,
+            "t4_limit": args.t4_limit_gib,
+        }
         start = time.perf_counter()
         train_part(args, ctx, results, out, started)
         results["wall_s"]["train"] = round(time.perf_counter() - start, 1)
         results["complete"] = not results["stopped_by_budget"]
     except KeyboardInterrupt as exc:
         results["interrupted"] = str(exc) or "KeyboardInterrupt"
-    except Exception as exc:  # noqa: BLE001 - e.g. the model could not be built or saved: keep what was measured
+    except Exception as exc:
         results["fatal"] = error_text(exc)
         print(results["fatal"], file=sys.stderr)
     finally:

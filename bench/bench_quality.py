@@ -57,7 +57,9 @@ def git_commit() -> str:
 
 
 def md5_files(folder: Path) -> dict[str, str]:
-    return {n: hashlib.md5((folder / n).read_bytes()).hexdigest() for n in ("kwanzaa_train.jsonl", "kwanzaa_eval.jsonl")}
+    return {
+        n: hashlib.md5((folder / n).read_bytes()).hexdigest() for n in ("kwanzaa_train.jsonl", "kwanzaa_eval.jsonl")
+    }
 
 
 def parse_set(items: list[str]) -> dict:
@@ -122,14 +124,26 @@ def collect(project: Path, state: dict, name: str) -> dict:
         "data_md5": state["data_md5"],
         "base": registry.whole_split(metrics, "base"),
         "adapter": registry.whole_split(metrics, "adapter"),
-        "adapter_by_category": {k.split(".", 1)[1]: v for k, v in metrics.items()
-                                if k.startswith("adapter.") and k.count(".") == 2},
+        "adapter_by_category": {
+            k.split(".", 1)[1]: v for k, v in metrics.items() if k.startswith("adapter.") and k.count(".") == 2
+        },
         "adapter_failures": counts,
         "adapter_failure_excerpts": excerpts,
         "loss_curve": loss_curve(project),
-        "train": {k: train.get(k) for k in ("optimizer_steps", "train_loss", "eval_loss", "runtime_s",
-                                            "train_tokens", "train_tokens_per_s", "peak_memory_mib", "hw_precision",
-                                            "hw_quantize")},
+        "train": {
+            k: train.get(k)
+            for k in (
+                "optimizer_steps",
+                "train_loss",
+                "eval_loss",
+                "runtime_s",
+                "train_tokens",
+                "train_tokens_per_s",
+                "peak_memory_mib",
+                "hw_precision",
+                "hw_quantize",
+            )
+        },
         "eval": ev,
         "wall_s": round(state["wall_s"], 1),
     }
@@ -159,7 +173,7 @@ def main() -> int:
         return 0
     sys.path.insert(0, str(REPO))
     from kwanzaa_hub.demo import smollm2_gguf
-    from kwanzaa_hub.project import dvc, make_project
+    from kwanzaa_hub.project import make_project
 
     work = REPO / "bench" / ".quality" / args.name
     state_file = work / "bench_state.json"
@@ -178,8 +192,13 @@ def main() -> int:
         make_project(work, overrides, raw_data=args.data)
         import torch
 
-        state = {"git_commit": git_commit(), "data_md5": md5_files(args.data), "overrides": overrides, "wall_s": 0.0,
-                 "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"}
+        state = {
+            "git_commit": git_commit(),
+            "data_md5": md5_files(args.data),
+            "overrides": overrides,
+            "wall_s": 0.0,
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        }
         state_file.write_text(json.dumps(state, indent=2))
         print(f"quality: new project {work}; overrides {overrides}")
 
@@ -194,7 +213,9 @@ def main() -> int:
 
     result = collect(work, state, args.name)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / ("quality.json" if args.name == "default" else f"quality-{re.sub(r'[^A-Za-z0-9_.-]', '_', args.name)}.json")
+    out = RESULTS / (
+        "quality.json" if args.name == "default" else f"quality-{re.sub(r'[^A-Za-z0-9_.-]', '_', args.name)}.json"
+    )
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(markdown(result))
     print(f"wrote {out}")

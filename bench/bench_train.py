@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from kwanzaa_hub import data as data_stage, example_data
+from kwanzaa_hub import data as data_stage
+from kwanzaa_hub import example_data
 from kwanzaa_hub.hardware import detect, plan
 from kwanzaa_hub.params import parse_params
 from kwanzaa_hub.tiny import build_tiny_llama
@@ -30,12 +31,23 @@ SEED = {"per_device_batch_size": 1, "gradient_accumulation_steps": 8, "gradient_
 VARIANTS = {
     "seed recipe (batch 1 x accum 8, grad checkpointing)": SEED,
     "no gradient checkpointing": {**SEED, "gradient_checkpointing": False},
-    "batch 8 x accum 1, padded, no checkpointing": {"per_device_batch_size": 8, "gradient_accumulation_steps": 1,
-                                                    "gradient_checkpointing": False},
-    "batch 8 x accum 1, padding-free, checkpointing": {"per_device_batch_size": 8, "gradient_accumulation_steps": 1,
-                                                       "gradient_checkpointing": True, "padding_free": True},
-    "batch 8 x accum 1, padding-free, no checkpointing": {"per_device_batch_size": 8, "gradient_accumulation_steps": 1,
-                                                          "gradient_checkpointing": False, "padding_free": True},
+    "batch 8 x accum 1, padded, no checkpointing": {
+        "per_device_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "gradient_checkpointing": False,
+    },
+    "batch 8 x accum 1, padding-free, checkpointing": {
+        "per_device_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "gradient_checkpointing": True,
+        "padding_free": True,
+    },
+    "batch 8 x accum 1, padding-free, no checkpointing": {
+        "per_device_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "gradient_checkpointing": False,
+        "padding_free": True,
+    },
 }
 
 
@@ -54,11 +66,19 @@ def main() -> None:
     runs: dict[str, list[float]] = {name: [] for name in VARIANTS}
     for r in range(args.rounds):
         # rotate the order each round so warm-up and drift do not favour one variant
-        names = list(VARIANTS)[r % len(VARIANTS):] + list(VARIANTS)[: r % len(VARIANTS)]
+        names = list(VARIANTS)[r % len(VARIANTS) :] + list(VARIANTS)[: r % len(VARIANTS)]
         for name in names:
-            params = parse_params({"model": {"base": str(base)},
-                                   "train": {"max_steps": args.steps, "save_steps": 10_000,
-                                             "checkpoint_dir": f"ckpt-{r}-{len(runs[name])}", **VARIANTS[name]}})
+            params = parse_params(
+                {
+                    "model": {"base": str(base)},
+                    "train": {
+                        "max_steps": args.steps,
+                        "save_steps": 10_000,
+                        "checkpoint_dir": f"ckpt-{r}-{len(runs[name])}",
+                        **VARIANTS[name],
+                    },
+                }
+            )
             if not Path("data/prepared").exists():
                 data_stage.run(params)
             trainer = build_trainer(params, plan(facts, quantize=True))
@@ -68,14 +88,20 @@ def main() -> None:
             runs[name].append(trainer.state.num_input_tokens_seen / secs)
     results = {k: round(statistics.median(v), 1) for k, v in runs.items()}
     baseline = results[next(iter(VARIANTS))]
-    print(json.dumps({
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
-        "model": f"random Llama hidden {args.hidden}, {args.layers} layers, 4-bit nf4 + LoRA r16",
-        "optimizer_steps": args.steps, "rounds": args.rounds,
-        "train_tokens_per_s_median": results,
-        "all_runs": {k: [round(x, 1) for x in v] for k, v in runs.items()},
-        "ratio_vs_seed": {k: round(v / baseline, 2) for k, v in results.items()},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+                "model": f"random Llama hidden {args.hidden}, {args.layers} layers, 4-bit nf4 + LoRA r16",
+                "optimizer_steps": args.steps,
+                "rounds": args.rounds,
+                "train_tokens_per_s_median": results,
+                "all_runs": {k: [round(x, 1) for x in v] for k, v in runs.items()},
+                "ratio_vs_seed": {k: round(v / baseline, 2) for k, v in results.items()},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

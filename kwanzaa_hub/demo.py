@@ -8,7 +8,10 @@ training budget, and ``hub.repo_id: ""``. Rerunning it reruns only what changed 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import yaml
 
 from kwanzaa_hub.console import console
 from kwanzaa_hub.errors import InputError
@@ -64,12 +67,13 @@ def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> None:
     proc = dvc("repro", *stages, cwd=project, check=False)
     if proc.returncode != 0:
         raise InputError(f"dvc repro failed in {project} (exit {proc.returncode}); see the messages above")
-    metrics_file = project / "metrics.json"
+    params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))  # the paths, as dvc.yaml reads them
+    metrics_file = project / params["eval"]["metrics_file"]
     if metrics_file.is_file():
-        import json
-
         from kwanzaa_hub.report import metrics_table
 
         console.print(metrics_table(json.loads(metrics_file.read_text()), title=f"demo ({model}) eval"))
-    console.print(f"done: outputs under {project}/ (cd there and run `dvc metrics show`, `dvc plots show`; "
-                  "the card is MODEL_CARD.md)")
+    console.print(
+        f"done: outputs under {project}/ (cd there and run `dvc metrics show`, `dvc plots show`; "
+        f"the card is {params['hub']['card_file']})"
+    )

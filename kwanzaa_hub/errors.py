@@ -27,7 +27,5 @@ class DataValidationError(InputError):
         shown = problems[:limit]
         more = f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""
         super().__init__(
-            f"{len(problems)} problem(s) in the dataset; nothing was written:\n  "
-            + "\n  ".join(shown)
-            + more
+            f"{len(problems)} problem(s) in the dataset; nothing was written:\n  " + "\n  ".join(shown) + more
         )

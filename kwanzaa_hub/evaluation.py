@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from kwanzaa_hub.console import console
 from kwanzaa_hub.contract import parse_answer
@@ -65,8 +66,9 @@ def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, str]:
     from kwanzaa_hub.models import from_pretrained
 
     p = plan(detect(), precision=params.train.precision, quantize=False)
-    base = from_pretrained(AutoModelForCausalLM, params.model.base, params.model.revision,
-                           dtype=getattr(torch, p.compute_dtype))
+    base = from_pretrained(
+        AutoModelForCausalLM, params.model.base, params.model.revision, dtype=getattr(torch, p.compute_dtype)
+    )
     base.to("cuda" if p.device == "cuda" else "cpu")
     return base, AutoTokenizer.from_pretrained(adapter_dir), p.device
 
@@ -90,23 +92,43 @@ def generate_all(params: Params, prompts: list, budget: Budget) -> dict[str, Gen
     out: dict[str, Generations] = {}
     for name in runs:
         model = base if name == "base" else PeftModel.from_pretrained(base, params.train.output_dir).merge_and_unload()
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} samples"),
-                      TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console, transient=True) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} samples"),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task(f"generating ({name})", total=len(prompts), rate="")
 
             def show(done: int, toks: int, secs: float, task: Any = task, bar: Any = bar) -> None:
                 bar.update(task, completed=done, rate=f"{done / secs:.1f} samples/s, {toks / secs:.0f} tokens/s")
 
-            out[name] = generate(model, tokenizer, prompts, chat_date=params.model.chat_date,
-                                 max_new_tokens=budget.max_new_tokens, batch_size=e.batch_size, progress=show)
+            out[name] = generate(
+                model,
+                tokenizer,
+                prompts,
+                chat_date=params.model.chat_date,
+                max_new_tokens=budget.max_new_tokens,
+                batch_size=e.batch_size,
+                progress=show,
+            )
     return out
 
 
 # ------------------------------------------------------------------------------------------- score
 
 
-def score(predictions: Sequence[str], references: Sequence[str], prompts: Sequence[str], *, threshold: float,
-          stop_reasons: Sequence[str] | None = None) -> dict[str, float]:
+def score(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    prompts: Sequence[str],
+    *,
+    threshold: float,
+    stop_reasons: Sequence[str] | None = None,
+) -> dict[str, float]:
     """Every quality metric on one set of generations; one flat dict. Without ``stop_reasons`` (texts that
     were not generated here, such as references) nothing counts as truncated."""
     from kwanzaa_hub.metrics import load, scoring
@@ -114,33 +136,46 @@ def score(predictions: Sequence[str], references: Sequence[str], prompts: Sequen
     out: dict[str, float] = {}
     out.update(load("format_compliance").compute(predictions=predictions, references=references))
     out.update(load("citation_accuracy").compute(predictions=predictions, references=references, prompts=prompts))
-    out.update(load("grounding").compute(predictions=predictions, references=references, prompts=prompts,
-                                         threshold=threshold))
+    out.update(
+        load("grounding").compute(predictions=predictions, references=references, prompts=prompts, threshold=threshold)
+    )
     out.update(load("refusal").compute(predictions=predictions, references=references))
     out.update(scoring.generation_health(predictions, stop_reasons or ["eot"] * len(predictions)))
     return {k: round(float(v), 4) for k, v in out.items()}
 
 
-def score_by_category(predictions, references, prompts, categories, *, threshold: float,
-                      stop_reasons: Sequence[str] | None = None) -> dict[str, float]:
+def score_by_category(
+    predictions, references, prompts, categories, *, threshold: float, stop_reasons: Sequence[str] | None = None
+) -> dict[str, float]:
     """``score`` overall plus ``<category>.<metric>`` for every category present."""
     stop_reasons = stop_reasons or ["eot"] * len(predictions)
     flat = score(predictions, references, prompts, threshold=threshold, stop_reasons=stop_reasons)
     for cat in sorted(set(categories)):
         idx = [i for i, c in enumerate(categories) if c == cat]
-        part = score([predictions[i] for i in idx], [references[i] for i in idx], [prompts[i] for i in idx],
-                     threshold=threshold, stop_reasons=[stop_reasons[i] for i in idx])
+        part = score(
+            [predictions[i] for i in idx],
+            [references[i] for i in idx],
+            [prompts[i] for i in idx],
+            threshold=threshold,
+            stop_reasons=[stop_reasons[i] for i in idx],
+        )
         flat.update({f"{cat}.{k}": v for k, v in part.items()})
     return flat
 
 
-def score_all(generations: dict[str, Generations], references: list[str], user_msgs: list[str],
-              categories: list[str], threshold: float) -> dict[str, float]:
+def score_all(
+    generations: dict[str, Generations],
+    references: list[str],
+    user_msgs: list[str],
+    categories: list[str],
+    threshold: float,
+) -> dict[str, float]:
     """``metrics.json``: ``<model>.<metric>`` and ``<model>.<category>.<metric>``, headline metrics first."""
     metrics: dict[str, float] = {}
     for name, gen in generations.items():
-        part = score_by_category(gen.texts, references, user_msgs, categories, threshold=threshold,
-                                 stop_reasons=gen.stop_reasons)
+        part = score_by_category(
+            gen.texts, references, user_msgs, categories, threshold=threshold, stop_reasons=gen.stop_reasons
+        )
         metrics.update({f"{name}.{k}": v for k, v in part.items()})
     return registry.ordered(metrics)
 
@@ -148,24 +183,29 @@ def score_all(generations: dict[str, Generations], references: list[str], user_m
 # ------------------------------------------------------------------------------------------- write
 
 
-def prediction_lines(ds: Any, references: list[str], user_msgs: list[str], generations: dict[str, Generations],
-                     threshold: float) -> list[str]:
+def prediction_lines(
+    ds: Any, references: list[str], user_msgs: list[str], generations: dict[str, Generations], threshold: float
+) -> list[str]:
     """One JSON line per eval sample: id, category, prompt hash, reference and, per model, the generation, its
     stop reason, parse status and scores."""
     lines = []
     for i, row in enumerate(ds):
         record = {
-            "id": row["id"], "category": row["category"],
+            "id": row["id"],
+            "category": row["category"],
             "prompt_sha256": hashlib.sha256(json.dumps(row["prompt"], sort_keys=True).encode()).hexdigest(),
             "reference": references[i],
         }
         for name, gen in generations.items():
             text = gen.texts[i]
             record[name] = {
-                "generation": text, "stop_reason": gen.stop_reasons[i], "new_tokens": gen.token_counts[i],
+                "generation": text,
+                "stop_reason": gen.stop_reasons[i],
+                "new_tokens": gen.token_counts[i],
                 "parse_status": parse_answer(text).status,
-                "scores": score([text], [references[i]], [user_msgs[i]], threshold=threshold,
-                                stop_reasons=[gen.stop_reasons[i]]),
+                "scores": score(
+                    [text], [references[i]], [user_msgs[i]], threshold=threshold, stop_reasons=[gen.stop_reasons[i]]
+                ),
             }
         lines.append(json.dumps(record, ensure_ascii=False))
     return lines
@@ -177,10 +217,15 @@ def eval_report(budget: Budget, generations: dict[str, Generations]) -> dict[str
         "max_new_tokens": budget.max_new_tokens,
         "max_new_tokens_auto": budget.auto,
         "longest_reference_tokens": budget.longest_reference,
-        **{name: {"stop_reasons": {r: gen.stop_reasons.count(r) for r in STOP_REASONS},
-                  "new_tokens": gen.new_tokens, "seconds": round(gen.seconds, 1),
-                  "tokens_per_s": round(gen.tokens_per_s, 1)}
-           for name, gen in generations.items()},
+        **{
+            name: {
+                "stop_reasons": {r: gen.stop_reasons.count(r) for r in STOP_REASONS},
+                "new_tokens": gen.new_tokens,
+                "seconds": round(gen.seconds, 1),
+                "tokens_per_s": round(gen.tokens_per_s, 1),
+            }
+            for name, gen in generations.items()
+        },
     }
 
 
@@ -194,7 +239,10 @@ def run(params: Params) -> EvalResult:
     """Generate, score and write the eval stage's outputs."""
     from datasets import load_from_disk
 
+    from kwanzaa_hub.outputs import claim_all
+
     e = params.eval
+    claim_all(params.outputs("eval"))  # every output is new or ours before a model loads
     ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)["eval"]
     budget = resolve_budget(e.max_new_tokens, ds["n_answer_tokens"], allow_truncation=e.allow_truncation)
     prompts = ds["prompt"]
@@ -205,8 +253,12 @@ def run(params: Params) -> EvalResult:
     metrics = score_all(generations, references, user_msgs, ds["category"], e.grounding_threshold)
     report = eval_report(budget, generations)
 
-    plot = [{"metric": m, "model": name, "value": metrics[f"{name}.{m}"]}
-            for m in registry.HEADLINE for name in generations if f"{name}.{m}" in metrics]
+    plot = [
+        {"metric": m, "model": name, "value": metrics[f"{name}.{m}"]}
+        for m in registry.HEADLINE
+        for name in generations
+        if f"{name}.{m}" in metrics
+    ]
     lines = prediction_lines(ds, references, user_msgs, generations, e.grounding_threshold)
     with all_or_nothing(e.predictions_file, e.plot_file, e.metrics_file, e.report):
         atomic_write_text(e.predictions_file, "\n".join(lines) + "\n")

@@ -11,8 +11,9 @@ Each generation records why it stopped, so truncation is measured instead of gue
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from kwanzaa_hub import chat
 from kwanzaa_hub.models import set_pad_token
@@ -87,7 +88,7 @@ def _json_stopper(tokenizer: Any, prompt_len: int, rows: int) -> Any:
 
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             done = []
-            for tracker, row in zip(self.trackers, input_ids):
+            for tracker, row in zip(self.trackers, input_ids, strict=False):
                 if row.shape[0] > prompt_len and not tracker.closed:
                     tracker.feed(tokenizer.decode(row[-1:], skip_special_tokens=True))
                 done.append(tracker.closed)
@@ -96,8 +97,9 @@ def _json_stopper(tokenizer: Any, prompt_len: int, rows: int) -> Any:
     return StopAtJsonEnd()
 
 
-def finish(tail: Sequence[int], eos: Sequence[int], pad_id: int | None, tokenizer: Any,
-           max_new_tokens: int) -> tuple[str, int, str]:
+def finish(
+    tail: Sequence[int], eos: Sequence[int], pad_id: int | None, tokenizer: Any, max_new_tokens: int
+) -> tuple[str, int, str]:
     """(text, tokens generated, stop reason) of one row's generated ids. A row that stopped early is padded
     after its stop; ``json_end`` wins over ``eot`` when the JSON object closed before the end-of-turn."""
     keep: list[int] = []
@@ -117,8 +119,17 @@ def finish(tail: Sequence[int], eos: Sequence[int], pad_id: int | None, tokenize
     return text, len(keep) + ended, reason
 
 
-def generate(model: Any, tokenizer: Any, prompts: Sequence[list[dict]], *, chat_date: str, max_new_tokens: int,
-             batch_size: int, progress: Any = None, stop_at_json_end: bool = True) -> Generations:
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[list[dict]],
+    *,
+    chat_date: str,
+    max_new_tokens: int,
+    batch_size: int,
+    progress: Any = None,
+    stop_at_json_end: bool = True,
+) -> Generations:
     """Greedy answers for chat prompts (system + user messages), in input order.
 
     ``progress``, when given, is called as ``progress(done_samples, new_tokens, seconds)`` after each batch.
@@ -139,14 +150,20 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[list[dict]], *, chat_
     start = time.perf_counter()
     model.eval()
     for b in range(0, len(order), batch_size):
-        idx = order[b:b + batch_size]
+        idx = order[b : b + batch_size]
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
         width = batch["input_ids"].shape[1]
         stoppers = StoppingCriteriaList([_json_stopper(tokenizer, width, len(idx))] if stop_at_json_end else [])
         with torch.inference_mode():
-            gen = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos,
-                                 pad_token_id=tokenizer.pad_token_id, stopping_criteria=stoppers)
-        for row, i in zip(gen[:, width:].tolist(), idx):
+            gen = model.generate(
+                **batch,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                eos_token_id=eos,
+                pad_token_id=tokenizer.pad_token_id,
+                stopping_criteria=stoppers,
+            )
+        for row, i in zip(gen[:, width:].tolist(), idx, strict=False):
             texts[i], counts[i], reasons[i] = finish(row, eos, tokenizer.pad_token_id, tokenizer, max_new_tokens)
         if progress:
             progress(min(b + batch_size, len(order)), sum(counts), time.perf_counter() - start)

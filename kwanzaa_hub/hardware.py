@@ -57,8 +57,14 @@ def detect() -> HardwareFacts:
         import importlib.util
 
         props = torch.cuda.get_device_properties(0)
-        return HardwareFacts("cuda", props.name, (props.major, props.minor), round(props.total_memory / 2**30, 1),
-                             torch.cuda.device_count(), flash_attn=importlib.util.find_spec("flash_attn") is not None)
+        return HardwareFacts(
+            "cuda",
+            props.name,
+            (props.major, props.minor),
+            round(props.total_memory / 2**30, 1),
+            torch.cuda.device_count(),
+            flash_attn=importlib.util.find_spec("flash_attn") is not None,
+        )
     import platform
 
     return HardwareFacts("cpu", platform.processor() or platform.machine())
@@ -95,3 +101,33 @@ def plan(facts: HardwareFacts, *, precision: str = "auto", quantize: bool = True
         # materialized mask. Elsewhere SDPA (a T4's fastest option).
         attention="flash_attention_2" if cuda and major >= 8 and facts.flash_attn else "sdpa",
     )
+
+
+#: Training throughput of the default recipe (4-bit nf4 + LoRA r 16, batch 1 x accumulation 8) in train tokens/s
+#: for a base model of one billion parameters; a model of P billion runs at about this / P.
+#: - cpu: measured, SmolLM2-135M on this project's 2-core dev machine, ~105 tokens/s (bench/bench_quality.py).
+#: - t4: derived, not measured: the seed recipe's reported ~15 minutes for 3 epochs of the team's data on
+#:   Llama-3.2-1B (~420k train tokens) on a Colab T4. bench/bench_gpu.py measures it on a GPU when one is lent.
+#: - newer GPUs: the T4 figure scaled by their fp16 tensor throughput relative to a T4 (a projection).
+TOKENS_PER_S_PER_BILLION = {"cpu": 14.0, "sm_7x": 580.0, "sm_8x": 2300.0, "sm_9x": 4600.0}
+
+
+def estimate_seconds(plan: TrainPlan, capability: tuple[int, int] | None, n_params: int, tokens: int) -> float:
+    """A rough wall time for training ``tokens`` tokens of a model of ``n_params`` parameters on this plan
+    (see :data:`TOKENS_PER_S_PER_BILLION`; shown to people before a long run, never used to decide anything but
+    the CPU refusal)."""
+    if plan.device == "cpu" or capability is None:
+        key = "cpu"
+    else:
+        key = f"sm_{min(max(capability[0], 7), 9)}x"
+    rate = TOKENS_PER_S_PER_BILLION[key] / max(n_params / 1e9, 1e-3)
+    return tokens / rate
+
+
+def human_duration(seconds: float) -> str:
+    """``"about 12 minutes"`` / ``"about 10.5 hours"``."""
+    if seconds < 90:
+        return f"about {max(seconds, 1):.0f} s"
+    if seconds < 5400:
+        return f"about {seconds / 60:.0f} minutes"
+    return f"about {seconds / 3600:.1f} hours"

@@ -18,14 +18,24 @@ import json
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from kwanzaa_hub.errors import InputError, KwanzaaError
 
 MANIFEST = "kwanzaa_manifest.json"
 CARD_FILE = "README.md"
+#: Where a version keeps the pipeline's outputs in the Hub repo: fixed names, whatever the local paths are, so
+#: every version of every project reads the same way (``versions``, ``diff``, ``pull``).
+REPO_LAYOUT = {
+    "metrics": "metrics.json",
+    "data_report": "reports/data.json",
+    "train_report": "reports/train.json",
+    "eval_report": "reports/eval.json",
+    "params": "params.yaml",
+}
 UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
 T = TypeVar("T")
@@ -123,13 +133,17 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
     elif isinstance(exc, RevisionNotFoundError):
         hint = f"that version does not exist in {repo_id}; list them with `kwanzaa-hub versions {repo_id}`."
     elif isinstance(exc, RepositoryNotFoundError) or status == 404:
-        hint = (f"{repo_id} does not exist or this token cannot see it (private). Check hub.repo_id and log in "
-                "with `hf auth login` or set HF_TOKEN.")
+        hint = (
+            f"{repo_id} does not exist or this token cannot see it (private). Check hub.repo_id and log in "
+            "with `hf auth login` or set HF_TOKEN."
+        )
     elif status == 401:
         hint = "the token was rejected. Create a new one at https://huggingface.co/settings/tokens and set HF_TOKEN."
     elif status == 403:
-        hint = (f"this token cannot write to {repo_id.split('/')[0] if repo_id else 'that namespace'}. Use a token with "
-                "write access (a 'write' token, or a fine-grained one with repo write on the namespace).")
+        hint = (
+            f"this token cannot write to {repo_id.split('/')[0] if repo_id else 'that namespace'}. Use a token with "
+            "write access (a 'write' token, or a fine-grained one with repo write on the namespace)."
+        )
     elif status == 409:
         hint = "the Hub reports a conflict (the tag or repo already exists)."
     elif status == 412:
@@ -152,8 +166,9 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
     return HubError(f"{what} failed ({status or type(exc).__name__}): {detail}\n  {hint}")
 
 
-def call(fn: Callable[..., T], *args: Any, what: str, repo_id: str = "", retry: RetryPolicy | None = None,
-         **kwargs: Any) -> T:
+def call(
+    fn: Callable[..., T], *args: Any, what: str, repo_id: str = "", retry: RetryPolicy | None = None, **kwargs: Any
+) -> T:
     """``fn(*args, **kwargs)``, retrying transient failures with backoff; other failures become ``HubError``."""
     from kwanzaa_hub.console import console
 
@@ -164,14 +179,16 @@ def call(fn: Callable[..., T], *args: Any, what: str, repo_id: str = "", retry: 
             return fn(*args, **kwargs)
         except KwanzaaError:
             raise
-        except Exception as exc:  # noqa: BLE001 - classified below
+        except Exception as exc:
             asked = _retry_after(exc, policy)
             delay = asked if asked is not None else min(policy.base_delay_s * 2 ** (attempt - 1), policy.max_delay_s)
             spent = time.monotonic() - start
             if not _is_transient(exc) or attempt == policy.attempts or spent + delay > policy.budget_s:
                 raise explain(exc, what, repo_id) from None
-            console.print(f"hub: {what}: {status_of(exc) or type(exc).__name__}, retrying in {delay:.1f} s "
-                          f"(attempt {attempt + 1}/{policy.attempts})")
+            console.print(
+                f"hub: {what}: {status_of(exc) or type(exc).__name__}, retrying in {delay:.1f} s "
+                f"(attempt {attempt + 1}/{policy.attempts})"
+            )
             time.sleep(delay)
     raise AssertionError("unreachable")
 
@@ -192,8 +209,10 @@ def preflight(repo_id: str) -> dict[str, Any]:
     """Check, before any long work, that a token exists and may write to ``repo_id``'s namespace."""
     check_repo_id(repo_id)
     if not get_token():
-        raise InputError("no Hub token: set HF_TOKEN (in Colab: add it to the notebook's secrets) or run "
-                         "`hf auth login` with a write token")
+        raise InputError(
+            "no Hub token: set HF_TOKEN (in Colab: add it to the notebook's secrets) or run "
+            "`hf auth login` with a write token"
+        )
     who = call(api().whoami, what="checking the Hub token")
     namespace = repo_id.split("/")[0]
     orgs = {o.get("name"): o.get("roleInOrg") for o in who.get("orgs", [])}
@@ -201,17 +220,22 @@ def preflight(repo_id: str) -> dict[str, Any]:
     role = token.get("role")
     if role == "fineGrained":
         scoped = (token.get("fineGrained") or {}).get("scoped", [])
-        can_write = any(s.get("entity", {}).get("name") == namespace and "repo.write" in s.get("permissions", [])
-                        for s in scoped) or "repo.write" in ((token.get("fineGrained") or {}).get("global") or [])
+        can_write = any(
+            s.get("entity", {}).get("name") == namespace and "repo.write" in s.get("permissions", []) for s in scoped
+        ) or "repo.write" in ((token.get("fineGrained") or {}).get("global") or [])
     else:
         can_write = role in ("write", "admin")
     if not can_write:
-        raise InputError(f"the Hub token of {who.get('name')} is {role or 'unknown'}-only: {repo_id} needs a token with "
-                         "write access (https://huggingface.co/settings/tokens)")
+        raise InputError(
+            f"the Hub token of {who.get('name')} is {role or 'unknown'}-only: {repo_id} needs a token with "
+            "write access (https://huggingface.co/settings/tokens)"
+        )
     if namespace != who.get("name") and orgs.get(namespace) not in ("write", "admin", "contributor"):
-        raise InputError(f"hub.repo_id: {who.get('name')} cannot write to namespace {namespace!r} "
-                         f"(user {who.get('name')!r}, orgs {sorted(orgs) or 'none'}); use your own namespace or an org "
-                         "where you have write access")
+        raise InputError(
+            f"hub.repo_id: {who.get('name')} cannot write to namespace {namespace!r} "
+            f"(user {who.get('name')!r}, orgs {sorted(orgs) or 'none'}); use your own namespace or an org "
+            "where you have write access"
+        )
     return {"user": who.get("name"), "namespace": namespace, "role": role}
 
 
@@ -234,8 +258,10 @@ def ensure_repo(repo_id: str, *, private: bool, allow_public: bool) -> bool:
         call(hub.create_repo, repo_id, private=private, exist_ok=True, what=f"creating {repo_id}", repo_id=repo_id)
         return True
     if not info.private and not allow_public:
-        raise InputError(f"{repo_id} exists and is public, and hub.private is {private}: refusing to push there. "
-                         "Make it private on the Hub, or set hub.allow_public: true to publish.")
+        raise InputError(
+            f"{repo_id} exists and is public, and hub.private is {private}: refusing to push there. "
+            "Make it private on the Hub, or set hub.allow_public: true to publish."
+        )
     return False
 
 
@@ -265,8 +291,9 @@ class PushResult:
     files: dict[str, str] = field(default_factory=dict)
 
 
-def read_json(repo_id: str, filename: str, revision: str, *, missing_ok: bool = False,
-              retry: RetryPolicy | None = None) -> Any:
+def read_json(
+    repo_id: str, filename: str, revision: str, *, missing_ok: bool = False, retry: RetryPolicy | None = None
+) -> Any:
     """A JSON file of the repo at ``revision``. A file that is not JSON is a ``HubError`` that says so; a file
     that is not there is None with ``missing_ok``, a ``HubError`` otherwise."""
     from huggingface_hub import hf_hub_download
@@ -298,7 +325,9 @@ def check_manifest(data: Any, where: str) -> dict[str, str]:
         raise HubError(f"{where}: {MANIFEST} is not a non-empty object of file -> sha256; refusing this version")
     bad = [k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str) or not _SHA256.fullmatch(v)]
     if bad:
-        raise HubError(f"{where}: {MANIFEST} has entries that are not a 64-hex sha256: {bad[:5]}; refusing this version")
+        raise HubError(
+            f"{where}: {MANIFEST} has entries that are not a 64-hex sha256: {bad[:5]}; refusing this version"
+        )
     return data
 
 
@@ -333,14 +362,23 @@ def plan_commit(repo_id: str, current: list[str], owned: set[str], wanted: set[s
         )
     clash = sorted(foreign & wanted)
     if clash:
-        raise InputError(f"{repo_id}: main holds {', '.join(clash)}, not written by kwanzaa_hub, and this push would "
-                         "replace it. Rename or remove it on the Hub first.")
+        raise InputError(
+            f"{repo_id}: main holds {', '.join(clash)}, not written by kwanzaa_hub, and this push would "
+            "replace it. Rename or remove it on the Hub first."
+        )
     return sorted(owned - wanted - {".gitattributes"})
 
 
-def push_version(repo_id: str, version: str, files: dict[str, Path], *, message: str,
-                 manifest: dict[str, str] | None = None, adopt: bool = False,
-                 retry: RetryPolicy | None = None) -> PushResult:
+def push_version(
+    repo_id: str,
+    version: str,
+    files: dict[str, Path],
+    *,
+    message: str,
+    manifest: dict[str, str] | None = None,
+    adopt: bool = False,
+    retry: RetryPolicy | None = None,
+) -> PushResult:
     """One commit with ``files`` (path in repo -> local file) and the manifest (``build_manifest(files)`` unless
     given), then tag ``version`` on it. Only files this tool wrote before are replaced or removed."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
@@ -360,10 +398,16 @@ def push_version(repo_id: str, version: str, files: dict[str, Path], *, message:
         current = call(hub.list_repo_files, repo_id, revision=head, what="listing files", repo_id=repo_id, retry=retry)
         deletes = plan_commit(repo_id, current, owned_files(repo_id, head, current, retry), wanted, adopt=adopt)
         try:
-            info = call(hub.create_commit, repo_id,
-                        operations=[*adds, *(CommitOperationDelete(path_in_repo=p) for p in deletes)],
-                        parent_commit=head, commit_message=message, what=f"committing {version} to {repo_id}",
-                        repo_id=repo_id, retry=retry)
+            info = call(
+                hub.create_commit,
+                repo_id,
+                operations=[*adds, *(CommitOperationDelete(path_in_repo=p) for p in deletes)],
+                parent_commit=head,
+                commit_message=message,
+                what=f"committing {version} to {repo_id}",
+                repo_id=repo_id,
+                retry=retry,
+            )
             break
         except HubError as err:
             if "(412)" not in str(err) or attempt == 2:
@@ -396,14 +440,17 @@ def _tag(repo_id: str, version: str, commit: str, message: str, retry: RetryPoli
     return call(create, what=f"tagging {version}", repo_id=repo_id, retry=retry)
 
 
-def _same_or_conflict(repo_id: str, version: str, commit: str, manifest: dict, url: str,
-                      retry: RetryPolicy | None = None) -> PushResult:
+def _same_or_conflict(
+    repo_id: str, version: str, commit: str, manifest: dict, url: str, retry: RetryPolicy | None = None
+) -> PushResult:
     """The tag exists: a no-op when it holds this payload, a ``VersionConflict`` when it holds another. A manifest
     that cannot be read is a ``HubError`` (rerun later), never taken for a conflict."""
     remote = read_json(repo_id, MANIFEST, commit, missing_ok=True, retry=retry)
     if remote is None:
-        raise VersionConflict(f"{repo_id}@{version} exists on commit {commit[:12]} but holds no {MANIFEST}: it was "
-                              "not pushed by kwanzaa_hub. Set hub.version to a tag that does not exist yet.")
+        raise VersionConflict(
+            f"{repo_id}@{version} exists on commit {commit[:12]} but holds no {MANIFEST}: it was "
+            "not pushed by kwanzaa_hub. Set hub.version to a tag that does not exist yet."
+        )
     remote = check_manifest(remote, f"{repo_id}@{version}")
     if remote == manifest:
         return PushResult(repo_id, version, commit, url, noop=True, files=manifest)
@@ -419,8 +466,9 @@ def resolve_version(repo_id: str, version: str) -> str:
     found = tags(repo_id)
     if version not in found:
         known = ", ".join(sorted(found, key=_version_key)) or "none yet"
-        raise HubError(f"{repo_id} has no version {version!r} (versions: {known}); list them with "
-                       f"`kwanzaa-hub versions {repo_id}`")
+        raise HubError(
+            f"{repo_id} has no version {version!r} (versions: {known}); list them with `kwanzaa-hub versions {repo_id}`"
+        )
     return found[version]
 
 
@@ -442,17 +490,27 @@ def verified_download(repo_id: str, version: str, *, local_dir: Path | None = No
 
     commit = resolve_version(repo_id, version)
     manifest = remote_manifest(repo_id, commit)
-    root = Path(call(snapshot_download, repo_id, revision=commit, allow_patterns=[*manifest, MANIFEST, CARD_FILE],
-                     local_dir=str(local_dir) if local_dir else None, what=f"downloading {repo_id}@{version}",
-                     repo_id=repo_id))
+    root = Path(
+        call(
+            snapshot_download,
+            repo_id,
+            revision=commit,
+            allow_patterns=[*manifest, MANIFEST, CARD_FILE],
+            local_dir=str(local_dir) if local_dir else None,
+            what=f"downloading {repo_id}@{version}",
+            repo_id=repo_id,
+        )
+    )
     bad = []
     for name, expected in manifest.items():
         path = root / name
         if not path.is_file() or sha256_file(path) != expected:
             bad.append(name)
     if bad:
-        raise HubError(f"{repo_id}@{version}: {bad} do not match the sha256 in {MANIFEST}; refusing this version "
-                       "(delete the cached copy and pull again, or report a tampered repo)")
+        raise HubError(
+            f"{repo_id}@{version}: {bad} do not match the sha256 in {MANIFEST}; refusing this version "
+            "(delete the cached copy and pull again, or report a tampered repo)"
+        )
     return root, commit
 
 
@@ -462,9 +520,15 @@ def version_table(repo_id: str) -> list[dict[str, Any]]:
     rows = []
     for name, commit in sorted(tags(repo_id).items(), key=lambda kv: _version_key(kv[0])):
         commits = call(hub.list_repo_commits, repo_id, revision=commit, what=f"reading {name}", repo_id=repo_id)
-        metrics = read_json(repo_id, "metrics.json", commit, missing_ok=True) or {}
-        rows.append({"version": name, "commit": commit, "date": commits[0].created_at.isoformat() if commits else "",
-                     "metrics": metrics})
+        metrics = read_json(repo_id, REPO_LAYOUT["metrics"], commit, missing_ok=True) or {}
+        rows.append(
+            {
+                "version": name,
+                "commit": commit,
+                "date": commits[0].created_at.isoformat() if commits else "",
+                "metrics": metrics,
+            }
+        )
     return rows
 
 
@@ -474,5 +538,5 @@ def _version_key(tag: str) -> tuple:
 
 def metric_diff(repo_id: str, old: str, new: str) -> list[tuple[str, float | None, float | None]]:
     """``(metric, old value, new value)`` for every metric in either version's ``metrics.json``."""
-    a, b = read_json(repo_id, "metrics.json", old), read_json(repo_id, "metrics.json", new)
+    a, b = (read_json(repo_id, REPO_LAYOUT["metrics"], v) for v in (old, new))
     return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b))]

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kwanzaa_hub.errors import InputError
+from kwanzaa_hub.errors import InputError, KwanzaaError
 
 #: What an adapter folder must hold (the tokenizer files travel beside them).
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -75,9 +75,22 @@ def _convert_gguf(path: Path, out: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def hub_access_error(base: str, exc: Exception) -> InputError:
-    """Turn a Hub failure for the base model into a message that says how to fix it."""
-    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+def is_hub_id(base: str) -> bool:
+    """True when ``model.base`` names a Hub repo (not a local folder or a GGUF file)."""
+    return not is_gguf(base) and base.count("/") == 1 and not Path(base).expanduser().exists()
+
+
+def access_page(base: str) -> str:
+    """Where a person requests access to (accepts the license of) a gated model."""
+    from huggingface_hub import constants
+
+    return f"{constants.ENDPOINT}/{base}"
+
+
+def hub_access_error(base: str, exc: Exception) -> KwanzaaError:
+    """Turn a Hub failure for the base model into a message that says how to fix it: exit 2 for what the user
+    fixes (license, id, token), exit 1 for a Hub that cannot be reached."""
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
     chain, cause = [], exc  # transformers wraps the Hub's error in an OSError: look at the whole chain
     while cause is not None and cause not in chain:
@@ -86,27 +99,54 @@ def hub_access_error(base: str, exc: Exception) -> InputError:
     exc = next((e for e in chain if isinstance(e, RepositoryNotFoundError)), exc)
     if isinstance(exc, GatedRepoError):
         return InputError(
-            f"model.base: {base} is gated and this token has no access. Accept the license at "
-            f"https://huggingface.co/{base}, then log in with `hf auth login` or set HF_TOKEN."
+            f"model.base: {base} is gated and this Hub token's account has not been granted access. Request access "
+            f"(accept the license) at {access_page(base)} while logged in as that account, wait for the approval "
+            "e-mail, then rerun."
         )
     if isinstance(exc, RepositoryNotFoundError):
         return InputError(
             f"model.base: {base} was not found or needs a token. Check the id, accept its license on the Hub, "
             "and log in with `hf auth login` or set HF_TOKEN."
         )
+    if isinstance(exc, HfHubHTTPError) or type(exc).__module__.startswith("httpx"):
+        return KwanzaaError(f"model.base: could not reach the Hub for {base} ({exc}); check the network and rerun.")
     return InputError(f"model.base: could not load {base}: {exc}. Offline? Use a local directory or .gguf file.")
+
+
+def check_access(base: str, revision: str = "main") -> None:
+    """Before any long work: the token can read ``base`` (a gated model's license was accepted). Local folders
+    and GGUF files need no check."""
+    if not is_hub_id(base):
+        return
+    from huggingface_hub import HfApi
+
+    try:
+        HfApi().auth_check(base)
+    except Exception as exc:
+        raise hub_access_error(base, exc) from None
+
+
+def parameter_count(base: str, revision: str = "main") -> int:
+    """Parameters of the base model, from its config alone (built on the meta device: no weights load)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = from_pretrained(AutoConfig, base, revision)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    return sum(p.numel() for p in model.parameters())
 
 
 def from_pretrained(loader: Any, base: str, revision: str = "main", **kwargs: Any) -> Any:
     """``loader.from_pretrained`` on the resolved base (Hub id, directory or converted GGUF); the revision
-    applies to Hub ids only, and Hub failures become an ``InputError`` that says how to fix them."""
-    from huggingface_hub.errors import HfHubHTTPError
-
+    applies to Hub ids only, and Hub failures become an error that says how to fix them."""
     resolved = resolve_base(base)
     try:
         return loader.from_pretrained(resolved, revision=None if Path(resolved).exists() else revision, **kwargs)
-    except (HfHubHTTPError, OSError) as exc:
-        raise hub_access_error(base, exc) from None
+    except Exception as exc:
+        if isinstance(exc, OSError) or type(exc).__module__.startswith(("huggingface_hub", "httpx")):
+            raise hub_access_error(base, exc) from None
+        raise
 
 
 def load_tokenizer(base: str, revision: str = "main") -> Any:

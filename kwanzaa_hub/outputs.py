@@ -17,9 +17,10 @@ before the stage command runs, and no check inside the command could protect it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Literal
+from typing import Literal
 
 from kwanzaa_hub.errors import InputError
 
@@ -93,9 +94,10 @@ def layout_problems(outputs: Iterable[Output], inputs: Iterable[tuple[str, str]]
         if hit:
             problems.append(f"{out.key}: {out.path!r} overlaps the input {hit[0]} ({hit[1]!r}); choose another path")
     for i, a in enumerate(usable):
-        for b in usable[i + 1:]:
-            if PurePosixPath(a.path).is_absolute() == PurePosixPath(b.path).is_absolute() and \
-                    _overlap(_parts(a.path), _parts(b.path)):
+        for b in usable[i + 1 :]:
+            if PurePosixPath(a.path).is_absolute() == PurePosixPath(b.path).is_absolute() and _overlap(
+                _parts(a.path), _parts(b.path)
+            ):
                 problems.append(f"{a.key}: {a.path!r} overlaps {b.key} ({b.path!r}); each output needs its own path")
     return problems
 
@@ -137,15 +139,21 @@ def claim(key: str, path: str | Path, kind: Kind) -> Path:
     p = Path(path)
     if kind == "dir":
         if p.is_symlink() or (p.exists() and not p.is_dir()):
-            raise InputError(f"{key}: {p} exists and is not a folder this tool wrote; nothing was touched. "
-                             f"Move it away or set {key} to another path.")
+            raise InputError(
+                f"{key}: {p} exists and is not a folder this tool wrote; nothing was touched. "
+                f"Move it away or set {key} to another path."
+            )
         if p.is_dir() and not is_owned(p) and any(p.iterdir()):
-            raise InputError(f"{key}: {p}/ exists and was not written by kwanzaa_hub (no {MARKER} marker in it); "
-                             f"nothing was touched. Move it away or set {key} to another path.")
+            raise InputError(
+                f"{key}: {p}/ exists and was not written by kwanzaa_hub (no {MARKER} marker in it); "
+                f"nothing was touched. Move it away or set {key} to another path."
+            )
         return p
     if p.is_symlink() or p.is_dir() or (p.exists() and not _file_is_ours(p, kind)):
-        raise InputError(f"{key}: {p} exists and does not hold what kwanzaa_hub writes there; nothing was touched. "
-                         f"Move it away or set {key} to another path.")
+        raise InputError(
+            f"{key}: {p} exists and does not hold what kwanzaa_hub writes there; nothing was touched. "
+            f"Move it away or set {key} to another path."
+        )
     return p
 
 

@@ -24,8 +24,15 @@ _VERSION_RE = re.compile(r"v[1-9][0-9]*")  # matched with fullmatch: no trailing
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 #: transformers schedulers that run with no extra scheduler arguments (tests keep this in step with
 #: transformers' SchedulerType; the others need kwargs or an eval metric this pipeline does not pass).
-SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
-              "inverse_sqrt")
+SCHEDULERS = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+)
 
 
 class _Section(BaseModel):
@@ -87,26 +94,39 @@ class TrainParams(_Section):
     gradient_accumulation_steps: int = Field(8, gt=0, description="Micro-batches per optimizer step")
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate")
     lr_scheduler: Literal[SCHEDULERS] = Field(  # type: ignore[valid-type]
-        "cosine", description="transformers scheduler: " + ", ".join(SCHEDULERS))
+        "cosine", description="transformers scheduler: " + ", ".join(SCHEDULERS)
+    )
     warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of steps spent warming up")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto", description="auto picks from the hardware: bf16 on Ampere+, fp16 on a T4, fp32 on CPU"
     )
     gradient_checkpointing: bool = Field(True, description="Recompute activations to save memory (slower)")
     padding_free: bool = Field(
-        False, description="Concatenate a batch's samples into one row with no padding (position_ids keep them "
-        "apart); pays off with per_device_batch_size > 1")
+        False,
+        description="Concatenate a batch's samples into one row with no padding (position_ids keep them "
+        "apart); pays off with per_device_batch_size > 1",
+    )
     logging_steps: int = Field(1, gt=0, description="Optimizer steps between loss logs")
     save_steps: int = Field(10, gt=0, description="Optimizer steps between resumable checkpoints")
     checkpoint_dir: str = Field("checkpoints", description="Persisted checkpoints (resume after an interruption)")
     checkpoint_mirror: str = Field(
-        "hub", description="Copy of each checkpoint that survives a lost VM: 'hub' (the `checkpoints` branch of "
-        "hub.repo_id, when set), a folder such as a mounted Drive, or 'none'")
+        "hub",
+        description="Copy of each checkpoint that survives a lost VM: 'hub' (the `checkpoints` branch of "
+        "hub.repo_id, when set), a folder such as a mounted Drive, or 'none'",
+    )
     quantization: QuantizationParams = Field(default_factory=QuantizationParams)
     lora: LoraParams = Field(default_factory=LoraParams)
-    num_processes: int = Field(1, gt=0, description="Processes (GPUs) for DDP; >1 runs the stage under `accelerate launch`")
+    allow_cpu: bool = Field(
+        False,
+        description="Train a base model over 500M parameters on a machine without a GPU (hours); false stops "
+        "before the model loads",
+    )
+    num_processes: int = Field(
+        1, gt=0, description="Processes (GPUs) for DDP; >1 runs the stage under `accelerate launch`"
+    )
     accelerate_config: str = Field(
-        "", description="accelerate config file for FSDP or DeepSpeed (`accelerate config`); empty = plain DDP")
+        "", description="accelerate config file for FSDP or DeepSpeed (`accelerate config`); empty = plain DDP"
+    )
     output_dir: str = Field("models/adapter", description="Final adapter + tokenizer")
     report: str = Field("reports/train.json", description="Training report, a DVC metric")
     dvclive_dir: str = Field("dvclive", description="DVCLive loss curves (dvc plots)")
@@ -123,11 +143,15 @@ class EvalParams(_Section):
     """Batched generation and the task metrics."""
 
     max_new_tokens: Union[Literal["auto"], int] = Field(
-        "auto", description="Generation budget per answer: auto = the longest reference answer of the eval split "
-        "plus 15%; a number below that longest answer is refused unless allow_truncation is true")
+        "auto",
+        description="Generation budget per answer: auto = the longest reference answer of the eval split "
+        "plus 15%; a number below that longest answer is refused unless allow_truncation is true",
+    )
     allow_truncation: bool = Field(
-        False, description="Accept a max_new_tokens that cuts the longest reference answers (quick runs); "
-        "truncated_rate then says how many generations were cut")
+        False,
+        description="Accept a max_new_tokens that cuts the longest reference answers (quick runs); "
+        "truncated_rate then says how many generations were cut",
+    )
     batch_size: int = Field(8, gt=0, description="Prompts generated together (left padding)")
     baseline: bool = Field(True, description="Also score the base model alone")
     grounding_threshold: float = Field(0.5, ge=0, le=1, description="Lexical support needed per sentence")
@@ -153,8 +177,10 @@ class HubParams(_Section):
     version: str = Field("v1", description="Immutable tag for this push: v1, v2, ...")
     license: str = Field("llama3.2", description="License in the model card metadata")
     adopt_existing: bool = Field(
-        False, description="Push into a repo whose main already holds files this tool did not write (they are "
-        "kept, never replaced); false refuses such a repo")
+        False,
+        description="Push into a repo whose main already holds files this tool did not write (they are "
+        "kept, never replaced); false refuses such a repo",
+    )
     card_file: str = Field("MODEL_CARD.md", description="The model card (tracked by git; uploaded as README.md)")
     receipt: str = Field("reports/push.json", description="What was pushed: repo, commit, tag, file hashes")
 
@@ -173,7 +199,7 @@ class HubParams(_Section):
         return v
 
     @model_validator(mode="after")
-    def _public_is_explicit(self) -> "HubParams":
+    def _public_is_explicit(self) -> HubParams:
         if not self.private and not self.allow_public:
             raise ValueError("hub.private is false: publishing a public repo also needs hub.allow_public: true")
         return self
@@ -189,35 +215,62 @@ class Params(_Section):
     hub: HubParams = Field(default_factory=HubParams)
 
     def outputs(self, stage: str | None = None) -> list[Output]:
-        """Every output path in params (or one stage's), with what the tool writes there."""
-        d, t, e, h = self.data, self.train, self.eval, self.hub
-        by_stage = {
-            "data": [Output("data.prepared_dir", d.prepared_dir, "dir"), Output("data.report", d.report, "json")],
-            "train": [Output("train.output_dir", t.output_dir, "dir"), Output("train.report", t.report, "json"),
-                      Output("train.checkpoint_dir", t.checkpoint_dir, "dir"),
-                      Output("train.dvclive_dir", t.dvclive_dir, "dir")],
-            "eval": [Output("eval.metrics_file", e.metrics_file, "json"),
-                     Output("eval.predictions_file", e.predictions_file, "jsonl"),
-                     Output("eval.plot_file", e.plot_file, "json"), Output("eval.report", e.report, "json")],
-            "push": [Output("hub.card_file", h.card_file, "card"), Output("hub.receipt", h.receipt, "json")],
+        """Every output path in params (or one stage's), with what the tool writes there. Only the asked stage's
+        keys are read, so a stage reads no key it does not declare in dvc.yaml."""
+        stages = {
+            "data": self._data_outputs,
+            "train": self._train_outputs,
+            "eval": self._eval_outputs,
+            "push": self._push_outputs,
         }
+        return stages[stage]() if stage else [o for make in stages.values() for o in make()]
+
+    def _data_outputs(self) -> list[Output]:
+        d = self.data
+        return [Output("data.prepared_dir", d.prepared_dir, "dir"), Output("data.report", d.report, "json")]
+
+    def _train_outputs(self) -> list[Output]:
+        t = self.train
+        outs = [
+            Output("train.output_dir", t.output_dir, "dir"),
+            Output("train.report", t.report, "json"),
+            Output("train.checkpoint_dir", t.checkpoint_dir, "dir"),
+            Output("train.dvclive_dir", t.dvclive_dir, "dir"),
+        ]
         if t.checkpoint_mirror not in ("hub", "none"):
-            by_stage["train"].append(Output("train.checkpoint_mirror", t.checkpoint_mirror, "dir", absolute_ok=True))
-        return by_stage[stage] if stage else [o for outs in by_stage.values() for o in outs]
+            outs.append(Output("train.checkpoint_mirror", t.checkpoint_mirror, "dir", absolute_ok=True))
+        return outs
+
+    def _eval_outputs(self) -> list[Output]:
+        e = self.eval
+        return [
+            Output("eval.metrics_file", e.metrics_file, "json"),
+            Output("eval.predictions_file", e.predictions_file, "jsonl"),
+            Output("eval.plot_file", e.plot_file, "json"),
+            Output("eval.report", e.report, "json"),
+        ]
+
+    def _push_outputs(self) -> list[Output]:
+        h = self.hub
+        return [Output("hub.card_file", h.card_file, "card"), Output("hub.receipt", h.receipt, "json")]
 
     def inputs(self) -> list[tuple[str, str]]:
         """Paths the stages read and never write: the data files and their folders, a local base model, the
         accelerate config."""
         d, base = self.data, self.model.base
-        items = [("data.train_file", d.train_file), ("data.eval_file", d.eval_file),
-                 ("data.train_file", str(Path(d.train_file).parent)), ("data.eval_file", str(Path(d.eval_file).parent)),
-                 ("train.accelerate_config", self.train.accelerate_config)]
+        items = [
+            ("data.train_file", d.train_file),
+            ("data.eval_file", d.eval_file),
+            ("data.train_file", str(Path(d.train_file).parent)),
+            ("data.eval_file", str(Path(d.eval_file).parent)),
+            ("train.accelerate_config", self.train.accelerate_config),
+        ]
         if base.lower().endswith(".gguf") or base.count("/") != 1 or Path(base).exists():
             items.append(("model.base", base))  # a local folder or file, not a Hub id
         return [(k, v) for k, v in items if v and v != "."]
 
     @model_validator(mode="after")
-    def _paths_are_safe(self) -> "Params":
+    def _paths_are_safe(self) -> Params:
         problems = layout_problems(self.outputs(), self.inputs())
         if problems:
             raise ValueError("\n".join(problems))

@@ -13,34 +13,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kwanzaa_hub.errors import InputError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 
 
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """``set_dotted(d, "train.lora.r", 8)`` sets ``d["train"]["lora"]["r"]``."""
-    *parents, leaf = key.split(".")
-    for p in parents:
-        data = data.setdefault(p, {})
-    data[leaf] = value
-
-
 def dvc(*args: str, cwd: Path, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=check, text=True,
-                          capture_output=capture)
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=check, text=True, capture_output=capture)
 
 
-def make_project(dest: str | Path, overrides: dict[str, Any] | None = None, *, source: Path = REPO_ROOT,
-                 raw_data: Path | None = None) -> Path:
+def make_project(
+    dest: str | Path, overrides: dict[str, Any] | None = None, *, source: Path = REPO_ROOT, raw_data: Path | None = None
+) -> Path:
     """Create (or refresh) a git + DVC project at ``dest`` running this repo's pipeline, on the example data
     or on the ``kwanzaa_train.jsonl`` / ``kwanzaa_eval.jsonl`` files in ``raw_data``."""
     from kwanzaa_hub import example_data
-
     from kwanzaa_hub.outputs import claim, mark
+    from kwanzaa_hub.params_file import apply
 
     dest = Path(dest).resolve()
     if not (source / "dvc.yaml").is_file():
@@ -52,10 +42,8 @@ def make_project(dest: str | Path, overrides: dict[str, Any] | None = None, *, s
     if pkg.exists():
         shutil.rmtree(pkg)
     shutil.copytree(PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    params = yaml.safe_load((source / "params.yaml").read_text(encoding="utf-8"))
-    for key, value in (overrides or {}).items():
-        set_dotted(params, key, value)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    shutil.copy2(source / "params.yaml", dest / "params.yaml")
+    apply(dest / "params.yaml", list((overrides or {}).items()))  # the documented file, comments kept
     if raw_data is None:
         example_data.write(dest / "data" / "raw")
     else:
@@ -72,6 +60,19 @@ def make_project(dest: str | Path, overrides: dict[str, Any] | None = None, *, s
     if subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=dest, capture_output=True).returncode:
         # DVCLive needs a commit to compare against.
         subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
-        subprocess.run(["git", "-c", "user.name=kwanzaa-hub", "-c", "user.email=kwanzaa-hub@localhost",
-                        "commit", "-q", "-m", "pipeline copy"], cwd=dest, check=True)
+        subprocess.run(
+            [
+                "git",
+                "-c",
+                "user.name=kwanzaa-hub",
+                "-c",
+                "user.email=kwanzaa-hub@localhost",
+                "commit",
+                "-q",
+                "-m",
+                "pipeline copy",
+            ],
+            cwd=dest,
+            check=True,
+        )
     return dest

@@ -27,7 +27,6 @@ from kwanzaa_hub.outputs import MARKER, claim_all
 from kwanzaa_hub.params import Params, to_yaml_dict
 
 
-
 def payload(params: Params, scratch: Path) -> dict[str, Path]:
     """Files of this version, as path in repo -> local path. The resolved params are written into ``scratch``."""
     out = Path(params.train.output_dir)
@@ -38,15 +37,21 @@ def payload(params: Params, scratch: Path) -> dict[str, Path]:
     unsafe = [n for n in files if n.lower().endswith(hub.UNSAFE_SUFFIXES)]
     if unsafe:
         raise InputError(f"{out}/ holds pickle files {unsafe}; only safetensors are published")
-    for name, path in (("metrics.json", params.eval.metrics_file), ("reports/data.json", params.data.report),
-                       ("reports/train.json", params.train.report)):
+    layout = hub.REPO_LAYOUT
+    for name, path in (
+        (layout["metrics"], params.eval.metrics_file),
+        (layout["data_report"], params.data.report),
+        (layout["train_report"], params.train.report),
+        (layout["eval_report"], params.eval.report),
+    ):
         if not Path(path).is_file():
             raise InputError(f"{path} not found: run `dvc repro` up to the eval stage first")
         files[name] = Path(path)
     resolved = scratch / "params.yaml"
-    resolved.write_text(yaml.safe_dump(card_mod.without_machine_paths(to_yaml_dict(params)), sort_keys=False),
-                        encoding="utf-8")
-    files["params.yaml"] = resolved
+    resolved.write_text(
+        yaml.safe_dump(card_mod.without_machine_paths(to_yaml_dict(params)), sort_keys=False), encoding="utf-8"
+    )
+    files[layout["params"]] = resolved
     return files
 
 
@@ -63,26 +68,38 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
         text = str(card)
         card_mod.check_card(text, inputs)
         if not h.repo_id:
-            receipt = {"pushed": False, "reason": "hub.repo_id is empty: card written, nothing pushed",
-                       "version": h.version, "card": h.card_file}
+            receipt = {
+                "pushed": False,
+                "reason": "hub.repo_id is empty: card written, nothing pushed",
+                "version": h.version,
+                "card": h.card_file,
+            }
             _write_outputs(params, text, receipt)
             console.print(f"push: hub.repo_id is empty; wrote {h.card_file}, nothing was pushed")
             return receipt
 
-        console.print(f"push: {len(files) + 2} files as {h.repo_id}@{h.version} "
-                      f"({'private' if h.private else 'public'}), card + manifest included")
+        console.print(
+            f"push: {len(files) + 2} files as {h.repo_id}@{h.version} "
+            f"({'private' if h.private else 'public'}), card + manifest included"
+        )
         who = hub.preflight(h.repo_id)
         created = hub.ensure_repo(h.repo_id, private=h.private, allow_public=h.allow_public)
         hub.call(card.validate, what="validating the model card metadata", repo_id=h.repo_id, retry=retry)
         (scratch / hub.CARD_FILE).write_text(text, encoding="utf-8")
         files[hub.CARD_FILE] = scratch / hub.CARD_FILE
         m = inputs.metrics
-        message = (f"{h.version}: format {m.get('adapter.format_compliance', float('nan')):.3f}, "
-                   f"citation F1 {m.get('adapter.citation_f1', float('nan')):.3f}")
-        result = hub.push_version(h.repo_id, h.version, files, message=message, manifest=manifest,
-                                  adopt=h.adopt_existing, retry=retry)
-    uploaded = {**manifest, hub.CARD_FILE: hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                hub.MANIFEST: hashlib.sha256(hub.manifest_bytes(manifest)).hexdigest()}
+        message = (
+            f"{h.version}: format {m.get('adapter.format_compliance', float('nan')):.3f}, "
+            f"citation F1 {m.get('adapter.citation_f1', float('nan')):.3f}"
+        )
+        result = hub.push_version(
+            h.repo_id, h.version, files, message=message, manifest=manifest, adopt=h.adopt_existing, retry=retry
+        )
+    uploaded = {
+        **manifest,
+        hub.CARD_FILE: hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        hub.MANIFEST: hashlib.sha256(hub.manifest_bytes(manifest)).hexdigest(),
+    }
     receipt = {
         "pushed": not result.noop,
         "noop": result.noop,
@@ -98,7 +115,9 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
     }
     _write_outputs(params, text, receipt)
     if result.noop:
-        console.print(f"push: {h.repo_id}@{h.version} already holds these files (commit {result.commit[:12]}); nothing to do")
+        console.print(
+            f"push: {h.repo_id}@{h.version} already holds these files (commit {result.commit[:12]}); nothing to do"
+        )
     else:
         console.print(f"push: {h.repo_id}@{h.version} -> commit {result.commit[:12]}, tagged; {result.url}")
     return receipt

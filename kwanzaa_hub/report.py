@@ -26,12 +26,20 @@ def print_data_summary(report: dict[str, Any], warnings: list[str]) -> None:
         table.add_column(col, justify="right" if col != "split" else "left")
     for split in ("train", "eval"):
         r = report[split]
-        table.add_row(split, str(r["samples"]), *(str(r["categories"][c]) for c in CATEGORIES),
-                      str(r["tokens"]["p50"]), str(r["tokens"]["p90"]), str(r["tokens"]["max"]),
-                      f"{r['answer_token_share']:.0%}")
+        table.add_row(
+            split,
+            str(r["samples"]),
+            *(str(r["categories"][c]) for c in CATEGORIES),
+            str(r["tokens"]["p50"]),
+            str(r["tokens"]["p90"]),
+            str(r["tokens"]["max"]),
+            f"{r['answer_token_share']:.0%}",
+        )
     console.print(table)
-    console.print(f"overflow (> {report['max_length']} tokens): {report['overflow']} dropped; "
-                  f"duplicates: {report['duplicates']}; refusals citing context: {report['refusals_citing_context']}")
+    console.print(
+        f"overflow (> {report['max_length']} tokens): {report['overflow']} dropped; "
+        f"duplicates: {report['duplicates']}; refusals citing context: {report['refusals_citing_context']}"
+    )
     if warnings:
         warn(f"{len(warnings)} in the data (full list in the report):")
         for kind, n in _warning_kinds(warnings).most_common(8):
@@ -47,9 +55,15 @@ def print_validation(results: list) -> int:
     for check, stats in results:
         cats = Counter(s.category for s in check.samples)
         over = str(stats["over_max_length"]) if stats and "over_max_length" in stats else "-"
-        table.add_row(check.path, str(len(check.samples)), str(len(check.errors)), str(len(check.warnings)),
-                      *(str(cats[c]) for c in CATEGORIES),
-                      str(stats["tokens"]["max"]) if stats else "-", over)
+        table.add_row(
+            check.path,
+            str(len(check.samples)),
+            str(len(check.errors)),
+            str(len(check.warnings)),
+            *(str(cats[c]) for c in CATEGORIES),
+            str(stats["tokens"]["max"]) if stats else "-",
+            over,
+        )
         errors += len(check.errors)
     console.print(table)
     for check, _ in results:
@@ -88,6 +102,48 @@ def generation_summary(report: dict[str, Any]) -> str:
         r = report.get(name)
         if r:
             stops = ", ".join(f"{k} {v}" for k, v in r["stop_reasons"].items())
-            lines.append(f"{name}: stopped by {stops}; {r['new_tokens']} new tokens in {r['seconds']} s "
-                         f"({r['tokens_per_s']} tokens/s)")
+            lines.append(
+                f"{name}: stopped by {stops}; {r['new_tokens']} new tokens in {r['seconds']} s "
+                f"({r['tokens_per_s']} tokens/s)"
+            )
     return "\n".join(lines)
+
+
+def versions_table(repo_id: str, rows: list[dict[str, Any]]) -> Table:
+    """One row per pushed version: commit, date and the adapter's headline metrics."""
+    from kwanzaa_hub.metrics import registry
+
+    table = Table(title=f"{repo_id} versions (headline metrics of the adapter)")
+    for col in ("version", "commit", "date"):
+        table.add_column(col)
+    for name in registry.HEADLINE:
+        table.add_column(f"{name} {'(higher)' if registry.spec(name).higher_is_better else '(lower)'}", justify="right")
+    for row in rows:
+        m = row["metrics"]
+        values = [f"{m[f'adapter.{k}']:.3f}" if f"adapter.{k}" in m else "-" for k in registry.HEADLINE]
+        table.add_row(row["version"], row["commit"][:12], row["date"][:19], *values)
+    return table
+
+
+def diff_table(repo_id: str, old: str, new: str, rows: list[tuple[str, Any, Any]], *, per_category: bool) -> Table:
+    """Each quality metric of two versions, the change, and whether it is better or worse for that metric."""
+    from kwanzaa_hub.metrics import registry
+
+    known = [(k, a, b) for k, a, b in rows if k.rsplit(".", 1)[-1] in registry.BY_NAME]
+    known = [(k, a, b) for k, a, b in known if per_category or k.count(".") == 1]
+    order = registry.ordered({k: 0 for k, _, _ in known})
+    values = {k: (a, b) for k, a, b in known}
+    table = Table(title=f"{repo_id}: {old} -> {new}")
+    for col in ("metric", old, new, "change", ""):
+        table.add_column(col, justify="left" if col in ("metric", "") else "right")
+    for key in order:
+        a, b = values[key]
+        numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
+        table.add_row(
+            key,
+            "-" if a is None else f"{a:.3f}",
+            "-" if b is None else f"{b:.3f}",
+            f"{b - a:+.3f}" if numbers else "-",
+            registry.change_word(key, b - a) if numbers else "",
+        )
+    return table

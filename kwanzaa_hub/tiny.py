@@ -8,8 +8,8 @@ Llama 3.2 Instruct template. Vocabulary and weights are deterministic for a give
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 SPECIAL_TOKENS = [
     "<|begin_of_text|>",
@@ -21,9 +21,7 @@ SPECIAL_TOKENS = [
 ]
 
 # The Llama 3.x pre-tokenizer split (digits in groups of three, newlines kept apart from text).
-LLAMA3_SPLIT = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
+LLAMA3_SPLIT = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 
 LLAMA3_CHAT_TEMPLATE = """{{- bos_token }}
 {%- if not date_string is defined %}
@@ -59,10 +57,12 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -70,11 +70,14 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    header_words = ["<|start_header_id|>system<|end_header_id|> user assistant Cutting Knowledge Date: December 2023 Today Date:"]
+    header_words = [
+        "<|start_header_id|>system<|end_header_id|> user assistant Cutting Knowledge Date: December 2023 Today Date:"
+    ]
     tok.train_from_iterator(list(texts) + header_words * 20, trainer=trainer)
     bos = tok.token_to_id("<|begin_of_text|>")
     tok.post_processor = processors.TemplateProcessing(
-        single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|> $B",
+        single="<|begin_of_text|> $A",
+        pair="<|begin_of_text|> $A <|begin_of_text|> $B",
         special_tokens=[("<|begin_of_text|>", bos)],
     )
     # Like Llama 3.2 Instruct: eos is <|eot_id|>, and there is no pad token.
@@ -87,8 +90,15 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
     )
 
 
-def build_tiny_llama(out_dir: str | Path, texts: Iterable[str] | None = None, *, seed: int = 0,
-                     vocab_size: int = 2048, hidden_size: int = 64, layers: int = 2) -> Path:
+def build_tiny_llama(
+    out_dir: str | Path,
+    texts: Iterable[str] | None = None,
+    *,
+    seed: int = 0,
+    vocab_size: int = 2048,
+    hidden_size: int = 64,
+    layers: int = 2,
+) -> Path:
     """Write a tiny random ``LlamaForCausalLM`` + tokenizer to ``out_dir``; returns the directory."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM

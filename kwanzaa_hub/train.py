@@ -35,10 +35,25 @@ class TrainResult:
 
 #: The params that change the trained weights. A checkpoint is resumed only under the same values (and the same
 #: prepared data); logging, checkpoint cadence, paths and the mirror can change without losing it.
-WEIGHT_KEYS = ("model.base", "model.revision", "model.chat_date", "data.max_length", "train.seed", "train.epochs",
-               "train.max_steps", "train.per_device_batch_size", "train.gradient_accumulation_steps",
-               "train.learning_rate", "train.lr_scheduler", "train.warmup_ratio", "train.precision",
-               "train.padding_free", "train.quantization", "train.lora", "train.num_processes")
+WEIGHT_KEYS = (
+    "model.base",
+    "model.revision",
+    "model.chat_date",
+    "data.max_length",
+    "train.seed",
+    "train.epochs",
+    "train.max_steps",
+    "train.per_device_batch_size",
+    "train.gradient_accumulation_steps",
+    "train.learning_rate",
+    "train.lr_scheduler",
+    "train.warmup_ratio",
+    "train.precision",
+    "train.padding_free",
+    "train.quantization",
+    "train.lora",
+    "train.num_processes",
+)
 
 
 def dotted(params: Params, key: str) -> Any:
@@ -108,8 +123,10 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
 
     t = params.train
     if t.padding_free and plan.attention != "flash_attention_2":
-        warn("train.padding_free without FlashAttention 2: samples are kept apart by a mask over the whole row, "
-             "which measured slower than padded batches (BENCHMARKS.md)")
+        warn(
+            "train.padding_free without FlashAttention 2: samples are kept apart by a mask over the whole row, "
+            "which measured slower than padded batches (BENCHMARKS.md)"
+        )
     # In memory, so TRL's map() caches never land inside the DVC-tracked data/prepared/.
     ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)
     keep = ["prompt", "completion", "chat_template_kwargs"]
@@ -128,8 +145,13 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
         )
     if plan.quantize:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t.gradient_checkpointing)
-    lora = LoraConfig(r=t.lora.r, lora_alpha=t.lora.alpha, lora_dropout=t.lora.dropout,
-                      target_modules=list(t.lora.target_modules), task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=t.lora.r,
+        lora_alpha=t.lora.alpha,
+        lora_dropout=t.lora.dropout,
+        target_modules=list(t.lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
     config = SFTConfig(
         output_dir=t.checkpoint_dir,
         num_train_epochs=t.epochs,
@@ -166,8 +188,15 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
-    return SFTTrainer(model=model, args=config, train_dataset=train_ds, eval_dataset=eval_ds,
-                      processing_class=tokenizer, peft_config=lora, callbacks=callbacks or [])
+    return SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=callbacks or [],
+    )
 
 
 def save_adapter(trainer: Any, out_dir: str | Path) -> None:
@@ -176,8 +205,11 @@ def save_adapter(trainer: Any, out_dir: str | Path) -> None:
         trainer.model.save_pretrained(tmp, safe_serialization=True)
         trainer.processing_class.save_pretrained(tmp)
         for extra in tmp.iterdir():
-            keep = extra.name in ADAPTER_FILES or extra.name.startswith("tokenizer") or extra.name in (
-                "chat_template.jinja", "special_tokens_map.json")
+            keep = (
+                extra.name in ADAPTER_FILES
+                or extra.name.startswith("tokenizer")
+                or extra.name in ("chat_template.jinja", "special_tokens_map.json")
+            )
             if not keep:
                 extra.unlink() if extra.is_file() else shutil.rmtree(extra)
 
@@ -206,7 +238,7 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
         fp = fingerprint(params, params.data.prepared_dir)
         resume = checkpoints.local_resume_point(Path(t.checkpoint_dir), fp, main=False)
     else:
-        fp, resume = prepare(params)
+        fp, resume = prepare(params, facts)
     mirror = checkpoints.mirror_for(params)
     callbacks = list(callbacks or [])
     live = None
@@ -217,18 +249,7 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
         extra = [checkpoints.mirror_callback(mirror, fp)] if mirror is not None else []
         callbacks = [DVCLiveCallback(live=live), *extra, *callbacks]
     trainer = build_trainer(params, plan, callbacks=callbacks)
-    steps = _planned_steps(trainer)
-    per_epoch = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
-    samples = steps * t.per_device_batch_size * t.gradient_accumulation_steps * trainer.args.world_size
-    to_train = round(per_epoch * samples / max(len(trainer.train_dataset), 1))
-    console.print(
-        f"train: {plan.hardware}, {plan.precision}, "
-        f"{'4-bit ' + t.quantization.quant_type if plan.quantize else 'no quantization'}, base {params.model.base}, "
-        f"effective batch {t.per_device_batch_size * t.gradient_accumulation_steps * trainer.args.world_size}"
-        f"{f' ({trainer.args.world_size} processes)' if trainer.args.world_size > 1 else ''}, {steps} optimizer steps, "
-        f"{len(trainer.train_dataset)} samples, ~{to_train:,} tokens to train"
-        + (f", resuming from {resume}" if resume else "")
-    )
+    console.print(summary_line(params, plan, facts or hardware.detect(), trainer, resume))
     start = time.perf_counter()
     if resume and checkpoints.finished(Path(resume)):
         # the run already reached its last step: take its weights; resuming would train past the plan
@@ -249,6 +270,38 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     return TrainResult(report, resume)
 
 
+def summary_line(
+    params: Params, plan: hardware.TrainPlan, facts: hardware.HardwareFacts, trainer: Any, resume: str | None
+) -> str:
+    """What is about to happen, in one line: device, precision, quantization, steps, tokens and a time estimate."""
+    t = params.train
+    steps = _planned_steps(trainer)
+    world = trainer.args.world_size
+    per_epoch = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
+    samples = steps * t.per_device_batch_size * t.gradient_accumulation_steps * world
+    to_train = round(per_epoch * samples / max(len(trainer.train_dataset), 1))
+    _, total = trainer.model.get_nb_trainable_parameters()
+    took = hardware.human_duration(hardware.estimate_seconds(plan, facts.capability, total, to_train))
+    return (
+        f"train: {plan.hardware} ({plan.device}), {plan.precision}, "
+        f"{'4-bit ' + t.quantization.quant_type if plan.quantize else 'no quantization'}, base {params.model.base}, "
+        f"effective batch {t.per_device_batch_size * t.gradient_accumulation_steps * world}"
+        f"{f' ({world} processes)' if world > 1 else ''}, {steps} optimizer steps, "
+        f"{len(trainer.train_dataset)} samples, ~{to_train:,} tokens to train, estimated {took}"
+        + (f", resuming from {resume}" if resume else "")
+    )
+
+
+def closing_line(report: dict[str, Any], params: Params) -> str:
+    """The train stage's last line: what was trained and written."""
+    r = report
+    return (
+        f"trained {r['optimizer_steps']} of {r['planned_steps']} steps in {r['runtime_s']} s "
+        f"({r['train_tokens_per_s']} tokens/s): train loss {r['train_loss']}, eval loss {r['eval_loss']}; "
+        f"wrote {params.train.output_dir}/ and {params.train.report}"
+    )
+
+
 def restore_finished(trainer: Any, ckpt: Path) -> float | None:
     """Load a finished checkpoint's adapter weights and trainer state into ``trainer`` (no training step runs);
     returns the mean of the losses it logged."""
@@ -262,15 +315,15 @@ def restore_finished(trainer: Any, ckpt: Path) -> float | None:
     return sum(losses) / len(losses) if losses else None
 
 
-def prepare(params: Params) -> tuple[str, str | None]:
-    """Before any model loads: check the Hub token when a repo is configured, then find the resume point
-    (the local checkpoint of this exact run, else the newest one in the mirror). Returns (fingerprint, resume)."""
-    from kwanzaa_hub import hub
+def prepare(params: Params, facts: hardware.HardwareFacts | None = None) -> tuple[str, str | None]:
+    """Before any model loads: the preflight checks (base model access, hardware, the Hub token when a repo is
+    configured), then the resume point (the local checkpoint of this exact run, else the newest one in the
+    mirror). Returns (fingerprint, resume)."""
+    from kwanzaa_hub import preflight
 
     claim_all(params.outputs("train"))  # every output is new, empty or ours before anything happens
-    if params.hub.repo_id:  # fail now, not after the run, on a missing or read-only token
-        who = hub.preflight(params.hub.repo_id)
-        console.print(f"train: Hub token of {who['user']} can write to {params.hub.repo_id}")
+    for line in preflight.run(params, facts):  # fail now, not 20 minutes in
+        console.print(f"train: {line}")
     ckpt_dir = Path(params.train.checkpoint_dir)
     fp = fingerprint(params, params.data.prepared_dir)
     mirror = checkpoints.mirror_for(params)
@@ -285,8 +338,14 @@ def prepare(params: Params) -> tuple[str, str | None]:
     return fp, resume
 
 
-def _report(trainer: Any, plan: hardware.TrainPlan, training_loss: float | None, metrics: dict, runtime: float,
-            resume: str | None) -> dict[str, Any]:
+def _report(
+    trainer: Any,
+    plan: hardware.TrainPlan,
+    training_loss: float | None,
+    metrics: dict,
+    runtime: float,
+    resume: str | None,
+) -> dict[str, Any]:
     """``reports/train.json``: losses, runtime, throughput, sizes, memory, resume point, hardware plan."""
     seen = int(trainer.state.num_input_tokens_seen or 0)
     trainable, total = trainer.model.get_nb_trainable_parameters()
@@ -314,6 +373,8 @@ def _planned_steps(trainer: Any) -> int:
         return args.max_steps
     import math
 
-    per_epoch = math.ceil(len(trainer.train_dataset)
-                          / (args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size))
+    per_epoch = math.ceil(
+        len(trainer.train_dataset)
+        / (args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size)
+    )
     return math.ceil(per_epoch * args.num_train_epochs)

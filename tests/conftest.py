@@ -21,13 +21,15 @@ HUB_READ_TOKEN = "hf_readonlykwanzaa0token"
 _HUB_ROOT = tempfile.mkdtemp(prefix="kwanzaa-hub-server-")
 HUB = HubServer(_HUB_ROOT, HUB_TOKEN, read_tokens=(HUB_READ_TOKEN,), user="tester", orgs=("kwanzaa-team",)).start()
 atexit.register(shutil.rmtree, _HUB_ROOT, True)
-os.environ.update({
-    "HF_ENDPOINT": HUB.endpoint,
-    "HF_HUB_DISABLE_XET": "1",
-    "HF_HUB_OFFLINE": "0",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "HF_HOME": tempfile.mkdtemp(prefix="kwanzaa-hf-home-"),
-})
+os.environ.update(
+    {
+        "HF_ENDPOINT": HUB.endpoint,
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_OFFLINE": "0",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HOME": tempfile.mkdtemp(prefix="kwanzaa-hf-home-"),
+    }
+)
 os.environ.pop("HF_TOKEN", None)
 os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

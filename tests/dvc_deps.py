@@ -43,8 +43,9 @@ def closure(start: set[str], root: Path) -> set[Path]:
             seen.add(prefix)
             tree = ast.parse(module_file(root, prefix).read_text())
             if module_file(root, prefix).name == "__init__.py":  # runs its module level only on import
-                tree = ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))],
-                                  type_ignores=[])
+                tree = ast.Module(
+                    body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))], type_ignores=[]
+                )
             todo.extend(imported_modules(tree, root))
     return {module_file(root, n).relative_to(root) for n in seen}
 
@@ -58,7 +59,16 @@ def command_modules(root: Path, command: str) -> set[Path]:
     for node in cli.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             top |= imported_modules(node, root)
-    fn = next(n for n in cli.body if isinstance(n, ast.FunctionDef) and (
-        n.name == command or any(isinstance(d, ast.Call) and d.args and getattr(d.args[0], "value", None) == command
-                                 for d in n.decorator_list)))
+    fn = next(
+        n
+        for n in cli.body
+        if isinstance(n, ast.FunctionDef)
+        and (
+            n.name == command
+            or any(
+                isinstance(d, ast.Call) and d.args and getattr(d.args[0], "value", None) == command
+                for d in n.decorator_list
+            )
+        )
+    )
     return closure(top | imported_modules(fn, root), root) - {Path(PACKAGE) / "cli.py"}

@@ -10,14 +10,25 @@ from kwanzaa_hub import hub as hub_mod
 from kwanzaa_hub.params import parse_params
 
 FAST = hub_mod.RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05, budget_s=5)
-METRICS = {"base.format_compliance": 0.25, "base.citation_f1": 0.1, "base.refusal_accuracy": 0.5,
-           "adapter.format_compliance": 0.75, "adapter.citation_f1": 0.5, "adapter.refusal_accuracy": 0.875,
-           "adapter.grounded.citation_f1": 0.6}
+METRICS = {
+    "base.format_compliance": 0.25,
+    "base.citation_f1": 0.1,
+    "base.refusal_accuracy": 0.5,
+    "adapter.format_compliance": 0.75,
+    "adapter.citation_f1": 0.5,
+    "adapter.refusal_accuracy": 0.875,
+    "adapter.grounded.citation_f1": 0.6,
+}
 
 
 def params_for(repo_id: str, version: str = "v1", **hub_extra):
-    return parse_params({"model": {"base": "models/base"}, "train": {"lora": {"target_modules": ["q_proj", "v_proj"]}},
-                         "hub": {"repo_id": repo_id, "version": version, **hub_extra}})
+    return parse_params(
+        {
+            "model": {"base": "models/base"},
+            "train": {"lora": {"target_modules": ["q_proj", "v_proj"]}},
+            "hub": {"repo_id": repo_id, "version": version, **hub_extra},
+        }
+    )
 
 
 def write_outputs(root: Path, tiny_model_dir: Path, *, seed: int = 0, metrics: dict | None = None) -> None:
@@ -37,12 +48,31 @@ def write_outputs(root: Path, tiny_model_dir: Path, *, seed: int = 0, metrics: d
     AutoTokenizer.from_pretrained(root / "models/base").save_pretrained(out)
     (root / "metrics.json").write_text(json.dumps(metrics or METRICS))
     (root / "reports").mkdir(exist_ok=True)
-    (root / "reports/data.json").write_text(json.dumps(
-        {"train": {"samples": 66, "categories": {"grounded": 30, "refusal": 14}, "tokens": {"p50": 568}},
-         "eval": {"samples": 24, "categories": {"grounded": 14, "refusal": 3}, "tokens": {"p50": 583}}}))
-    (root / "reports/train.json").write_text(json.dumps(
-        {"train_loss": 1.5, "eval_loss": 1.7, "runtime_s": 3.0, "optimizer_steps": 2, "hw_device": "cpu",
-         "hw_precision": "fp32", "hw_quantize": True, "hw_hardware": "x86_64"}))
+    (root / "reports/data.json").write_text(
+        json.dumps(
+            {
+                "train": {"samples": 66, "categories": {"grounded": 30, "refusal": 14}, "tokens": {"p50": 568}},
+                "eval": {"samples": 24, "categories": {"grounded": 14, "refusal": 3}, "tokens": {"p50": 583}},
+            }
+        )
+    )
+    (root / "reports/eval.json").write_text(
+        json.dumps({"max_new_tokens": 48, "base": {"tokens_per_s": 90.0}, "adapter": {"tokens_per_s": 80.0}})
+    )
+    (root / "reports/train.json").write_text(
+        json.dumps(
+            {
+                "train_loss": 1.5,
+                "eval_loss": 1.7,
+                "runtime_s": 3.0,
+                "optimizer_steps": 2,
+                "hw_device": "cpu",
+                "hw_precision": "fp32",
+                "hw_quantize": True,
+                "hw_hardware": "x86_64",
+            }
+        )
+    )
 
 
 def greedy(model, tok, text: str = "Habari gani") -> list[int]:

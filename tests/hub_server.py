@@ -94,8 +94,13 @@ class Store:
             repo = self.get(repo_id)
             head = repo["branches"][branch]
             digest = hashlib.sha1(f"{head}-other-{time.time_ns()}".encode()).hexdigest()
-            repo["commits"][digest] = {"parent": head, "title": "someone else", "message": "", "date": _now(),
-                                       "files": dict(repo["commits"][head]["files"])}
+            repo["commits"][digest] = {
+                "parent": head,
+                "title": "someone else",
+                "message": "",
+                "date": _now(),
+                "files": dict(repo["commits"][head]["files"]),
+            }
             repo["branches"][branch] = digest
             self.put(repo_id, repo)
             return digest
@@ -119,8 +124,17 @@ class HubServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, root: str | Path, token: str, *, host: str = "127.0.0.1", port: int = 0,
-                 read_tokens: tuple[str, ...] = (), user: str = "tester", orgs: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        root: str | Path,
+        token: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        read_tokens: tuple[str, ...] = (),
+        user: str = "tester",
+        orgs: tuple[str, ...] = (),
+    ):
         super().__init__((host, port), Handler)
         self.store = Store(Path(root))
         self.token = token
@@ -149,7 +163,7 @@ class HubServer(ThreadingHTTPServer):
                     return f
         return None
 
-    def start(self) -> "HubServer":
+    def start(self) -> HubServer:
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -245,8 +259,11 @@ class Handler(BaseHTTPRequestHandler):
             raise HubError(400, None, f"bad request: Authorization: {self.headers.get('Authorization')}")
         if fault.action == "race":  # another writer commits first: this request's parent commit is now stale
             self.server.store.empty_commit(fault.race)
-            return self._route(self.command, [unquote(p) for p in urlsplit(self.path).path.split("/")[1:]],
-                               parse_qs(urlsplit(self.path).query))
+            return self._route(
+                self.command,
+                [unquote(p) for p in urlsplit(self.path).path.split("/")[1:]],
+                parse_qs(urlsplit(self.path).query),
+            )
         if fault.action == "truncate":
             self._body()
             parts = [unquote(p) for p in urlsplit(self.path).path.split("/")[1:]]
@@ -275,6 +292,13 @@ class Handler(BaseHTTPRequestHandler):
             raise HubError(404, "RepoNotFound", f"Repository Not Found for url: {repo_id}")
         if repo["private"] and not self._can_read():
             raise HubError(401, "RepoNotFound", f"Repository Not Found for url: {repo_id}")
+        if repo.get("gated") and tok not in repo.get("granted", []):  # a license not accepted by this token's user
+            raise HubError(
+                403,
+                "GatedRepo",
+                f"Access to model {repo_id} is restricted. You must have access to it "
+                "and be authenticated to access it. Please log in.",
+            )
         if write and not self._can_write():
             if tok is None:
                 raise HubError(401, "RepoNotFound", "You must be authenticated to write")
@@ -298,9 +322,15 @@ class Handler(BaseHTTPRequestHandler):
             if not self._can_read():
                 raise HubError(401, None, "Invalid credentials in Authorization header")
             role = "write" if self._can_write() else "read"
-            return self._json(200, {"type": "user", "name": self.server.user,
-                                    "orgs": [{"name": o, "roleInOrg": "write"} for o in self.server.orgs],
-                                    "auth": {"type": "access_token", "accessToken": {"displayName": "test", "role": role}}})
+            return self._json(
+                200,
+                {
+                    "type": "user",
+                    "name": self.server.user,
+                    "orgs": [{"name": o, "roleInOrg": "write"} for o in self.server.orgs],
+                    "auth": {"type": "access_token", "accessToken": {"displayName": "test", "role": role}},
+                },
+            )
         if parts[:2] == ["api", "validate-yaml"]:
             self._body()
             return self._json(200, {"errors": [], "warnings": []})
@@ -340,24 +370,64 @@ class Handler(BaseHTTPRequestHandler):
     def _empty_repo(private: bool) -> dict:
         gitattributes = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
         root = hashlib.sha1(b"initial" + os.urandom(8)).hexdigest()
-        return {"private": private, "branches": {"main": root}, "tags": {},
-                "commits": {root: {"parent": None, "title": "initial commit", "message": "", "date": _now(),
-                                   "files": {".gitattributes": {"inline": base64.b64encode(gitattributes).decode(),
-                                                                **describe(gitattributes), "lfs": False}}}}}
+        return {
+            "private": private,
+            "branches": {"main": root},
+            "tags": {},
+            "commits": {
+                root: {
+                    "parent": None,
+                    "title": "initial commit",
+                    "message": "",
+                    "date": _now(),
+                    "files": {
+                        ".gitattributes": {
+                            "inline": base64.b64encode(gitattributes).decode(),
+                            **describe(gitattributes),
+                            "lfs": False,
+                        }
+                    },
+                }
+            },
+        }
 
     def _model_api(self, method: str, repo_id: str, rest: list[str], query: dict):
         store = self.server.store
         head = rest[0] if rest else ""
+        if method == "GET" and rest == ["auth-check"]:
+            self._repo(repo_id)
+            return self._json(200, {})
         if method == "GET" and (not rest or head == "revision"):
             repo = self._repo(repo_id)
             sha = self._resolve_rev(repo, rest[1] if len(rest) > 1 else "main")
             files = repo["commits"][sha]["files"]
-            siblings = [{"rfilename": p, "size": f["size"], "blobId": f["git_oid"],
-                         **({"lfs": {"size": f["size"], "sha256": f["sha256"], "pointerSize": POINTER_SIZE}}
-                            if f["lfs"] else {})} for p, f in sorted(files.items())]
-            return self._json(200, {"id": repo_id, "modelId": repo_id, "sha": sha, "private": repo["private"],
-                                    "lastModified": repo["commits"][sha]["date"], "siblings": siblings,
-                                    "tags": [], "downloads": 0, "likes": 0})
+            siblings = [
+                {
+                    "rfilename": p,
+                    "size": f["size"],
+                    "blobId": f["git_oid"],
+                    **(
+                        {"lfs": {"size": f["size"], "sha256": f["sha256"], "pointerSize": POINTER_SIZE}}
+                        if f["lfs"]
+                        else {}
+                    ),
+                }
+                for p, f in sorted(files.items())
+            ]
+            return self._json(
+                200,
+                {
+                    "id": repo_id,
+                    "modelId": repo_id,
+                    "sha": sha,
+                    "private": repo["private"],
+                    "lastModified": repo["commits"][sha]["date"],
+                    "siblings": siblings,
+                    "tags": [],
+                    "downloads": 0,
+                    "likes": 0,
+                },
+            )
         if method == "PUT" and head == "settings":
             body = self._json_body()
             with store.lock:
@@ -371,14 +441,20 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and head == "preupload":
             body = self._json_body()
             repo = self._repo(repo_id, write=True)
-            sha = self._resolve_rev(repo, rest[1]) if len(rest) > 1 and (
-                rest[1] in repo["branches"] or rest[1] in repo["commits"]) else None
+            sha = (
+                self._resolve_rev(repo, rest[1])
+                if len(rest) > 1 and (rest[1] in repo["branches"] or rest[1] in repo["commits"])
+                else None
+            )
             current = repo["commits"][sha]["files"] if sha else {}
             out = []
             for f in body.get("files", []):
                 lfs = f["path"].endswith(LFS_SUFFIXES) or f["size"] >= LFS_MIN_SIZE
-                entry = {"path": f["path"], "uploadMode": "lfs" if lfs and f["size"] else "regular",
-                         "shouldIgnore": False}
+                entry = {
+                    "path": f["path"],
+                    "uploadMode": "lfs" if lfs and f["size"] else "regular",
+                    "shouldIgnore": False,
+                }
                 if f["path"] in current:
                     cur = current[f["path"]]
                     entry["oid"] = cur["sha256"] if cur["lfs"] else cur["git_oid"]
@@ -416,24 +492,41 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, {})
         if method == "GET" and head == "refs":
             repo = self._repo(repo_id)
-            return self._json(200, {
-                "branches": [{"name": b, "ref": f"refs/heads/{b}", "targetCommit": s} for b, s in repo["branches"].items()],
-                "tags": [{"name": t, "ref": f"refs/tags/{t}", "targetCommit": s} for t, s in repo["tags"].items()],
-                "converts": [], **({"pullRequests": []} if query.get("include_prs") else {})})
+            return self._json(
+                200,
+                {
+                    "branches": [
+                        {"name": b, "ref": f"refs/heads/{b}", "targetCommit": s} for b, s in repo["branches"].items()
+                    ],
+                    "tags": [{"name": t, "ref": f"refs/tags/{t}", "targetCommit": s} for t, s in repo["tags"].items()],
+                    "converts": [],
+                    **({"pullRequests": []} if query.get("include_prs") else {}),
+                },
+            )
         if method == "GET" and head == "commits":
             repo = self._repo(repo_id)
             sha, out = self._resolve_rev(repo, rest[1]), []
             while sha:
                 c = repo["commits"][sha]
-                out.append({"id": sha, "title": c["title"], "message": c["message"], "date": c["date"],
-                            "authors": [{"user": self.server.user}]})
+                out.append(
+                    {
+                        "id": sha,
+                        "title": c["title"],
+                        "message": c["message"],
+                        "date": c["date"],
+                        "authors": [{"user": self.server.user}],
+                    }
+                )
                 sha = c["parent"]
             return self._json(200, out)
         if method == "GET" and head == "tree":
             repo = self._repo(repo_id)
             sha = self._resolve_rev(repo, rest[1])
-            return self._tree(repo["commits"][sha]["files"], "/".join(rest[2:]),
-                              query.get("recursive", ["false"])[0].lower() == "true")
+            return self._tree(
+                repo["commits"][sha]["files"],
+                "/".join(rest[2:]),
+                query.get("recursive", ["false"])[0].lower() == "true",
+            )
         self._body()
         raise HubError(404, None, f"no route for {method} {repo_id}/{'/'.join(rest)}")
 
@@ -444,7 +537,7 @@ class Handler(BaseHTTPRequestHandler):
         for p, f in sorted(files.items()):
             if not p.startswith(base):
                 continue
-            rel = p[len(base):]
+            rel = p[len(base) :]
             parts = rel.split("/")
             for i in range(1, len(parts)):
                 if recursive or i == 1:
@@ -488,13 +581,26 @@ class Handler(BaseHTTPRequestHandler):
                     files.pop(v["path"], None)
                 elif key == "deletedFolder":
                     files = {p: f for p, f in files.items() if not p.startswith(v["path"].rstrip("/") + "/")}
-            digest = hashlib.sha1(json.dumps([head, files, header, time.time_ns()], sort_keys=True).encode()).hexdigest()
-            repo["commits"][digest] = {"parent": head, "title": header.get("summary", ""),
-                                       "message": header.get("description", ""), "date": _now(), "files": files}
+            digest = hashlib.sha1(
+                json.dumps([head, files, header, time.time_ns()], sort_keys=True).encode()
+            ).hexdigest()
+            repo["commits"][digest] = {
+                "parent": head,
+                "title": header.get("summary", ""),
+                "message": header.get("description", ""),
+                "date": _now(),
+                "files": files,
+            }
             repo["branches"][rev] = digest
             store.put(repo_id, repo)
-        return self._json(200, {"commitUrl": f"{self.server.endpoint}/{repo_id}/commit/{digest}",
-                                "commitOid": digest, "pullRequestUrl": None})
+        return self._json(
+            200,
+            {
+                "commitUrl": f"{self.server.endpoint}/{repo_id}/commit/{digest}",
+                "commitOid": digest,
+                "pullRequestUrl": None,
+            },
+        )
 
     def _lfs_batch(self, repo_id: str):
         body = self._json_body()
@@ -506,10 +612,17 @@ class Handler(BaseHTTPRequestHandler):
                 out.append({"oid": oid, "size": size})
                 continue
             href = f"{self.server.endpoint}/lfs-upload/{repo_id}/{oid}"
-            out.append({"oid": oid, "size": size, "authenticated": True,
-                        "actions": {"upload": {"href": href}, "verify": {"href": href + "/verify"}}})
-        return self._send(200, json.dumps({"transfer": "basic", "objects": out}).encode(),
-                          ctype="application/vnd.git-lfs+json")
+            out.append(
+                {
+                    "oid": oid,
+                    "size": size,
+                    "authenticated": True,
+                    "actions": {"upload": {"href": href}, "verify": {"href": href + "/verify"}},
+                }
+            )
+        return self._send(
+            200, json.dumps({"transfer": "basic", "objects": out}).encode(), ctype="application/vnd.git-lfs+json"
+        )
 
     def _lfs_object(self, method: str, repo_id: str, oid: str, rest: list[str]):
         data = self._body()
@@ -538,8 +651,7 @@ class Handler(BaseHTTPRequestHandler):
         f = files[path]
         data = base64.b64decode(f["inline"]) if "inline" in f else self.server.store.blob(f["sha256"])
         etag = f["sha256"] if f["lfs"] else f["git_oid"]
-        headers = {"X-Repo-Commit": sha, "ETag": f'"{etag}"', "Content-Length": len(data),
-                   "Accept-Ranges": "bytes"}
+        headers = {"X-Repo-Commit": sha, "ETag": f'"{etag}"', "Content-Length": len(data), "Accept-Ranges": "bytes"}
         if f["lfs"]:
             headers["X-Linked-Etag"] = f'"{etag}"'
             headers["X-Linked-Size"] = len(data)
@@ -564,7 +676,9 @@ def main() -> None:  # pragma: no cover - manual trials
     ap.add_argument("--token", required=True)
     args = ap.parse_args()
     server = HubServer(args.root, args.token, port=args.port)
-    print(f"serving {server.endpoint} (repos under {args.root}); set HF_ENDPOINT={server.endpoint} HF_HUB_DISABLE_XET=1")
+    print(
+        f"serving {server.endpoint} (repos under {args.root}); set HF_ENDPOINT={server.endpoint} HF_HUB_DISABLE_XET=1"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

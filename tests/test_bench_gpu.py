@@ -32,9 +32,29 @@ def test_tiny_cpu_run_writes_the_full_result(tmp_path):
     out = tmp_path / "gpu.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--shape", "tiny", "--rounds", "1", "--steps", "2", "--max-new-tokens", "8",
-         "--variants", "seed,batch_8x1,liger", "--out", str(out)],
-        check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--shape",
+            "tiny",
+            "--rounds",
+            "1",
+            "--steps",
+            "2",
+            "--max-new-tokens",
+            "8",
+            "--variants",
+            "seed,batch_8x1,liger",
+            "--out",
+            str(out),
+        ],
+        check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(out.read_text())
 
@@ -95,8 +115,16 @@ def test_a_failing_run_is_recorded_not_raised(tmp_path):
     from kwanzaa_hub import hardware
 
     plan = hardware.plan(hardware.HardwareFacts("cpu", "test"))
-    ctx = {"plan": plan, "model_dir": tmp_path / "missing", "samples": [], "longest": {}, "steps": 1,
-           "tmp": str(tmp_path), "deadline": float("inf"), "t4_limit": 13.5}
+    ctx = {
+        "plan": plan,
+        "model_dir": tmp_path / "missing",
+        "samples": [],
+        "longest": {},
+        "steps": 1,
+        "tmp": str(tmp_path),
+        "deadline": float("inf"),
+        "t4_limit": 13.5,
+    }
     record = bench.run_variant("seed", bench.SEED, ctx, with_worst_case=True)
     assert "error" in record and "worst_case" not in record
     assert bench.fits({"error": "torch.OutOfMemoryError: CUDA out of memory"}, "peak_reserved_gib", 13.5) is False
@@ -111,7 +139,12 @@ def test_on_a_big_gpu_the_plan_is_the_t4_one(monkeypatch):
     monkeypatch.setattr(hardware, "detect", lambda: hardware.HardwareFacts("cuda", "NVIDIA H200", (9, 0), 139.8))
     plan = bench.choose_plan("t4")
     assert (plan.precision, plan.compute_dtype, plan.optim, plan.attention, plan.tf32) == (
-        "fp16", "float16", "paged_adamw_8bit", "sdpa", False)
+        "fp16",
+        "float16",
+        "paged_adamw_8bit",
+        "sdpa",
+        False,
+    )
     assert plan.hardware == "Tesla T4 (forced on NVIDIA H200) (sm_75)"
     assert bench.choose_plan("detected").precision == "bf16"
 

@@ -135,7 +135,9 @@ def test_deep_nesting_is_an_error_not_a_crash(tmp_path, good):
 
 
 def test_refusal_citing_context_is_counted_not_rejected(tmp_path, example_samples):
-    sample = json.loads(json.dumps(next(s for s in example_samples[0] if _answer(s)["answer"]["completeness"] == "complete")))
+    sample = json.loads(
+        json.dumps(next(s for s in example_samples[0] if _answer(s)["answer"]["completeness"] == "complete"))
+    )
     a = _answer(sample)
     a["answer"]["completeness"] = "insufficient_data"
     check = data_stage.check_file(write_jsonl(tmp_path / "t.jsonl", [_set_answer(sample, a)]), "train")
@@ -153,6 +155,7 @@ def test_sources_count_mismatch_is_a_warning(tmp_path, good):
 
 # ---- the whole stage --------------------------------------------------------------------------
 
+
 @pytest.fixture(autouse=True)
 def _in_tmp(tmp_path, monkeypatch):
     """Outputs are relative paths inside the project: every test runs in its own folder."""
@@ -160,10 +163,17 @@ def _in_tmp(tmp_path, monkeypatch):
 
 
 def _params(tmp_path, **data):
-    return parse_params({
-        "data": {"train_file": str(tmp_path / "train.jsonl"), "eval_file": str(tmp_path / "eval.jsonl"),
-                 "prepared_dir": "prepared", "report": "report.json", **data},
-    })
+    return parse_params(
+        {
+            "data": {
+                "train_file": str(tmp_path / "train.jsonl"),
+                "eval_file": str(tmp_path / "eval.jsonl"),
+                "prepared_dir": "prepared",
+                "report": "report.json",
+                **data,
+            },
+        }
+    )
 
 
 def test_stage_writes_prepared_dataset_and_report(tmp_path, example_samples, tiny_tokenizer):
@@ -175,7 +185,13 @@ def test_stage_writes_prepared_dataset_and_report(tmp_path, example_samples, tin
     report = json.loads((tmp_path / "report.json").read_text())
     assert report == result.report
     assert report["train"]["samples"] == 66 and report["eval"]["samples"] == 24
-    assert report["train"]["categories"] == {"grounded": 30, "multi_source": 12, "partial": 10, "refusal": 14, "uncited": 0}
+    assert report["train"]["categories"] == {
+        "grounded": 30,
+        "multi_source": 12,
+        "partial": 10,
+        "refusal": 14,
+        "uncited": 0,
+    }
     assert report["overflow"] == 0 and report["warnings"] == 0
     ds = load_from_disk(str(tmp_path / "prepared"))
     assert ds["train"].num_rows == 66
@@ -201,7 +217,10 @@ def test_overflow_error_names_samples_and_fitting_length(tmp_path, example_sampl
 def test_overflow_drop_counts_and_lists(tmp_path, example_samples, tiny_tokenizer):
     write_jsonl(tmp_path / "train.jsonl", example_samples[0])
     write_jsonl(tmp_path / "eval.jsonl", example_samples[1])
-    lengths = [data_stage.chat.measure(tiny_tokenizer, s["messages"], "26 Jul 2024").total for s in example_samples[0] + example_samples[1]]
+    lengths = [
+        data_stage.chat.measure(tiny_tokenizer, s["messages"], "26 Jul 2024").total
+        for s in example_samples[0] + example_samples[1]
+    ]
     expected = sum(n > 700 for n in lengths)
     assert expected > 0
     result = data_stage.run(_params(tmp_path, max_length=700, overflow="drop"), tokenizer=tiny_tokenizer)
@@ -245,6 +264,7 @@ def test_cli_data_exit_code_and_no_outputs_on_error(tmp_path, example_samples, t
 
 # ---- the team's real data (skipped without ../shared) -------------------------------------------
 
+
 def test_validate_passes_the_real_data(shared_data):
     code, out = _validate(shared_data / "kwanzaa_train.jsonl", shared_data / "kwanzaa_eval.jsonl")
     assert code == 0, out
@@ -252,9 +272,18 @@ def test_validate_passes_the_real_data(shared_data):
 
 
 def test_stage_on_real_data_reports_lengths_and_overflow(tmp_path, shared_data, tiny_tokenizer):
-    params = parse_params({"data": {
-        "train_file": str(shared_data / "kwanzaa_train.jsonl"), "eval_file": str(shared_data / "kwanzaa_eval.jsonl"),
-        "prepared_dir": "prepared", "report": "report.json", "max_length": 3000, "overflow": "drop"}})
+    params = parse_params(
+        {
+            "data": {
+                "train_file": str(shared_data / "kwanzaa_train.jsonl"),
+                "eval_file": str(shared_data / "kwanzaa_eval.jsonl"),
+                "prepared_dir": "prepared",
+                "report": "report.json",
+                "max_length": 3000,
+                "overflow": "drop",
+            }
+        }
+    )
     result = data_stage.run(params, tokenizer=tiny_tokenizer)
     r = result.report
     assert r["train"]["samples"] + r["eval"]["samples"] + r["overflow"] == 134

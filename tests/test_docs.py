@@ -16,8 +16,13 @@ NOTEBOOK = REPO / "notebooks" / "kwanzaa_colab.ipynb"
 
 
 def _shell_lines(nb) -> list[str]:
-    return [line.strip()[1:].strip() for cell in nb.cells if cell.cell_type == "code"
-            for line in cell.source.splitlines() if line.strip().startswith("!")]
+    return [
+        line.strip()[1:].strip()
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if line.strip().startswith("!")
+    ]
 
 
 def test_notebook_is_valid_and_has_no_outputs():
@@ -54,7 +59,9 @@ def test_every_shell_command_in_the_notebook_exists_here():
             assert argv[1] in {"pull", "remote", "metrics", "plots", "params", "push", "status"}, line
             for path in argv[2:]:
                 if path.endswith(".dvc") or path.endswith(".json"):
-                    assert path in ("metrics.json", "reports/train.json", "reports/data.json") or (REPO / path).exists(), line
+                    assert (
+                        path in ("metrics.json", "reports/train.json", "reports/data.json") or (REPO / path).exists()
+                    ), line
         elif argv[0] == "bash":
             assert (REPO / argv[1]).is_file(), line
         else:

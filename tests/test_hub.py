@@ -18,6 +18,7 @@ from kwanzaa_hub.params import parse_params
 from tests.conftest import HUB_READ_TOKEN, HUB_TOKEN
 from tests.helpers import FAST, METRICS, greedy, params_for, write_outputs
 
+
 def test_push_creates_a_private_repo_with_one_tagged_commit_that_loads_back(outputs, hub, repo_id):
     from huggingface_hub import HfApi
     from peft import PeftModel
@@ -32,14 +33,25 @@ def test_push_creates_a_private_repo_with_one_tagged_commit_that_loads_back(outp
     assert receipt["pushed"] and receipt["commit"] == info.sha
     assert [t.name for t in api.list_repo_refs(repo_id).tags] == ["v1"]
     on_hub = set(api.list_repo_files(repo_id, revision="v1"))
-    assert {"adapter_config.json", "adapter_model.safetensors", "README.md", "metrics.json", "params.yaml",
-            "reports/data.json", "reports/train.json", "kwanzaa_manifest.json", "tokenizer.json"} <= on_hub
+    assert {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "README.md",
+        "metrics.json",
+        "params.yaml",
+        "reports/data.json",
+        "reports/train.json",
+        "kwanzaa_manifest.json",
+        "tokenizer.json",
+    } <= on_hub
     assert not any(f.endswith((".bin", ".pt", ".pkl")) for f in on_hub)
     # the receipt's hashes are the bytes on the Hub, and the card uploaded is MODEL_CARD.md
     local_receipt = json.loads(Path("reports/push.json").read_text())
     assert local_receipt == receipt
-    assert receipt["files"]["adapter_model.safetensors"] == hashlib.sha256(
-        Path("models/adapter/adapter_model.safetensors").read_bytes()).hexdigest()
+    assert (
+        receipt["files"]["adapter_model.safetensors"]
+        == hashlib.sha256(Path("models/adapter/adapter_model.safetensors").read_bytes()).hexdigest()
+    )
     for name, sha in receipt["files"].items():
         assert hashlib.sha256(Path(api.hf_hub_download(repo_id, name, revision="v1")).read_bytes()).hexdigest() == sha
     assert set(receipt["files"]) == on_hub - {".gitattributes"}
@@ -116,7 +128,11 @@ def test_pull_refuses_a_version_whose_manifest_lists_pickles(hub, repo_id, tmp_p
 
     api = HfApi()
     api.create_repo(repo_id, private=True)
-    api.upload_file(path_or_fileobj=(b'{"adapter_model.bin": "' + b"0" * 64 + b'"}'), path_in_repo="kwanzaa_manifest.json", repo_id=repo_id)
+    api.upload_file(
+        path_or_fileobj=(b'{"adapter_model.bin": "' + b"0" * 64 + b'"}'),
+        path_in_repo="kwanzaa_manifest.json",
+        repo_id=repo_id,
+    )
     api.create_tag(repo_id, tag="v1")
     with pytest.raises(hub_mod.HubError, match="pickle"):
         hub_mod.verified_download(repo_id, "v1", local_dir=tmp_path / "x")
@@ -183,13 +199,20 @@ def test_card_metadata_round_trips_and_template_syntax_stays_text(outputs):
     parsed = ModelCard(text).data
     assert parsed.library_name == "peft" and parsed.base_model is None  # a local base is not a Hub id
     assert {r.metric_type: r.metric_value for r in parsed.eval_results} == {
-        "format_compliance": 0.75, "citation_f1": 0.5, "refusal_accuracy": 0.875}
+        "format_compliance": 0.75,
+        "citation_f1": 0.5,
+        "refusal_accuracy": 0.875,
+    }
     assert "{{ 7 * 7 }}{% raw %}" in text and "49" not in text
     row = next(line for line in text.splitlines() if line.startswith("| **format_compliance**"))
     assert row == "| **format_compliance** | 0.250 | 0.750 | +0.500 (better) |"
     with pytest.raises(card.CardError, match="model-index"):
-        card.check_card(text, card.CardInputs(params=params, metrics={**METRICS, "adapter.citation_f1": 0.2},
-                                              data_report={}, train_report={}))
+        card.check_card(
+            text,
+            card.CardInputs(
+                params=params, metrics={**METRICS, "adapter.citation_f1": 0.2}, data_report={}, train_report={}
+            ),
+        )
 
 
 def test_card_names_a_hub_base_model_in_metadata():
@@ -215,7 +238,7 @@ def test_two_versions_pushed_at_once_each_tag_holds_its_own_files(hub, repo_id, 
         try:
             files = {f.name: f for f in (dirs[version] / "models/adapter").iterdir()}
             results[version] = hub_mod.push_version(repo_id, version, files, message=version, retry=FAST)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=push, args=(v,)) for v in ("v1", "v2")]

@@ -8,25 +8,44 @@ from kwanzaa_hub.metrics import load
 
 PROMPT = (
     "Retrieved Documents:\n\n"
-    "[1] Umoja\nRelevance Score: 0.9\nSource: Lib (1978)\nContent: Umoja means Unity. It is the principle of December 26.\nURL: https://example.org/u\n\n"
-    "[2] Candles\nRelevance Score: 0.8\nSource: Museum (1995)\nContent: The black candle is lit first on December 26.\nURL: https://example.org/c\n\n"
+    "[1] Umoja\nRelevance Score: 0.9\nSource: Lib (1978)\n"
+    "Content: Umoja means Unity. It is the principle of December 26.\nURL: https://example.org/u\n\n"
+    "[2] Candles\nRelevance Score: 0.8\nSource: Museum (1995)\n"
+    "Content: The black candle is lit first on December 26.\nURL: https://example.org/c\n\n"
     "Query: What happens on December 26?"
 )
 NO_DOCS = "Query: How many people came in 2021?\n\nNo relevant documents were retrieved from the corpus."
 
 
 def answer(text, completeness="complete", urls=("https://example.org/u",)):
-    return json.dumps({
-        "version": "kwanzaa.answer.v1",
-        "answer": {"text": text, "completeness": completeness},
-        "sources": [{"citation_label": "x", "canonical_url": u, "source_org": "o", "year": 1978, "content_type": "t",
-                     "license": "l", "namespace": "n", "doc_id": "d", "chunk_id": "c"} for u in urls],
-        "retrieval_summary": {"query": "q", "top_k": 5, "namespaces": ["n"], "results": []},
-        "unknowns": {"unsupported_claims": [], "missing_context": [], "clarifying_questions": []},
-    }, ensure_ascii=False)
+    return json.dumps(
+        {
+            "version": "kwanzaa.answer.v1",
+            "answer": {"text": text, "completeness": completeness},
+            "sources": [
+                {
+                    "citation_label": "x",
+                    "canonical_url": u,
+                    "source_org": "o",
+                    "year": 1978,
+                    "content_type": "t",
+                    "license": "l",
+                    "namespace": "n",
+                    "doc_id": "d",
+                    "chunk_id": "c",
+                }
+                for u in urls
+            ],
+            "retrieval_summary": {"query": "q", "top_k": 5, "namespaces": ["n"], "results": []},
+            "unknowns": {"unsupported_claims": [], "missing_context": [], "clarifying_questions": []},
+        },
+        ensure_ascii=False,
+    )
 
 
-PERFECT = answer("Umoja means Unity [1]. The black candle is lit first [2].", urls=("https://example.org/u", "https://example.org/c"))
+PERFECT = answer(
+    "Umoja means Unity [1]. The black candle is lit first [2].", urls=("https://example.org/u", "https://example.org/c")
+)
 REF_REFUSAL = answer("I cannot answer from these documents.", "insufficient_data", urls=())
 
 
@@ -38,9 +57,9 @@ def test_format_compliance_exact():
 
 def test_citation_accuracy_exact():
     preds = [
-        PERFECT,                                                      # cites {1,2}: both valid, both expected
+        PERFECT,  # cites {1,2}: both valid, both expected
         answer("Umoja means Unity [3].", urls=("https://fake.example/x",)),  # [3] missing doc, hallucinated URL
-        "not json at all [1]",                                        # raw text: cites {1}, no sources
+        "not json at all [1]",  # raw text: cites {1}, no sources
     ]
     refs = [PERFECT, PERFECT, answer("Unity [1].")]
     r = load("citation_accuracy").compute(predictions=preds, references=refs, prompts=[PROMPT] * 3)
@@ -60,9 +79,9 @@ def test_citation_accuracy_nothing_cited():
 
 def test_grounding_exact():
     preds = [
-        PERFECT,                                              # 2 sentences, both supported
+        PERFECT,  # 2 sentences, both supported
         answer("Umoja means Unity [1]. Zebras invented jazz in 1850."),  # 1 of 2 supported; 1850 not in docs
-        REF_REFUSAL,                                          # refusals are not scored for grounding
+        REF_REFUSAL,  # refusals are not scored for grounding
     ]
     r = load("grounding").compute(predictions=preds, references=preds, prompts=[PROMPT] * 3, threshold=0.5)
     assert r["grounded_sentence_rate"] == pytest.approx(3 / 4)
@@ -77,10 +96,10 @@ def test_grounding_numbers_in_documents_are_fine_and_unicode():
 
 def test_refusal_exact():
     preds = [
-        REF_REFUSAL,   # ref refuses, refused       -> TP
-        PERFECT,       # ref refuses, answered      -> FN
-        REF_REFUSAL,   # ref answers, refused       -> FP (false refusal)
-        PERFECT,       # ref answers, answered      -> TN
+        REF_REFUSAL,  # ref refuses, refused       -> TP
+        PERFECT,  # ref refuses, answered      -> FN
+        REF_REFUSAL,  # ref answers, refused       -> FP (false refusal)
+        PERFECT,  # ref answers, answered      -> TN
         "{truncated",  # ref answers, not JSON      -> TN (not a refusal)
     ]
     refs = [REF_REFUSAL, REF_REFUSAL, PERFECT, PERFECT, PERFECT]
@@ -93,8 +112,9 @@ def test_refusal_exact():
 def test_per_category_breakdown_keys():
     from kwanzaa_hub.evaluation import score_by_category
 
-    flat = score_by_category([PERFECT, REF_REFUSAL], [PERFECT, REF_REFUSAL], [PROMPT, NO_DOCS],
-                             ["grounded", "refusal"], threshold=0.5)
+    flat = score_by_category(
+        [PERFECT, REF_REFUSAL], [PERFECT, REF_REFUSAL], [PROMPT, NO_DOCS], ["grounded", "refusal"], threshold=0.5
+    )
     assert flat["format_compliance"] == 1.0
     assert flat["refusal.refusal_accuracy"] == 1.0 and flat["grounded.citation_precision"] == 1.0
     assert flat["refusal.citation_precision"] == 0.0
@@ -103,7 +123,7 @@ def test_per_category_breakdown_keys():
 def test_real_eval_references_score_perfectly_against_themselves(shared_data):
     from kwanzaa_hub.evaluation import score
 
-    rows = [json.loads(l) for l in (shared_data / "kwanzaa_eval.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [json.loads(line) for line in (shared_data / "kwanzaa_eval.jsonl").read_text(encoding="utf-8").splitlines()]
     refs = [r["messages"][-1]["content"] for r in rows]
     prompts = [r["messages"][1]["content"] for r in rows]
     s = score(refs, refs, prompts, threshold=0.5)
@@ -118,4 +138,9 @@ def test_example_eval_references_score_perfectly_against_themselves(example_samp
     held = example_samples[1]
     refs = [s["messages"][-1]["content"] for s in held]
     s = score(refs, refs, [s["messages"][1]["content"] for s in held], threshold=0.5)
-    assert (s["format_compliance"], s["citation_precision"], s["citation_recall"], s["refusal_accuracy"]) == (1.0, 1.0, 1.0, 1.0)
+    assert (s["format_compliance"], s["citation_precision"], s["citation_recall"], s["refusal_accuracy"]) == (
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+    )

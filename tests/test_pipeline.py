@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 import yaml
 
 from kwanzaa_hub import example_data
@@ -63,9 +62,16 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     from tests.conftest import HUB_TOKEN
     from tests.helpers import greedy
 
-    project = make_dvc_project({"train.max_steps": 2, "train.gradient_accumulation_steps": 1,
-                                "eval.max_new_tokens": 8, "eval.allow_truncation": True, "eval.batch_size": 8,
-                                "hub.repo_id": repo_id})
+    project = make_dvc_project(
+        {
+            "train.max_steps": 2,
+            "train.gradient_accumulation_steps": 1,
+            "eval.max_new_tokens": 8,
+            "eval.allow_truncation": True,
+            "eval.batch_size": 8,
+            "hub.repo_id": repo_id,
+        }
+    )
     logs = []
     rc, out = _run(project, sys.executable, "-m", "dvc", "repro")
     logs.append(out)
@@ -78,12 +84,22 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     assert plots.returncode == 0 and "loss" in plots.stdout and "eval/plot.json" in plots.stdout
     m = files["metrics.json"]["data"]
     for run in ("base", "adapter"):
-        for key in ("format_compliance", "json_valid_rate", "citation_precision", "citation_recall", "citation_f1",
-                    "source_url_valid", "grounded_sentence_rate", "unsupported_number_rate", "refusal_recall",
-                    "false_refusal_rate", "refusal_accuracy"):
+        for key in (
+            "format_compliance",
+            "json_valid_rate",
+            "citation_precision",
+            "citation_recall",
+            "citation_f1",
+            "source_url_valid",
+            "grounded_sentence_rate",
+            "unsupported_number_rate",
+            "refusal_recall",
+            "false_refusal_rate",
+            "refusal_accuracy",
+        ):
             assert 0.0 <= m[f"{run}.{key}"] <= 1.0, (run, key)
         assert f"{run}.refusal.refusal_accuracy" in m  # per-category breakdown
-    rows = [json.loads(l) for l in (project / "eval/predictions.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (project / "eval/predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 24
     assert set(rows[0]) == {"id", "category", "prompt_sha256", "reference", "base", "adapter"}
     assert rows[0]["adapter"]["parse_status"] in ("ok", "invalid_json", "contract_violation")

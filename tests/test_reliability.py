@@ -81,7 +81,9 @@ def test_missing_repo_and_missing_version_say_what_to_do(hub, tmp_path, outputs,
     with pytest.raises(hub_mod.HubError, match="does not exist or this token cannot see it"):
         pull("tester/no-such-repo", "v1", tmp_path / "a")
     push_stage.run(params_for(repo_id), retry=FAST)
-    with pytest.raises(hub_mod.HubError, match=f"has no version 'v9' \\(versions: v1\\).*kwanzaa-hub versions {repo_id}"):
+    with pytest.raises(
+        hub_mod.HubError, match=f"has no version 'v9' \\(versions: v1\\).*kwanzaa-hub versions {repo_id}"
+    ):
         pull(repo_id, "v9", tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
@@ -124,8 +126,13 @@ def test_the_token_is_scrubbed_from_hub_error_messages(outputs, hub, repo_id):
 def test_training_killed_with_sigkill_resumes_and_the_adapter_loads(make_dvc_project):
     project = make_dvc_project({"train.max_steps": 24, "train.gradient_accumulation_steps": 1, "train.save_steps": 2})
     subprocess.run([sys.executable, "-m", "dvc", "repro", "data"], cwd=project, check=True, capture_output=True)
-    proc = subprocess.Popen(["kwanzaa-hub", "train"], cwd=project, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["kwanzaa-hub", "train"],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     marker = project / "checkpoints/checkpoint-4/trainer_state.json"
     deadline = time.monotonic() + 240
     while not marker.is_file() and proc.poll() is None and time.monotonic() < deadline:
@@ -140,8 +147,9 @@ def test_training_killed_with_sigkill_resumes_and_the_adapter_loads(make_dvc_pro
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(project / "models/base"),
-                                      str(project / "models/adapter"))
+    model = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(project / "models/base"), str(project / "models/adapter")
+    )
     assert any("lora_A" in n for n, _ in model.named_parameters())
 
 
@@ -170,8 +178,9 @@ def test_template_syntax_in_data_is_text_not_code(tiny_tokenizer):
     from kwanzaa_hub import chat
 
     payload = "{{ 7 * 7 }} {% for x in range(3) %}loop{% endfor %} {{ raise_exception('boom') }}"
-    text = chat.render_text(tiny_tokenizer, [{"role": "user", "content": payload}], "26 Jul 2024",
-                            add_generation_prompt=True)
+    text = chat.render_text(
+        tiny_tokenizer, [{"role": "user", "content": payload}], "26 Jul 2024", add_generation_prompt=True
+    )
     assert payload in text and "49" not in text and "looploop" not in text
 
 

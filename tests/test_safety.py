@@ -28,34 +28,49 @@ COMMIT = r"^/api/models/[^/]+/[^/]+/commit/"
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and ".git/" not in
-            str(p.relative_to(root)) + "/" and not str(p.relative_to(root)).startswith((".git", ".dvc/tmp"))}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+        and ".git/" not in str(p.relative_to(root)) + "/"
+        and not str(p.relative_to(root)).startswith((".git", ".dvc/tmp"))
+    }
 
 
 # ------------------------------------------------------------------------------ 1. ownership of outputs
 
 
-@pytest.mark.parametrize("section, key, value, message", [
-    ("data", "prepared_dir", "data", "overlaps the input data.train_file"),
-    ("data", "prepared_dir", ".", "is the project folder itself"),
-    ("train", "checkpoint_dir", "data", "overlaps the input data.train_file"),
-    ("train", "output_dir", "data/raw", "overlaps the input data.train_file"),
-    ("train", "output_dir", "/etc", "is absolute"),
-    ("train", "output_dir", "../../x", "climbs out of the project"),
-    ("train", "output_dir", ".git/adapter", "inside .git/"),
-    ("train", "checkpoint_mirror", "/", "too close to the filesystem root"),
-    ("train", "checkpoint_mirror", "models/adapter", "overlaps train.checkpoint_mirror"),
-    ("eval", "metrics_file", "README.md", "must end in .json"),
-    ("eval", "predictions_file", "metrics.json", "must end in .jsonl"),
-])
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("data", "prepared_dir", "data", "overlaps the input data.train_file"),
+        ("data", "prepared_dir", ".", "is the project folder itself"),
+        ("train", "checkpoint_dir", "data", "overlaps the input data.train_file"),
+        ("train", "output_dir", "data/raw", "overlaps the input data.train_file"),
+        ("train", "output_dir", "/etc", "is absolute"),
+        ("train", "output_dir", "../../x", "climbs out of the project"),
+        ("train", "output_dir", ".git/adapter", "inside .git/"),
+        ("train", "checkpoint_mirror", "/", "too close to the filesystem root"),
+        ("train", "checkpoint_mirror", "models/adapter", "overlaps train.checkpoint_mirror"),
+        ("eval", "metrics_file", "README.md", "must end in .json"),
+        ("eval", "predictions_file", "metrics.json", "must end in .jsonl"),
+    ],
+)
 def test_a_typo_in_an_output_path_is_a_params_error_naming_the_key(section, key, value, message):
     with pytest.raises(ParamsError, match=message) as exc:
         parse_params({section: {key: value}})
     assert f"{section}.{key}" in str(exc.value) or "train.output_dir" in str(exc.value)
 
 
-@pytest.mark.parametrize("override", [{"data": {"prepared_dir": "data"}}, {"data": {"prepared_dir": "."}},
-                                      {"train": {"checkpoint_dir": "data"}}, {"train": {"output_dir": "data/raw"}}])
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"data": {"prepared_dir": "data"}},
+        {"data": {"prepared_dir": "."}},
+        {"train": {"checkpoint_dir": "data"}},
+        {"train": {"output_dir": "data/raw"}},
+    ],
+)
 def test_from_a_project_a_bad_path_exits_2_and_every_file_is_intact(tmp_path, monkeypatch, example_samples, override):
     monkeypatch.chdir(tmp_path)
     write_jsonl(tmp_path / "data/raw/kwanzaa_train.jsonl", example_samples[0][:4])
@@ -78,7 +93,9 @@ def test_a_stage_refuses_to_replace_a_folder_it_did_not_write(tmp_path, monkeypa
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine/thesis.tex").write_text("three years of work")
     result = CliRunner().invoke(app, ["data"])
-    assert result.exit_code == 2 and "data.prepared_dir: mine/ exists and was not written by kwanzaa_hub" in result.output
+    assert (
+        result.exit_code == 2 and "data.prepared_dir: mine/ exists and was not written by kwanzaa_hub" in result.output
+    )
     assert (tmp_path / "mine/thesis.tex").read_text() == "three years of work"
     assert not Path("reports/data.json").exists()
     # an empty folder holds nothing to lose; once written, the folder carries the marker and may be replaced
@@ -149,14 +166,17 @@ def test_markup_in_hub_names_and_data_is_printed_as_text(tmp_path, hub, monkeypa
 # ------------------------------------------------------------------------------ 3. params complete before work
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"train": {"lr_scheduler": "cosine_warmup"}}, "train.lr_scheduler: Input should be"),
-    ({"train": {"epochs": float("inf")}}, "train.epochs: must be a finite number"),
-    ({"train": {"learning_rate": float("nan")}}, "train.learning_rate: must be a finite number"),
-    ({"hub": {"version": "v1\n"}}, "hub.version: must be 'v' followed"),
-    ({"hub": {"repo_id": "me/x\n"}}, "hub.repo_id: must be 'namespace/name'"),
-    ({"eval": {"max_new_tokens": 0}}, "eval.max_new_tokens: must be 'auto' or a positive"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"train": {"lr_scheduler": "cosine_warmup"}}, "train.lr_scheduler: Input should be"),
+        ({"train": {"epochs": float("inf")}}, "train.epochs: must be a finite number"),
+        ({"train": {"learning_rate": float("nan")}}, "train.learning_rate: must be a finite number"),
+        ({"hub": {"version": "v1\n"}}, "hub.version: must be 'v' followed"),
+        ({"hub": {"repo_id": "me/x\n"}}, "hub.repo_id: must be 'namespace/name'"),
+        ({"eval": {"max_new_tokens": 0}}, "eval.max_new_tokens: must be 'auto' or a positive"),
+    ],
+)
 def test_values_the_trainer_or_the_hub_would_reject_are_params_errors(raw, message):
     with pytest.raises(ParamsError, match=message):
         parse_params(raw)
@@ -179,8 +199,9 @@ def test_every_accepted_scheduler_runs_in_transformers_without_extra_arguments()
 # ------------------------------------------------------------------------------ 4. data holds what the contract knows
 
 
-def test_an_extra_message_key_is_an_error_at_its_line_not_a_pyarrow_crash(tmp_path, monkeypatch, example_samples,
-                                                                           tiny_tokenizer):
+def test_an_extra_message_key_is_an_error_at_its_line_not_a_pyarrow_crash(
+    tmp_path, monkeypatch, example_samples, tiny_tokenizer
+):
     from kwanzaa_hub import data as data_stage
     from kwanzaa_hub.errors import DataValidationError
 
@@ -190,8 +211,9 @@ def test_an_extra_message_key_is_an_error_at_its_line_not_a_pyarrow_crash(tmp_pa
     surrogate = json.dumps(example_samples[0][2]).replace("Kwanzaa", "\\ud800", 1)
     write_jsonl(tmp_path / "train.jsonl", [example_samples[0][0], extra, surrogate])
     write_jsonl(tmp_path / "eval.jsonl", example_samples[1][:2])
-    params = parse_params({"data": {"train_file": str(tmp_path / "train.jsonl"),
-                                    "eval_file": str(tmp_path / "eval.jsonl")}})
+    params = parse_params(
+        {"data": {"train_file": str(tmp_path / "train.jsonl"), "eval_file": str(tmp_path / "eval.jsonl")}}
+    )
     with pytest.raises(DataValidationError) as exc:
         data_stage.run(params, tokenizer=tiny_tokenizer)
     text = str(exc.value)
@@ -200,7 +222,7 @@ def test_an_extra_message_key_is_an_error_at_its_line_not_a_pyarrow_crash(tmp_pa
     assert not Path("data/prepared").exists()
 
 
-# ------------------------------------------------------------------------------ 5. a push never deletes what it did not write
+# ------------------------------------------------------------------------------ 5. a push deletes only its own files
 
 
 def _seed_repo(repo_id: str, files: dict[str, bytes]) -> None:
@@ -280,8 +302,10 @@ def test_a_connection_reset_on_the_tag_is_a_hub_error_with_exit_1(outputs, hub, 
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("body, message", [(b"not json", "is not valid JSON"),
-                                           (b'["adapter_model.safetensors"]', "is not a non-empty object")])
+@pytest.mark.parametrize(
+    "body, message",
+    [(b"not json", "is not valid JSON"), (b'["adapter_model.safetensors"]', "is not a non-empty object")],
+)
 def test_a_malformed_remote_manifest_is_refused_with_a_message(hub, repo_id, tmp_path, body, message):
     from huggingface_hub import HfApi
 
@@ -391,5 +415,6 @@ def test_no_call_in_the_package_passes_trust_remote_code_true():
 
 def _may_hold_trust_remote_code(value: ast.AST) -> bool:
     """A ``**kwargs`` whose literal dict names trust_remote_code."""
-    return isinstance(value, ast.Dict) and any(isinstance(k, ast.Constant) and k.value == "trust_remote_code"
-                                               for k in value.keys)
+    return isinstance(value, ast.Dict) and any(
+        isinstance(k, ast.Constant) and k.value == "trust_remote_code" for k in value.keys
+    )

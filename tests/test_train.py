@@ -1,11 +1,14 @@
 """Training on the tiny Llama-3.x-format model with the real QLoRA path (bitsandbytes 4-bit on the CPU)."""
 
 import json
+from pathlib import Path
 
 import pytest
 from transformers import TrainerCallback
 
-from kwanzaa_hub import chat, data as data_stage, train as train_stage
+from kwanzaa_hub import chat
+from kwanzaa_hub import data as data_stage
+from kwanzaa_hub import train as train_stage
 from kwanzaa_hub.hardware import HardwareFacts, plan
 from kwanzaa_hub.params import parse_params
 from tests.conftest import write_jsonl
@@ -38,16 +41,18 @@ def test_labels_train_exactly_the_answer_and_end_of_turn(prepared, tiny_tokenize
     row = trainer.train_dataset[0]
     ids, labels = row["input_ids"], row["labels"]
     assert len(ids) == len(labels)
-    mask = [int(l != -100) for l in labels]
-    assert [l for l in labels if l != -100] == [i for i, m in zip(ids, mask) if m]
-    trained = [i for i, m in zip(ids, mask) if m]
-    untrained = [i for i, m in zip(ids, mask) if not m]
-    sample = json.loads(open("data/raw/kwanzaa_train.jsonl").readline())
+    mask = [int(x != -100) for x in labels]
+    assert [x for x in labels if x != -100] == [i for i, m in zip(ids, mask, strict=False) if m]
+    trained = [i for i, m in zip(ids, mask, strict=False) if m]
+    untrained = [i for i, m in zip(ids, mask, strict=False) if not m]
+    sample = json.loads(Path("data/raw/kwanzaa_train.jsonl").read_text().splitlines()[0])
     answer = sample["messages"][-1]["content"].strip()
     # every answer token and the end-of-turn token are trained, nothing else
     assert tiny_tokenizer.decode(trained) == answer + "<|eot_id|>"
     untrained_text = tiny_tokenizer.decode(untrained)
-    assert untrained_text == chat.render_text(tiny_tokenizer, sample["messages"][:-1], "26 Jul 2024", add_generation_prompt=True)
+    assert untrained_text == chat.render_text(
+        tiny_tokenizer, sample["messages"][:-1], "26 Jul 2024", add_generation_prompt=True
+    )
     for marker in ("<|start_header_id|>", "<|end_header_id|>", "system", sample["messages"][1]["content"][:40]):
         assert marker in untrained_text
     # the mask is one contiguous block at the end: prompt first, then answer
@@ -56,7 +61,7 @@ def test_labels_train_exactly_the_answer_and_end_of_turn(prepared, tiny_tokenize
     # the collator keeps those labels: -100 on every prompt token
     batch = trainer.data_collator([row])
     collated = batch["labels"][0].tolist()
-    assert [l for l in collated if l != -100] == trained
+    assert [x for x in collated if x != -100] == trained
     assert collated[:first] == [-100] * first
 
 
@@ -65,7 +70,7 @@ def test_chat_date_is_pinned_in_training_tokens(prepared, tiny_tokenizer):
     text = tiny_tokenizer.decode(trainer.train_dataset[0]["input_ids"])
     assert "Today Date: 26 Jul 2024" in text
     # a template rendered without the pin writes today's date instead
-    sample = json.loads(open("data/raw/kwanzaa_train.jsonl").readline())
+    sample = json.loads(Path("data/raw/kwanzaa_train.jsonl").read_text().splitlines()[0])
     unpinned = tiny_tokenizer.apply_chat_template(sample["messages"], tokenize=False)
     assert "Today Date: 26 Jul 2024" not in unpinned
 
@@ -83,7 +88,9 @@ def test_four_bit_path_uses_linear4bit(prepared):
 def test_unknown_target_module_lists_the_models_layers(prepared):
     from kwanzaa_hub.errors import InputError
 
-    with pytest.raises(InputError, match=r"\['qkv_proj'\] not in .*its linear layers are \['down_proj', 'gate_proj', 'k_proj'"):
+    with pytest.raises(
+        InputError, match=r"\['qkv_proj'\] not in .*its linear layers are \['down_proj', 'gate_proj', 'k_proj'"
+    ):
         train_stage.build_trainer(prepared(lora={"target_modules": ["q_proj", "qkv_proj"]}), plan(CPU))
 
 
@@ -92,8 +99,13 @@ def test_train_outputs_report_and_identical_bytes_on_rerun(prepared, tmp_path):
     result = train_stage.run(params, facts=CPU)
     adapter = tmp_path / "models/adapter"
     assert sorted(p.name for p in adapter.iterdir()) == [
-        ".kwanzaa-hub", "adapter_config.json", "adapter_model.safetensors", "chat_template.jinja", "tokenizer.json",
-        "tokenizer_config.json"]
+        ".kwanzaa-hub",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "chat_template.jinja",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
     first = (adapter / "adapter_model.safetensors").read_bytes()
     r = json.loads((tmp_path / "reports/train.json").read_text())
     assert r == result.report
@@ -101,7 +113,9 @@ def test_train_outputs_report_and_identical_bytes_on_rerun(prepared, tmp_path):
     assert r["hw_precision"] == "fp32" and r["hw_quantize"] is True
     assert r["train_tokens"] > 0 and r["train_tokens_per_s"] > 0 and r["trainable_params"] > 0
     assert r["train_loss"] > 0 and r["eval_loss"] > 0
-    assert (tmp_path / "dvclive/plots/metrics/train/loss.tsv").is_file() or (tmp_path / "dvclive/plots/metrics/loss.tsv").is_file()
+    assert (tmp_path / "dvclive/plots/metrics/train/loss.tsv").is_file() or (
+        tmp_path / "dvclive/plots/metrics/loss.tsv"
+    ).is_file()
     # `dvc repro -f train`: the finished run's checkpoint is restored, never trained further
     again = train_stage.run(params, facts=CPU)
     assert again.report["optimizer_steps"] == again.report["planned_steps"] == 4
@@ -166,7 +180,9 @@ def test_a_fresh_machine_resumes_from_the_mirrored_checkpoint(prepared, tmp_path
         assert "fingerprint.txt" in files and any(f.startswith("checkpoint-4/") for f in files)
         assert not any(f.startswith("checkpoint-") for f in api.list_repo_files(repo_id, revision="main"))
     # changed params do not resume from the mirror
-    changed = parse_params({**prepared(checkpoint_mirror=mirror, learning_rate=1.0e-4).model_dump(mode="json"), **extra})
+    changed = parse_params(
+        {**prepared(checkpoint_mirror=mirror, learning_rate=1.0e-4).model_dump(mode="json"), **extra}
+    )
     shutil.rmtree(tmp_path / "checkpoints")
     assert train_stage.run(changed, facts=CPU).report["resumed_from_step"] == 0
 
@@ -185,10 +201,20 @@ def test_a_gated_base_model_fails_fast_with_how_to_fix_it(hub):
     from kwanzaa_hub.errors import InputError
     from kwanzaa_hub.models import load_tokenizer
 
-    hub.inject("HEAD", r"^/meta-llama/Llama-3.2-1B-Instruct/resolve/", status=403, times=10,
-               headers={"X-Error-Code": "GatedRepo", "X-Error-Message": "Access to model is restricted"})
-    hub.inject("GET", r"^/api/models/meta-llama/Llama-3.2-1B-Instruct", status=403, times=10,
-               headers={"X-Error-Code": "GatedRepo", "X-Error-Message": "Access to model is restricted"})
+    hub.inject(
+        "HEAD",
+        r"^/meta-llama/Llama-3.2-1B-Instruct/resolve/",
+        status=403,
+        times=10,
+        headers={"X-Error-Code": "GatedRepo", "X-Error-Message": "Access to model is restricted"},
+    )
+    hub.inject(
+        "GET",
+        r"^/api/models/meta-llama/Llama-3.2-1B-Instruct",
+        status=403,
+        times=10,
+        headers={"X-Error-Code": "GatedRepo", "X-Error-Message": "Access to model is restricted"},
+    )
     with pytest.raises(InputError, match=r"is gated.*Accept the license at https://huggingface.co/meta-llama"):
         load_tokenizer("meta-llama/Llama-3.2-1B-Instruct")
     with pytest.raises(InputError, match="not found or needs a token"):
@@ -213,8 +239,9 @@ def test_two_process_ddp_on_the_cpu_with_gloo(make_dvc_project):
     import subprocess
     import sys
 
-    project = make_dvc_project({"train.max_steps": 4, "train.gradient_accumulation_steps": 1,
-                                "train.num_processes": 2, "train.save_steps": 2})
+    project = make_dvc_project(
+        {"train.max_steps": 4, "train.gradient_accumulation_steps": 1, "train.num_processes": 2, "train.save_steps": 2}
+    )
     subprocess.run([sys.executable, "-m", "dvc", "repro", "data"], cwd=project, check=True, capture_output=True)
     proc = subprocess.run(["kwanzaa-hub", "train"], cwd=project, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
@@ -232,10 +259,12 @@ def test_padding_free_batches_give_the_same_loss_as_padded_ones(prepared):
     """Samples concatenated into one row must not see each other: same loss as the padded batch."""
     import torch
 
-    padded = train_stage.build_trainer(prepared(per_device_batch_size=4, quantization={"enabled": False}),
-                                       plan(CPU, quantize=False))
-    free = train_stage.build_trainer(prepared(per_device_batch_size=4, padding_free=True,
-                                              quantization={"enabled": False}), plan(CPU, quantize=False))
+    padded = train_stage.build_trainer(
+        prepared(per_device_batch_size=4, quantization={"enabled": False}), plan(CPU, quantize=False)
+    )
+    free = train_stage.build_trainer(
+        prepared(per_device_batch_size=4, padding_free=True, quantization={"enabled": False}), plan(CPU, quantize=False)
+    )
     rows = [padded.train_dataset[i] for i in range(4)]
     a, b = padded.data_collator(rows), free.data_collator(rows)
     assert b["input_ids"].shape[0] == 1 and "attention_mask" not in b  # one row, no padding
@@ -245,7 +274,8 @@ def test_padding_free_batches_give_the_same_loss_as_padded_ones(prepared):
     with torch.no_grad():
         loss_padded = model(**{k: v for k, v in a.items() if k != "completion_mask"}).loss
         loss_free = model(**{k: v for k, v in b.items() if k != "completion_mask"}).loss
-        leaky = model(**{k: v for k, v in b.items() if k != "completion_mask"},
-                      attention_mask=torch.ones_like(b["input_ids"])).loss  # one causal mask over all samples
+        leaky = model(
+            **{k: v for k, v in b.items() if k != "completion_mask"}, attention_mask=torch.ones_like(b["input_ids"])
+        ).loss  # one causal mask over all samples
     assert torch.allclose(loss_padded, loss_free, atol=1e-4), (loss_padded, loss_free)
     assert not torch.allclose(leaky, loss_free, atol=1e-4)  # the check can tell samples that see each other

@@ -14,7 +14,7 @@ NAMES = ("format_compliance", "citation_accuracy", "grounding", "refusal")
 HERE = Path(__file__).resolve().parent
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(name: str):
     """``evaluate.load`` on the module's local folder (never the network); loaded once per process,
     since eval scores every sample and every category with the same modules."""

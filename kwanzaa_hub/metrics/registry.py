@@ -25,8 +25,12 @@ QUALITY = (
     MetricSpec("format_compliance", True, True, "valid JSON that validates against kwanzaa.answer.v1"),
     MetricSpec("citation_f1", True, True, "harmonic mean of citation precision and recall"),
     MetricSpec("grounded_sentence_rate", True, True, "answer sentences supported by a retrieved document"),
-    MetricSpec("refusal_balanced_accuracy", True, True,
-               "mean of the refusal and the answer accuracy (0.5 for a model that never, or always, refuses)"),
+    MetricSpec(
+        "refusal_balanced_accuracy",
+        True,
+        True,
+        "mean of the refusal and the answer accuracy (0.5 for a model that never, or always, refuses)",
+    ),
     MetricSpec("truncated_rate", False, True, "generations cut off by eval.max_new_tokens"),
     MetricSpec("json_valid_rate", True, False, "generations that are valid JSON"),
     MetricSpec("citation_precision", True, False, "cited [n] that name a retrieved document"),
@@ -66,8 +70,14 @@ def ordered(metrics: dict[str, float]) -> dict[str, float]:
         model = MODELS.index(parts[0]) if parts[0] in MODELS else len(MODELS)
         name = parts[-1]
         whole = len(parts) == 2
-        return (not whole, not (whole and name in HEADLINE), parts[1] if not whole else "", model,
-                rank.get(name, len(rank)), k)
+        return (
+            not whole,
+            not (whole and name in HEADLINE),
+            parts[1] if not whole else "",
+            model,
+            rank.get(name, len(rank)),
+            k,
+        )
 
     return {k: metrics[k] for k in sorted(metrics, key=key)}
 

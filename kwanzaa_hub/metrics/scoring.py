@@ -9,14 +9,19 @@ Micro-averages are used throughout (sums over all examples, then one division).
 from __future__ import annotations
 
 import re
-from typing import Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from kwanzaa_hub.contract import REFUSAL, Document, ParsedAnswer, extract_citations, parse_answer, parse_documents
 
 
 def _answer_text(p: ParsedAnswer, raw: str) -> str:
     """The answer text of a generation: ``answer.text`` when it decoded, else the raw text."""
-    if isinstance(p.data, dict) and isinstance(p.data.get("answer"), dict) and isinstance(p.data["answer"].get("text"), str):
+    if (
+        isinstance(p.data, dict)
+        and isinstance(p.data.get("answer"), dict)
+        and isinstance(p.data["answer"].get("text"), str)
+    ):
         return p.data["answer"]["text"]
     return raw
 
@@ -38,7 +43,9 @@ def format_compliance(predictions: Sequence[str]) -> dict[str, float]:
     }
 
 
-def citation_accuracy(predictions: Sequence[str], references: Sequence[str], prompts: Sequence[str]) -> dict[str, float]:
+def citation_accuracy(
+    predictions: Sequence[str], references: Sequence[str], prompts: Sequence[str]
+) -> dict[str, float]:
     """Over the distinct ``[n]`` citations of each generated answer text:
 
     - ``citation_precision`` = cited numbers that name a retrieved document of that prompt / all cited
@@ -85,9 +92,12 @@ class Judge(Protocol):
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    "the a an and or of to in on for from with by as at is are was were be been it its this that these those "
-    "which who whom what when where how why not no there their they them he she his her our we you your i "
-    "also can could would should may might do does did has have had than then so such into about over each".split()
+    (
+        "the a an and or of to in on for from with by as at is are was were be been it its this that these "
+        "those which who whom what when where how why not no there their they them he she his her our we you "
+        "your i also can could would should may might do does did has have had than then so such into about "
+        "over each "
+    ).split()
 )
 
 
@@ -121,8 +131,13 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def grounding(predictions: Sequence[str], prompts: Sequence[str], *, threshold: float = 0.5,
-              judge: Callable[[str, Sequence[Document]], float] = lexical_judge) -> dict[str, float]:
+def grounding(
+    predictions: Sequence[str],
+    prompts: Sequence[str],
+    *,
+    threshold: float = 0.5,
+    judge: Callable[[str, Sequence[Document]], float] = lexical_judge,
+) -> dict[str, float]:
     """Over generations that are not refusals:
 
     - ``grounded_sentence_rate`` = answer sentences whose judge score against the retrieved documents is
@@ -199,7 +214,7 @@ def is_looping(text: str, *, n: int = LOOP_NGRAM, repeats: int = LOOP_REPEATS) -
     words = _TOKEN.findall(text)
     counts: dict[tuple[str, ...], int] = {}
     for i in range(len(words) - n + 1):
-        gram = tuple(words[i:i + n])
+        gram = tuple(words[i : i + n])
         counts[gram] = counts.get(gram, 0) + 1
         if counts[gram] >= repeats:
             return True
