@@ -122,7 +122,8 @@ def preflight(
 
     if repo_id:
         hub.check_repo_id(repo_id)
-    for line in checks.run(load_params(params), repo_id=repo_id):
+    p = load_params(params)
+    for line in checks.run(p, repo_id=repo_id, tokens=checks.planned_tokens(p)):
         console.print(f"preflight: {line}")
 
 

@@ -40,7 +40,7 @@ def check_hardware(
         f"{params.model.base}: {n_params / 1e9:.2f} B parameters on {plan.hardware} ({plan.device}, "
         f"{plan.precision}); training time {took}"
     )
-    if plan.device == "cpu" and n_params > CPU_LIMIT and not params.train.allow_cpu:
+    if not params.train.allow_cpu and plan.device == "cpu" and n_params > CPU_LIMIT:
         raise InputError(
             f"{line}: this runtime has no GPU. In Colab: Runtime > Change runtime type > T4 GPU, then Runtime > "
             "Run all. To train on the CPU anyway, set train.allow_cpu: true (`kwanzaa-hub set train.allow_cpu=true`)."
@@ -48,9 +48,15 @@ def check_hardware(
     return line
 
 
-def run(params: Params, facts: hardware.HardwareFacts | None = None, *, repo_id: str | None = None) -> list[str]:
+def run(
+    params: Params,
+    facts: hardware.HardwareFacts | None = None,
+    *,
+    repo_id: str | None = None,
+    tokens: int | None = None,
+) -> list[str]:
     """Every check, in the order a failure is cheapest to fix; returns what each found. ``repo_id`` defaults
-    to ``hub.repo_id`` (empty: no repo check)."""
+    to ``hub.repo_id`` (empty: no repo check); ``tokens`` (the run's train tokens) gives a time estimate."""
     found = []
     models.check_access(params.model.base, params.model.revision)
     if models.is_hub_id(params.model.base):
@@ -58,7 +64,7 @@ def run(params: Params, facts: hardware.HardwareFacts | None = None, *, repo_id:
     facts = facts or hardware.detect()
     plan = hardware.plan(facts, precision=params.train.precision, quantize=params.train.quantization.enabled)
     n_params = models.parameter_count(params.model.base, params.model.revision)
-    found.append(check_hardware(params, plan, facts, n_params, planned_tokens(params)))
+    found.append(check_hardware(params, plan, facts, n_params, tokens))
     repo = params.hub.repo_id if repo_id is None else repo_id
     if repo:
         who = hub.preflight(repo)
