@@ -27,6 +27,11 @@ def parse_assignment(item: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
         raise InputError(f"{item!r}: the value is not valid YAML ({exc})") from None
+    if isinstance(value, str) and value == raw.strip():  # YAML 1.1 reads 1e-4 as text; people mean a number
+        try:
+            value = float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            pass
     return key.strip(), value
 
 

@@ -163,6 +163,16 @@ class HubServer(ThreadingHTTPServer):
                     return f
         return None
 
+    def add_gated_repo(self, repo_id: str, files: dict[str, bytes], *, granted: tuple[str, ...] = ()) -> None:
+        """A public repo of someone else's whose license must be accepted: every read by a token not in
+        ``granted`` answers 403 GatedRepo, as the Hub does for meta-llama models."""
+        repo = Handler._empty_repo(private=False)
+        head = repo["branches"]["main"]
+        for path, data in files.items():
+            repo["commits"][head]["files"][path] = {**self.store.put_blob(data), "lfs": False}
+        repo.update(gated=True, granted=list(granted))
+        self.store.put(repo_id, repo)
+
     def start(self) -> HubServer:
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()

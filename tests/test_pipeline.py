@@ -32,6 +32,7 @@ def test_example_data_is_deterministic_and_big_enough(tmp_path):
     assert kinds == {"complete", "partial", "insufficient_data"}
 
 
+@pytest.mark.slow
 def test_dvc_repro_data_then_metrics_show(make_dvc_project):
     project = make_dvc_project()
     proc = dvc("repro", "data", cwd=project, capture=True, check=False)
@@ -51,6 +52,7 @@ def _run(project, *args):
     return proc.returncode, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_project, hub, repo_id):
     """data -> train -> eval -> push v1; changed params -> v2; diff; immutability; privacy; no token anywhere."""
     from huggingface_hub import HfApi, hf_hub_download

@@ -88,6 +88,7 @@ def test_missing_repo_and_missing_version_say_what_to_do(hub, tmp_path, outputs,
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow
 def test_connection_reset_mid_upload_then_a_rerun_completes_the_version(outputs, hub, repo_id):
     # the LFS upload of the adapter keeps dropping: the push fails and tags nothing
     hub.inject("PUT", r"^/lfs-upload/", action="reset", times=99)
@@ -123,6 +124,7 @@ def test_the_token_is_scrubbed_from_hub_error_messages(outputs, hub, repo_id):
     assert HUB_TOKEN not in str(exc.value)
 
 
+@pytest.mark.slow
 def test_training_killed_with_sigkill_resumes_and_the_adapter_loads(make_dvc_project):
     project = make_dvc_project({"train.max_steps": 24, "train.gradient_accumulation_steps": 1, "train.save_steps": 2})
     subprocess.run([sys.executable, "-m", "dvc", "repro", "data"], cwd=project, check=True, capture_output=True)

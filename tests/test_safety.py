@@ -105,6 +105,7 @@ def test_a_stage_refuses_to_replace_a_folder_it_did_not_write(tmp_path, monkeypa
     assert CliRunner().invoke(app, ["data"]).exit_code == 0
 
 
+@pytest.mark.slow
 def test_dvc_repro_leaves_a_foreign_folder_at_an_output_path_alone(make_dvc_project):
     """DVC deletes a stage's outputs before its command runs unless they are `persist: true`: the stage then
     refuses, and the folder is intact."""
@@ -275,6 +276,7 @@ def test_the_next_version_replaces_only_files_of_the_previous_manifest(outputs, 
 # ------------------------------------------------------------------------------ 6. Hub failures are named truthfully
 
 
+@pytest.mark.slow
 def test_an_outage_while_reading_the_remote_manifest_is_a_hub_error_not_a_conflict(outputs, hub, repo_id):
     push_stage.run(params_for(repo_id), retry=FAST)
     hub.inject("GET", r"/resolve/[^/]+/kwanzaa_manifest\.json$", status=503, times=99)
@@ -332,6 +334,7 @@ def test_retry_after_is_clamped(outputs, hub, repo_id, value):
 # ------------------------------------------------------------------------------ 7. the checkpoint mirror is loud
 
 
+@pytest.mark.slow
 def test_a_failed_mirror_fingerprint_read_warns_and_odd_folders_are_ignored(hub, repo_id, tmp_path, monkeypatch):
     from kwanzaa_hub import checkpoints
     from kwanzaa_hub.console import console

@@ -1,0 +1,76 @@
+"""Helpers for ``notebooks/kwanzaa_colab.ipynb``: every first-run problem stops the notebook with one line that
+says what to do, instead of a library traceback.
+
+:class:`Stop` is a ``SystemExit``: Jupyter and Colab show its message and stop "Run all" there, with no
+traceback. Outside Colab (the notebook test) ``google.colab`` is a stub module; see ``tests/colab_stub``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+PLACEHOLDER_URL = "YOUR-ORG"
+PLACEHOLDER_REPO = "your-namespace/"
+
+
+class Stop(SystemExit):
+    """Stops the notebook with one line."""
+
+
+def check_settings(repo_url: str, repo_id: str, version: str) -> None:
+    """The first cell's settings, before anything is cloned or installed."""
+    if PLACEHOLDER_URL in repo_url:
+        raise Stop(f"Set REPO_URL in the first cell to your fork of kwanzaa_hub (it says {repo_url!r}), then Run all.")
+    if repo_id.startswith(PLACEHOLDER_REPO) or repo_id.count("/") != 1:
+        raise Stop(f"Set REPO_ID in the first cell to your private Hub repo, namespace/name (it says {repo_id!r}).")
+    if not version.startswith("v") or not version[1:].isdigit():
+        raise Stop(f"Set VERSION in the first cell to v1, v2, ... (it says {version!r}).")
+
+
+def token_from_secrets(name: str = "HF_TOKEN") -> None:
+    """Copy the Hub token from Colab's Secrets into the environment; never printed."""
+    try:
+        from google.colab import userdata
+    except ImportError:
+        if os.environ.get(name):
+            return
+        raise Stop(f"Not in Colab and {name} is not set: export {name}=<your Hub token with write access>.") from None
+    try:
+        token = userdata.get(name)
+    except Exception as exc:  # noqa: BLE001 - Colab's SecretNotFoundError / NotebookAccessError, by name
+        kind = type(exc).__name__
+        if "NotFound" in kind:
+            raise Stop(f"No Colab secret named {name}: open Secrets (the key icon on the left), add {name} with a "
+                       "Hub token that has write access, and switch on 'Notebook access'.") from None
+        if "Access" in kind:
+            raise Stop(f"The Colab secret {name} exists but this notebook may not read it: switch on 'Notebook "
+                       f"access' next to {name} in Secrets (the key icon), then Run all.") from None
+        raise Stop(f"Could not read the Colab secret {name} ({kind}); open Secrets (the key icon) and check it.") \
+            from None
+    if not token:
+        raise Stop(f"The Colab secret {name} is empty: paste your Hub token (write access) into it.")
+    os.environ[name] = token
+
+
+def check_drive_remote(path: str, mount_point: str = "/content/drive") -> None:
+    """The team's DVC remote folder on Google Drive is there (Drive mounted, folder shared with this account)."""
+    if path.startswith(mount_point) and not Path(mount_point, "MyDrive").is_dir():
+        raise Stop(f"Google Drive is not mounted at {mount_point}: run `drive.mount({mount_point!r})` in this cell "
+                   "and accept the prompt, then Run all.")
+    if not Path(path).is_dir():
+        raise Stop(f"TEAM_REMOTE {path} does not exist: ask the team for the Drive folder they `dvc push`ed to, "
+                   "add a shortcut to it in My Drive, and set TEAM_REMOTE in the first cell.")
+
+
+def sh(command: str) -> None:
+    """Run a shell command with its output shown in the notebook; a failure stops the notebook."""
+    print(f"$ {command}", flush=True)
+    proc = subprocess.Popen(command, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            bufsize=1)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        print(line, end="", flush=True)
+    if proc.wait():
+        raise Stop(f"`{command}` failed (exit {proc.returncode}); the lines above say why.")
