@@ -39,16 +39,21 @@ def token_from_secrets(name: str = "HF_TOKEN") -> None:
         raise Stop(f"Not in Colab and {name} is not set: export {name}=<your Hub token with write access>.") from None
     try:
         token = userdata.get(name)
-    except Exception as exc:  # noqa: BLE001 - Colab's SecretNotFoundError / NotebookAccessError, by name
+    except Exception as exc:
         kind = type(exc).__name__
         if "NotFound" in kind:
-            raise Stop(f"No Colab secret named {name}: open Secrets (the key icon on the left), add {name} with a "
-                       "Hub token that has write access, and switch on 'Notebook access'.") from None
+            raise Stop(
+                f"No Colab secret named {name}: open Secrets (the key icon on the left), add {name} with a "
+                "Hub token that has write access, and switch on 'Notebook access'."
+            ) from None
         if "Access" in kind:
-            raise Stop(f"The Colab secret {name} exists but this notebook may not read it: switch on 'Notebook "
-                       f"access' next to {name} in Secrets (the key icon), then Run all.") from None
-        raise Stop(f"Could not read the Colab secret {name} ({kind}); open Secrets (the key icon) and check it.") \
-            from None
+            raise Stop(
+                f"The Colab secret {name} exists but this notebook may not read it: switch on 'Notebook "
+                f"access' next to {name} in Secrets (the key icon), then Run all."
+            ) from None
+        raise Stop(
+            f"Could not read the Colab secret {name} ({kind}); open Secrets (the key icon) and check it."
+        ) from None
     if not token:
         raise Stop(f"The Colab secret {name} is empty: paste your Hub token (write access) into it.")
     os.environ[name] = token
@@ -57,18 +62,21 @@ def token_from_secrets(name: str = "HF_TOKEN") -> None:
 def check_drive_remote(path: str, mount_point: str = "/content/drive") -> None:
     """The team's DVC remote folder on Google Drive is there (Drive mounted, folder shared with this account)."""
     if path.startswith(mount_point) and not Path(mount_point, "MyDrive").is_dir():
-        raise Stop(f"Google Drive is not mounted at {mount_point}: run `drive.mount({mount_point!r})` in this cell "
-                   "and accept the prompt, then Run all.")
+        raise Stop(
+            f"Google Drive is not mounted at {mount_point}: run `drive.mount({mount_point!r})` in this cell "
+            "and accept the prompt, then Run all."
+        )
     if not Path(path).is_dir():
-        raise Stop(f"TEAM_REMOTE {path} does not exist: ask the team for the Drive folder they `dvc push`ed to, "
-                   "add a shortcut to it in My Drive, and set TEAM_REMOTE in the first cell.")
+        raise Stop(
+            f"TEAM_REMOTE {path} does not exist: ask the team for the Drive folder they `dvc push`ed to, "
+            "add a shortcut to it in My Drive, and set TEAM_REMOTE in the first cell."
+        )
 
 
 def sh(command: str) -> None:
     """Run a shell command with its output shown in the notebook; a failure stops the notebook."""
     print(f"$ {command}", flush=True)
-    proc = subprocess.Popen(command, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            bufsize=1)
+    proc = subprocess.Popen(command, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     assert proc.stdout is not None
     for line in proc.stdout:
         print(line, end="", flush=True)

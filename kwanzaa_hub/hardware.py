@@ -8,6 +8,18 @@
 
 A T4 (7.5) has no bf16: PyTorch would emulate it slowly and transformers does not stop it, so forcing
 ``bf16`` there is an error before the model loads. tf32 is only ever switched on for Ampere and newer.
+
+Fused kernels (``train.kernels``): Liger's Triton kernels (fused linear cross-entropy above all, which never
+materializes Llama 3's 128k-vocabulary logits) are applied through TRL's ``use_liger_kernel``.
+
+| train.kernels | CUDA 8.0+ with liger-kernel | CUDA 7.x (a T4)                 | CPU, or liger-kernel missing |
+| ------------- | --------------------------- | ------------------------------- | ---------------------------- |
+| auto          | liger                       | none (Triton targets 8.0+; Liger is untested on sm_75) | none |
+| liger         | liger                       | liger, fp16 only (a warning)    | an error                     |
+| none          | none                        | none                            | none                         |
+
+``train.gradient_checkpointing`` stays a plain switch (on by default) until a T4-mode GPU run of
+``bench/bench_gpu.py`` measures the recipe's peak memory for the longest sample.
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ class HardwareFacts:
     memory_gib: float | None = None
     count: int = 1
     flash_attn: bool = False  # the flash-attn package is importable
+    liger: bool = False  # the liger-kernel package is importable
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class TrainPlan:
     quantize: bool
     hardware: str
     attention: str = "sdpa"
+    kernels: Literal["liger", "none"] = "none"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -64,14 +78,42 @@ def detect() -> HardwareFacts:
             round(props.total_memory / 2**30, 1),
             torch.cuda.device_count(),
             flash_attn=importlib.util.find_spec("flash_attn") is not None,
+            liger=importlib.util.find_spec("liger_kernel") is not None,
         )
     import platform
 
     return HardwareFacts("cpu", platform.processor() or platform.machine())
 
 
-def plan(facts: HardwareFacts, *, precision: str = "auto", quantize: bool = True) -> TrainPlan:
-    """Choose precision, 4-bit compute dtype, tf32 and optimizer; raise on a forced choice the hardware can't run."""
+def choose_kernels(facts: HardwareFacts, kernels: str, precision: str) -> Literal["liger", "none"]:
+    """``train.kernels`` on this hardware (the table in the module docstring)."""
+    cuda = facts.device == "cuda"
+    major = facts.capability[0] if cuda and facts.capability else 0
+    if kernels == "none":
+        return "none"
+    if kernels == "auto":
+        return "liger" if cuda and major >= 8 and facts.liger else "none"
+    if kernels != "liger":
+        raise InputError(f"train.kernels: expected auto, liger or none, found {kernels!r}")
+    if not cuda:
+        raise InputError("train.kernels: liger runs Triton GPU kernels and needs a CUDA GPU; use auto or none here")
+    if not facts.liger:
+        raise InputError("train.kernels: liger needs the liger-kernel package (`pip install liger-kernel`)")
+    if major < 8 and precision == "bf16":
+        raise InputError("train.kernels: Liger's bf16 kernels need compute capability 8.0+; use precision auto")
+    if major < 8:
+        from kwanzaa_hub.console import warn
+
+        warn(
+            f"train.kernels: liger on {facts.name} (sm_{major}x): Triton targets compute capability 8.0+ and "
+            "Liger is untested there; fp16 only. Use kernels: auto if the run fails."
+        )
+    return "liger"
+
+
+def plan(facts: HardwareFacts, *, precision: str = "auto", quantize: bool = True, kernels: str = "auto") -> TrainPlan:
+    """Choose precision, 4-bit compute dtype, tf32, optimizer, attention and fused kernels; raise on a forced
+    choice the hardware can't run."""
     cuda = facts.device == "cuda"
     major = facts.capability[0] if cuda and facts.capability else 0
     label = f"{facts.name} (sm_{facts.capability[0]}{facts.capability[1]})" if cuda and facts.capability else facts.name
@@ -100,6 +142,7 @@ def plan(facts: HardwareFacts, *, precision: str = "auto", quantize: bool = True
         # FlashAttention 2 needs Ampere+ and the package; it also keeps padding-free rows apart without a
         # materialized mask. Elsewhere SDPA (a T4's fastest option).
         attention="flash_attention_2" if cuda and major >= 8 and facts.flash_attn else "sdpa",
+        kernels=choose_kernels(facts, kernels, chosen),
     )
 
 

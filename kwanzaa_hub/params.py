@@ -100,6 +100,11 @@ class TrainParams(_Section):
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto", description="auto picks from the hardware: bf16 on Ampere+, fp16 on a T4, fp32 on CPU"
     )
+    kernels: Literal["auto", "liger", "none"] = Field(
+        "auto",
+        description="Fused Liger kernels: auto = on CUDA 8.0+ when liger-kernel is installed (never on a T4, "
+        "untested there); liger forces them; none",
+    )
     gradient_checkpointing: bool = Field(True, description="Recompute activations to save memory (slower)")
     padding_free: bool = Field(
         False,

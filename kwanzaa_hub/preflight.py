@@ -62,7 +62,8 @@ def run(
     if models.is_hub_id(params.model.base):
         found.append(f"base model {params.model.base}: this token can read it")
     facts = facts or hardware.detect()
-    plan = hardware.plan(facts, precision=params.train.precision, quantize=params.train.quantization.enabled)
+    t = params.train
+    plan = hardware.plan(facts, precision=t.precision, quantize=t.quantization.enabled, kernels=t.kernels)
     n_params = models.parameter_count(params.model.base, params.model.revision)
     found.append(check_hardware(params, plan, facts, n_params, tokens))
     repo = params.hub.repo_id if repo_id is None else repo_id

@@ -112,12 +112,56 @@ def load_base_model(params: Params, plan: hardware.TrainPlan) -> Any:
     return from_pretrained(AutoModelForCausalLM, params.model.base, params.model.revision, **kwargs)
 
 
+def sft_config(params: Params, plan: hardware.TrainPlan) -> Any:
+    """TRL's ``SFTConfig`` from the params and the hardware plan (precision, optimizer, kernels)."""
+    from trl import SFTConfig
+
+    t = params.train
+    return SFTConfig(
+        output_dir=t.checkpoint_dir,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=t.per_device_batch_size,
+        per_device_eval_batch_size=t.per_device_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=t.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
+        seed=t.seed,
+        data_seed=t.seed,
+        bf16=plan.precision == "bf16",
+        fp16=plan.precision == "fp16",
+        tf32=True if plan.tf32 else None,
+        use_cpu=plan.device == "cpu",
+        optim=plan.optim,
+        use_liger_kernel=plan.kernels == "liger",  # TRL's integration: fused linear cross-entropy, RMSNorm, RoPE
+        gradient_checkpointing=t.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+        ddp_find_unused_parameters=False,  # LoRA: every trainable parameter is used in each step
+        # the data stage guarantees nothing is longer, so nothing is truncated (TRL wants None when padding-free)
+        max_length=None if t.padding_free else params.data.max_length,
+        completion_only_loss=True,
+        # one row per batch, no pad tokens; transformers builds a block-diagonal mask from position_ids
+        padding_free=t.padding_free,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=2,
+        eval_strategy="epoch" if t.max_steps == -1 else "no",
+        include_num_input_tokens_seen="non_padding",
+        report_to="none",
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+
+
 def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list | None = None) -> Any:
     """Model, LoRA, data and SFTTrainer, ready to ``train()``."""
     import torch
     from datasets import load_from_disk
     from peft import LoraConfig, prepare_model_for_kbit_training
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     from kwanzaa_hub.models import load_tokenizer, set_pad_token
 
@@ -152,42 +196,7 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
         target_modules=list(t.lora.target_modules),
         task_type="CAUSAL_LM",
     )
-    config = SFTConfig(
-        output_dir=t.checkpoint_dir,
-        num_train_epochs=t.epochs,
-        max_steps=t.max_steps,
-        per_device_train_batch_size=t.per_device_batch_size,
-        per_device_eval_batch_size=t.per_device_batch_size,
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
-        learning_rate=t.learning_rate,
-        lr_scheduler_type=t.lr_scheduler,
-        warmup_steps=t.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
-        seed=t.seed,
-        data_seed=t.seed,
-        bf16=plan.precision == "bf16",
-        fp16=plan.precision == "fp16",
-        tf32=True if plan.tf32 else None,
-        use_cpu=plan.device == "cpu",
-        optim=plan.optim,
-        gradient_checkpointing=t.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
-        ddp_find_unused_parameters=False,  # LoRA: every trainable parameter is used in each step
-        # the data stage guarantees nothing is longer, so nothing is truncated (TRL wants None when padding-free)
-        max_length=None if t.padding_free else params.data.max_length,
-        completion_only_loss=True,
-        # one row per batch, no pad tokens; transformers builds a block-diagonal mask from position_ids
-        padding_free=t.padding_free,
-        logging_steps=t.logging_steps,
-        logging_first_step=True,
-        save_strategy="steps",
-        save_steps=t.save_steps,
-        save_total_limit=2,
-        eval_strategy="epoch" if t.max_steps == -1 else "no",
-        include_num_input_tokens_seen="non_padding",
-        report_to="none",
-        dataloader_num_workers=0,
-        disable_tqdm=False,
-    )
+    config = sft_config(params, plan)
     return SFTTrainer(
         model=model,
         args=config,
@@ -232,7 +241,9 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     from kwanzaa_hub.launch import is_main_process, under_launcher
 
     t = params.train
-    plan = hardware.plan(facts or hardware.detect(), precision=t.precision, quantize=t.quantization.enabled)
+    plan = hardware.plan(
+        facts or hardware.detect(), precision=t.precision, quantize=t.quantization.enabled, kernels=t.kernels
+    )
     main = is_main_process()
     if under_launcher():  # the launching process already ran prepare(): every rank only reads
         fp = fingerprint(params, params.data.prepared_dir)

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from kwanzaa_hub.errors import InputError
@@ -49,3 +51,41 @@ def test_attention_is_flash_attention_2_only_on_ampere_plus_with_the_package():
     assert plan(A100).attention == "sdpa"  # package missing
     assert plan(replace(A100, flash_attn=True)).attention == "flash_attention_2"
     assert plan(replace(H100, flash_attn=True)).attention == "flash_attention_2"
+
+
+@pytest.mark.parametrize(
+    "facts, kernels, expected",
+    [
+        (replace(A100, liger=True), "auto", "liger"),
+        (replace(H100, liger=True), "auto", "liger"),
+        (A100, "auto", "none"),  # liger-kernel not installed
+        (replace(T4, liger=True), "auto", "none"),  # Triton targets 8.0+: never chosen for a T4 by itself
+        (CPU, "auto", "none"),
+        (replace(H100, liger=True), "none", "none"),
+        (replace(T4, liger=True), "liger", "liger"),  # forced: fp16 on a T4, with a warning
+    ],
+)
+def test_fused_kernels_plan(facts, kernels, expected):
+    assert plan(facts, kernels=kernels).kernels == expected
+
+
+@pytest.mark.parametrize(
+    "facts, precision, message",
+    [
+        (CPU, "auto", "needs a CUDA GPU"),
+        (A100, "auto", "needs the liger-kernel package"),
+        (replace(T4, liger=True), "bf16", "bf16"),
+    ],
+)
+def test_fused_kernels_forced_where_they_cannot_run_is_an_error(facts, precision, message):
+    with pytest.raises(InputError, match=message):
+        plan(facts, precision=precision, kernels="liger")
+
+
+def test_the_trainer_config_gets_liger_exactly_when_the_plan_says_so():
+    from kwanzaa_hub.params import parse_params
+    from kwanzaa_hub.train import sft_config
+
+    params = parse_params({})
+    assert sft_config(params, replace(plan(CPU), kernels="liger")).use_liger_kernel is True
+    assert sft_config(params, plan(CPU)).use_liger_kernel is False
