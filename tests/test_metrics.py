@@ -107,6 +107,114 @@ def test_refusal_exact():
     assert r["refusal_recall"] == pytest.approx(1 / 2)
     assert r["false_refusal_rate"] == pytest.approx(1 / 3)
     assert r["refusal_accuracy"] == pytest.approx(3 / 5)
+    # balanced: mean of the refusal recall (1/2) and the answerable accuracy (2/3); F1 over refusals: P 1/2, R 1/2
+    assert r["refusal_balanced_accuracy"] == pytest.approx((1 / 2 + 2 / 3) / 2)
+    assert r["refusal_f1"] == pytest.approx(1 / 2)
+
+
+@pytest.mark.parametrize(
+    "preds, balanced, f1, accuracy",
+    [
+        ([PERFECT] * 5, 0.5, 0.0, 3 / 5),  # never refuses: the majority class no longer looks good
+        ([REF_REFUSAL] * 5, 0.5, 2 * (2 / 5) * 1 / (2 / 5 + 1), 2 / 5),  # always refuses
+        ([REF_REFUSAL, REF_REFUSAL, PERFECT, PERFECT, PERFECT], 1.0, 1.0, 1.0),  # perfect
+    ],
+)
+def test_the_headline_refusal_metric_cannot_be_won_by_never_refusing(preds, balanced, f1, accuracy):
+    refs = [REF_REFUSAL, REF_REFUSAL, PERFECT, PERFECT, PERFECT]
+    r = load("refusal").compute(predictions=preds, references=refs)
+    assert (r["refusal_balanced_accuracy"], r["refusal_f1"], r["refusal_accuracy"]) == pytest.approx(
+        (balanced, f1, accuracy)
+    )
+
+
+def test_only_answerable_prompts_score_the_answerable_class_alone():
+    r = load("refusal").compute(predictions=[PERFECT, REF_REFUSAL], references=[PERFECT, PERFECT])
+    assert (r["refusal_balanced_accuracy"], r["refusal_recall"], r["refusal_f1"]) == (0.5, 1.0, 0.0)
+
+
+def test_truncated_and_repetition_rates_exact():
+    from kwanzaa_hub.metrics.scoring import generation_health, is_looping
+
+    loop = "the same few words again and again " * 40
+    preds = [PERFECT, loop, "{half of an answer", PERFECT]
+    r = generation_health(preds, ["eot", "length", "length", "json_end"])
+    assert r == {"truncated_rate": 2 / 4, "repetition_rate": 1 / 4}
+    assert is_looping(loop) and not is_looping(PERFECT)
+
+
+def test_the_teams_reference_answers_never_count_as_looping(shared_data):
+    from kwanzaa_hub.metrics.scoring import is_looping
+
+    for name in ("kwanzaa_train.jsonl", "kwanzaa_eval.jsonl"):
+        rows = [json.loads(line) for line in (shared_data / name).read_text(encoding="utf-8").splitlines()]
+        assert not [i for i, r in enumerate(rows) if is_looping(r["messages"][-1]["content"])]
+
+
+def test_json_end_follows_strings_and_escapes():
+    from kwanzaa_hub.generate import JsonEnd
+
+    tracker = JsonEnd()
+    chunks = [r'Here: {"a": "}{ \\" ', ', "b": {"c": 1}', "}", " trailing"]  # the escaped backslash ends no string
+    assert [tracker.feed(c) for c in chunks] == [False, False, True, True]
+    assert not JsonEnd().feed("prose with a } brace")
+
+
+def test_finish_tells_eot_json_end_and_length_apart(tiny_tokenizer):
+    from kwanzaa_hub.generate import finish
+
+    eot = tiny_tokenizer.convert_tokens_to_ids("<|eot_id|>")
+    pad = 0
+    text = tiny_tokenizer('{"a": 1}', add_special_tokens=False)["input_ids"]
+    prose = tiny_tokenizer("Umoja means unity", add_special_tokens=False)["input_ids"]
+    assert finish(prose + [eot, pad], [eot], pad, tiny_tokenizer, 50)[1:] == (len(prose) + 1, "eot")
+    assert finish(text + [pad, pad], [eot], pad, tiny_tokenizer, 50)[1:] == (len(text), "json_end")
+    assert finish(prose, [eot], pad, tiny_tokenizer, len(prose))[1:] == (len(prose), "length")
+
+
+@pytest.mark.parametrize(
+    "budget, longest, allow, expected",
+    [("auto", 1527, False, 1792), ("auto", 10, False, 64), (2048, 1527, False, 2048), (512, 1527, True, 512)],
+)
+def test_the_generation_budget(budget, longest, allow, expected):
+    from kwanzaa_hub.evaluation import resolve_budget
+
+    assert resolve_budget(budget, [min(5, longest), longest], allow_truncation=allow).max_new_tokens == expected
+
+
+def test_an_explicit_budget_below_the_longest_reference_is_refused(
+    tmp_path, monkeypatch, example_samples, tiny_tokenizer
+):
+    from kwanzaa_hub import data as data_stage
+    from kwanzaa_hub import evaluation
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.params import parse_params
+    from tests.conftest import write_jsonl
+
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "train.jsonl", example_samples[0][:4])
+    write_jsonl(tmp_path / "eval.jsonl", example_samples[1][:3])
+    raw = {
+        "data": {"train_file": str(tmp_path / "train.jsonl"), "eval_file": str(tmp_path / "eval.jsonl")},
+        "eval": {"max_new_tokens": 32},
+    }
+    data_stage.run(parse_params(raw), tokenizer=tiny_tokenizer)
+    longest = max(load_from_disk_eval("data/prepared"))
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was loaded before the budget was checked")
+
+    monkeypatch.setattr(evaluation, "load_models", no_model)
+    with pytest.raises(
+        InputError, match=rf"eval.max_new_tokens: 32 is below the longest reference answer .*\({longest} "
+    ):
+        evaluation.run(parse_params(raw))
+
+
+def load_from_disk_eval(path: str) -> list[int]:
+    from datasets import load_from_disk
+
+    return load_from_disk(path)["eval"]["n_answer_tokens"]
 
 
 def test_per_category_breakdown_keys():

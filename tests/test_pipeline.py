@@ -105,6 +105,22 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     assert len(rows) == 24
     assert set(rows[0]) == {"id", "category", "prompt_sha256", "reference", "base", "adapter"}
     assert rows[0]["adapter"]["parse_status"] in ("ok", "invalid_json", "contract_violation")
+    # truncation is counted per generation and reported: metrics, predictions and the eval report agree
+    report = json.loads((project / "reports/eval.json").read_text())
+    assert report["max_new_tokens"] == 8 and report["max_new_tokens_auto"] is False
+    for run in ("base", "adapter"):
+        cut = sum(r[run]["stop_reason"] == "length" for r in rows)
+        assert m[f"{run}.truncated_rate"] == round(cut / 24, 4) and report[run]["stop_reasons"]["length"] == cut
+    assert list(m)[:5] == [
+        f"adapter.{k}"
+        for k in (
+            "format_compliance",
+            "citation_f1",
+            "grounded_sentence_rate",
+            "refusal_balanced_accuracy",
+            "truncated_rate",
+        )
+    ]
 
     # v1 is on the Hub, private, and loads back to the same generations as the local adapter
     receipt = json.loads((project / "reports/push.json").read_text())

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from kwanzaa_hub import hub as hub_mod
 from kwanzaa_hub import push as push_stage
 from kwanzaa_hub.cli import app
-from tests.conftest import HUB_TOKEN, REPO
+from tests.conftest import HUB_TOKEN
 from tests.helpers import FAST, params_for
 
 COMMIT = r"^/api/models/[^/]+/[^/]+/commit/"
@@ -176,19 +176,31 @@ def test_disk_full_while_writing_leaves_no_outputs(tmp_path, monkeypatch, exampl
     assert not [p for p in tmp_path.rglob(".*") if p.name.startswith((".data.json", ".prepared"))]
 
 
-def test_template_syntax_in_data_is_text_not_code(tiny_tokenizer):
+def test_template_syntax_in_data_stays_text_through_the_data_stage(
+    tmp_path, monkeypatch, example_samples, tiny_tokenizer
+):
+    """The data stage renders every sample through the chat template: text that looks like Jinja stays text in
+    the prepared dataset and in the rendered tokens (it is never evaluated by the project's rendering)."""
+    from datasets import load_from_disk
+
     from kwanzaa_hub import chat
+    from kwanzaa_hub import data as data_stage
+    from kwanzaa_hub.params import parse_params
+    from tests.conftest import write_jsonl
 
     payload = "{{ 7 * 7 }} {% for x in range(3) %}loop{% endfor %} {{ raise_exception('boom') }}"
-    text = chat.render_text(
-        tiny_tokenizer, [{"role": "user", "content": payload}], "26 Jul 2024", add_generation_prompt=True
-    )
-    assert payload in text and "49" not in text and "looploop" not in text
-
-
-def test_no_code_path_enables_trust_remote_code():
-    sources = [p.read_text() for p in (REPO / "kwanzaa_hub").rglob("*.py")]
-    assert not any("trust_remote_code=True" in s for s in sources)
+    sample = json.loads(json.dumps(example_samples[0][0]))
+    sample["messages"][1]["content"] = sample["messages"][1]["content"].replace("Query:", f"{payload}\nQuery:", 1)
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "train.jsonl", [sample, *example_samples[0][1:4]])
+    write_jsonl(tmp_path / "eval.jsonl", example_samples[1][:2])
+    raw = {"data": {"train_file": str(tmp_path / "train.jsonl"), "eval_file": str(tmp_path / "eval.jsonl")}}
+    params = parse_params(raw)
+    data_stage.run(params, tokenizer=tiny_tokenizer)
+    row = load_from_disk("data/prepared")["train"][0]
+    assert payload in row["prompt"][-1]["content"]
+    rendered = chat.render_text(tiny_tokenizer, row["prompt"], params.model.chat_date, add_generation_prompt=True)
+    assert payload in rendered and "49" not in rendered and "looploop" not in rendered
 
 
 def test_explain_never_repeats_the_token(hub):
