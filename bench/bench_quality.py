@@ -72,7 +72,7 @@ def parse_set(items: list[str]) -> dict:
 
 def classify(record: dict) -> str:
     """Why an adapter output fails the task, in order of what broke first; ``ok`` when nothing did."""
-    from kwanzaa_hub.contract import REFUSAL, extract_citations, parse_answer
+    from kwanzaa_hub.contract import extract_citations, parse_answer
 
     a = record["adapter"]
     if a["stop_reason"] == "length":
@@ -81,10 +81,10 @@ def classify(record: dict) -> str:
         return "invalid_json"
     if a["parse_status"] == "contract_violation":
         return "schema_field"
-    gen, ref = parse_answer(a["generation"]).answer, parse_answer(record["reference"]).answer
-    if (gen.answer.completeness == REFUSAL) != (ref.answer.completeness == REFUSAL):
+    gen, ref = parse_answer(a["generation"]), parse_answer(record["reference"])
+    if gen.is_refusal != ref.is_refusal:
         return "wrong_refusal"
-    if set(extract_citations(ref.answer.text)) - set(extract_citations(gen.answer.text)):
+    if set(extract_citations(ref.answer.answer.text)) - set(extract_citations(gen.answer.answer.text)):
         return "missing_citation"
     return "ok"
 

@@ -165,10 +165,6 @@ class AnswerV1(BaseModel):
     integrity: Integrity | None = None
     provenance: Provenance | None = None
 
-    @property
-    def is_refusal(self) -> bool:
-        return self.answer.completeness == REFUSAL
-
 
 # --- retrieved documents in the user message -------------------------------------------------
 
@@ -268,6 +264,17 @@ class ParsedAnswer:
     def compliant(self) -> bool:
         return self.status == "ok"
 
+    @property
+    def completeness(self) -> str | None:
+        """``answer.completeness`` whenever the message decoded to an object that has one (valid or not)."""
+        answer = self.data.get("answer") if isinstance(self.data, dict) else None
+        return answer.get("completeness") if isinstance(answer, dict) else None
+
+    @property
+    def is_refusal(self) -> bool:
+        """The one definition of a refusal: ``answer.completeness == "insufficient_data"``; non-JSON never is."""
+        return self.completeness == REFUSAL
+
 
 def _loc(loc: tuple) -> str:
     out = ""
@@ -330,10 +337,9 @@ def deviations(data: dict) -> list[str]:
 
 def categorize(answer: ParsedAnswer, citations: list[int]) -> str:
     """refusal (insufficient_data), partial, multi_source (cites 2+ documents), grounded (cites 1), uncited."""
-    completeness = answer.answer.answer.completeness if answer.answer else None
-    if completeness == REFUSAL:
+    if answer.is_refusal:
         return "refusal"
-    if completeness == "partial":
+    if answer.completeness == "partial":
         return "partial"
     distinct = len(set(citations))
     return "multi_source" if distinct >= 2 else ("grounded" if distinct == 1 else "uncited")

@@ -67,10 +67,10 @@ def test_extract_citations_in_order_with_repeats():
 def test_parse_answer_ok_and_refusal_property():
     p = parse_answer(json.dumps(good_answer()))
     assert p.status == "ok" and p.compliant and p.json_valid
-    assert not p.answer.is_refusal
+    assert not p.is_refusal
     refusal = good_answer()
     refusal["answer"]["completeness"] = "insufficient_data"
-    assert parse_answer(json.dumps(refusal)).answer.is_refusal
+    assert parse_answer(json.dumps(refusal)).is_refusal
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from kwanzaa_hub.contract import REFUSAL, Document, ParsedAnswer, extract_citations, parse_answer, parse_documents
+from kwanzaa_hub.contract import Document, ParsedAnswer, extract_citations, parse_answer, parse_documents
 
 
 def _answer_text(p: ParsedAnswer, raw: str) -> str:
@@ -24,12 +24,6 @@ def _answer_text(p: ParsedAnswer, raw: str) -> str:
     ):
         return p.data["answer"]["text"]
     return raw
-
-
-def _completeness(p: ParsedAnswer) -> str | None:
-    if isinstance(p.data, dict) and isinstance(p.data.get("answer"), dict):
-        return p.data["answer"].get("completeness")
-    return None
 
 
 def format_compliance(predictions: Sequence[str]) -> dict[str, float]:
@@ -148,7 +142,7 @@ def grounding(
     total = supported = answers = bad_numbers = 0
     for pred, prompt in zip(predictions, prompts, strict=True):
         p = parse_answer(pred)
-        if _completeness(p) == REFUSAL:
+        if p.is_refusal:
             continue
         docs = parse_documents(prompt)
         text = _answer_text(p, pred)
@@ -179,8 +173,8 @@ def refusal(predictions: Sequence[str], references: Sequence[str]) -> dict[str, 
     """
     should = did = both = answerable = false = agree = 0
     for pred, ref in zip(predictions, references, strict=True):
-        r = _completeness(parse_answer(ref)) == REFUSAL
-        g = _completeness(parse_answer(pred)) == REFUSAL
+        r = parse_answer(ref).is_refusal
+        g = parse_answer(pred).is_refusal
         should += r
         both += r and g
         answerable += not r
