@@ -18,7 +18,7 @@ import yaml
 
 from kwanzaa_hub.errors import KwanzaaError
 from kwanzaa_hub.metrics import registry
-from kwanzaa_hub.outputs import CARD_SIGNATURE
+from kwanzaa_hub.outputs import CARD_SIGNATURE, without_machine_paths
 from kwanzaa_hub.params import Params
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"
@@ -49,18 +49,6 @@ class CardInputs:
 
 def _read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def without_machine_paths(data: Any) -> Any:
-    """``data`` with every absolute path (a local base model, a Drive mirror folder) cut to its last part, so no
-    card or pushed file tells where things lie on the machine that trained."""
-    if isinstance(data, dict):
-        return {k: without_machine_paths(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [without_machine_paths(v) for v in data]
-    if isinstance(data, str) and (data.startswith(("/", "~", "\\")) or (len(data) > 2 and data[1:3] in (":\\", ":/"))):
-        return f"<local>/{Path(data.replace(chr(92), '/')).name}"
-    return data
 
 
 def provenance(root: Path = Path("."), tracked: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -102,12 +102,18 @@ class DirMirror:
         return f"{self.root}/"
 
     def check(self) -> None:
-        """Before training: the folder is new, empty or ours, and is not the project or a folder above it."""
-        here = Path.cwd().resolve()
-        if self.root.resolve() in (here, *here.parents):
+        """Before training: the folder is new, empty or ours; an absolute one is outside the project (a relative
+        one was checked with the other outputs) and its parent exists (a Drive that is not mounted is not)."""
+        here, root = Path.cwd().resolve(), self.root.resolve()
+        if self.root.is_absolute() and (root == here or here in root.parents or root in here.parents):
             raise InputError(
-                f"train.checkpoint_mirror: {self.root} is the project folder or a folder above it; "
-                "name a folder of its own (e.g. /content/drive/MyDrive/kwanzaa-checkpoints)"
+                f"train.checkpoint_mirror: {self.root} is the project, inside it, or a folder above it; write a "
+                "folder inside the project as a relative path, or name one outside it (a mounted Drive folder)"
+            )
+        if not root.parent.is_dir():
+            raise InputError(
+                f"train.checkpoint_mirror: {root.parent} does not exist (is Google Drive mounted?); mount it or "
+                "create the parent folder, then rerun"
             )
         claim("train.checkpoint_mirror", self.root, "dir")
 

@@ -232,9 +232,12 @@ def example_data_cmd(out: Path = typer.Option(Path("data/raw"), help="output fol
 @handled
 def tiny_model(out: Path = typer.Argument(..., help="output folder"), seed: int = 0) -> None:
     """Build a tiny random Llama with a Llama-3.x-format chat template (for offline runs and tests)."""
+    from kwanzaa_hub.outputs import claim, mark
     from kwanzaa_hub.tiny import build_tiny_llama
 
-    console.print(f"wrote {build_tiny_llama(out, seed=seed)}")
+    claim("the output folder", out, "dir")  # a folder of yours (a real base model) is never overwritten
+    mark(build_tiny_llama(out, seed=seed), "the output folder")
+    console.print(f"wrote {out}")
 
 
 @app.command()

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 T = TypeVar("T")
-console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+console = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:

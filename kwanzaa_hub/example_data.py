@@ -545,15 +545,22 @@ def build() -> tuple[list[dict], list[dict]]:
 
 
 def write(out_dir: str | Path) -> tuple[Path, Path]:
-    """Write the two JSONL files; returns their paths."""
+    """Write the two JSONL files; returns their paths. A file already there is left alone unless it holds exactly
+    these bytes (the team's own data in ``data/raw`` is never replaced by the example)."""
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.io import atomic_write_text
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     train, held = build()
     paths = (out / "kwanzaa_train.jsonl", out / "kwanzaa_eval.jsonl")
-    for path, rows in zip(paths, (train, held), strict=False):
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        tmp.replace(path)
+    texts = ["".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows) for rows in (train, held)]
+    for path, text in zip(paths, texts, strict=True):
+        if path.exists() and path.read_bytes() != text.encode("utf-8"):
+            raise InputError(
+                f"{path} exists and is not the example data; nothing was written. Use --out with another folder."
+            )
+    for path, text in zip(paths, texts, strict=True):
+        atomic_write_text(path, text)
     return paths
 
 

@@ -3,8 +3,10 @@
 Each generation records why it stopped, so truncation is measured instead of guessed:
 
 - ``eot``: the model wrote an end-of-turn / end-of-text token;
-- ``json_end``: the model closed its top-level JSON object (generating further cannot change the answer,
-  so the row stops there; this saves the CPU eval the tokens of whatever a model writes after the JSON);
+- ``json_end``: the model closed its top-level JSON object and then wrote :data:`GRACE_TOKENS` more tokens
+  without ending its turn. The row stops there, which saves the CPU eval whatever a model rambles on with after
+  its JSON; those few tokens stay in the answer, so text after the JSON still fails ``json.loads`` and is
+  scored as non-compliant (a caller would receive it too);
 - ``length``: ``max_new_tokens`` ran out first: the answer was cut off.
 """
 
@@ -19,6 +21,7 @@ from kwanzaa_hub import chat
 from kwanzaa_hub.models import set_pad_token
 
 STOP_REASONS = ("eot", "json_end", "length")
+GRACE_TOKENS = 8  # generated after a closed JSON object before the row is stopped
 
 
 @dataclass
@@ -78,20 +81,23 @@ class JsonEnd:
 
 
 def _json_stopper(tokenizer: Any, prompt_len: int, rows: int) -> Any:
-    """A ``StoppingCriteria`` that stops each row once its JSON object has closed."""
+    """A ``StoppingCriteria`` that stops each row :data:`GRACE_TOKENS` tokens after its JSON object closed."""
     import torch
     from transformers import StoppingCriteria
 
     class StopAtJsonEnd(StoppingCriteria):
         def __init__(self) -> None:
             self.trackers = [JsonEnd() for _ in range(rows)]
+            self.after = [0] * rows  # tokens generated since the row's JSON closed
 
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             done = []
-            for tracker, row in zip(self.trackers, input_ids, strict=False):
-                if row.shape[0] > prompt_len and not tracker.closed:
+            for i, (tracker, row) in enumerate(zip(self.trackers, input_ids, strict=True)):
+                if tracker.closed:
+                    self.after[i] += 1
+                elif row.shape[0] > prompt_len:
                     tracker.feed(tokenizer.decode(row[-1:], skip_special_tokens=True))
-                done.append(tracker.closed)
+                done.append(self.after[i] >= GRACE_TOKENS)
             return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
     return StopAtJsonEnd()
@@ -100,8 +106,8 @@ def _json_stopper(tokenizer: Any, prompt_len: int, rows: int) -> Any:
 def finish(
     tail: Sequence[int], eos: Sequence[int], pad_id: int | None, tokenizer: Any, max_new_tokens: int
 ) -> tuple[str, int, str]:
-    """(text, tokens generated, stop reason) of one row's generated ids. A row that stopped early is padded
-    after its stop; ``json_end`` wins over ``eot`` when the JSON object closed before the end-of-turn."""
+    """(text, tokens generated, stop reason) of one row's generated ids. A row that stopped early is padded after
+    its stop (where the pad token is the end-of-turn token, as in SmolLM2, such a stop reads as ``eot``)."""
     keep: list[int] = []
     ended = False
     for t in tail:
@@ -112,8 +118,10 @@ def finish(
         if len(keep) == max_new_tokens:
             break
     text = tokenizer.decode(keep, skip_special_tokens=True)
-    if JsonEnd().feed(text):
-        reason = "json_end"
+    if ended:
+        reason = "eot"
+    elif JsonEnd().feed(text):
+        reason = "json_end"  # the object is whole: not cut by the budget, whatever followed it
     else:
         reason = "length" if len(keep) >= max_new_tokens else "eot"
     return text, len(keep) + ended, reason

@@ -198,10 +198,11 @@ def call(
 
 def check_repo_id(repo_id: str) -> str:
     """``repo_id`` when it is ``namespace/name``; an ``InputError`` otherwise."""
-    from kwanzaa_hub.params import REPO_ID
+    from kwanzaa_hub.params import repo_id_problem
 
-    if not REPO_ID.fullmatch(repo_id):
-        raise InputError(f"{repo_id!r} is not a Hub repo id: expected namespace/name (letters, digits, . _ -)")
+    problem = repo_id_problem(repo_id)
+    if problem:
+        raise InputError(f"{repo_id!r} is not a Hub repo id: {problem}")
     return repo_id
 
 
@@ -520,7 +521,7 @@ def version_table(repo_id: str) -> list[dict[str, Any]]:
     rows = []
     for name, commit in sorted(tags(repo_id).items(), key=lambda kv: _version_key(kv[0])):
         commits = call(hub.list_repo_commits, repo_id, revision=commit, what=f"reading {name}", repo_id=repo_id)
-        metrics = read_json(repo_id, REPO_LAYOUT["metrics"], commit, missing_ok=True) or {}
+        metrics = _numbers(read_json(repo_id, REPO_LAYOUT["metrics"], commit, missing_ok=True))
         rows.append(
             {
                 "version": name,
@@ -537,6 +538,13 @@ def _version_key(tag: str) -> tuple:
 
 
 def metric_diff(repo_id: str, old: str, new: str) -> list[tuple[str, float | None, float | None]]:
-    """``(metric, old value, new value)`` for every metric in either version's ``metrics.json``."""
-    a, b = (read_json(repo_id, REPO_LAYOUT["metrics"], v) for v in (old, new))
+    """``(metric, old value, new value)`` for every numeric metric in either version's ``metrics.json``."""
+    a, b = (_numbers(read_json(repo_id, REPO_LAYOUT["metrics"], v)) for v in (old, new))
     return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b))]
+
+
+def _numbers(data: Any) -> dict[str, float]:
+    """The numeric entries of a version's metrics (anything else in a hand-edited file is left out)."""
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

@@ -68,9 +68,14 @@ def all_or_nothing(*paths: str | Path) -> Iterator[None]:
     try:
         yield
     except BaseException:
+        from kwanzaa_hub.outputs import is_owned
+
         for p in map(Path, paths):
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
+            if p.is_symlink():
+                continue
+            if p.is_dir():
+                if is_owned(p):  # a folder that is not (or no longer) the tool's is left alone
+                    shutil.rmtree(p, ignore_errors=True)
             else:
                 p.unlink(missing_ok=True)
         raise

@@ -116,9 +116,10 @@ def hub_access_error(base: str, exc: Exception) -> KwanzaaError:
 def check_access(base: str, revision: str = "main") -> None:
     """Before any long work: the token can read ``base`` (a gated model's license was accepted). Local folders
     and GGUF files need no check."""
-    if not is_hub_id(base):
+    from huggingface_hub import HfApi, constants
+
+    if not is_hub_id(base) or constants.HF_HUB_OFFLINE:  # offline: the cached copy is all there is to use
         return
-    from huggingface_hub import HfApi
 
     try:
         HfApi().auth_check(base)
@@ -132,8 +133,11 @@ def parameter_count(base: str, revision: str = "main") -> int:
     from transformers import AutoConfig, AutoModelForCausalLM
 
     config = from_pretrained(AutoConfig, base, revision)
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
+    try:
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"model.base: {base} is not a causal language model transformers can build ({exc})") from None
     return sum(p.numel() for p in model.parameters())
 
 

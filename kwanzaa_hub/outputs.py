@@ -33,12 +33,15 @@ SUFFIX = {"json": ".json", "jsonl": ".jsonl", "card": ".md"}
 
 @dataclass(frozen=True)
 class Output:
-    """One output path from params: the dotted key, the path, and what the tool writes there."""
+    """One output path from params: the dotted key, the path, and what the tool writes there. ``fields`` are
+    what a file the tool wrote there always holds (top-level keys of a JSON object, keys of a JSON array's rows
+    or of a JSONL file's first row; ``adapter.``/``base.`` prefixes for the metrics file)."""
 
     key: str
     path: str
     kind: Kind
     absolute_ok: bool = False
+    fields: tuple[str, ...] = ()
 
 
 def _parts(path: str) -> tuple[str, ...]:
@@ -90,7 +93,9 @@ def layout_problems(outputs: Iterable[Output], inputs: Iterable[tuple[str, str]]
             usable.append(out)
     inside = [(k, p) for k, p in inputs if p and not PurePosixPath(p).is_absolute() and ".." not in _parts(p)]
     for out in usable:  # an input outside the project cannot collide with an output inside it
-        hit = next(((k, p) for k, p in inside if not out.absolute_ok and _overlap(_parts(p), _parts(out.path))), None)
+        if PurePosixPath(out.path).is_absolute():
+            continue  # an absolute mirror folder: checked against the project when training starts
+        hit = next(((k, p) for k, p in inside if _overlap(_parts(p), _parts(out.path))), None)
         if hit:
             problems.append(f"{out.key}: {out.path!r} overlaps the input {hit[0]} ({hit[1]!r}); choose another path")
     for i, a in enumerate(usable):
@@ -113,7 +118,20 @@ def mark(folder: Path, key: str) -> None:
     (folder / MARKER).write_text(json.dumps({"written_by": "kwanzaa_hub", "key": key}) + "\n", encoding="utf-8")
 
 
-def _file_is_ours(path: Path, kind: Kind) -> bool:
+def _holds(data: object, fields: tuple[str, ...]) -> bool:
+    """True when ``data`` has the shape the tool writes: an object with ``fields`` as keys (or, for fields ending
+    in '.', only keys starting with one of them), or an array whose rows have them."""
+    if isinstance(data, list):
+        return all(_holds(row, fields) for row in data)
+    if not isinstance(data, dict):
+        return False
+    prefixes = tuple(f for f in fields if f.endswith("."))
+    if prefixes:
+        return all(k.startswith(prefixes) for k in data)
+    return all(f in data for f in fields)
+
+
+def _file_is_ours(path: Path, kind: Kind, fields: tuple[str, ...]) -> bool:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -121,19 +139,16 @@ def _file_is_ours(path: Path, kind: Kind) -> bool:
     if kind == "card":
         return CARD_SIGNATURE in text
     if kind == "jsonl":
-        first = text.split("\n", 1)[0]
-        try:
-            return isinstance(json.loads(first), dict) if first.strip() else not text.strip()
-        except json.JSONDecodeError:
-            return False
+        text = text.split("\n", 1)[0]
+        if not text.strip():
+            return not path.read_text(encoding="utf-8").strip()
     try:
-        json.loads(text)
-        return True
-    except json.JSONDecodeError:
+        return _holds(json.loads(text), fields)
+    except (json.JSONDecodeError, RecursionError):
         return False
 
 
-def claim(key: str, path: str | Path, kind: Kind) -> Path:
+def claim(key: str, path: str | Path, kind: Kind, fields: tuple[str, ...] = ()) -> Path:
     """Check, before a stage writes ``path``, that replacing what is there loses nothing the tool did not
     write; raise ``InputError`` naming ``key`` otherwise. Nothing is changed either way."""
     p = Path(path)
@@ -149,7 +164,7 @@ def claim(key: str, path: str | Path, kind: Kind) -> Path:
                 f"nothing was touched. Move it away or set {key} to another path."
             )
         return p
-    if p.is_symlink() or p.is_dir() or (p.exists() and not _file_is_ours(p, kind)):
+    if p.is_symlink() or p.is_dir() or (p.exists() and not _file_is_ours(p, kind, fields)):
         raise InputError(
             f"{key}: {p} exists and does not hold what kwanzaa_hub writes there; nothing was touched. "
             f"Move it away or set {key} to another path."
@@ -160,4 +175,16 @@ def claim(key: str, path: str | Path, kind: Kind) -> Path:
 def claim_all(outputs: Iterable[Output]) -> None:
     """:func:`claim` every output; the first one that is not ours stops the stage before anything is written."""
     for out in outputs:
-        claim(out.key, out.path, out.kind)
+        claim(out.key, out.path, out.kind, out.fields)
+
+
+def without_machine_paths(data: object) -> object:
+    """``data`` with every absolute path (a local base model, a Drive mirror folder) cut to its last part, so no
+    card or pushed file tells where things lie on the machine that trained."""
+    if isinstance(data, dict):
+        return {k: without_machine_paths(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [without_machine_paths(v) for v in data]
+    if isinstance(data, str) and (data.startswith(("/", "~", "\\")) or (len(data) > 2 and data[1:3] in (":\\", ":/"))):
+        return f"<local>/{Path(data.replace(chr(92), '/')).name}"
+    return data

@@ -35,6 +35,20 @@ SCHEDULERS = (
 )
 
 
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why ``repo_id`` is not a Hub repo id of the form namespace/name (None when it is)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if not REPO_ID.fullmatch(repo_id):
+        return "must be 'namespace/name' (letters, digits, . _ -)"
+    try:
+        validate_repo_id(repo_id)  # the Hub's own rules: no '--' or '..', no '.git' ending, at most 96 characters
+    except HFValidationError as exc:
+        return str(exc)
+    return None
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
@@ -192,8 +206,9 @@ class HubParams(_Section):
     @field_validator("repo_id")
     @classmethod
     def _repo_shape(cls, v: str) -> str:
-        if v and not REPO_ID.fullmatch(v):
-            raise ValueError("must be 'namespace/name' (or empty to skip the push)")
+        problem = repo_id_problem(v) if v else None
+        if problem:
+            raise ValueError(problem + " (or empty to skip the push)")
         return v
 
     @field_validator("version")
@@ -232,13 +247,16 @@ class Params(_Section):
 
     def _data_outputs(self) -> list[Output]:
         d = self.data
-        return [Output("data.prepared_dir", d.prepared_dir, "dir"), Output("data.report", d.report, "json")]
+        return [
+            Output("data.prepared_dir", d.prepared_dir, "dir"),
+            Output("data.report", d.report, "json", fields=("train", "eval", "max_length")),
+        ]
 
     def _train_outputs(self) -> list[Output]:
         t = self.train
         outs = [
             Output("train.output_dir", t.output_dir, "dir"),
-            Output("train.report", t.report, "json"),
+            Output("train.report", t.report, "json", fields=("optimizer_steps", "train_loss")),
             Output("train.checkpoint_dir", t.checkpoint_dir, "dir"),
             Output("train.dvclive_dir", t.dvclive_dir, "dir"),
         ]
@@ -249,15 +267,18 @@ class Params(_Section):
     def _eval_outputs(self) -> list[Output]:
         e = self.eval
         return [
-            Output("eval.metrics_file", e.metrics_file, "json"),
-            Output("eval.predictions_file", e.predictions_file, "jsonl"),
-            Output("eval.plot_file", e.plot_file, "json"),
-            Output("eval.report", e.report, "json"),
+            Output("eval.metrics_file", e.metrics_file, "json", fields=("adapter.", "base.")),
+            Output("eval.predictions_file", e.predictions_file, "jsonl", fields=("id", "prompt_sha256", "reference")),
+            Output("eval.plot_file", e.plot_file, "json", fields=("metric", "model", "value")),
+            Output("eval.report", e.report, "json", fields=("max_new_tokens",)),
         ]
 
     def _push_outputs(self) -> list[Output]:
         h = self.hub
-        return [Output("hub.card_file", h.card_file, "card"), Output("hub.receipt", h.receipt, "json")]
+        return [
+            Output("hub.card_file", h.card_file, "card"),
+            Output("hub.receipt", h.receipt, "json", fields=("pushed", "version")),
+        ]
 
     def inputs(self) -> list[tuple[str, str]]:
         """Paths the stages read and never write: the data files and their folders, a local base model, the

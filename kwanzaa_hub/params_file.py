@@ -70,10 +70,10 @@ def apply(path: str | Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any
         *parents, leaf = key.split(".")
         node = doc
         for part in parents:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else None
             if not isinstance(node, dict):
-                raise ParamsError(f"{path}: {key}: {part!r} is not a section")
-            node = node.setdefault(part, {})
-        old = node.get(leaf) if isinstance(node, dict) else None
+                raise ParamsError(f"{path}: {key}: {part!r} is a value, not a section of params")
+        old = node.get(leaf)
         node[leaf] = value
         changes.append((key, _plain(old), value))
     parse_params(_plain(doc), source=str(path))  # the schema decides, before anything is written

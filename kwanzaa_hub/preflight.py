@@ -23,7 +23,10 @@ def planned_tokens(params: Params) -> int | None:
     report = Path(params.data.report)
     if not report.is_file():
         return None
-    per_epoch = json.loads(report.read_text()).get("train", {}).get("tokens_total")
+    try:
+        per_epoch = json.loads(report.read_text()).get("train", {}).get("tokens_total")
+    except (ValueError, AttributeError):  # a damaged report: the estimate waits for the data stage
+        return None
     return int(per_epoch * params.train.epochs) if per_epoch and params.train.max_steps == -1 else per_epoch
 
 
@@ -31,15 +34,12 @@ def check_hardware(
     params: Params, plan: hardware.TrainPlan, facts: hardware.HardwareFacts, n_params: int, tokens: int | None
 ) -> str:
     """One line on what the run will take here; an ``InputError`` for a large model on a CPU (unless allowed)."""
-    took = (
-        hardware.human_duration(hardware.estimate_seconds(plan, facts.capability, n_params, tokens))
-        if tokens
-        else "unknown until the data stage has run"
-    )
     line = (
-        f"{params.model.base}: {n_params / 1e9:.2f} B parameters on {plan.hardware} ({plan.device}, "
-        f"{plan.precision}); training time {took}"
+        f"{params.model.base}: {n_params / 1e9:.2f} B parameters on {plan.hardware} ({plan.device}, {plan.precision})"
     )
+    if tokens:
+        took = hardware.human_duration(hardware.estimate_seconds(plan, facts.capability, n_params, tokens))
+        line += f"; training time {took}"
     if not params.train.allow_cpu and plan.device == "cpu" and n_params > CPU_LIMIT:
         raise InputError(
             f"{line}: this runtime has no GPU. In Colab: Runtime > Change runtime type > T4 GPU, then Runtime > "

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kwanzaa_hub import hub
+from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.io import atomic_dir
 
 
@@ -36,6 +37,11 @@ def load(repo_id: str, version: str = "v1", base_model: str | None = None, **mod
     root, _commit = hub.verified_download(repo_id, version)
     config = json.loads((root / "adapter_config.json").read_text(encoding="utf-8"))
     base_id = base_model or config["base_model_name_or_path"]
+    if base_id.startswith("<local>/"):
+        raise InputError(
+            f"{repo_id}@{version} was trained on a local base model ({base_id[8:]}): pass "
+            "base_model= the path of that model on this machine"
+        )
     base = from_pretrained(AutoModelForCausalLM, base_id, **model_kwargs)
     model = PeftModel.from_pretrained(base, str(root))
     tokenizer = AutoTokenizer.from_pretrained(str(root))

@@ -23,7 +23,7 @@ from kwanzaa_hub.console import console
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.io import all_or_nothing, atomic_write_json, atomic_write_text
 from kwanzaa_hub.models import ADAPTER_FILES
-from kwanzaa_hub.outputs import MARKER, claim_all
+from kwanzaa_hub.outputs import MARKER, claim_all, without_machine_paths
 from kwanzaa_hub.params import Params, to_yaml_dict
 
 
@@ -48,9 +48,7 @@ def payload(params: Params, scratch: Path) -> dict[str, Path]:
             raise InputError(f"{path} not found: run `dvc repro` up to the eval stage first")
         files[name] = Path(path)
     resolved = scratch / "params.yaml"
-    resolved.write_text(
-        yaml.safe_dump(card_mod.without_machine_paths(to_yaml_dict(params)), sort_keys=False), encoding="utf-8"
-    )
+    resolved.write_text(yaml.safe_dump(without_machine_paths(to_yaml_dict(params)), sort_keys=False), encoding="utf-8")
     files[layout["params"]] = resolved
     return files
 

@@ -23,7 +23,7 @@ from kwanzaa_hub.console import console, warn
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.io import all_or_nothing, atomic_dir, atomic_write_json
 from kwanzaa_hub.models import ADAPTER_FILES
-from kwanzaa_hub.outputs import claim_all, mark
+from kwanzaa_hub.outputs import claim_all, mark, without_machine_paths
 from kwanzaa_hub.params import Params
 
 
@@ -221,6 +221,12 @@ def save_adapter(trainer: Any, out_dir: str | Path) -> None:
             )
             if not keep:
                 extra.unlink() if extra.is_file() else shutil.rmtree(extra)
+        config = tmp / "adapter_config.json"  # a local base's absolute path would travel to the Hub: name only
+        settings = json.loads(config.read_text(encoding="utf-8"))
+        base = settings.get("base_model_name_or_path")
+        if isinstance(base, str) and without_machine_paths(base) != base:
+            settings["base_model_name_or_path"] = without_machine_paths(base)
+            config.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def peak_memory_mib(device: str) -> float:
@@ -251,24 +257,26 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     else:
         fp, resume = prepare(params, facts)
     mirror = checkpoints.mirror_for(params)
+    restoring = bool(resume) and checkpoints.finished(Path(resume))
     callbacks = list(callbacks or [])
     live = None
     if main:
-        # DVCLive's default Live() would rewrite dvc.yaml: keep it to its own folder.
-        live = Live(dir=t.dvclive_dir, dvcyaml=False, save_dvc_exp=False, resume=resume is not None)
+        # DVCLive's default Live() would rewrite dvc.yaml: keep it to its own folder. A restored run writes its
+        # curves afresh from the checkpoint's log (the folder may be gone: a fresh VM, a new dvclive_dir).
+        live = Live(dir=t.dvclive_dir, dvcyaml=False, save_dvc_exp=False, resume=resume is not None and not restoring)
         mark(Path(t.dvclive_dir), "train.dvclive_dir")
         extra = [checkpoints.mirror_callback(mirror, fp)] if mirror is not None else []
         callbacks = [DVCLiveCallback(live=live), *extra, *callbacks]
     trainer = build_trainer(params, plan, callbacks=callbacks)
     console.print(summary_line(params, plan, facts or hardware.detect(), trainer, resume))
     start = time.perf_counter()
-    if resume and checkpoints.finished(Path(resume)):
+    if restoring:
         # the run already reached its last step: take its weights; resuming would train past the plan
         console.print(f"train: {resume} ends a finished run of these data and params; restoring it, not training")
         training_loss = restore_finished(trainer, Path(resume))
     else:
         training_loss = trainer.train(resume_from_checkpoint=resume).training_loss
-    runtime = time.perf_counter() - start
+    runtime = None if restoring else time.perf_counter() - start
     evals = [h for h in trainer.state.log_history if "eval_loss" in h]
     metrics = evals[-1] if evals and evals[-1].get("step") == trainer.state.global_step else trainer.evaluate()
     report = _report(trainer, plan, training_loss, metrics, runtime, resume)
@@ -306,9 +314,14 @@ def summary_line(
 def closing_line(report: dict[str, Any], params: Params) -> str:
     """The train stage's last line: what was trained and written."""
     r = report
+    how = (
+        f"restored the finished run ({r['optimizer_steps']} of {r['planned_steps']} steps)"
+        if r["restored"]
+        else f"trained {r['optimizer_steps']} of {r['planned_steps']} steps in {r['runtime_s']} s "
+        f"({r['train_tokens_per_s']} tokens/s)"
+    )
     return (
-        f"trained {r['optimizer_steps']} of {r['planned_steps']} steps in {r['runtime_s']} s "
-        f"({r['train_tokens_per_s']} tokens/s): train loss {r['train_loss']}, eval loss {r['eval_loss']}; "
+        f"{how}: train loss {r['train_loss']}, eval loss {r['eval_loss']}; "
         f"wrote {params.train.output_dir}/ and {params.train.report}"
     )
 
@@ -319,9 +332,15 @@ def restore_finished(trainer: Any, ckpt: Path) -> float | None:
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
     from transformers import TrainerState
+    from transformers.integrations import DVCLiveCallback
 
     set_peft_model_state_dict(trainer.model, load_file(str(ckpt / "adapter_model.safetensors")))
     trainer.state = TrainerState.load_from_json(str(ckpt / "trainer_state.json"))
+    for callback in trainer.callback_handler.callbacks:  # the loss curves, as the run logged them
+        if isinstance(callback, DVCLiveCallback):
+            for logs in trainer.state.log_history:
+                logged = {k: v for k, v in logs.items() if k != "step"}  # the Trainer adds "step" to its history
+                callback.on_log(trainer.args, trainer.state, trainer.control, logs=logged)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return sum(losses) / len(losses) if losses else None
 
@@ -354,10 +373,11 @@ def _report(
     plan: hardware.TrainPlan,
     training_loss: float | None,
     metrics: dict,
-    runtime: float,
+    runtime: float | None,
     resume: str | None,
 ) -> dict[str, Any]:
-    """``reports/train.json``: losses, runtime, throughput, sizes, memory, resume point, hardware plan."""
+    """``reports/train.json``: losses, runtime, throughput, sizes, memory, resume point, hardware plan. A restored
+    finished run has no runtime or throughput of its own (``restored``: true)."""
     seen = int(trainer.state.num_input_tokens_seen or 0)
     trainable, total = trainer.model.get_nb_trainable_parameters()
     history = [h for h in trainer.state.log_history if "loss" in h]
@@ -365,11 +385,12 @@ def _report(
         "train_loss": round(history[-1]["loss"], 4) if history else None,
         "train_loss_mean": round(training_loss, 4) if training_loss is not None else None,
         "eval_loss": round(metrics["eval_loss"], 4) if "eval_loss" in metrics else None,
-        "runtime_s": round(runtime, 1),
+        "runtime_s": round(runtime, 1) if runtime is not None else None,
         "optimizer_steps": trainer.state.global_step,
         "planned_steps": trainer.state.max_steps,
         "train_tokens": seen,
         "train_tokens_per_s": round(seen / runtime, 1) if runtime else None,
+        "restored": runtime is None,
         "trainable_params": trainable,
         "total_params": total,
         "peak_memory_mib": peak_memory_mib(plan.device),

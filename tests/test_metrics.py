@@ -252,3 +252,21 @@ def test_example_eval_references_score_perfectly_against_themselves(example_samp
         1.0,
         1.0,
     )
+
+
+def test_a_row_stops_a_few_tokens_after_its_json_closes_so_trailing_text_is_still_scored(tiny_tokenizer):
+    import torch
+
+    from kwanzaa_hub.generate import GRACE_TOKENS, _json_stopper
+
+    prompt = [1, 2, 3]
+    answer = tiny_tokenizer('{"a": 1}', add_special_tokens=False)["input_ids"]
+    more = tiny_tokenizer(" and then some prose that a caller would also receive", add_special_tokens=False)
+    stop = _json_stopper(tiny_tokenizer, len(prompt), rows=1)
+    seen = []
+    ids = list(prompt)
+    for token in answer + more["input_ids"]:
+        ids.append(token)
+        seen.append(bool(stop(torch.tensor([ids]), None)[0]))
+    closed_at = len(answer) - 1
+    assert not any(seen[: closed_at + GRACE_TOKENS]) and seen[closed_at + GRACE_TOKENS]

@@ -134,6 +134,61 @@ def test_claim_accepts_only_what_the_tool_writes(tmp_path):
     assert out_mod.claim("k", tmp_path / "card.md", "card") and out_mod.claim("k", tmp_path / "m.json", "json")
 
 
+def test_the_repo_s_own_tracked_outputs_are_ones_the_tool_may_replace():
+    """A fresh clone runs `dvc repro` to the push stage: the committed card must carry the tool's signature."""
+    from kwanzaa_hub.params import load_params
+
+    for out in load_params(REPO / "params.yaml").outputs():
+        if (REPO / out.path).is_file():
+            out_mod.claim(out.key, REPO / out.path, out.kind, out.fields)
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("eval.predictions_file", '{"messages": []}\n'),
+        ("eval.metrics_file", '{"accuracy": 0.9}'),
+        ("data.report", '{"train": 1}'),
+        ("eval.plot_file", '[{"x": 1}]'),
+    ],
+)
+def test_a_json_file_of_another_shape_is_never_taken_for_an_output(tmp_path, monkeypatch, name, content):
+    from kwanzaa_hub.params import parse_params
+
+    monkeypatch.chdir(tmp_path)
+    out = next(o for o in parse_params({}).outputs() if o.key == name)
+    Path(out.path).parent.mkdir(parents=True, exist_ok=True)
+    Path(out.path).write_text(content)
+    with pytest.raises(InputError, match="does not hold what kwanzaa_hub writes there"):
+        out_mod.claim(out.key, out.path, out.kind, out.fields)
+
+
+@pytest.mark.parametrize(
+    "mirror, message",
+    [
+        ("data/raw/ckpt", "overlaps the input data.train_file"),
+        ("checkpoints/mirror", "overlaps train.checkpoint_mirror"),
+    ],
+)
+def test_a_relative_mirror_folder_obeys_the_output_rules(mirror, message):
+    with pytest.raises(ParamsError, match=message):
+        parse_params({"train": {"checkpoint_mirror": mirror}})
+
+
+def test_an_absolute_mirror_inside_the_project_or_on_an_unmounted_drive_is_refused(tmp_path, monkeypatch):
+    from kwanzaa_hub.checkpoints import DirMirror
+
+    monkeypatch.chdir(tmp_path)
+    for root, message in (
+        (tmp_path / "data/prepared", "inside it"),
+        (tmp_path.parent, "a folder above it"),
+        (tmp_path.parent / "no-drive" / "ckpts", "is Google Drive mounted"),
+    ):
+        with pytest.raises(InputError, match=message):
+            DirMirror(root).check()
+    assert not (tmp_path.parent / "no-drive").exists()
+
+
 def test_pull_never_replaces_a_folder_it_did_not_write(outputs, hub, repo_id, tmp_path):
     from kwanzaa_hub.pull import pull
 
@@ -175,6 +230,8 @@ def test_markup_in_hub_names_and_data_is_printed_as_text(tmp_path, hub, monkeypa
         ({"train": {"learning_rate": float("nan")}}, "train.learning_rate: must be a finite number"),
         ({"hub": {"version": "v1\n"}}, "hub.version: must be 'v' followed"),
         ({"hub": {"repo_id": "me/x\n"}}, "hub.repo_id: must be 'namespace/name'"),
+        ({"hub": {"repo_id": "me/a--b"}}, "hub.repo_id: Cannot have -- or .."),
+        ({"hub": {"repo_id": "me/x.git"}}, "hub.repo_id: Repo_id cannot end by '.git'"),
         ({"eval": {"max_new_tokens": 0}}, "eval.max_new_tokens: must be 'auto' or a positive"),
     ],
 )

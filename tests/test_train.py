@@ -96,6 +96,8 @@ def test_unknown_target_module_lists_the_models_layers(prepared):
 
 @pytest.mark.slow
 def test_train_outputs_report_and_identical_bytes_on_rerun(prepared, tmp_path):
+    import shutil
+
     params = prepared()
     result = train_stage.run(params, facts=CPU)
     adapter = tmp_path / "models/adapter"
@@ -108,6 +110,8 @@ def test_train_outputs_report_and_identical_bytes_on_rerun(prepared, tmp_path):
         "tokenizer_config.json",
     ]
     first = (adapter / "adapter_model.safetensors").read_bytes()
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "<local>/base"  # no machine path travels with the adapter
     r = json.loads((tmp_path / "reports/train.json").read_text())
     assert r == result.report
     assert r["optimizer_steps"] == r["planned_steps"] == 4 and r["resumed_from_step"] == 0
@@ -118,13 +122,15 @@ def test_train_outputs_report_and_identical_bytes_on_rerun(prepared, tmp_path):
         tmp_path / "dvclive/plots/metrics/loss.tsv"
     ).is_file()
     # `dvc repro -f train`: the finished run's checkpoint is restored, never trained further
+    shutil.rmtree(tmp_path / "dvclive")  # a fresh VM: the curves are written again from the checkpoint's log
     again = train_stage.run(params, facts=CPU)
     assert again.report["optimizer_steps"] == again.report["planned_steps"] == 4
-    assert again.report["resumed_from_step"] == 4
+    assert again.report["resumed_from_step"] == 4 and again.report["restored"] is True
+    assert again.report["runtime_s"] is None and again.report["train_loss"] == r["train_loss"]
+    curve = next((tmp_path / "dvclive/plots/metrics").rglob("loss.tsv"))
+    assert len(curve.read_text().splitlines()) >= 1 + 4  # header + a row per logged step (and the eval's)
     assert (adapter / "adapter_model.safetensors").read_bytes() == first
     # and without checkpoints it trains again from the start: the same data, params and seed give the same bytes
-    import shutil
-
     shutil.rmtree(tmp_path / "checkpoints")
     train_stage.run(params, facts=CPU)
     assert (adapter / "adapter_model.safetensors").read_bytes() == first
@@ -164,7 +170,9 @@ def test_a_fresh_machine_resumes_from_the_mirrored_checkpoint(prepared, tmp_path
     """Colab loses its disk on a disconnect: the rerun finds the newest checkpoint in the mirror."""
     import shutil
 
-    mirror = str(tmp_path / "drive/ckpts") if target == "folder" else "hub"
+    drive = tmp_path.parent / f"{tmp_path.name}-drive"  # a mounted Drive: outside the project
+    drive.mkdir()
+    mirror = str(drive / "ckpts") if target == "folder" else "hub"
     extra = {"hub": {"repo_id": repo_id}} if target == "hub" else {}
     params = parse_params({**prepared(checkpoint_mirror=mirror).model_dump(mode="json"), **extra})
     with pytest.raises(KeyboardInterrupt):
