@@ -75,7 +75,7 @@ def train(params: Path = ParamsOpt) -> None:
     from kwanzaa_hub.params import load_params
 
     p = load_params(params)
-    code = launch.relaunch(p, params)  # under `accelerate launch` when train.num_processes > 1
+    code = train_stage.relaunch(p, params)  # under `accelerate launch` when train.num_processes > 1
     if code is not None:
         raise typer.Exit(code)
     result = train_stage.run(p)

@@ -35,22 +35,5 @@ def launch_command(params: Params, params_path: str | Path) -> list[str] | None:
     return cmd + ["-m", "kwanzaa_hub.cli", "train", "--params", str(params_path)]
 
 
-def relaunch(params: Params, params_path: str | Path) -> int | None:
-    """Run the train stage under ``accelerate launch`` when the params ask for several processes: the checks and
-    the resume point happen once, here, before the processes start. Returns their exit code, or None when this
-    process should train by itself."""
-    import subprocess
-
-    from kwanzaa_hub import train
-    from kwanzaa_hub.console import console
-
-    cmd = launch_command(params, params_path)
-    if cmd is None:
-        return None
-    train.prepare(params)
-    console.print(f"train: {params.train.num_processes} processes: {' '.join(cmd[1:])}")
-    return subprocess.run(cmd).returncode
-
-
 def is_main_process() -> bool:
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0

@@ -345,6 +345,22 @@ def restore_finished(trainer: Any, ckpt: Path) -> float | None:
     return sum(losses) / len(losses) if losses else None
 
 
+def relaunch(params: Params, params_path: str | Path) -> int | None:
+    """Run the train stage under ``accelerate launch`` when the params ask for several processes: the checks and
+    the resume point happen once, here, before the processes start. Returns their exit code, or None when this
+    process should train by itself."""
+    import subprocess
+
+    from kwanzaa_hub.launch import launch_command
+
+    cmd = launch_command(params, params_path)
+    if cmd is None:
+        return None
+    prepare(params)
+    console.print(f"train: {params.train.num_processes} processes: {' '.join(cmd[1:])}")
+    return subprocess.run(cmd).returncode
+
+
 def prepare(params: Params, facts: hardware.HardwareFacts | None = None) -> tuple[str, str | None]:
     """Before any model loads: the preflight checks (base model access, hardware, the Hub token when a repo is
     configured), then the resume point (the local checkpoint of this exact run, else the newest one in the
