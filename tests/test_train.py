@@ -279,3 +279,11 @@ def test_padding_free_batches_give_the_same_loss_as_padded_ones(prepared):
         ).loss  # one causal mask over all samples
     assert torch.allclose(loss_padded, loss_free, atol=1e-4), (loss_padded, loss_free)
     assert not torch.allclose(leaky, loss_free, atol=1e-4)  # the check can tell samples that see each other
+
+
+def test_the_line_before_training_says_device_precision_steps_and_time(prepared):
+    params = prepared()
+    trainer = train_stage.build_trainer(params, plan(CPU))
+    line = train_stage.summary_line(params, plan(CPU), CPU, trainer, None)
+    assert line.startswith("train: test-cpu (cpu), fp32, 4-bit nf4, ")
+    assert "4 optimizer steps" in line and "tokens to train" in line and "estimated about" in line
