@@ -103,8 +103,11 @@ def generate_all(params: Params, prompts: list, budget: Budget) -> dict[str, Gen
         ) as bar:
             task = bar.add_task(f"generating ({name})", total=len(prompts), rate="")
 
-            def show(done: int, toks: int, secs: float, task: Any = task, bar: Any = bar) -> None:
-                bar.update(task, completed=done, rate=f"{done / secs:.1f} samples/s, {toks / secs:.0f} tokens/s")
+            def show(done: int, toks: int, secs: float, task: Any = task, bar: Any = bar, name: str = name) -> None:
+                rate = f"{done / secs:.1f} samples/s, {toks / secs:.0f} tokens/s"
+                bar.update(task, completed=done, rate=rate)
+                if not console.is_terminal:  # a log file gets a line per batch instead of a live bar
+                    console.print(f"eval: generating ({name}) {done}/{len(prompts)} samples, {rate}, {secs:.0f} s")
 
             out[name] = generate(
                 model,
