@@ -106,6 +106,13 @@ def collect(project: Path, state: dict, name: str) -> dict:
 
     metrics = json.loads((project / "metrics.json").read_text())
     train = json.loads((project / "reports/train.json").read_text())
+    if train.get("resumed_from_step") and "train_tokens_this_run" not in train:
+        # reports/train.json of code before 2026-11-28 divided the whole run's tokens by the last process's time
+        from kwanzaa_hub.checkpoints import tokens_seen
+
+        before = tokens_seen(project / "checkpoints" / f"checkpoint-{train['resumed_from_step']}")
+        train["train_tokens_this_run"] = train["train_tokens"] - before
+        train["train_tokens_per_s"] = round(train["train_tokens_this_run"] / train["runtime_s"], 1)
     ev = json.loads((project / "reports/eval.json").read_text())
     records = [json.loads(line) for line in (project / "eval/predictions.jsonl").read_text().splitlines() if line]
     classes = {r["id"]: classify(r) for r in records}
@@ -138,7 +145,9 @@ def collect(project: Path, state: dict, name: str) -> dict:
                 "train_loss",
                 "eval_loss",
                 "runtime_s",
+                "resumed_from_step",
                 "train_tokens",
+                "train_tokens_this_run",
                 "train_tokens_per_s",
                 "peak_memory_mib",
                 "hw_precision",
@@ -147,6 +156,8 @@ def collect(project: Path, state: dict, name: str) -> dict:
         },
         "eval": ev,
         "wall_s": round(state["wall_s"], 1),
+        # runs killed before they could record their time (a session ended): wall_s leaves them out
+        "untimed_segments": state.get("untimed_segments", 0),
     }
 
 
@@ -204,7 +215,10 @@ def main() -> int:
         print(f"quality: new project {work}; overrides {overrides}")
 
     env = {**os.environ, "PYTHONPATH": str(work), "PYTHONUNBUFFERED": "1"}
+    if state.pop("running_since", None) is not None:  # the previous run was killed: its time is unknown
+        state["untimed_segments"] = state.get("untimed_segments", 0) + 1
     start = time.time()
+    state_file.write_text(json.dumps({**state, "running_since": start}, indent=2))
     proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "eval"], cwd=work, env=env)
     state["wall_s"] += time.time() - start
     state_file.write_text(json.dumps(state, indent=2))

@@ -59,6 +59,14 @@ def finished(ckpt: Path) -> bool:
         return False
 
 
+def tokens_seen(ckpt: Path) -> int:
+    """The input tokens the run had trained on when ``ckpt`` was saved (0 when the checkpoint does not say)."""
+    try:
+        return int(json.loads((ckpt / "trainer_state.json").read_text()).get("num_input_tokens_seen") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
 def newest_complete(folder: Path) -> Path | None:
     """The highest ``checkpoint-N`` in ``folder`` that was written to the end (has ``trainer_state.json``)."""
     if not folder.is_dir():

@@ -311,14 +311,18 @@ def summary_line(
     )
 
 
+def _steps_done(report: dict[str, Any]) -> str:
+    first, last, planned = report["resumed_from_step"] + 1, report["optimizer_steps"], report["planned_steps"]
+    return f"{last} of {planned} steps" if first == 1 else f"steps {first}-{last} of {planned}"
+
+
 def closing_line(report: dict[str, Any], params: Params) -> str:
     """The train stage's last line: what was trained and written."""
     r = report
     how = (
         f"restored the finished run ({r['optimizer_steps']} of {r['planned_steps']} steps)"
         if r["restored"]
-        else f"trained {r['optimizer_steps']} of {r['planned_steps']} steps in {r['runtime_s']} s "
-        f"({r['train_tokens_per_s']} tokens/s)"
+        else f"trained {_steps_done(r)} in {r['runtime_s']} s ({r['train_tokens_per_s']} tokens/s)"
     )
     return (
         f"{how}: train loss {r['train_loss']}, eval loss {r['eval_loss']}; "
@@ -393,8 +397,10 @@ def _report(
     resume: str | None,
 ) -> dict[str, Any]:
     """``reports/train.json``: losses, runtime, throughput, sizes, memory, resume point, hardware plan. A restored
-    finished run has no runtime or throughput of its own (``restored``: true)."""
+    finished run has no runtime or throughput of its own (``restored``: true). A resumed run's throughput counts
+    only the tokens this process trained (``train_tokens`` is the whole run's)."""
     seen = int(trainer.state.num_input_tokens_seen or 0)
+    this_run = seen - (checkpoints.tokens_seen(Path(resume)) if resume else 0) if runtime is not None else 0
     trainable, total = trainer.model.get_nb_trainable_parameters()
     history = [h for h in trainer.state.log_history if "loss" in h]
     return {
@@ -405,7 +411,8 @@ def _report(
         "optimizer_steps": trainer.state.global_step,
         "planned_steps": trainer.state.max_steps,
         "train_tokens": seen,
-        "train_tokens_per_s": round(seen / runtime, 1) if runtime else None,
+        "train_tokens_this_run": this_run,
+        "train_tokens_per_s": round(this_run / runtime, 1) if runtime else None,
         "restored": runtime is None,
         "trainable_params": trainable,
         "total_params": total,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from transformers import TrainerCallback
 
-from kwanzaa_hub import chat
+from kwanzaa_hub import chat, checkpoints
 from kwanzaa_hub import data as data_stage
 from kwanzaa_hub import train as train_stage
 from kwanzaa_hub.hardware import HardwareFacts, plan
@@ -156,6 +156,11 @@ def test_rerun_after_interruption_resumes_from_last_checkpoint(prepared, tmp_pat
     assert not (tmp_path / "models/adapter").exists()
     result = train_stage.run(params, facts=CPU)
     assert result.report["resumed_from_step"] == 2
+    # throughput counts only what this process trained, not the steps before the disconnect
+    r, before = result.report, checkpoints.tokens_seen(tmp_path / "checkpoints/checkpoint-2")
+    assert 0 < before < r["train_tokens"] and r["train_tokens_this_run"] == r["train_tokens"] - before
+    assert abs(r["train_tokens_per_s"] - r["train_tokens_this_run"] / r["runtime_s"]) < 0.02 * r["train_tokens_per_s"]
+    assert "trained steps 3-4 of 4 in" in train_stage.closing_line(r, params)
     assert not list((tmp_path / "data/prepared").rglob("cache-*"))  # the DVC output stays untouched
     assert result.report["optimizer_steps"] == 4
     # changed params start fresh
