@@ -104,7 +104,7 @@ def generate_all(params: Params, prompts: list, budget: Budget) -> dict[str, Gen
             task = bar.add_task(f"generating ({name})", total=len(prompts), rate="")
 
             def show(done: int, toks: int, secs: float, task: Any = task, bar: Any = bar, name: str = name) -> None:
-                rate = f"{done / secs:.1f} samples/s, {toks / secs:.0f} tokens/s"
+                rate = speed(done, toks, secs)
                 bar.update(task, completed=done, rate=rate)
                 if not console.is_terminal:  # a log file gets a line per batch instead of a live bar
                     console.print(f"eval: generating ({name}) {done}/{len(prompts)} samples, {rate}, {secs:.0f} s")
@@ -236,6 +236,12 @@ def eval_report(budget: Budget, generations: dict[str, Generations]) -> dict[str
 class EvalResult:
     metrics: dict[str, float]
     report: dict[str, Any]
+
+
+def speed(done: int, tokens: int, secs: float) -> str:
+    """Generation speed for the progress line; slow CPU runs read in seconds per sample, not "0.0 samples/s"."""
+    per = f"{done / secs:.1f} samples/s" if done >= secs else f"{secs / max(done, 1):.0f} s/sample"
+    return f"{per}, {tokens / secs:.0f} tokens/s"
 
 
 def run(params: Params) -> EvalResult:

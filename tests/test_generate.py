@@ -11,3 +11,10 @@ def test_batched_generation_matches_one_at_a_time(tiny_model_dir, tiny_tokenizer
     assert batched.texts == single.texts
     assert all(t for t in batched.texts)
     assert batched.new_tokens == single.new_tokens > 0
+
+
+def test_the_progress_line_reads_in_seconds_per_sample_when_slow():
+    from kwanzaa_hub.evaluation import speed
+
+    assert speed(8, 8360, 209.0) == "26 s/sample, 40 tokens/s"  # a 2-core CPU eval: not "0.0 samples/s"
+    assert speed(27, 5400, 9.0) == "3.0 samples/s, 600 tokens/s"
