@@ -269,6 +269,8 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
         callbacks = [DVCLiveCallback(live=live), *extra, *callbacks]
     trainer = build_trainer(params, plan, callbacks=callbacks)
     console.print(summary_line(params, plan, facts or hardware.detect(), trainer, resume))
+    # read now: the checkpoint resumed from may be rotated away (save_total_limit) before the report is written
+    tokens_before = checkpoints.tokens_seen(Path(resume)) if resume and not restoring else 0
     start = time.perf_counter()
     if restoring:
         # the run already reached its last step: take its weights; resuming would train past the plan
@@ -279,7 +281,7 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     runtime = None if restoring else time.perf_counter() - start
     evals = [h for h in trainer.state.log_history if "eval_loss" in h]
     metrics = evals[-1] if evals and evals[-1].get("step") == trainer.state.global_step else trainer.evaluate()
-    report = _report(trainer, plan, training_loss, metrics, runtime, resume)
+    report = _report(trainer, plan, training_loss, metrics, runtime, resume, tokens_before)
     if not main:
         return TrainResult(report, resume)
     live.end()
@@ -395,12 +397,13 @@ def _report(
     metrics: dict,
     runtime: float | None,
     resume: str | None,
+    tokens_before: int = 0,
 ) -> dict[str, Any]:
     """``reports/train.json``: losses, runtime, throughput, sizes, memory, resume point, hardware plan. A restored
     finished run has no runtime or throughput of its own (``restored``: true). A resumed run's throughput counts
     only the tokens this process trained (``train_tokens`` is the whole run's)."""
     seen = int(trainer.state.num_input_tokens_seen or 0)
-    this_run = seen - (checkpoints.tokens_seen(Path(resume)) if resume else 0) if runtime is not None else 0
+    this_run = seen - tokens_before if runtime is not None else 0
     trainable, total = trainer.model.get_nb_trainable_parameters()
     history = [h for h in trainer.state.log_history if "loss" in h]
     return {
