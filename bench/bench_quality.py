@@ -1,7 +1,7 @@
 """Quality on a real model: data -> train -> eval on SmolLM2-135M-Instruct with the team's real data.
 
 Runs the project's own pipeline (``dvc repro eval``) in a project folder of its own, with the default
-recipe (3 epochs, batch 1 x accumulation 8, lr 2e-4, LoRA r 16 on the 7 projections, 4-bit nf4, loss on the
+recipe (3 epochs, batch 1 x accumulation 8, lr 1e-3, LoRA r 16 on the 7 projections, 4-bit nf4, loss on the
 answer only), base and adapter evaluated on the same prompts with ``eval.max_new_tokens: auto``. Then it
 writes ``bench/results/quality.json`` (params, git commit, data md5, base and adapter metrics, the loss
 curve, times, tokens/s) and a classification of every adapter output that fails the contract.
@@ -108,10 +108,12 @@ def collect(project: Path, state: dict, name: str) -> dict:
     train = json.loads((project / "reports/train.json").read_text())
     if train.get("resumed_from_step") and "train_tokens_this_run" not in train:
         # reports/train.json of code before 2026-11-28 divided the whole run's tokens by the last process's time
-        from kwanzaa_hub.checkpoints import tokens_seen
+        # (that checkpoint may be rotated away: the tokens seen at that step come from the last one's log)
+        from kwanzaa_hub.checkpoints import newest_complete
 
-        before = tokens_seen(project / "checkpoints" / f"checkpoint-{train['resumed_from_step']}")
-        train["train_tokens_this_run"] = train["train_tokens"] - before
+        last = json.loads((newest_complete(project / "checkpoints") / "trainer_state.json").read_text())
+        seen = {h["step"]: h["num_input_tokens_seen"] for h in last["log_history"] if "num_input_tokens_seen" in h}
+        train["train_tokens_this_run"] = train["train_tokens"] - seen[train["resumed_from_step"]]
         train["train_tokens_per_s"] = round(train["train_tokens_this_run"] / train["runtime_s"], 1)
     ev = json.loads((project / "reports/eval.json").read_text())
     records = [json.loads(line) for line in (project / "eval/predictions.jsonl").read_text().splitlines() if line]

@@ -106,7 +106,7 @@ class TrainParams(_Section):
     max_steps: int = Field(-1, ge=-1, description="Optimizer steps; -1 = use epochs")
     per_device_batch_size: int = Field(1, gt=0, description="Samples per device per micro-batch")
     gradient_accumulation_steps: int = Field(8, gt=0, description="Micro-batches per optimizer step")
-    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate")
+    learning_rate: float = Field(1e-3, gt=0, description="Peak learning rate")
     lr_scheduler: Literal[SCHEDULERS] = Field(  # type: ignore[valid-type]
         "cosine", description="transformers scheduler: " + ", ".join(SCHEDULERS)
     )
