@@ -80,7 +80,7 @@ def provenance(root: Path = Path("."), tracked: tuple[str, ...] = ()) -> dict[st
             pass
     return {
         "git_commit": commit or "unknown (not a git checkout)",
-        "data_md5": data_md5 or lock.get("data/raw") or "unknown",
+        "data_md5": data_md5,
         "lock": dict(sorted(lock.items())),
         "libraries": libs,
     }
@@ -92,6 +92,8 @@ def gather(params: Params, adapter_sha256: str = "", root: Path = Path(".")) -> 
         params.train.output_dir,
         params.eval.predictions_file,
         str(Path(params.data.train_file).parent),
+        params.data.train_file,
+        params.data.eval_file,
     )
     return CardInputs(
         params=params,
@@ -102,6 +104,18 @@ def gather(params: Params, adapter_sha256: str = "", root: Path = Path(".")) -> 
         adapter_sha256=adapter_sha256,
         **provenance(root, tracked),
     )
+
+
+def dataset_line(inputs: CardInputs) -> str:
+    """Which data trained this adapter: the ``data.dvc`` hash, else the data stage's input hashes in dvc.lock."""
+    d = inputs.params.data
+    folder = str(Path(d.train_file).parent)
+    if inputs.data_md5:
+        return f"`{folder}` versioned by DVC (`data.dvc`), md5 `{inputs.data_md5}`"
+    files = [f"`{f}` md5 `{inputs.lock[f]}`" for f in (d.train_file, d.eval_file) if f in inputs.lock]
+    if files:
+        return ", ".join(files) + " (from `dvc.lock`)"
+    return f"`{folder}`, hash unknown (no `data.dvc`, no `dvc.lock` entry)"
 
 
 def hub_base_model(base: str) -> str | None:
@@ -116,6 +130,18 @@ def base_display(base: str) -> str:
     return base if hub_base_model(base) else Path(base).name
 
 
+def base_load_args(base: str) -> str:
+    """The arguments of ``from_pretrained`` for the base model in the card's load code. A local base is named,
+    never located: the card holds no machine paths."""
+    from kwanzaa_hub.models import is_gguf
+
+    if hub_base_model(base):
+        return json.dumps(base)
+    if is_gguf(base):
+        return f'"path/to/folder/of/the/file", gguf_file={json.dumps(Path(base).name)}'
+    return json.dumps(f"path/to/{Path(base).name}")
+
+
 def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     if isinstance(data, dict):
         return [kv for k, v in data.items() for kv in _flatten(v, f"{prefix}{k}.")]
@@ -125,6 +151,22 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 def card_metrics(metrics: dict[str, float]) -> list[str]:
     """The quality metrics of the adapter over the whole eval split, in the registry's order (headline first)."""
     return list(registry.whole_split(metrics, "adapter"))
+
+
+def training_time(train_report: dict[str, Any]) -> str:
+    """How the adapter's steps were trained, in words: a resumed or restored run's runtime is not the whole run's."""
+    t = train_report
+    steps, runtime, resumed = t.get("optimizer_steps", "?"), t.get("runtime_s"), t.get("resumed_from_step") or 0
+    if t.get("restored") or (runtime is None and "restored" in t):
+        return f"{steps} optimizer steps, restored from the finished run's last checkpoint (no training time here)"
+    if runtime is None:
+        return f"{steps} optimizer steps"
+    if resumed:
+        return (
+            f"{steps} optimizer steps, resumed from the checkpoint of step {resumed}: "
+            f"steps {resumed + 1}-{steps} in {runtime} s (the earlier steps' time is not recorded)"
+        )
+    return f"{steps} optimizer steps in {runtime} s"
 
 
 def build_card(inputs: CardInputs) -> Any:
@@ -194,20 +236,20 @@ def build_card(inputs: CardInputs) -> Any:
         template_path=str(TEMPLATE),
         title=f"{repo_id} ({p.hub.version})",
         base_model=base_display(p.model.base),
+        base_load=base_load_args(p.model.base),
         repo_id=repo_id,
         version=p.hub.version,
         method="QLoRA (4-bit base)" if p.train.quantization.enabled else "LoRA",
         project_url=PROJECT_URL,
         train_samples=inputs.data_report.get("train", {}).get("samples", "?"),
         eval_samples=inputs.data_report.get("eval", {}).get("samples", "?"),
-        data_md5=inputs.data_md5,
+        dataset=dataset_line(inputs),
         categories=categories,
         split_rows=split_rows,
         hardware=f"{t.get('hw_hardware', '?')} ({t.get('hw_device', '?')})",
         precision=t.get("hw_precision", "?"),
         quantization="4-bit " + p.train.quantization.quant_type if t.get("hw_quantize") else "no quantization",
-        runtime_s=t.get("runtime_s", "?"),
-        steps=t.get("optimizer_steps", "?"),
+        training=training_time(t),
         train_loss=t.get("train_loss", "?"),
         eval_loss=t.get("eval_loss", "?"),
         trainable_params=t.get("trainable_params", "?"),

