@@ -137,7 +137,7 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
 
     # v2: changed params, one more dvc repro
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["train"]["learning_rate"] = 1.0e-3
+    params["train"]["learning_rate"] = 2.0e-4
     params["hub"]["version"] = "v2"
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     rc, out = _run(project, sys.executable, "-m", "dvc", "repro")
