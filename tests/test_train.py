@@ -161,8 +161,9 @@ def test_rerun_after_interruption_resumes_from_last_checkpoint(prepared, tmp_pat
     # throughput counts only what this process trained, not the steps before the disconnect
     r = result.report
     assert 0 < before < r["train_tokens"] and r["train_tokens_this_run"] == r["train_tokens"] - before
-    runtime = (r["runtime_s"] - 0.05, r["runtime_s"] + 0.05)  # the report rounds it to 0.1 s
-    assert r["train_tokens_this_run"] / runtime[1] <= r["train_tokens_per_s"] <= r["train_tokens_this_run"] / runtime[0]
+    low, high = r["runtime_s"] - 0.05, r["runtime_s"] + 0.05  # the report rounds runtime and rate to 0.1
+    this_run = r["train_tokens_this_run"]
+    assert this_run / high - 0.05 <= r["train_tokens_per_s"] <= this_run / low + 0.05
     assert "trained steps 3-4 of 4 in" in train_stage.closing_line(r, params)
     assert not list((tmp_path / "data/prepared").rglob("cache-*"))  # the DVC output stays untouched
     assert result.report["optimizer_steps"] == 4
