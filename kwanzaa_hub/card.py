@@ -157,7 +157,7 @@ def training_time(train_report: dict[str, Any]) -> str:
     """How the adapter's steps were trained, in words: a resumed or restored run's runtime is not the whole run's."""
     t = train_report
     steps, runtime, resumed = t.get("optimizer_steps", "?"), t.get("runtime_s"), t.get("resumed_from_step") or 0
-    if t.get("restored") or (runtime is None and "restored" in t):
+    if t.get("restored"):
         return f"{steps} optimizer steps, restored from the finished run's last checkpoint (no training time here)"
     if runtime is None:
         return f"{steps} optimizer steps"
