@@ -205,17 +205,19 @@ def validate(
 @app.command("params-reference")
 @handled
 def params_reference(
-    write: Optional[Path] = typer.Option(None, help="replace the reference block in this file"),
+    write: bool = typer.Option(False, "--write", help="rewrite the reference block in --file instead of printing"),
+    file: Optional[Path] = typer.Option(None, "--file", help="the file holding the block [default: docs/params.md]"),
 ) -> None:
-    """Print the params reference table (generated from the params classes), or rewrite it in the README."""
+    """Print the params reference table (generated from the params classes), or rewrite it in docs/params.md."""
     from kwanzaa_hub.params import reference_markdown
-    from kwanzaa_hub.params_file import write_reference
+    from kwanzaa_hub.params_file import REFERENCE_FILE, write_reference
 
-    if write is None:
+    if not write:
         console.print(reference_markdown())
         return
-    write_reference(write, reference_markdown())
-    console.print(f"updated the params reference in {write}")
+    file = file or Path(REFERENCE_FILE)
+    write_reference(file, reference_markdown())
+    console.print(f"updated the params reference in {file}")
 
 
 @app.command("example-data")

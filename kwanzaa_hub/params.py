@@ -306,7 +306,7 @@ class Params(_Section):
 def _describe(err: dict[str, Any]) -> list[str]:
     key = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
-        return [f"{key}: unknown key (check the spelling against the README's params reference)"]
+        return [f"{key}: unknown key (check the spelling against the params reference in docs/params.md)"]
     msg = err["msg"].removeprefix("Value error, ")
     if not key:  # a check across sections (output paths) names its keys itself
         return msg.split("\n")
@@ -365,7 +365,7 @@ def reference_rows(model: type[BaseModel] = Params, prefix: str = "") -> list[tu
 
 
 def reference_markdown() -> str:
-    """The README's params reference table, generated from the classes (a test keeps the README in sync)."""
+    """The params reference table of docs/params.md, generated from the classes (a test keeps it in sync)."""
     lines = ["| key | default | what it changes |", "| --- | --- | --- |"]
     lines += [f"| `{k}` | `{d}` | {desc} |" for k, d, desc in reference_rows()]
     return "\n".join(lines) + "\n"

@@ -3,7 +3,8 @@
 - :func:`set_values` (``kwanzaa-hub set KEY=VALUE ...``) changes keys of ``params.yaml`` through a round-trip
   YAML parser, so every comment, blank line and the key order stay; the result is validated against the params
   schema before anything is written, and written atomically.
-- :func:`write_reference` replaces the generated params reference between its markers in the README.
+- :func:`write_reference` replaces the generated params reference between its markers in ``docs/params.md``
+  (``kwanzaa-hub params-reference --write``).
 """
 
 from __future__ import annotations
@@ -86,11 +87,14 @@ def apply(path: str | Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any
 
 
 REFERENCE_START, REFERENCE_END = "<!-- params-reference:start -->\n", "<!-- params-reference:end -->"
+REFERENCE_FILE = "docs/params.md"  # relative to the project root; the README links it
 
 
 def write_reference(path: str | Path, table: str) -> None:
     """Replace the block between the params-reference markers in ``path`` with ``table``."""
     path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: not found. Run from the project root or pass --file PATH.")
     text = path.read_text(encoding="utf-8")
     if REFERENCE_START not in text or REFERENCE_END not in text:
         raise InputError(f"{path} has no {REFERENCE_START.strip()} ... {REFERENCE_END} block to replace")
