@@ -303,6 +303,21 @@ class Params(_Section):
         return self
 
 
+#: Keys a stage reads that change none of its outputs, with the reason. dvc.yaml leaves them out of that stage's
+#: ``params`` (changing one must not make the stage stale), the checkpoint fingerprint (train.WEIGHT_KEYS) leaves
+#: them out, and tests/test_dvc.py accepts them, and only them, as read but undeclared.
+OPERATIONAL_KEYS: dict[str, dict[str, str]] = {
+    "train": {
+        "hub.repo_id": "where versions are pushed: the preflight checks the token can write there before the long "
+        "work, and the 'hub' checkpoint mirror lives on its checkpoints branch; no weight depends on it",
+        "hub.private": "visibility of the repo the 'hub' mirror creates when it is missing; no weight depends on it",
+        "hub.allow_public": "whether the 'hub' mirror may write into a public repo; no weight depends on it",
+        "train.checkpoint_mirror": "where checkpoints are copied to survive a lost VM; resuming from it continues the "
+        "same run (the fingerprint decides), so the weights are the same",
+    },
+}
+
+
 def _describe(err: dict[str, Any]) -> list[str]:
     key = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
