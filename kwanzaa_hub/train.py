@@ -247,9 +247,8 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     from kwanzaa_hub.launch import is_main_process, under_launcher
 
     t = params.train
-    plan = hardware.plan(
-        facts or hardware.detect(), precision=t.precision, quantize=t.quantization.enabled, kernels=t.kernels
-    )
+    facts = facts or hardware.detect()
+    plan = hardware.plan(facts, precision=t.precision, quantize=t.quantization.enabled, kernels=t.kernels)
     main = is_main_process()
     if under_launcher():  # the launching process already ran prepare(): every rank only reads
         fp = fingerprint(params, params.data.prepared_dir)
@@ -268,7 +267,7 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
         extra = [checkpoints.mirror_callback(mirror, fp)] if mirror is not None else []
         callbacks = [DVCLiveCallback(live=live), *extra, *callbacks]
     trainer = build_trainer(params, plan, callbacks=callbacks)
-    console.print(summary_line(params, plan, facts or hardware.detect(), trainer, resume))
+    console.print(summary_line(params, plan, facts, trainer, resume))
     # read now: the checkpoint resumed from may be rotated away (save_total_limit) before the report is written
     tokens_before = checkpoints.tokens_seen(Path(resume)) if resume and not restoring else 0
     start = time.perf_counter()
