@@ -360,6 +360,20 @@ def to_yaml_dict(params: Params) -> dict[str, Any]:
     return params.model_dump(mode="json")
 
 
+def with_overrides(params: Params, overrides: dict[str, Any], *, source: str = "overrides") -> Params:
+    """``params`` with each dotted key of ``overrides`` set (``{"train.lora.r": 32}``), validated like the file."""
+    raw = to_yaml_dict(params)
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = raw
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            raise ParamsError(f"{source}: {key}: unknown key")
+        node[leaf] = value
+    return parse_params(raw, source=source)
+
+
 def _yaml_value(value: Any) -> str:
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
     text = text.removesuffix("...").strip()
