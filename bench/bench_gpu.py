@@ -8,18 +8,20 @@ What it measures, in this order (all in one process, one JSON):
    time vs batched (8, and all 27 in one batch; prompts sorted by length and left-padded like
    ``kwanzaa_hub/generate.py``). Generated tokens/s, speedup, and how many of the 27 token sequences equal the
    one-at-a-time ones (a random fp16 model has near-ties that batching may flip; counted, not hidden).
-2. **QLoRA training throughput**, in **T4 mode forced on the big GPU**: the plan comes from the project's own
-   ``hardware.plan`` for a Tesla T4 (sm_75): fp16 AMP, fp16 4-bit compute dtype, paged_adamw_8bit, SDPA, tf32 off.
-   What a T4 lacks is switched off in ``torch.backends`` too: tf32, and SDPA's FlashAttention and cuDNN kernels
-   (sm_80+), so attention runs the kernels a T4 runs (eval generation included). The model is saved once and
-   loaded back per run through ``from_pretrained`` with the same BitsAndBytesConfig as ``train.load_base_model``
-   (nf4, double quant, fp16 storage), then ``prepare_model_for_kbit_training`` and LoRA r 16 / alpha 32 /
-   dropout 0.05 on the 7 projections, re-seeded so every run starts from the same weights. The real
-   ``transformers.Trainer`` trains on synthetic samples whose total and answer lengths are the team's data's
-   (``bench/data/kwanzaa_lengths.json``: random token ids, loss only on the answer tokens), padded on the right.
-   Each variant in ``VARIANTS`` changes one thing (or combines the winners); all variants see the same samples
-   in the same order (same seed and data_seed; 8 consecutive samples are one optimizer step in every variant),
-   so their losses and per-step token counts must match the seed recipe's. Train tokens/s = non-padding tokens
+2. **QLoRA training throughput of the project's recipe**, in **T4 mode forced on the big GPU**. One recipe: the
+   params come from ``params.yaml`` (``--params``), and the plan, model, quantization, LoRA and training arguments
+   from the train stage's own functions (``train.training_plan`` for a Tesla T4 (sm_75): fp16 AMP, fp16 4-bit
+   compute dtype, paged_adamw_8bit, SDPA, tf32 off; ``train.model_for_lora``, ``train.lora_config``,
+   ``train.sft_config``). What a T4 lacks is switched off in ``torch.backends`` too: tf32, and SDPA's
+   FlashAttention and cuDNN kernels (sm_80+), so attention runs the kernels a T4 runs (eval generation included).
+   The model is saved once and loaded back per run as ``model.base``; LoRA is re-seeded with ``train.seed`` so
+   every run starts from the same weights. ``transformers.Trainer`` (with the stage's ``SFTConfig``) trains on
+   synthetic samples whose total and answer lengths are the team's data's (``bench/data/kwanzaa_lengths.json``:
+   random token ids, loss only on the answer tokens), padded on the right. Each variant in ``VARIANTS`` is an
+   override of params (one change, or the winners combined); all variants see the same samples in the same order
+   (same seed and data_seed; one optimizer step is the same samples in every variant), so their losses and
+   per-step token counts must match the seed recipe's. Each run records the recipe it trained with (``recipe``:
+   read back from the trainer and the PEFT model). Train tokens/s = non-padding tokens
    / time of the measured optimizer steps; step 1 is warm-up (CUDA/Triton compilation) and not counted. Rounds
    rotate the variant order; medians are reported.
 3. **Worst-case memory for a T4** (round 1 only: it is deterministic): per variant, one optimizer step whose
@@ -39,8 +41,8 @@ runs start only while the time left covers the longest run so far, and a run pas
 current step. The JSON (and a ``.md`` table next to it) is rewritten after every run, so a kill still leaves
 everything measured so far.
 
-How to read ``gpu.json``: ``variants.<name>.median_tokens_per_s`` and ``ratio_vs_seed`` (throughput vs batch 1 x
-accumulation 8 with gradient checkpointing); ``peak_reserved_gib`` (typical steps) and ``worst_case.fits_t4``
+How to read ``gpu.json``: ``variants.<name>.median_tokens_per_s`` and ``ratio_vs_seed`` (throughput vs the seed:
+params.yaml as it is); ``peak_reserved_gib`` (typical steps) and ``worst_case.fits_t4``
 (longest sample); ``loss_max_rel_diff_vs_seed`` and ``same_samples_as_seed`` (the variant trains the same thing);
 ``errors`` (e.g. CUDA OOM or a Liger failure, the run continues); ``eval`` (generation speedups and
 ``identical_to_single``); ``gradient_checkpointing_auto`` (the variants that fit a T4 at the longest sample);
@@ -53,7 +55,8 @@ memory is the same model, dtypes and kernel family, so the memory figures carry 
 are compiled for this GPU's architecture: a Liger variant that runs here says nothing about sm_75, where Triton
 no longer claims support; test it on a real T4 before any T4 default uses it.
 
-CPU smoke test (what ``tests/test_bench_gpu.py`` runs; CPU plan: fp32, adamw_torch; Liger is skipped)::
+CPU smoke test (what ``tests/test_bench_gpu.py`` runs; CPU plan: fp32, adamw_torch; Liger is skipped: the train
+stage's plan refuses it without a GPU)::
 
     python bench/bench_gpu.py --shape tiny --rounds 1 --steps 2 --variants seed,batch_8x1 --max-new-tokens 8
 """
@@ -85,19 +88,21 @@ if str(REPO) not in sys.path:  # run as `python3 bench/bench_gpu.py` with no ins
 
 LENGTHS_FILE = REPO / "bench" / "data" / "kwanzaa_lengths.json"
 
-# Each variant: per-device batch x gradient accumulation (always 8 samples per optimizer step), gradient
-# checkpointing, Liger kernels. The first one is the baseline every ratio is against. Order = priority when the
-# budget runs out in round 1.
-SEED = {"batch": 1, "accum": 8, "gc": True, "liger": False}
+# Each variant: overrides of params.yaml (the seed is params.yaml itself, the baseline every ratio is against),
+# keeping the samples per optimizer step. Order = priority when the budget runs out in round 1.
+GC_OFF = {"train.gradient_checkpointing": False}
+LIGER = {"train.kernels": "liger"}
+B4X2 = {"train.per_device_batch_size": 4, "train.gradient_accumulation_steps": 2}
+B8X1 = {"train.per_device_batch_size": 8, "train.gradient_accumulation_steps": 1}
 VARIANTS: dict[str, dict[str, Any]] = {
-    "seed": SEED,  # params.yaml today: batch 1 x accum 8, gradient checkpointing on
-    "gc_off": {**SEED, "gc": False},
-    "liger": {**SEED, "liger": True},
-    "batch_4x2": {**SEED, "batch": 4, "accum": 2},
-    "batch_8x1": {**SEED, "batch": 8, "accum": 1},
-    "liger_gc_off": {**SEED, "liger": True, "gc": False},
-    "gc_off_4x2": {**SEED, "gc": False, "batch": 4, "accum": 2},
-    "liger_gc_off_4x2": {**SEED, "liger": True, "gc": False, "batch": 4, "accum": 2},
+    "seed": {},
+    "gc_off": GC_OFF,
+    "liger": LIGER,
+    "batch_4x2": B4X2,
+    "batch_8x1": B8X1,
+    "liger_gc_off": {**LIGER, **GC_OFF},
+    "gc_off_4x2": {**GC_OFF, **B4X2},
+    "liger_gc_off_4x2": {**LIGER, **GC_OFF, **B4X2},
 }
 
 # meta-llama/Llama-3.2-1B-Instruct's architecture; "tiny" is for the CPU test.
@@ -142,16 +147,7 @@ SHAPES: dict[str, dict[str, Any]] = {
 }
 TINY_LENGTH_DIVISOR = 16  # tiny shape: every length / 16, so the CPU test takes seconds
 
-# params.yaml train.lora
-LORA = {
-    "r": 16,
-    "lora_alpha": 32,
-    "lora_dropout": 0.05,
-    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-}
-SAMPLES_PER_STEP = 8
 FIRST_RUN_ESTIMATE_S = 30.0  # load + 5 steps + worst-case step of the 1B model, before any run has been timed
-SEED_VALUE = 42
 LOSS_TOLERANCE = 5e-3  # relative; fp16 AMP on a GPU, exact order of samples
 
 
@@ -188,6 +184,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--skip-eval", action="store_true", help="no eval generation part")
     ap.add_argument("--t4-limit-gib", type=float, default=13.5, help="fits_t4: peak reserved at most this")
     ap.add_argument("--lengths", default=str(LENGTHS_FILE), help="token lengths of the data")
+    ap.add_argument("--params", default=str(REPO / "params.yaml"), help="the recipe the variants override")
     args = ap.parse_args(argv)
     chosen = [v.strip() for v in args.variants.split(",") if v.strip()] or list(VARIANTS)
     unknown = [v for v in chosen if v not in VARIANTS]
@@ -264,14 +261,42 @@ def pad_collate(features: list[dict[str, list[int]]]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------- hardware
 
 
-def choose_plan(mode: str) -> Any:
-    """The T4 plan forced on a CUDA GPU (``--plan t4``), else this machine's own plan (the CPU: fp32)."""
+def bench_facts(mode: str) -> Any:
+    """A Tesla T4 forced on a CUDA GPU (``--plan t4``), else this machine as detected (the CPU: fp32)."""
     from kwanzaa_hub import hardware
 
     facts = hardware.detect()
     if facts.device == "cuda" and mode == "t4":
-        facts = hardware.HardwareFacts("cuda", f"Tesla T4 (forced on {facts.name})", (7, 5), 15.0, flash_attn=False)
-    return hardware.plan(facts)
+        name = f"Tesla T4 (forced on {facts.name})"
+        facts = hardware.HardwareFacts("cuda", name, (7, 5), 15.0, flash_attn=False, liger=facts.liger)
+    return facts
+
+
+def choose_plan(mode: str, params: Any) -> Any:
+    """The train stage's plan for ``params`` on the hardware of ``mode``."""
+    from kwanzaa_hub import train
+
+    return train.training_plan(params, bench_facts(mode))
+
+
+def variant_params(base: Any, overrides: dict[str, Any], model_dir: Path, max_steps: int) -> Any:
+    """The recipe of one run: ``base`` params with the variant's overrides, on the saved random model; a fixed
+    number of optimizer steps, each one logged."""
+    from kwanzaa_hub.params import with_overrides
+
+    run = {"model.base": str(model_dir), "train.max_steps": max_steps, "train.logging_steps": 1}
+    return with_overrides(base, {**run, **overrides}, source="bench variant")
+
+
+def config_of(params: Any) -> dict[str, Any]:
+    """What a variant changes, for the table."""
+    t = params.train
+    return {
+        "batch": t.per_device_batch_size,
+        "accum": t.gradient_accumulation_steps,
+        "gc": t.gradient_checkpointing,
+        "kernels": t.kernels,
+    }
 
 
 def t4_backends() -> dict[str, bool]:
@@ -350,16 +375,6 @@ def device_info() -> dict[str, Any]:
     }
 
 
-def liger_skip_reason(device: str) -> str | None:
-    import importlib.util
-
-    if device != "cuda":
-        return "Liger kernels are Triton GPU kernels: skipped on CPU"
-    if importlib.util.find_spec("liger_kernel") is None:
-        return "liger_kernel is not importable (install .whl/liger_kernel-*.whl)"
-    return None
-
-
 def free_memory() -> None:
     """Drop what the last run left. After a CUDA error the context may be broken: later runs then record
     their own errors instead of this one ending the script."""
@@ -436,36 +451,51 @@ def build_random_model(shape: dict[str, Any], dtype: Any, device: str) -> Any:
     return model.eval()
 
 
-def load_quantized(path: Path, plan: Any) -> Any:
-    """The saved model in 4 bits, exactly as ``train.load_base_model`` loads the base model."""
+def build_model(params: Any, plan: Any) -> Any:
+    """The train stage's model for LoRA (4-bit per ``train.quantization``, k-bit prepared) with its LoRA config,
+    re-seeded so every run starts from the same adapter weights."""
     import torch
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    from peft import get_peft_model
 
-    dtype = getattr(torch, plan.compute_dtype)
-    kwargs: dict[str, Any] = {
-        "dtype": dtype,
-        "attn_implementation": plan.attention,
-        "quantization_config": BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=dtype,
-            bnb_4bit_quant_storage=dtype,
-        ),
+    from kwanzaa_hub import train
+
+    model = train.model_for_lora(params, plan)
+    torch.manual_seed(params.train.seed)
+    return get_peft_model(model, train.lora_config(params))
+
+
+QUANT_KEYS = ("bnb_4bit_quant_type", "bnb_4bit_use_double_quant", "bnb_4bit_compute_dtype")
+
+
+def recipe_used(trainer: Any) -> dict[str, Any]:
+    """What a run trained with, read back from the trainer's arguments and the PEFT model (not from params)."""
+    args, model = trainer.args, trainer.model
+    lora = model.peft_config["default"]
+    quant = getattr(model.config, "quantization_config", None)
+    quant = quant.to_dict() if hasattr(quant, "to_dict") else quant
+    return {
+        "learning_rate": args.learning_rate,
+        "lr_scheduler": str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
+        "warmup": args.warmup_steps,
+        "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
+        "optim": str(getattr(args.optim, "value", args.optim)),
+        "per_device_batch_size": args.per_device_train_batch_size,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "use_liger_kernel": args.use_liger_kernel,
+        "seed": args.seed,
+        "lora": {
+            "r": lora.r,
+            "alpha": lora.lora_alpha,
+            "dropout": lora.lora_dropout,
+            "target_modules": sorted(lora.target_modules),
+        },
+        "quantization": None
+        if not quant
+        else {
+            k: str(quant.get(k)) for k in ("bnb_4bit_quant_type", "bnb_4bit_use_double_quant", "bnb_4bit_compute_dtype")
+        },
     }
-    if plan.device == "cuda":
-        kwargs["device_map"] = {"": 0}
-    return AutoModelForCausalLM.from_pretrained(path, **kwargs)
-
-
-def with_lora(model: Any, gradient_checkpointing: bool) -> Any:
-    """prepare_model_for_kbit_training + LoRA, re-seeded so every run starts from the same adapter weights."""
-    import torch
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-
-    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
-    torch.manual_seed(SEED_VALUE)
-    return get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", **LORA))
 
 
 # -------------------------------------------------------------------------------------------- train
@@ -496,36 +526,11 @@ def step_timer(deadline: float) -> Any:
     return StepTimer()
 
 
-def training_args(plan: Any, variant: dict[str, Any], max_steps: int, out_dir: str, *, liger: bool) -> Any:
-    """TrainingArguments from the plan and the variant; the rest as in ``train.build_trainer``."""
-    from transformers import TrainingArguments
+def training_args(params: Any, plan: Any, out_dir: str) -> Any:
+    """The train stage's ``SFTConfig`` for these params; the benchmark only writes elsewhere and saves nothing."""
+    from kwanzaa_hub import train
 
-    return TrainingArguments(
-        output_dir=out_dir,
-        max_steps=max_steps,
-        per_device_train_batch_size=variant["batch"],
-        gradient_accumulation_steps=variant["accum"],
-        learning_rate=2e-4,
-        lr_scheduler_type="constant",  # early steps of every variant see the same learning rate
-        seed=SEED_VALUE,
-        data_seed=SEED_VALUE,
-        fp16=plan.precision == "fp16",
-        bf16=plan.precision == "bf16",
-        tf32=True if plan.tf32 else None,
-        use_cpu=plan.device == "cpu",
-        optim=plan.optim,
-        gradient_checkpointing=variant["gc"],
-        gradient_checkpointing_kwargs={"use_reentrant": False} if variant["gc"] else None,
-        use_liger_kernel=liger,
-        logging_steps=1,
-        save_strategy="no",
-        eval_strategy="no",
-        report_to="none",
-        dataloader_num_workers=0,
-        remove_unused_columns=False,
-        include_num_input_tokens_seen="non_padding",
-        disable_tqdm=True,
-    )
+    return train.sft_config(params, plan, output_dir=out_dir, save_strategy="no", disable_tqdm=True)
 
 
 def make_trainer(model: Any, args: Any, samples: list[dict], callbacks: list) -> Any:
@@ -560,19 +565,23 @@ def measure_run(trainer: Any, timer: Any) -> dict[str, Any]:
     }
 
 
-def worst_case_step(
-    model: Any, plan: Any, variant: dict[str, Any], longest: dict, out_dir: str, limit_gib: float
-) -> dict[str, Any]:
-    """One optimizer step of 8 copies of the longest sample on the already-prepared model: peak memory.
-    Liger is already patched into this model instance, so the Trainer is not asked to patch it again."""
+def worst_case_step(model: Any, params: Any, ctx: dict[str, Any]) -> dict[str, Any]:
+    """One optimizer step of copies of the longest sample on the already-prepared model: peak memory. Liger is
+    already patched into this model instance, so the Trainer is not asked to patch it again."""
+    from kwanzaa_hub import train
+
     free_memory()
     reset_peak()
-    record: dict[str, Any] = {"total_tokens": len(longest["input_ids"]), "samples": SAMPLES_PER_STEP}
+    t = params.train
+    per_step = t.per_device_batch_size * t.gradient_accumulation_steps
+    longest = ctx["longest"]
+    record: dict[str, Any] = {"total_tokens": len(longest["input_ids"]), "samples": per_step}
     trainer = None
     try:
         timer = step_timer(float("inf"))
-        args = training_args(plan, variant, 1, out_dir, liger=False)
-        trainer = make_trainer(model, args, [longest] * SAMPLES_PER_STEP, [timer])
+        one = variant_params(params, {"train.kernels": "none"}, Path(params.model.base), 1)
+        args = training_args(one, train.training_plan(one, ctx["facts"]), ctx["tmp"])
+        trainer = make_trainer(model, args, [longest] * per_step, [timer])
         trainer.train()
         record["step_s"] = round(timer.seconds[0], 3) if timer.seconds else None
         record.update(peak_gib())
@@ -580,8 +589,8 @@ def worst_case_step(
         record["error"] = error_text(exc)
         record.update(peak_gib())
     del trainer
-    record["fits_t4"] = fits(record, "peak_reserved_gib", limit_gib)
-    record["fits_t4_by_allocated"] = fits(record, "peak_allocated_gib", limit_gib)
+    record["fits_t4"] = fits(record, "peak_reserved_gib", ctx["t4_limit"])
+    record["fits_t4_by_allocated"] = fits(record, "peak_allocated_gib", ctx["t4_limit"])
     return record
 
 
@@ -595,20 +604,23 @@ def fits(record: dict[str, Any], key: str, limit_gib: float) -> bool | None:
     return record[key] <= limit_gib
 
 
-def run_variant(name: str, variant: dict[str, Any], ctx: dict[str, Any], *, with_worst_case: bool) -> dict[str, Any]:
+def run_variant(name: str, overrides: dict[str, Any], ctx: dict[str, Any], *, with_worst_case: bool) -> dict[str, Any]:
     """Fresh load -> LoRA -> Trainer -> N+1 steps, then (round 1) the worst-case step. Errors are recorded."""
-    plan = ctx["plan"]
+    from kwanzaa_hub import train
+
     free_memory()
     reset_peak()
     record: dict[str, Any] = {"start_allocated_gib": allocated_gib()}  # grows across runs = a leak
-    model = trainer = None
+    model = trainer = params = None
     try:
+        params = variant_params(ctx["params"], overrides, ctx["model_dir"], ctx["steps"] + 1)
+        plan = train.training_plan(params, ctx["facts"])
         start = time.perf_counter()
-        model = with_lora(load_quantized(ctx["model_dir"], plan), variant["gc"])
+        model = build_model(params, plan)
         record["load_s"] = round(time.perf_counter() - start, 2)
         timer = step_timer(ctx["deadline"])
-        args = training_args(plan, variant, ctx["steps"] + 1, ctx["tmp"], liger=variant["liger"])
-        trainer = make_trainer(model, args, ctx["samples"], [timer])
+        trainer = make_trainer(model, training_args(params, plan, ctx["tmp"]), ctx["samples"], [timer])
+        record["recipe"] = recipe_used(trainer)
         record.update(measure_run(trainer, timer))
         record.update(peak_gib())
     except Exception as exc:
@@ -616,7 +628,7 @@ def run_variant(name: str, variant: dict[str, Any], ctx: dict[str, Any], *, with
         record.update(peak_gib())
     del trainer
     if with_worst_case and model is not None and "error" not in record and time.perf_counter() < ctx["deadline"]:
-        record["worst_case"] = worst_case_step(model, plan, variant, ctx["longest"], ctx["tmp"], ctx["t4_limit"])
+        record["worst_case"] = worst_case_step(model, params, ctx)
     del model
     free_memory()
     return record
@@ -783,7 +795,7 @@ def markdown(results: dict[str, Any]) -> str:
         "variant",
         "batch x accum",
         "grad ckpt",
-        "liger",
+        "kernels",
         "median tokens/s",
         "runs",
         "ratio vs seed",
@@ -807,7 +819,7 @@ def markdown(results: dict[str, Any]) -> str:
         )
         lines.append(
             f"| {name} | {c['batch']} x {c['accum']} | {'on' if c['gc'] else 'off'} | "
-            f"{'on' if c['liger'] else 'off'} | {fmt(v.get('median_tokens_per_s'))} | {runs} | "
+            f"{c['kernels']} | {fmt(v.get('median_tokens_per_s'))} | {runs} | "
             f"{fmt(v.get('ratio_vs_seed'))} | {fmt(v.get('peak_reserved_gib'))} | "
             f"{fmt(w.get('peak_reserved_gib'))} | {fmt(w.get('fits_t4'))} | "
             f"{fmt(v.get('loss_max_rel_diff_vs_seed'))} | {fmt(v.get('same_samples_as_seed'))} | {err} |"
@@ -871,7 +883,7 @@ def train_part(
             continue
         print(f"[{elapsed:6.1f} s] round {r + 1}/{args.rounds}: {name} {v['config']}", flush=True)
         start = time.perf_counter()
-        record = run_variant(name, v["config"], ctx, with_worst_case=r == 0)
+        record = run_variant(name, v["overrides"], ctx, with_worst_case=r == 0)
         record["round"] = r + 1
         record["run_s"] = round(time.perf_counter() - start, 1)
         longest_run = max(longest_run, record["run_s"])
@@ -890,21 +902,30 @@ def train_part(
         write(results, out)
 
 
-def initial_results(args: argparse.Namespace, plan: Any, lengths: dict, shape: dict) -> dict[str, Any]:
-    from kwanzaa_hub import hardware
+def initial_results(args: argparse.Namespace, params: Any, facts: Any, lengths: dict, shape: dict) -> dict[str, Any]:
+    from kwanzaa_hub import hardware, train
+    from kwanzaa_hub.errors import InputError
 
-    skip = liger_skip_reason(plan.device)
+    variants = {}
+    for n in args.variant_names:
+        p = variant_params(params, VARIANTS[n], REPO, 1)
+        variants[n] = {"overrides": VARIANTS[n], "config": config_of(p), "runs": []}
+        try:
+            train.training_plan(p, facts)
+        except InputError as exc:  # e.g. Liger without a GPU: the train stage would refuse it too
+            variants[n]["skipped"] = str(exc)
+    t = params.train
     return {
         "script": "bench/bench_gpu.py",
         "argv": sys.argv[1:],
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "device": device_info(),
-        "detected_plan": hardware.plan(hardware.detect()).as_dict(),
-        "plan": plan.as_dict(),
+        "detected_plan": train.training_plan(params, hardware.detect()).as_dict(),
+        "plan": train.training_plan(params, facts).as_dict(),
         "backends": None,
         "versions": versions(),
         "shape": {"name": "llama-3.2-1b" if args.shape == "real" else "tiny", **shape},
-        "lora": LORA,
+        "params": {"file": args.params, "train": t.model_dump(mode="json")},
         "lengths": {
             "source": str(Path(args.lengths).relative_to(REPO))
             if Path(args.lengths).is_relative_to(REPO)
@@ -917,18 +938,13 @@ def initial_results(args: argparse.Namespace, plan: Any, lengths: dict, shape: d
             "warmup_steps": 1,
             "rounds": args.rounds,
             "budget_s": args.budget_s,
-            "samples_per_step": SAMPLES_PER_STEP,
+            "samples_per_step": t.per_device_batch_size * t.gradient_accumulation_steps,
             "max_new_tokens": args.max_new_tokens,
             "eval_batch": args.eval_batch,
             "t4_limit_gib": args.t4_limit_gib,
             "loss_tolerance": LOSS_TOLERANCE,
-            "learning_rate": 2e-4,
-            "lr_scheduler": "constant",
         },
-        "variants": {
-            n: {"config": VARIANTS[n], "runs": [], **({"skipped": skip} if VARIANTS[n]["liger"] and skip else {})}
-            for n in args.variant_names
-        },
+        "variants": variants,
         "eval": None,
         "wall_s": {},
         "stopped_by_budget": False,
@@ -953,10 +969,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.shape == "tiny":  # a tiny model gains nothing from threads, and on a busy CPU they spin ~100x slower
         torch.set_num_threads(1)
     out = Path(args.out)
-    plan = choose_plan(args.plan)
+    from kwanzaa_hub.params import load_params
+
+    params = load_params(args.params)
+    facts = bench_facts(args.plan)
+    plan = choose_plan(args.plan, params)
     shape = SHAPES["llama-3.2-1b" if args.shape == "real" else "tiny"]
     lengths = load_lengths(args.lengths, args.shape)
-    results = initial_results(args, plan, lengths, shape)
+    results = initial_results(args, params, facts, lengths, shape)
     if plan.device == "cuda" and args.plan == "t4":
         results["backends"] = t4_backends()
         try:
@@ -974,9 +994,10 @@ def main(argv: list[str] | None = None) -> int:
     tmp = tempfile.mkdtemp(prefix="bench-gpu-")
     model_dir = Path(tmp) / "model"
     steps_total = args.steps + 1
-    if steps_total * SAMPLES_PER_STEP > len(lengths["train"]):
+    per_step = results["settings"]["samples_per_step"]
+    if steps_total * per_step > len(lengths["train"]):
         print(
-            f"warning: {steps_total} steps x 8 samples > {len(lengths['train'])} samples: later steps start a "
+            f"warning: {steps_total} steps x {per_step} samples > {len(lengths['train'])} samples: later steps start a "
             "second epoch, where batch variants no longer see the same samples per step",
             flush=True,
         )
@@ -994,10 +1015,11 @@ def main(argv: list[str] | None = None) -> int:
             ),
             flush=True,
         )
-        samples = make_samples(lengths["train"], shape["vocab_size"], seed=SEED_VALUE)
+        samples = make_samples(lengths["train"], shape["vocab_size"], seed=params.train.seed)
         longest = max(samples, key=lambda s: len(s["input_ids"]))
         ctx = {
-            "plan": plan,
+            "params": params,
+            "facts": facts,
             "model_dir": model_dir,
             "samples": samples,
             "longest": longest,

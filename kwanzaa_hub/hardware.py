@@ -25,6 +25,7 @@ materializes Llama 3's 128k-vocabulary logits) are applied through TRL's ``use_l
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Literal
 
 from kwanzaa_hub.errors import InputError
@@ -63,8 +64,11 @@ class TrainPlan:
         return asdict(self)
 
 
+@cache
 def detect() -> HardwareFacts:
-    """Facts about the first CUDA device, or the CPU."""
+    """Facts about the first CUDA device, or the CPU; detected once per process (the hardware does not change
+    under it, and the train stage, its preflight and its summary all ask). A test that fakes what torch reports
+    calls ``detect.cache_clear()`` first (tests/conftest.py does before every test)."""
     import torch
 
     if torch.cuda.is_available():

@@ -303,6 +303,21 @@ class Params(_Section):
         return self
 
 
+#: Keys a stage reads that change none of its outputs, with the reason. dvc.yaml leaves them out of that stage's
+#: ``params`` (changing one must not make the stage stale), the checkpoint fingerprint (train.WEIGHT_KEYS) leaves
+#: them out, and tests/test_dvc.py accepts them, and only them, as read but undeclared.
+OPERATIONAL_KEYS: dict[str, dict[str, str]] = {
+    "train": {
+        "hub.repo_id": "where versions are pushed: the preflight checks the token can write there before the long "
+        "work, and the 'hub' checkpoint mirror lives on its checkpoints branch; no weight depends on it",
+        "hub.private": "visibility of the repo the 'hub' mirror creates when it is missing; no weight depends on it",
+        "hub.allow_public": "whether the 'hub' mirror may write into a public repo; no weight depends on it",
+        "train.checkpoint_mirror": "where checkpoints are copied to survive a lost VM; resuming from it continues the "
+        "same run (the fingerprint decides), so the weights are the same",
+    },
+}
+
+
 def _describe(err: dict[str, Any]) -> list[str]:
     key = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
@@ -343,6 +358,20 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
 def to_yaml_dict(params: Params) -> dict[str, Any]:
     """Params as plain data, for writing params files and the model card."""
     return params.model_dump(mode="json")
+
+
+def with_overrides(params: Params, overrides: dict[str, Any], *, source: str = "overrides") -> Params:
+    """``params`` with each dotted key of ``overrides`` set (``{"train.lora.r": 32}``), validated like the file."""
+    raw = to_yaml_dict(params)
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = raw
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            raise ParamsError(f"{source}: {key}: unknown key")
+        node[leaf] = value
+    return parse_params(raw, source=source)
 
 
 def _yaml_value(value: Any) -> str:

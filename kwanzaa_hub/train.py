@@ -89,6 +89,26 @@ def linear_layer_names(model: Any) -> list[str]:
     return sorted(names)
 
 
+def training_plan(params: Params, facts: hardware.HardwareFacts) -> hardware.TrainPlan:
+    """The train stage's hardware plan for these params on that hardware."""
+    t = params.train
+    return hardware.plan(facts, precision=t.precision, quantize=t.quantization.enabled, kernels=t.kernels)
+
+
+def lora_config(params: Params) -> Any:
+    """PEFT's ``LoraConfig`` from ``train.lora``."""
+    from peft import LoraConfig
+
+    lora = params.train.lora
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
+
+
 def load_base_model(params: Params, plan: hardware.TrainPlan) -> Any:
     """The base model, 4-bit NF4 via bitsandbytes when the plan says so."""
     import torch
@@ -112,12 +132,20 @@ def load_base_model(params: Params, plan: hardware.TrainPlan) -> Any:
     return from_pretrained(AutoModelForCausalLM, params.model.base, params.model.revision, **kwargs)
 
 
-def sft_config(params: Params, plan: hardware.TrainPlan) -> Any:
-    """TRL's ``SFTConfig`` from the params and the hardware plan (precision, optimizer, kernels)."""
+#: What a caller of :func:`sft_config` may set besides the params: where a run writes, whether it saves and shows a
+#: progress bar. Nothing of the recipe (rate, schedule, precision, optimizer, batch) is among them.
+RUN_CONTROL = frozenset({"output_dir", "save_strategy", "disable_tqdm"})
+
+
+def sft_config(params: Params, plan: hardware.TrainPlan, **run_control: Any) -> Any:
+    """TRL's ``SFTConfig`` from the params and the hardware plan (precision, optimizer, kernels); ``run_control``
+    sets only the keys in :data:`RUN_CONTROL` (the GPU benchmark runs this recipe without saving)."""
     from trl import SFTConfig
 
+    if set(run_control) - RUN_CONTROL:
+        raise ValueError(f"sft_config: {sorted(set(run_control) - RUN_CONTROL)} belong to the recipe: set params")
     t = params.train
-    return SFTConfig(
+    settings: dict[str, Any] = dict(
         output_dir=t.checkpoint_dir,
         num_train_epochs=t.epochs,
         max_steps=t.max_steps,
@@ -154,13 +182,13 @@ def sft_config(params: Params, plan: hardware.TrainPlan) -> Any:
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
+    return SFTConfig(**{**settings, **run_control})
 
 
 def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list | None = None) -> Any:
     """Model, LoRA, data and SFTTrainer, ready to ``train()``."""
     import torch
     from datasets import load_from_disk
-    from peft import LoraConfig, prepare_model_for_kbit_training
     from trl import SFTTrainer
 
     from kwanzaa_hub.models import load_tokenizer, set_pad_token
@@ -180,6 +208,25 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
     tokenizer = load_tokenizer(params.model.base, params.model.revision)
     set_pad_token(tokenizer)
     torch.manual_seed(t.seed)
+    model = model_for_lora(params, plan)
+    config = sft_config(params, plan)
+    return SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        peft_config=lora_config(params),
+        callbacks=callbacks or [],
+    )
+
+
+def model_for_lora(params: Params, plan: hardware.TrainPlan) -> Any:
+    """The base model (:func:`load_base_model`), its ``train.lora.target_modules`` checked, and prepared for
+    k-bit training when quantized: what LoRA is applied to."""
+    from peft import prepare_model_for_kbit_training
+
+    t = params.train
     model = load_base_model(params, plan)
     missing = [m for m in t.lora.target_modules if m not in linear_layer_names(model)]
     if missing:
@@ -189,23 +236,7 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
         )
     if plan.quantize:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t.gradient_checkpointing)
-    lora = LoraConfig(
-        r=t.lora.r,
-        lora_alpha=t.lora.alpha,
-        lora_dropout=t.lora.dropout,
-        target_modules=list(t.lora.target_modules),
-        task_type="CAUSAL_LM",
-    )
-    config = sft_config(params, plan)
-    return SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        peft_config=lora,
-        callbacks=callbacks or [],
-    )
+    return model
 
 
 def save_adapter(trainer: Any, out_dir: str | Path) -> None:
@@ -247,9 +278,8 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     from kwanzaa_hub.launch import is_main_process, under_launcher
 
     t = params.train
-    plan = hardware.plan(
-        facts or hardware.detect(), precision=t.precision, quantize=t.quantization.enabled, kernels=t.kernels
-    )
+    facts = facts or hardware.detect()
+    plan = training_plan(params, facts)
     main = is_main_process()
     if under_launcher():  # the launching process already ran prepare(): every rank only reads
         fp = fingerprint(params, params.data.prepared_dir)
@@ -268,7 +298,7 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
         extra = [checkpoints.mirror_callback(mirror, fp)] if mirror is not None else []
         callbacks = [DVCLiveCallback(live=live), *extra, *callbacks]
     trainer = build_trainer(params, plan, callbacks=callbacks)
-    console.print(summary_line(params, plan, facts or hardware.detect(), trainer, resume))
+    console.print(summary_line(params, plan, facts, trainer, resume))
     # read now: the checkpoint resumed from may be rotated away (save_total_limit) before the report is written
     tokens_before = checkpoints.tokens_seen(Path(resume)) if resume and not restoring else 0
     start = time.perf_counter()

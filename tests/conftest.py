@@ -38,6 +38,15 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "kwanzaa-data"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_hardware_detection():
+    """hardware.detect() is cached per process: each test starts from what torch reports now (a test that fakes
+    torch.cuda sees its fake)."""
+    from kwanzaa_hub import hardware
+
+    hardware.detect.cache_clear()
+
+
 @pytest.fixture
 def hub(monkeypatch):
     """The loopback Hub with the write token in HF_TOKEN; faults injected by a test are cleared after it."""

@@ -6,6 +6,7 @@ reason a CPU could have shown: structure of the JSON, the seed ratio, loss agree
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -73,6 +74,39 @@ def test_tiny_cpu_run_writes_the_full_result(tmp_path):
     assert batch["loss_max_rel_diff_vs_seed"] is not None and batch["loss_max_rel_diff_vs_seed"] < 1e-3
     assert batch["losses_agree"] is True
     assert "skipped" in r["variants"]["liger"] and r["variants"]["liger"]["runs"] == []
+    assert "needs a CUDA GPU" in r["variants"]["liger"]["skipped"]  # the train stage's own refusal
+
+    # one recipe: what the runs trained with (read back from the trainer and the PEFT model) is the train stage's
+    # for params.yaml on this hardware
+    from kwanzaa_hub import hardware, train
+    from kwanzaa_hub.params import load_params
+
+    params = load_params(REPO / "params.yaml")
+    plan = train.training_plan(params, hardware.HardwareFacts("cpu", "test"))
+    stage, lora = train.sft_config(params, plan), train.lora_config(params)
+    recipe = seed["runs"][0]["recipe"]
+    assert recipe["learning_rate"] == stage.learning_rate == params.train.learning_rate
+    assert (recipe["lr_scheduler"], recipe["warmup"]) == (stage.lr_scheduler_type.value, stage.warmup_steps)
+    assert recipe["lora"] == {
+        "r": lora.r,
+        "alpha": lora.lora_alpha,
+        "dropout": lora.lora_dropout,
+        "target_modules": sorted(lora.target_modules),
+    }
+    assert recipe["lora"]["r"] == params.train.lora.r and recipe["lora"]["alpha"] == params.train.lora.alpha
+    assert recipe["precision"] == plan.precision == "fp32" and recipe["optim"] == stage.optim.value == plan.optim
+    assert recipe["gradient_checkpointing"] is stage.gradient_checkpointing
+    assert (recipe["per_device_batch_size"], recipe["gradient_accumulation_steps"]) == (
+        stage.per_device_train_batch_size,
+        stage.gradient_accumulation_steps,
+    )
+    assert recipe["quantization"] == {
+        "bnb_4bit_quant_type": params.train.quantization.quant_type,
+        "bnb_4bit_use_double_quant": str(params.train.quantization.double_quant),
+        "bnb_4bit_compute_dtype": plan.compute_dtype,
+    }
+    # a variant is the same recipe with its overrides only
+    assert batch["runs"][0]["recipe"] == {**recipe, "per_device_batch_size": 8, "gradient_accumulation_steps": 1}
 
     ev = r["eval"]
     assert ev["batch_1"]["tokens_per_s"] > 0 and ev["batch_1"]["new_tokens"] == 27 * 8
@@ -98,8 +132,32 @@ def test_rounds_rotate_and_every_variant_runs_once_per_round():
     pairs = bench.schedule(["a", "b", "c"], 2)
     assert [n for r, n in pairs if r == 0] == ["a", "b", "c"]
     assert [n for r, n in pairs if r == 1] == ["b", "c", "a"]
-    assert next(iter(bench.VARIANTS)) == "seed"
-    assert all(v["batch"] * v["accum"] == bench.SAMPLES_PER_STEP for v in bench.VARIANTS.values())
+    from kwanzaa_hub.params import load_params
+
+    assert next(iter(bench.VARIANTS)) == "seed" and bench.VARIANTS["seed"] == {}  # params.yaml as it is
+    params = load_params(REPO / "params.yaml")
+    per_step = params.train.per_device_batch_size * params.train.gradient_accumulation_steps
+    for overrides in bench.VARIANTS.values():  # every variant trains the same samples per optimizer step
+        t = bench.variant_params(params, overrides, REPO, 5).train
+        assert t.per_device_batch_size * t.gradient_accumulation_steps == per_step
+
+
+def test_the_bench_trains_with_the_train_stages_arguments(tmp_path):
+    """Only where it writes, whether it saves, the steps and the logging differ from the stage's SFTConfig."""
+    bench = load_bench()
+    from kwanzaa_hub import hardware, train
+    from kwanzaa_hub.params import load_params
+
+    params = load_params(REPO / "params.yaml")
+    facts = hardware.HardwareFacts("cpu", "test")
+    ours = bench.variant_params(params, bench.VARIANTS["seed"], tmp_path, 5)
+    args = bench.training_args(ours, train.training_plan(ours, facts), str(tmp_path))
+    stage = train.sft_config(params, train.training_plan(params, facts))
+    different = {f.name for f in dataclasses.fields(stage) if getattr(args, f.name) != getattr(stage, f.name)}
+    # max_steps: the benchmark's budget (without it the stage evaluates each epoch: do_eval, eval_strategy)
+    assert different == {"output_dir", "max_steps", "save_strategy", "disable_tqdm", "eval_strategy", "do_eval"}
+    assert args.learning_rate == params.train.learning_rate
+    assert args.lr_scheduler_type.value == params.train.lr_scheduler
 
 
 def test_collator_pads_right_and_masks_padding_from_the_loss():
@@ -113,10 +171,11 @@ def test_collator_pads_right_and_masks_padding_from_the_loss():
 def test_a_failing_run_is_recorded_not_raised(tmp_path):
     bench = load_bench()
     from kwanzaa_hub import hardware
+    from kwanzaa_hub.params import load_params
 
-    plan = hardware.plan(hardware.HardwareFacts("cpu", "test"))
     ctx = {
-        "plan": plan,
+        "params": load_params(REPO / "params.yaml"),
+        "facts": hardware.HardwareFacts("cpu", "test"),
         "model_dir": tmp_path / "missing",
         "samples": [],
         "longest": {},
@@ -125,7 +184,7 @@ def test_a_failing_run_is_recorded_not_raised(tmp_path):
         "deadline": float("inf"),
         "t4_limit": 13.5,
     }
-    record = bench.run_variant("seed", bench.SEED, ctx, with_worst_case=True)
+    record = bench.run_variant("seed", bench.VARIANTS["seed"], ctx, with_worst_case=True)
     assert "error" in record and "worst_case" not in record
     assert bench.fits({"error": "torch.OutOfMemoryError: CUDA out of memory"}, "peak_reserved_gib", 13.5) is False
     assert bench.fits({"peak_reserved_gib": 14.0}, "peak_reserved_gib", 13.5) is False
@@ -135,9 +194,11 @@ def test_a_failing_run_is_recorded_not_raised(tmp_path):
 def test_on_a_big_gpu_the_plan_is_the_t4_one(monkeypatch):
     bench = load_bench()
     from kwanzaa_hub import hardware
+    from kwanzaa_hub.params import load_params
 
+    params = load_params(REPO / "params.yaml")
     monkeypatch.setattr(hardware, "detect", lambda: hardware.HardwareFacts("cuda", "NVIDIA H200", (9, 0), 139.8))
-    plan = bench.choose_plan("t4")
+    plan = bench.choose_plan("t4", params)
     assert (plan.precision, plan.compute_dtype, plan.optim, plan.attention, plan.tf32) == (
         "fp16",
         "float16",
@@ -146,7 +207,7 @@ def test_on_a_big_gpu_the_plan_is_the_t4_one(monkeypatch):
         False,
     )
     assert plan.hardware == "Tesla T4 (forced on NVIDIA H200) (sm_75)"
-    assert bench.choose_plan("detected").precision == "bf16"
+    assert bench.choose_plan("detected", params).precision == "bf16"
 
 
 def test_sdpa_probe_names_the_kernels_that_take_grouped_query_attention():

@@ -154,7 +154,34 @@ def test_each_stage_declares_exactly_the_params_its_code_reads(make_dvc_project,
         monkeypatch.setattr(params_mod, "load_params", lambda path=None, seen=seen: Recorder(real_load(path), "", seen))
         result = CliRunner().invoke(app, [name])
         assert result.exit_code == 0, result.output
-        assert _normalize(seen) == declared_params(name), f"stage {name}: reads {sorted(_normalize(seen))}"
+        operational = set(params_mod.OPERATIONAL_KEYS.get(name, {}))
+        assert operational <= _normalize(seen), f"stage {name}: no longer reads {sorted(operational - seen)}"
+        read = _normalize(seen) - operational
+        assert read == declared_params(name), f"stage {name}: reads {sorted(read)} (operational keys left out)"
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_operational_keys_are_neither_dvc_params_nor_in_the_checkpoint_fingerprint(name, tmp_path):
+    from kwanzaa_hub import train
+    from kwanzaa_hub.params import OPERATIONAL_KEYS, parse_params
+
+    operational = set(OPERATIONAL_KEYS.get(name, {}))
+    assert not operational & declared_params(name), f"{name}: drop from dvc.yaml params: {operational}"
+    assert all(OPERATIONAL_KEYS.get(name, {}).values()), "each operational key says why it changes no output"
+    if name != "train":
+        return
+    assert not operational & set(train.WEIGHT_KEYS)
+    (tmp_path / "train.json").write_text("{}")
+    base = {"train": {"checkpoint_mirror": "none"}, "hub": {"repo_id": ""}}
+    moved = {
+        "train": {"checkpoint_mirror": "/mnt/drive/ckpts"},
+        "hub": {"repo_id": "someone/else", "private": False, "allow_public": True},
+    }
+    assert {f"{s}.{k}" for s, keys in moved.items() for k in keys} == operational  # every key is varied here
+    fp = train.fingerprint(parse_params(base), tmp_path)
+    assert train.fingerprint(parse_params(moved), tmp_path) == fp
+    lr = {**base, "train": {**base["train"], "learning_rate": 1e-4}}
+    assert train.fingerprint(parse_params(lr), tmp_path) != fp
 
 
 # ---------------------------------------------------------------------------------- dvc status and experiments
@@ -193,6 +220,18 @@ def test_editing_a_module_marks_exactly_the_stages_that_import_it_and_experiment
 
     assert stale_after_editing("contract.py") == {"data", "eval"}
     assert "data" not in stale_after_editing("train.py") and "train" in stale_after_editing("train.py")
+
+    # where a version is pushed changes no weight: a new push target leaves training up to date
+    changed = subprocess.run(
+        [sys.executable, "-m", "kwanzaa_hub.cli", "set", "hub.repo_id=kwanzaa-team/elsewhere"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    status = json.loads(_dvc(project, "status", "--json").stdout or "{}")
+    assert {k.split(":")[-1] for k in status} == {"push"}, status
+    subprocess.run(["git", "checkout", "--", "params.yaml"], cwd=project, check=True)
 
     # the experiments loop: try a learning rate, compare, the workspace keeps its own params
     run = _dvc(project, "exp", "run", "-S", "train.learning_rate=1e-4", "--name", "lr1e-4")

@@ -89,3 +89,19 @@ def test_the_trainer_config_gets_liger_exactly_when_the_plan_says_so():
     params = parse_params({})
     assert sft_config(params, replace(plan(CPU), kernels="liger")).use_liger_kernel is True
     assert sft_config(params, plan(CPU)).use_liger_kernel is False
+
+
+def test_the_hardware_is_detected_once_per_process(monkeypatch):
+    import torch
+
+    from kwanzaa_hub import hardware
+
+    asked = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: asked.append(1) or False)
+    hardware.detect.cache_clear()  # conftest does this before every test; here the count starts at zero
+    first = hardware.detect()
+    assert hardware.detect() is first and hardware.detect() is first
+    assert first.device == "cpu" and len(asked) == 1
+    hardware.detect.cache_clear()  # how a test that fakes torch sees its fake
+    hardware.detect()
+    assert len(asked) == 2

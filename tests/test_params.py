@@ -63,3 +63,16 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("train: [unclosed\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(bad)
+
+
+def test_overrides_set_dotted_keys_and_are_validated_like_the_file():
+    from kwanzaa_hub.params import with_overrides
+
+    base = load_params(REPO / "params.yaml")
+    changed = with_overrides(base, {"train.lora.r": 32, "train.per_device_batch_size": 4})
+    assert (changed.train.lora.r, changed.train.per_device_batch_size) == (32, 4)
+    assert changed.train.lora.alpha == base.train.lora.alpha and base.train.lora.r == 16  # the rest, and base, kept
+    with pytest.raises(ParamsError, match=r"bench: train\.lora\.rank: unknown key"):
+        with_overrides(base, {"train.lora.rank": 8}, source="bench")
+    with pytest.raises(ParamsError, match=r"bench: train\.lora\.r: Input should be greater than 0"):
+        with_overrides(base, {"train.lora.r": 0}, source="bench")

@@ -11,7 +11,7 @@ from kwanzaa_hub import data as data_stage
 from kwanzaa_hub import train as train_stage
 from kwanzaa_hub.hardware import HardwareFacts, plan
 from kwanzaa_hub.params import parse_params
-from tests.conftest import write_jsonl
+from tests.conftest import REPO, write_jsonl
 
 CPU = HardwareFacts("cpu", "test-cpu")
 
@@ -296,3 +296,15 @@ def test_the_line_before_training_says_device_precision_steps_and_time(prepared)
     line = train_stage.summary_line(params, plan(CPU), CPU, trainer, None)
     assert line.startswith("train: test-cpu (cpu), fp32, 4-bit nf4, ")
     assert "4 optimizer steps" in line and "tokens to train" in line and "estimated about" in line
+
+
+def test_the_sft_config_takes_run_control_but_no_recipe_key():
+    from kwanzaa_hub import hardware, train
+    from kwanzaa_hub.params import load_params
+
+    params = load_params(REPO / "params.yaml")
+    plan = train.training_plan(params, hardware.HardwareFacts("cpu", "test"))
+    config = train.sft_config(params, plan, save_strategy="no", disable_tqdm=True)
+    assert (config.save_strategy.value, config.disable_tqdm, config.learning_rate) == ("no", True, 1e-3)
+    with pytest.raises(ValueError, match=r"\['learning_rate'\] belong to the recipe"):
+        train.sft_config(params, plan, learning_rate=2e-4)
