@@ -147,7 +147,8 @@ class DirMirror:
             shutil.rmtree(self.root / old)
 
     def fetch_latest(self, dest: Path, fingerprint: str) -> Path | None:
-        newest = newest_complete(self.root) if is_owned(self.root, MIRROR_KEY) and stamped(self.root, fingerprint) else None
+        ours = is_owned(self.root, MIRROR_KEY) and stamped(self.root, fingerprint)
+        newest = newest_complete(self.root) if ours else None
         if newest is None:
             return None
         shutil.copytree(newest, dest / newest.name, dirs_exist_ok=True)

@@ -64,7 +64,8 @@ def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> None:
         from kwanzaa_hub.tiny import build_tiny_llama
 
         build_tiny_llama(project / "models/base")
-    declare_local_base(project)  # now that the base exists, dvc.yaml names it as a dependency    proc = dvc("repro", *stages, cwd=project, check=False)
+    declare_local_base(project)  # now that the base exists, dvc.yaml names it as a dependency
+    proc = dvc("repro", *stages, cwd=project, check=False)
     if proc.returncode != 0:
         raise InputError(f"dvc repro failed in {project} (exit {proc.returncode}); see the messages above")
     params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))  # the paths, as dvc.yaml reads them

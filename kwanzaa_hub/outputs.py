@@ -106,7 +106,7 @@ def layout_problems(outputs: Iterable[Output], inputs: Iterable[tuple[str, str]]
         elif not PurePosixPath(out.path).is_absolute():
             inside = where.relative_to(here).parts if here in where.parents else None
             if inside and inside[0] in RESERVED:
-                problems.append(f"{out.key}: {out.path!r} resolves inside {inside[0]}/ (a symlink); choose another path")
+                problems.append(f"{out.key}: {out.path!r} resolves inside {inside[0]}/ (a symlink); choose another")
     for i, a in enumerate(usable):
         for b in usable[i + 1 :]:
             if _overlap(resolved(a.path).parts, resolved(b.path).parts):

@@ -164,7 +164,8 @@ def test_dvc_sees_a_local_base_rebuilt_in_place_and_train_trains_again(make_dvc_
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
     def dvc(*args):
-        return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=project, capture_output=True, text=True, env=env)
+        cmd = [sys.executable, "-m", "dvc", *args]
+        return subprocess.run(cmd, cwd=project, capture_output=True, text=True, env=env)
 
     done = dvc("repro", "train")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -186,8 +187,7 @@ def test_a_403_while_reading_a_file_is_named_and_not_retried(outputs, hub, repo_
     push_stage.run(params_for(repo_id), retry=FAST)
     monkeypatch.setattr(hub_mod, "DEFAULT_RETRY", FAST)
     faults = [
-        hub.inject(m, r"/resolve/[0-9a-f]{40}/adapter_model.safetensors", status=403, times=10)
-        for m in ("GET", "HEAD")
+        hub.inject(m, r"/resolve/[0-9a-f]{40}/adapter_model.safetensors", status=403, times=10) for m in ("GET", "HEAD")
     ]
     result = CliRunner().invoke(app, ["pull", repo_id, "--out", str(tmp_path / "p")])
     assert result.exit_code == 1, result.output
@@ -232,9 +232,7 @@ def test_an_output_through_a_symlinked_parent_into_the_data_folder_is_refused(tm
 def test_overlap_with_an_absolute_or_dotdot_input_is_seen(tmp_path, monkeypatch, spelled):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ParamsError, match="train.output_dir: 'data/raw' overlaps the input data.train_file"):
-        parse_params(
-            {"data": {"train_file": spelled.format(root=tmp_path)}, "train": {"output_dir": "data/raw"}}
-        )
+        parse_params({"data": {"train_file": spelled.format(root=tmp_path)}, "train": {"output_dir": "data/raw"}})
 
 
 # ------------------------------------------------------------------------------ Low: params parsed whole
@@ -277,7 +275,7 @@ def test_a_new_file_written_atomically_has_the_umasks_mode(tmp_path):
 
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdef", "bcdefg")
+    f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)
 )
 
 
@@ -313,4 +311,3 @@ def test_the_alias_bomb_is_not_an_error_for_valid_params_without_aliases(tmp_pat
 
     (tmp_path / "p.yaml").write_text("# c\ntrain:\n  seed: 7  # s\n")
     assert load_params(tmp_path / "p.yaml").train.seed == 7
-
