@@ -130,6 +130,17 @@ def base_display(base: str) -> str:
     return base if hub_base_model(base) else Path(base).name
 
 
+def base_weights(train_report: dict[str, Any]) -> str:
+    """Which weights the adapter was trained on, as the train report recorded them: the Hub commit of the base,
+    or the sha256 of a local folder or file."""
+    b = train_report.get("base_model")
+    if not isinstance(b, dict):
+        return "not recorded (a train report of an older version)"
+    if b.get("commit"):
+        return f"commit `{b['commit']}` of {b.get('name', '?')} (revision `{b.get('revision', '?')}`)"
+    return f"sha256 `{b.get('sha256', '?')}` of the local {b.get('kind', 'folder')} {b.get('name', '?')}"
+
+
 def base_load_args(base: str) -> str:
     """The arguments of ``from_pretrained`` for the base model in the card's load code. A local base is named,
     never located: the card holds no machine paths."""
@@ -237,6 +248,7 @@ def build_card(inputs: CardInputs) -> Any:
         title=f"{repo_id} ({p.hub.version})",
         base_model=base_display(p.model.base),
         base_load=base_load_args(p.model.base),
+        base_weights=base_weights(inputs.train_report),
         repo_id=repo_id,
         version=p.hub.version,
         method="QLoRA (4-bit base)" if p.train.quantization.enabled else "LoRA",

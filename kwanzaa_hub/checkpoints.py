@@ -24,11 +24,12 @@ from typing import Any
 from kwanzaa_hub import hub
 from kwanzaa_hub.console import console, warn
 from kwanzaa_hub.errors import InputError, KwanzaaError
-from kwanzaa_hub.outputs import claim, is_owned, mark
+from kwanzaa_hub.outputs import claim, is_owned, judged, mark, resolved
 from kwanzaa_hub.params import Params
 
 BRANCH = "checkpoints"
 STAMP = "fingerprint.txt"
+MIRROR_KEY = "train.checkpoint_mirror"  # what a mirror folder's marker names
 KEEP = 1  # mirrored checkpoints besides the newest
 _NAME = re.compile(r"checkpoint-([0-9]+)")
 
@@ -112,7 +113,12 @@ class DirMirror:
     def check(self) -> None:
         """Before training: the folder is new, empty or ours; an absolute one is outside the project (a relative
         one was checked with the other outputs) and its parent exists (a Drive that is not mounted is not)."""
-        here, root = Path.cwd().resolve(), self.root.resolve()
+        here, root = Path.cwd().resolve(), resolved(judged(MIRROR_KEY, self.root))  # '..' refused, symlinks followed
+        if len(root.parts) < 3:
+            raise InputError(
+                f"train.checkpoint_mirror: {self.root} resolves to {root}, too close to the filesystem root; name a "
+                "folder of its own"
+            )
         if self.root.is_absolute() and (root == here or here in root.parents or root in here.parents):
             raise InputError(
                 f"train.checkpoint_mirror: {self.root} is the project, inside it, or a folder above it; write a "
@@ -123,12 +129,12 @@ class DirMirror:
                 f"train.checkpoint_mirror: {root.parent} does not exist (is Google Drive mounted?); mount it or "
                 "create the parent folder, then rerun"
             )
-        claim("train.checkpoint_mirror", self.root, "dir")
+        claim(MIRROR_KEY, self.root, "dir")
 
     def upload(self, ckpt: Path, fingerprint: str) -> None:
-        if self.root.exists() and not is_owned(self.root) and any(self.root.iterdir()):
+        if self.root.exists() and not is_owned(self.root, MIRROR_KEY) and any(self.root.iterdir()):
             raise InputError(f"{self.root} is not a mirror this tool wrote; not copying checkpoints into it")
-        mark(self.root, "train.checkpoint_mirror")
+        mark(self.root, MIRROR_KEY)
         if not stamped(self.root, fingerprint):
             clear(self.root)
             (self.root / STAMP).write_text(fingerprint)
@@ -141,7 +147,8 @@ class DirMirror:
             shutil.rmtree(self.root / old)
 
     def fetch_latest(self, dest: Path, fingerprint: str) -> Path | None:
-        newest = newest_complete(self.root) if is_owned(self.root) and stamped(self.root, fingerprint) else None
+        ours = is_owned(self.root, MIRROR_KEY) and stamped(self.root, fingerprint)
+        newest = newest_complete(self.root) if ours else None
         if newest is None:
             return None
         shutil.copytree(newest, dest / newest.name, dirs_exist_ok=True)

@@ -234,11 +234,11 @@ def example_data_cmd(out: Path = typer.Option(Path("data/raw"), help="output fol
 @handled
 def tiny_model(out: Path = typer.Argument(..., help="output folder"), seed: int = 0) -> None:
     """Build a tiny random Llama with a Llama-3.x-format chat template (for offline runs and tests)."""
-    from kwanzaa_hub.outputs import claim, mark
+    from kwanzaa_hub.io import atomic_dir
     from kwanzaa_hub.tiny import build_tiny_llama
 
-    claim("the output folder", out, "dir")  # a folder of yours (a real base model) is never overwritten
-    mark(build_tiny_llama(out, seed=seed), "the output folder")
+    with atomic_dir(out, "tiny-model") as tmp:  # a folder of yours (a real base model) is never overwritten
+        build_tiny_llama(tmp, seed=seed)
     console.print(f"wrote {out}")
 
 

@@ -15,7 +15,7 @@ import yaml
 
 from kwanzaa_hub.console import console
 from kwanzaa_hub.errors import InputError
-from kwanzaa_hub.project import dvc, make_project
+from kwanzaa_hub.project import declare_local_base, dvc, make_project
 
 TINY_OVERRIDES = {
     "model.base": "models/base",
@@ -64,6 +64,7 @@ def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> None:
         from kwanzaa_hub.tiny import build_tiny_llama
 
         build_tiny_llama(project / "models/base")
+    declare_local_base(project)  # now that the base exists, dvc.yaml names it as a dependency
     proc = dvc("repro", *stages, cwd=project, check=False)
     if proc.returncode != 0:
         raise InputError(f"dvc repro failed in {project} (exit {proc.returncode}); see the messages above")

@@ -549,8 +549,9 @@ def write(out_dir: str | Path) -> tuple[Path, Path]:
     these bytes (the team's own data in ``data/raw`` is never replaced by the example)."""
     from kwanzaa_hub.errors import InputError
     from kwanzaa_hub.io import atomic_write_text
+    from kwanzaa_hub.outputs import judged
 
-    out = Path(out_dir)
+    out = judged("example-data --out", out_dir)  # '..' refused, parents resolved: the folder checked is written
     train, held = build()
     paths = (out / "kwanzaa_train.jsonl", out / "kwanzaa_eval.jsonl")
     texts = ["".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows) for rows in (train, held)]

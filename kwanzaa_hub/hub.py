@@ -86,9 +86,36 @@ def status_of(exc: BaseException) -> int | None:
     return getattr(response, "status_code", None)
 
 
+def what_happened(exc: BaseException) -> BaseException:
+    """The error that says what happened: a download that fails is re-raised by ``huggingface_hub`` as
+    ``LocalEntryNotFoundError`` ("not cached") from the Hub's own answer (a 403, a 404, offline mode); that answer
+    is what counts."""
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    seen, cause = [], exc
+    while isinstance(cause, LocalEntryNotFoundError) and cause not in seen:
+        seen.append(cause)
+        nxt = cause.__cause__ or cause.__context__
+        if isinstance(nxt, (HfHubHTTPError, OfflineModeIsEnabled, LocalEntryNotFoundError)):
+            cause = nxt
+        else:
+            break
+    return cause
+
+
+def _offline(exc: BaseException) -> bool:
+    from huggingface_hub import constants
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    return isinstance(exc, OfflineModeIsEnabled) or bool(constants.HF_HUB_OFFLINE)
+
+
 def _is_transient(exc: BaseException) -> bool:
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+    exc = what_happened(exc)
+    if _offline(exc):  # offline mode does not pass by waiting
+        return False
     if isinstance(exc, LocalEntryNotFoundError):  # the download could not reach the Hub and nothing was cached
         return True
     if isinstance(exc, HfHubHTTPError):
@@ -123,8 +150,23 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
         RevisionNotFoundError,
     )
 
+    exc = what_happened(exc)
     status = status_of(exc)
-    if isinstance(exc, LocalEntryNotFoundError):
+    said = (getattr(exc, "server_message", None) or str(exc)).lower()
+    reading = what.startswith(("downloading", "reading", "listing"))
+    if _offline(exc):
+        hint = (
+            "offline mode is on (HF_HUB_OFFLINE=1) and this needs the Hub; unset HF_HUB_OFFLINE (or set it to 0) "
+            "and rerun."
+        )
+    elif status == 401 and get_token() and ("credential" in said or "token" in said):
+        hint = "the token was rejected. Create a new one at https://huggingface.co/settings/tokens and set HF_TOKEN."
+    elif status == 403 and reading:
+        hint = (
+            f"the Hub refused this token read access to {repo_id or 'that repo'} (403 Forbidden): use a token that "
+            "may read it (a fine-grained token needs repo read on it; a gated model needs its license accepted)."
+        )
+    elif isinstance(exc, LocalEntryNotFoundError):
         hint = "the Hub could not be reached or kept failing, and no copy is cached; rerun later."
     elif isinstance(exc, RemoteEntryNotFoundError):
         hint = f"that file is not in {repo_id} at this revision."
@@ -329,7 +371,24 @@ def check_manifest(data: Any, where: str) -> dict[str, str]:
         raise HubError(
             f"{where}: {MANIFEST} has entries that are not a 64-hex sha256: {bad[:5]}; refusing this version"
         )
+    outside = [k for k in data if not _inside(k)]
+    if outside:
+        raise HubError(
+            f"{where}: {MANIFEST} names paths outside the download folder: {outside[:5]}; refusing this version"
+        )
     return data
+
+
+def _inside(name: str) -> bool:
+    """True when ``name`` is a relative path in a repo that stays inside the folder it is downloaded to."""
+    parts = name.split("/")
+    return (
+        bool(name)
+        and "\\" not in name
+        and not name.startswith("/")
+        and ":" not in parts[0]
+        and all(p not in ("", ".", "..") for p in parts)
+    )
 
 
 def tags(repo_id: str, retry: RetryPolicy | None = None) -> dict[str, str]:

@@ -7,6 +7,7 @@ A GGUF file is converted once into a normal safetensors checkpoint in a cache fo
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,52 @@ def set_pad_token(tokenizer: Any) -> None:
         return
     vocab = tokenizer.get_vocab()
     tokenizer.pad_token = "<|finetune_right_pad_id|>" if "<|finetune_right_pad_id|>" in vocab else tokenizer.eos_token
+
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def base_identity(base: str, revision: str = "main") -> dict[str, str]:
+    """What identifies the base model's weights: the sha256 over a local folder's files (path and content) or a
+    GGUF file, or the commit a Hub id's ``revision`` resolves to now. Part of the checkpoint fingerprint, the
+    train report and the card, so a base that changed in place trains again (never restores an old run)."""
+    import hashlib
+
+    if not is_hub_id(base):
+        path = Path(base).expanduser()
+        if not path.exists():
+            raise InputError(f"model.base: {base!r} is neither an existing path, a .gguf file, nor a Hub id")
+        h = hashlib.sha256()
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for f in files:
+            rel = f.relative_to(path).as_posix() if path.is_dir() else f.name
+            if rel.startswith(".kwanzaa-hub") or rel.startswith(".cache/"):
+                continue  # the ownership marker and huggingface_hub's bookkeeping are not weights
+            h.update(rel.encode() + b"\0")
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        return {"kind": "gguf" if is_gguf(base) else "local", "sha256": h.hexdigest()}
+    return {"kind": "hub", "revision": revision, "commit": hub_commit(base, revision)}
+
+
+def hub_commit(base: str, revision: str) -> str:
+    """The commit ``revision`` of the Hub model ``base`` points to now (offline: the one the cache recorded)."""
+    from huggingface_hub import constants
+
+    if _COMMIT.fullmatch(revision):
+        return revision
+    if constants.HF_HUB_OFFLINE:
+        ref = Path(constants.HF_HUB_CACHE) / f"models--{base.replace('/', '--')}" / "refs" / revision
+        if ref.is_file() and _COMMIT.fullmatch(ref.read_text().strip()):
+            return ref.read_text().strip()
+        raise InputError(
+            f"model.base: offline mode is on (HF_HUB_OFFLINE=1) and no cached copy of {base}@{revision} says which "
+            "commit it is; go online once, or set model.revision to a commit sha that is cached"
+        )
+    from huggingface_hub import HfApi
+
+    try:
+        return HfApi().model_info(base, revision=revision).sha
+    except Exception as exc:
+        raise hub_access_error(base, exc) from None

@@ -64,6 +64,8 @@ def path_problem(key: str, path: str, *, absolute_ok: bool = False) -> str | Non
         return f"{key}: {path!r} starts with '~'; write the path out"
     parts = _parts(path)
     if PurePosixPath(path).is_absolute():
+        if ".." in parts:  # judged as written, '..' through a folder that does not exist yet lands elsewhere
+            return f"{key}: {path!r} contains '..'; write the folder's path without it"
         if not absolute_ok:
             return f"{key}: {path!r} is absolute; outputs are relative paths inside the project (e.g. models/adapter)"
         if len(parts) < 3:
@@ -91,39 +93,83 @@ def layout_problems(outputs: Iterable[Output], inputs: Iterable[tuple[str, str]]
             problems.append(problem)
         else:
             usable.append(out)
-    inside = [(k, p) for k, p in inputs if p and not PurePosixPath(p).is_absolute() and ".." not in _parts(p)]
-    for out in usable:  # an input outside the project cannot collide with an output inside it
-        if PurePosixPath(out.path).is_absolute():
-            continue  # an absolute mirror folder: checked against the project when training starts
-        hit = next(((k, p) for k, p in inside if _overlap(_parts(p), _parts(out.path))), None)
+    # Compared as the filesystem resolves them (symlinked parents, '..' and absolute spellings of an input), so
+    # an output cannot reach into an input or another output through another spelling of the same folder.
+    here = Path.cwd().resolve()
+    # a data file's folder that is the project (or above it) cannot be kept free of outputs; its files still are
+    resolved_inputs = [(k, p, r) for k, p in inputs if p for r in [resolved(p)] if r != here and r not in here.parents]
+    for out in usable:
+        where = resolved(out.path)
+        hit = next(((k, p) for k, p, r in resolved_inputs if _overlap(r.parts, where.parts)), None)
         if hit:
             problems.append(f"{out.key}: {out.path!r} overlaps the input {hit[0]} ({hit[1]!r}); choose another path")
+        elif not PurePosixPath(out.path).is_absolute():
+            inside = where.relative_to(here).parts if here in where.parents else None
+            if inside and inside[0] in RESERVED:
+                problems.append(f"{out.key}: {out.path!r} resolves inside {inside[0]}/ (a symlink); choose another")
     for i, a in enumerate(usable):
         for b in usable[i + 1 :]:
-            if PurePosixPath(a.path).is_absolute() == PurePosixPath(b.path).is_absolute() and _overlap(
-                _parts(a.path), _parts(b.path)
-            ):
+            if _overlap(resolved(a.path).parts, resolved(b.path).parts):
                 problems.append(f"{a.key}: {a.path!r} overlaps {b.key} ({b.path!r}); each output needs its own path")
     return problems
 
 
-def is_owned(folder: Path) -> bool:
-    """True when ``folder`` carries the marker this tool writes into every folder it creates."""
-    return (folder / MARKER).is_file()
+def resolved(path: str | Path) -> Path:
+    """``path`` as the filesystem resolves it now (symlinks followed, '..' applied; relative to the working
+    folder), for comparing paths whatever their spelling."""
+    try:
+        return Path(path).expanduser().resolve()
+    except (OSError, RuntimeError):  # a symlink loop: compare it as written
+        return Path(path).absolute()
+
+
+#: What markers written before the commands had their own keys say, read as those commands' keys.
+LEGACY_KEYS = {"--out": "pull", "the output folder": "tiny-model", "the project folder": "demo"}
+
+
+def marker_key(folder: Path) -> str | None:
+    """The key (params key or command) recorded in ``folder``'s marker; None when there is no marker or it names
+    no key (a marker of an older version, or a file someone made)."""
+    try:
+        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    key = data.get("key") if isinstance(data, dict) and data.get("written_by") == "kwanzaa_hub" else None
+    return LEGACY_KEYS.get(key, key) if isinstance(key, str) and key else None
+
+
+def is_owned(folder: Path, key: str | None = None) -> bool:
+    """True when ``folder`` carries this tool's marker (written for ``key``, when given): a folder may be replaced
+    only by the output that wrote it."""
+    if not (folder / MARKER).is_file():
+        return False
+    return key is None or marker_key(folder) == key
 
 
 def mark(folder: Path, key: str) -> None:
-    """Write the ownership marker into a folder this tool is writing."""
+    """Write the ownership marker, naming ``key``, into a folder this tool is writing."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).write_text(json.dumps({"written_by": "kwanzaa_hub", "key": key}) + "\n", encoding="utf-8")
+
+
+def judged(key: str, path: str | Path) -> Path:
+    """``path`` with its parents resolved (symlinks followed), after refusing '..': through a folder that does
+    not exist yet, '..' would be judged on one path and written on another. The last part is kept as written,
+    so a symlink there is seen (and refused) by :func:`claim`."""
+    p = Path(path).expanduser()
+    if ".." in p.parts:
+        raise InputError(f"{key}: {str(path)!r} contains '..'; write the path without it. Nothing was touched.")
+    if not p.name:
+        raise InputError(f"{key}: {str(path)!r} names no folder of its own. Nothing was touched.")
+    return resolved(p.parent) / p.name
 
 
 def _holds(data: object, fields: tuple[str, ...]) -> bool:
     """True when ``data`` has the shape the tool writes: an object with ``fields`` as keys (or, for fields ending
     in '.', only keys starting with one of them), or an array whose rows have them."""
-    if isinstance(data, list):
-        return all(_holds(row, fields) for row in data)
-    if not isinstance(data, dict):
+    if isinstance(data, list):  # an empty array or object holds none of the tool's fields: not proof of anything
+        return bool(data) and all(_holds(row, fields) for row in data)
+    if not isinstance(data, dict) or not data:
         return False
     prefixes = tuple(f for f in fields if f.endswith("."))
     if prefixes:
@@ -150,23 +196,33 @@ def _file_is_ours(path: Path, kind: Kind, fields: tuple[str, ...]) -> bool:
 
 def claim(key: str, path: str | Path, kind: Kind, fields: tuple[str, ...] = ()) -> Path:
     """Check, before a stage writes ``path``, that replacing what is there loses nothing the tool did not
-    write; raise ``InputError`` naming ``key`` otherwise. Nothing is changed either way."""
-    p = Path(path)
+    write; raise ``InputError`` naming ``key`` otherwise. Nothing is changed either way. Returns the path with its
+    parents resolved (:func:`judged`): the one that was checked is the one to write."""
+    p, shown = judged(key, path), Path(path)
     if kind == "dir":
         if p.is_symlink() or (p.exists() and not p.is_dir()):
             raise InputError(
-                f"{key}: {p} exists and is not a folder this tool wrote; nothing was touched. "
+                f"{key}: {shown} exists and is not a folder this tool wrote; nothing was touched. "
                 f"Move it away or set {key} to another path."
             )
-        if p.is_dir() and not is_owned(p) and any(p.iterdir()):
+        if p.is_dir() and not is_owned(p, key) and any(p.iterdir()):
+            if not is_owned(p):
+                raise InputError(
+                    f"{key}: {shown}/ exists and was not written by kwanzaa_hub (no {MARKER} marker in it); "
+                    f"nothing was touched. Move it away or set {key} to another path."
+                )
+            wrote = marker_key(p)
             raise InputError(
-                f"{key}: {p}/ exists and was not written by kwanzaa_hub (no {MARKER} marker in it); "
-                f"nothing was touched. Move it away or set {key} to another path."
+                f"{key}: {shown}/ was written by kwanzaa_hub for "
+                + (f"{wrote!r}, not for {key!r}" if wrote else "an older version that did not record which output")
+                + f"; nothing was touched. Move it away or set {key} to another path"
+                + ("" if wrote else f" (or, if it is a folder {key} may replace, delete its {MARKER} file)")
+                + "."
             )
         return p
     if p.is_symlink() or p.is_dir() or (p.exists() and not _file_is_ours(p, kind, fields)):
         raise InputError(
-            f"{key}: {p} exists and does not hold what kwanzaa_hub writes there; nothing was touched. "
+            f"{key}: {shown} exists and does not hold what kwanzaa_hub writes there; nothing was touched. "
             f"Move it away or set {key} to another path."
         )
     return p

@@ -101,7 +101,7 @@ class LoraParams(_Section):
 class TrainParams(_Section):
     """QLoRA supervised fine-tuning."""
 
-    seed: int = Field(42, description="Seed for data order, LoRA init and dropout")
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Seed for data order, LoRA init and dropout (0..2**32-1)")
     epochs: float = Field(3.0, gt=0, description="Training epochs (used when max_steps is -1)")
     max_steps: int = Field(-1, ge=-1, description="Optimizer steps; -1 = use epochs")
     per_device_batch_size: int = Field(1, gt=0, description="Samples per device per micro-batch")
@@ -149,6 +149,13 @@ class TrainParams(_Section):
     output_dir: str = Field("models/adapter", description="Final adapter + tokenizer")
     report: str = Field("reports/train.json", description="Training report, a DVC metric")
     dvclive_dir: str = Field("dvclive", description="DVCLive loss curves (dvc plots)")
+
+    @field_validator("checkpoint_mirror")
+    @classmethod
+    def _mirror_keyword(cls, v: str) -> str:
+        if v.lower() in ("hub", "none", "null", "~", "false", "off") and v not in ("hub", "none"):
+            raise ValueError("the keywords are exactly 'hub' and 'none' (lower case); a folder needs another name")
+        return v
 
     @field_validator("max_steps")
     @classmethod
@@ -343,16 +350,66 @@ def parse_params(raw: Any, *, source: str = "params.yaml") -> Params:
         raise ParamsError("invalid params:\n  " + "\n  ".join(lines)) from None
 
 
-def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
-    """Read and validate params.yaml."""
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that a params file may not hold."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML as params files are written: no anchors or aliases (a few bytes of aliases can expand to gigabytes),
+    no key written twice in a mapping (YAML would keep the last silently; DVC refuses such a file)."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _Refused(
+                None, None, "anchors and aliases (&name, *name) are not accepted in a params file", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise _Refused(None, None, "a key must be a plain name", key_node.start_mark)
+            if key in seen:
+                raise _Refused(
+                    None, None, f"{key!r} is written twice in the same section; keep one", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_params_file(path: str | Path) -> dict[str, Any]:
+    """The params file at ``path`` as a mapping; any file that is not one (not YAML, a list, a scalar, a key or
+    section written twice, anchors and aliases) is a one-line ``ParamsError`` naming the line."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: not found. Run from the project root or pass --params PATH.")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # _StrictLoader is a SafeLoader
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        what = " ".join(str(exc.problem or exc.context or "").split())
+        kind = "not a valid params file" if isinstance(exc, _Refused) else "not valid YAML"
+        raise ParamsError(f"{where}: {kind}: {what}") from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
-    return parse_params(raw, source=str(path))
+        raise ParamsError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ParamsError(
+            f"{path}: expected a mapping of sections (model, data, train, eval, hub), found {type(raw).__name__}"
+        )
+    return raw
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
+    """Read and validate params.yaml."""
+    return parse_params(read_params_file(path), source=str(path))
 
 
 def to_yaml_dict(params: Params) -> dict[str, Any]:

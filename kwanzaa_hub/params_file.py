@@ -56,16 +56,19 @@ def apply(path: str | Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any
     Keys must exist in the params schema (a typo is an error naming it); the whole file is validated after the
     change, and nothing is written when any value is refused."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
-    from kwanzaa_hub.params import parse_params
+    from kwanzaa_hub.params import parse_params, read_params_file
 
     path = Path(path)
-    if not path.is_file():
-        raise ParamsError(f"{path}: not found. Run from the project root or pass --params PATH.")
+    read_params_file(path)  # a file that is not a params mapping (or holds aliases, keys twice) stops here
     yaml = YAML()  # round-trip: comments, order and quoting survive
     yaml.preserve_quotes = True
     yaml.width = 4096
-    doc = yaml.load(path.read_text(encoding="utf-8")) or {}
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8")) or {}
+    except YAMLError as exc:  # what PyYAML accepted and ruamel does not: say so, in one line
+        raise ParamsError(f"{path}: cannot be edited in place: {' '.join(str(exc).split())}") from None
     changes = []
     for key, value in pairs:
         *parents, leaf = key.split(".")

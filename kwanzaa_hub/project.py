@@ -32,11 +32,10 @@ def make_project(
     from kwanzaa_hub.outputs import claim, mark
     from kwanzaa_hub.params_file import apply
 
-    dest = Path(dest).resolve()
     if not (source / "dvc.yaml").is_file():
         raise InputError(f"{source}/dvc.yaml not found: run from a checkout of kwanzaa_hub (pip install -e .)")
-    claim("the project folder", dest, "dir")  # refreshed only when this tool made it
-    mark(dest, "the project folder")
+    dest = claim("demo", dest, "dir")  # refreshed only when `demo` made it ('..' refused, judged resolved)
+    mark(dest, "demo")
     shutil.copy2(source / "dvc.yaml", dest / "dvc.yaml")
     pkg = dest / "kwanzaa_hub"
     if pkg.exists():
@@ -44,6 +43,7 @@ def make_project(
     shutil.copytree(PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copy2(source / "params.yaml", dest / "params.yaml")
     apply(dest / "params.yaml", list((overrides or {}).items()))  # the documented file, comments kept
+    declare_local_base(dest)
     if raw_data is None:
         example_data.write(dest / "data" / "raw")
     else:
@@ -76,3 +76,35 @@ def make_project(
             check=True,
         )
     return dest
+
+
+#: The stages that load the base model: a local base folder or file is a DVC dependency of each.
+BASE_STAGES = ("data", "train", "eval")
+
+
+def declare_local_base(project: Path) -> bool:
+    """Add ``${model.base}`` to the deps of the stages that load the base when ``model.base`` is a local folder or
+    file, so `dvc status` sees a base rebuilt in place. A Hub id cannot be a DVC dependency (deps are paths); its
+    commit is resolved by the train stage and recorded in the checkpoint fingerprint and the train report.
+    Returns True when the deps were added."""
+    import yaml
+
+    from kwanzaa_hub.models import is_gguf
+    from kwanzaa_hub.params import read_params_file
+
+    base = str(read_params_file(project / "params.yaml").get("model", {}).get("base", ""))
+    if not (is_gguf(base) or Path(base).is_absolute() or (project / base).exists()):
+        return False  # a Hub id (or a local base not built yet: called again once it is)
+    dvc_yaml = project / "dvc.yaml"
+    text = dvc_yaml.read_text(encoding="utf-8")
+    stages = yaml.safe_load(text)["stages"]
+    lines = text.splitlines(keepends=True)
+    out, stage = [], None
+    for line in lines:
+        out.append(line)
+        if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
+            stage = line.strip()[:-1]
+        if stage in BASE_STAGES and line.strip() == "deps:" and "${model.base}" not in stages[stage]["deps"]:
+            out.append(line[: len(line) - len(line.lstrip())] + "  - ${model.base}\n")
+    dvc_yaml.write_text("".join(out), encoding="utf-8")
+    return True

@@ -18,8 +18,8 @@ from kwanzaa_hub.io import atomic_dir
 
 def pull(repo_id: str, version: str, out: str | Path) -> Path:
     """Download ``repo_id@version`` into ``out`` (replaced atomically) after checking every sha256."""
-    out = Path(out)
-    with atomic_dir(out, "--out") as tmp:
+    out = Path(out)  # judged resolved, '..' refused, and replaced only when `pull` wrote it (atomic_dir)
+    with atomic_dir(out, "pull") as tmp:
         hub.verified_download(repo_id, version, local_dir=tmp)
         shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's local_dir bookkeeping
     return out

@@ -64,10 +64,13 @@ def dotted(params: Params, key: str) -> Any:
     return value
 
 
-def fingerprint(params: Params, prepared_dir: str | Path) -> str:
-    """Hash of what determines the trained weights: :data:`WEIGHT_KEYS` and the prepared data files."""
+def fingerprint(params: Params, prepared_dir: str | Path, base: dict[str, str] | None = None) -> str:
+    """Hash of what determines the trained weights: :data:`WEIGHT_KEYS`, the base model's weights (``base``: its
+    :func:`~kwanzaa_hub.models.base_identity`) and the prepared data files."""
     values = {k: dotted(params, k) for k in WEIGHT_KEYS}
     values = {k: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for k, v in values.items()}
+    if base is not None:
+        values["base_weights"] = base
     h = hashlib.sha256(json.dumps(values, sort_keys=True).encode())
     for f in sorted(Path(prepared_dir).rglob("*")):
         if f.is_file() and f.suffix in (".arrow", ".json") and not f.name.startswith("cache-"):
@@ -109,8 +112,9 @@ def lora_config(params: Params) -> Any:
     )
 
 
-def load_base_model(params: Params, plan: hardware.TrainPlan) -> Any:
-    """The base model, 4-bit NF4 via bitsandbytes when the plan says so."""
+def load_base_model(params: Params, plan: hardware.TrainPlan, revision: str | None = None) -> Any:
+    """The base model (a Hub base at ``revision``, the commit resolved for this run), 4-bit NF4 via bitsandbytes
+    when the plan says so."""
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
@@ -129,7 +133,7 @@ def load_base_model(params: Params, plan: hardware.TrainPlan) -> Any:
         )
         if plan.device == "cuda":  # each DDP process puts its copy on its own GPU
             kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
-    return from_pretrained(AutoModelForCausalLM, params.model.base, params.model.revision, **kwargs)
+    return from_pretrained(AutoModelForCausalLM, params.model.base, revision or params.model.revision, **kwargs)
 
 
 #: What a caller of :func:`sft_config` may set besides the params: where a run writes, whether it saves and shows a
@@ -185,8 +189,11 @@ def sft_config(params: Params, plan: hardware.TrainPlan, **run_control: Any) -> 
     return SFTConfig(**{**settings, **run_control})
 
 
-def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list | None = None) -> Any:
-    """Model, LoRA, data and SFTTrainer, ready to ``train()``."""
+def build_trainer(
+    params: Params, plan: hardware.TrainPlan, *, callbacks: list | None = None, revision: str | None = None
+) -> Any:
+    """Model, LoRA, data and SFTTrainer, ready to ``train()``; a Hub base is loaded at ``revision`` (the commit
+    this run resolved) when given."""
     import torch
     from datasets import load_from_disk
     from trl import SFTTrainer
@@ -205,10 +212,10 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
     train_ds = ds["train"].select_columns(keep)
     eval_ds = ds["eval"].select_columns(keep)
 
-    tokenizer = load_tokenizer(params.model.base, params.model.revision)
+    tokenizer = load_tokenizer(params.model.base, revision or params.model.revision)
     set_pad_token(tokenizer)
     torch.manual_seed(t.seed)
-    model = model_for_lora(params, plan)
+    model = model_for_lora(params, plan, revision)
     config = sft_config(params, plan)
     return SFTTrainer(
         model=model,
@@ -221,13 +228,13 @@ def build_trainer(params: Params, plan: hardware.TrainPlan, *, callbacks: list |
     )
 
 
-def model_for_lora(params: Params, plan: hardware.TrainPlan) -> Any:
-    """The base model (:func:`load_base_model`), its ``train.lora.target_modules`` checked, and prepared for
-    k-bit training when quantized: what LoRA is applied to."""
+def model_for_lora(params: Params, plan: hardware.TrainPlan, revision: str | None = None) -> Any:
+    """The base model (:func:`load_base_model`, a Hub base at ``revision``), its ``train.lora.target_modules``
+    checked, and prepared for k-bit training when quantized: what LoRA is applied to."""
     from peft import prepare_model_for_kbit_training
 
     t = params.train
-    model = load_base_model(params, plan)
+    model = load_base_model(params, plan, revision)
     missing = [m for m in t.lora.target_modules if m not in linear_layer_names(model)]
     if missing:
         raise InputError(
@@ -282,10 +289,12 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     plan = training_plan(params, facts)
     main = is_main_process()
     if under_launcher():  # the launching process already ran prepare(): every rank only reads
-        fp = fingerprint(params, params.data.prepared_dir)
+        base = json.loads(os.environ[BASE_ENV]) if BASE_ENV in os.environ else identify_base(params)
+        fp = fingerprint(params, params.data.prepared_dir, base)
         resume = checkpoints.local_resume_point(Path(t.checkpoint_dir), fp, main=False)
     else:
-        fp, resume = prepare(params, facts)
+        fp, resume, base = prepare(params, facts)
+    revision = base.get("commit")  # a Hub base: the commit resolved once for this run is the one loaded
     mirror = checkpoints.mirror_for(params)
     restoring = bool(resume) and checkpoints.finished(Path(resume))
     callbacks = list(callbacks or [])
@@ -297,7 +306,7 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
         mark(Path(t.dvclive_dir), "train.dvclive_dir")
         extra = [checkpoints.mirror_callback(mirror, fp)] if mirror is not None else []
         callbacks = [DVCLiveCallback(live=live), *extra, *callbacks]
-    trainer = build_trainer(params, plan, callbacks=callbacks)
+    trainer = build_trainer(params, plan, callbacks=callbacks, revision=revision)
     console.print(summary_line(params, plan, facts, trainer, resume))
     # read now: the checkpoint resumed from may be rotated away (save_total_limit) before the report is written
     tokens_before = checkpoints.tokens_seen(Path(resume)) if resume and not restoring else 0
@@ -312,6 +321,7 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     evals = [h for h in trainer.state.log_history if "eval_loss" in h]
     metrics = evals[-1] if evals and evals[-1].get("step") == trainer.state.global_step else trainer.evaluate()
     report = _report(trainer, plan, training_loss, metrics, runtime, resume, tokens_before)
+    report["base_model"] = {"name": without_machine_paths(params.model.base), **base}
     if not main:
         return TrainResult(report, resume)
     live.end()
@@ -392,22 +402,34 @@ def relaunch(params: Params, params_path: str | Path) -> int | None:
     cmd = launch_command(params, params_path)
     if cmd is None:
         return None
-    prepare(params)
+    _, _, base = prepare(params)
     console.print(f"train: {params.train.num_processes} processes: {' '.join(cmd[1:])}")
-    return subprocess.run(cmd).returncode
+    return subprocess.run(cmd, env={**os.environ, BASE_ENV: json.dumps(base)}).returncode
 
 
-def prepare(params: Params, facts: hardware.HardwareFacts | None = None) -> tuple[str, str | None]:
+#: How the launching process hands the base identity it resolved to the processes it starts (one commit per run).
+BASE_ENV = "KWANZAA_HUB_BASE_IDENTITY"
+
+
+def identify_base(params: Params) -> dict[str, str]:
+    """The base model's :func:`~kwanzaa_hub.models.base_identity` (a Hub base resolved to its commit)."""
+    from kwanzaa_hub.models import base_identity
+
+    return base_identity(params.model.base, params.model.revision)
+
+
+def prepare(params: Params, facts: hardware.HardwareFacts | None = None) -> tuple[str, str | None, dict[str, str]]:
     """Before any model loads: the preflight checks (base model access, hardware, the Hub token when a repo is
     configured), then the resume point (the local checkpoint of this exact run, else the newest one in the
-    mirror). Returns (fingerprint, resume)."""
+    mirror). Returns (fingerprint, resume, the base model's identity)."""
     from kwanzaa_hub import preflight
 
     claim_all(params.outputs("train"))  # every output is new, empty or ours before anything happens
     for line in preflight.run(params, facts):  # fail now, not 20 minutes in
         console.print(f"train: {line}")
     ckpt_dir = Path(params.train.checkpoint_dir)
-    fp = fingerprint(params, params.data.prepared_dir)
+    base = identify_base(params)  # a base rebuilt in place (or a moved Hub revision) is another run
+    fp = fingerprint(params, params.data.prepared_dir, base)
     mirror = checkpoints.mirror_for(params)
     if mirror is not None:
         mirror.check()
@@ -417,7 +439,7 @@ def prepare(params: Params, facts: hardware.HardwareFacts | None = None) -> tupl
         if fetched is not None:
             console.print(f"train: no local checkpoint; fetched {fetched.name} of this run from {mirror}")
             resume = str(fetched)
-    return fp, resume
+    return fp, resume, base
 
 
 def _report(

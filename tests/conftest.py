@@ -103,7 +103,7 @@ def make_dvc_project(tmp_path, tiny_model_dir):
     """Factory: a git + DVC copy of this repo's pipeline in tmp_path, on the tiny model, no push."""
     import shutil
 
-    from kwanzaa_hub.project import make_project
+    from kwanzaa_hub.project import declare_local_base, make_project
 
     def factory(overrides: dict | None = None, name: str = "project") -> Path:
         dest = tmp_path / name
@@ -112,6 +112,7 @@ def make_dvc_project(tmp_path, tiny_model_dir):
         project = make_project(dest, merged)
         if not (dest / "models" / "base").exists():
             shutil.copytree(tiny_model_dir, dest / "models" / "base")
+        declare_local_base(project)
         return project
 
     return factory

@@ -8,6 +8,7 @@ import ast
 import os
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import nbformat
@@ -128,7 +129,6 @@ def test_an_unmounted_drive_remote_stops_with_what_to_do(tmp_path):
 def test_the_notebook_runs_cell_by_cell_and_ends_answering(make_dvc_project, hub, repo_id, monkeypatch):
     import shutil
     import subprocess
-    import sys
 
     from nbclient import NotebookClient
 
@@ -159,6 +159,8 @@ def test_the_notebook_runs_cell_by_cell_and_ends_answering(make_dvc_project, hub
     monkeypatch.delenv("HF_TOKEN", raising=False)  # the token must come from the (stub) Colab secret
     monkeypatch.setenv("COLAB_STUB_SECRET_HF_TOKEN", HUB_TOKEN)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(STUB), os.environ.get("PYTHONPATH", "")]))
+    # the kernel's `!dvc` / `!kwanzaa-hub` (and dvc's stage commands) are this environment's, activated or not
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(project)}})
     client.execute()  # a cell that raises fails the test (CellExecutionError)
 
