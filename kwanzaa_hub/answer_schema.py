@@ -150,7 +150,7 @@ def guidance_options(style: dict[str, Any], depth: int = 8) -> dict[str, Any]:
         "item_separator": ",",
         "key_separator": ": ",
         "whitespace_flexible": False,
-        "whitespace_pattern": "\\n {0,%d}" % (style["indent"] * depth),
+        "whitespace_pattern": f"\\n {{0,{style['indent'] * depth}}}",
     }
 
 
