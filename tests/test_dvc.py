@@ -212,7 +212,6 @@ def test_dvc_exp_show_as_the_readme_documents_it_names_every_headline_metric(mak
     """metrics.json holds the headline set only (base, adapter and constrained), and the README's command shows each
     name in full at 250 columns (a plain 250-column table cuts 24 such names to "..." after the sixth)."""
     import json
-    import os
     import re
     import subprocess
 
