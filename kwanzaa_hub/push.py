@@ -4,8 +4,8 @@ Phases of :func:`run`: collect the payload (adapter + tokenizer files, ``metrics
 eval reports, the eval details, the decoding schema ``answer.schema.json``, the resolved params) -> render and
 check the card -> with no ``hub.repo_id``, stop there and say nothing was pushed -> preflight the token ->
 create the repo private or check its visibility -> commit and tag (a no-op when the tag already holds the same
-payload) -> write ``MODEL_CARD.md`` and ``reports/push.json``. Outputs are written only after the push succeeded, so DVC never caches a receipt
-for a push that did not happen.
+payload) -> write ``MODEL_CARD.md`` and ``reports/push.json``. Outputs are written only after the push
+succeeded, so DVC never caches a receipt for a push that did not happen.
 """
 
 from __future__ import annotations
