@@ -287,7 +287,12 @@ class Params(_Section):
     def _eval_outputs(self) -> list[Output]:
         e = self.eval
         return [
-            Output("eval.metrics_file", e.metrics_file, "json", fields=("adapter.", "base.")),
+            Output(
+                "eval.metrics_file",
+                e.metrics_file,
+                "json",
+                fields=("adapter.", "base.", "adapter_constrained.", "base_constrained."),
+            ),
             Output("eval.predictions_file", e.predictions_file, "jsonl", fields=("id", "prompt_sha256", "reference")),
             Output("eval.plot_file", e.plot_file, "json", fields=("metric", "model", "value")),
             Output("eval.report", e.report, "json", fields=("max_new_tokens",)),
