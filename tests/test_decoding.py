@@ -167,3 +167,31 @@ def test_every_end_id_ends_a_constrained_row(tiny_tokenizer):
     brace = tiny_tokenizer.convert_tokens_to_ids("{")
     proc(torch.tensor([[7, 7, brace], [7, 7, eos[1]]]), scores.clone())
     assert proc.done == [False, True]
+
+
+@pytest.mark.slow
+def test_a_row_whose_object_is_complete_is_forced_to_end(tiny_tokenizer):
+    """Once the matcher accepts, the only token left is the first end id (the grammar itself is never consulted
+    again, so nothing can be appended to a finished object)."""
+    import torch
+
+    from kwanzaa_hub.decoding import SchemaConstraint
+
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "integer", "minimum": 0, "maximum": 5}},
+        "required": ["a"],
+        "additionalProperties": False,
+        # indented style: whitespace may follow the closing brace, so the grammar alone would not stop the row
+        "x-guidance": {"item_separator": ",", "key_separator": ": ", "whitespace_pattern": "\\n {0,4}"},
+    }
+    eos = [tiny_tokenizer.convert_tokens_to_ids(t) for t in ("<|eot_id|>", "<|end_of_text|>")]
+    proc = SchemaConstraint(tiny_tokenizer, schema, eos).processor(1)
+    ids = [7]
+    scores = torch.zeros(1, len(tiny_tokenizer))
+    proc(torch.tensor([ids]), scores.clone())
+    for tok in tiny_tokenizer('{"a": 1}', add_special_tokens=False)["input_ids"]:
+        ids.append(tok)
+        out = proc(torch.tensor([ids]), scores.clone())
+    assert torch.isfinite(out[0]).nonzero().flatten().tolist() == [eos[0]]
+    assert proc.c.errors == []
