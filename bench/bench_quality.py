@@ -44,7 +44,10 @@ OVERRIDES = {
     "train.save_steps": 5,
     "eval.max_new_tokens": "auto",
     "eval.allow_truncation": False,
+    "eval.decoding": "both",  # free (what training taught) and held to the decoding schema (what a server returns)
 }
+#: The four runs of the eval: each model free and constrained, on the same prompts and batches.
+RUNS = ("base", "adapter", "base_constrained", "adapter_constrained")
 FAILURE_ORDER = ("truncated", "invalid_json", "schema_field", "wrong_refusal", "missing_citation")
 
 
@@ -105,6 +108,9 @@ def collect(project: Path, state: dict, name: str) -> dict:
     from kwanzaa_hub.outputs import without_machine_paths
 
     metrics = json.loads((project / "metrics.json").read_text())
+    details_file = project / "eval/details.json"
+    if details_file.is_file():  # every metric and category; metrics.json holds the headline set only
+        metrics = {**json.loads(details_file.read_text())["metrics"], **metrics}
     train = json.loads((project / "reports/train.json").read_text())
     if train.get("resumed_from_step") and "train_tokens_this_run" not in train:
         # reports/train.json of code before 2026-11-28 divided the whole run's tokens by the last process's time
@@ -132,8 +138,9 @@ def collect(project: Path, state: dict, name: str) -> dict:
         "machine": state["machine"],
         "params": without_machine_paths(yaml.safe_load((project / "params.yaml").read_text())),
         "data_md5": state["data_md5"],
-        "base": registry.whole_split(metrics, "base"),
-        "adapter": registry.whole_split(metrics, "adapter"),
+        **{run: registry.whole_split(metrics, run) for run in RUNS},
+        "ms_per_token": {run: ev[run].get("ms_per_token") for run in RUNS if isinstance(ev.get(run), dict)},
+        "constrained_cost": ev.get("constrained_cost", {}),
         "adapter_by_category": {
             k.split(".", 1)[1]: v for k, v in metrics.items() if k.startswith("adapter.") and k.count(".") == 2
         },
@@ -164,11 +171,18 @@ def collect(project: Path, state: dict, name: str) -> dict:
 
 
 def markdown(result: dict) -> str:
-    """The BENCHMARKS.md rows: base vs adapter, then the failure classes."""
-    lines = ["| metric | base | adapter |", "| --- | --- | --- |"]
-    for k, v in result["adapter"].items():
-        b = result["base"].get(k)
-        lines.append(f"| {k} | {'-' if b is None else f'{b:.3f}'} | {v:.3f} |")
+    """The BENCHMARKS.md rows: base and adapter, free and constrained, time per token, then the failure classes."""
+    runs = [r for r in RUNS if result.get(r)]
+
+    def cell(value) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    lines = ["| metric | " + " | ".join(runs) + " |", "|" + " --- |" * (len(runs) + 1)]
+    for k in result["adapter"]:
+        lines.append(f"| {k} | " + " | ".join(cell(result[r].get(k)) for r in runs) + " |")
+    speed = result.get("ms_per_token") or {}
+    if speed:
+        lines.append("| ms per generated token | " + " | ".join(str(speed.get(r, "-")) for r in runs) + " |")
     lines += ["", "| adapter output | count |", "| --- | --- |"]
     lines += [f"| {k} | {v} |" for k, v in result["adapter_failures"].items()]
     return "\n".join(lines)

@@ -3,7 +3,7 @@
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["load", "__version__"]
+__all__ = ["ask", "load", "__version__"]
 
 
 def load(repo_id: str, version: str = "v1", base_model: str | None = None, **model_kwargs: Any):
@@ -11,3 +11,11 @@ def load(repo_id: str, version: str = "v1", base_model: str | None = None, **mod
     from kwanzaa_hub.pull import load as _load
 
     return _load(repo_id, version, base_model, **model_kwargs)
+
+
+def ask(question: str, documents: Any, **kwargs: Any) -> str:
+    """One answer (a ``kwanzaa.answer.v1`` JSON object under the decoding schema) to ``question`` over retrieved
+    ``documents``; see ``kwanzaa_hub.answering.ask``."""
+    from kwanzaa_hub.answering import ask as _ask
+
+    return _ask(question, documents, **kwargs)

@@ -232,6 +232,9 @@ def build_card(inputs: CardInputs) -> Any:
                 "adapter": f"{a:.3f}",
                 "base": "—" if b is None else f"{b:.3f}",
                 "change": "—" if b is None else f"{a - b:+.3f} ({registry.change_word(name, a - b)})",
+                "constrained": "—"
+                if f"adapter_constrained.{name}" not in m
+                else f"{m[f'adapter_constrained.{name}']:.3f}",
             }
         )
     t = inputs.train_report
@@ -272,12 +275,21 @@ def build_card(inputs: CardInputs) -> Any:
             f"{r} {inputs.eval_report[r]['tokens_per_s']:.0f}" for r in ("base", "adapter") if r in inputs.eval_report
         ),
         budget=inputs.eval_report.get("max_new_tokens", "?"),
+        constrained=any(k.startswith("adapter_constrained.") for k in m),
+        schema_file=hub_layout_schema(),
         signature=CARD_SIGNATURE,
         git_commit=inputs.git_commit,
         lock_rows=list(inputs.lock.items()),
         adapter_sha256=inputs.adapter_sha256 or "n/a",
         libraries=", ".join(f"{k} {v}" for k, v in inputs.libraries.items()),
     )
+
+
+def hub_layout_schema() -> str:
+    """The decoding schema's name in a version (the card tells servers to load it)."""
+    from kwanzaa_hub.hub import REPO_LAYOUT
+
+    return REPO_LAYOUT["decoding_schema"]
 
 
 def check_card(text: str, inputs: CardInputs) -> None:

@@ -156,6 +156,45 @@ def pull(
 
 @app.command()
 @handled
+def ask(
+    question: str = typer.Argument(..., help="the question to answer"),
+    docs: Path = typer.Option(..., "--docs", help="retrieved documents: a JSON list or a JSONL file"),
+    adapter: Optional[Path] = typer.Option(None, help="local adapter folder (default: train.output_dir)"),
+    repo: Optional[str] = typer.Option(None, "--repo", help="a pushed version's repo (namespace/name)"),
+    version: str = typer.Option("v1", help="with --repo: the version tag"),
+    free: bool = typer.Option(False, "--free", help="free decoding (not held to the decoding schema)"),
+    base: Optional[str] = typer.Option(None, help="base model (default: model.base from params)"),
+    max_new_tokens: int = typer.Option(2048, help="generation budget"),
+    params: Path = ParamsOpt,
+) -> None:
+    """Answer one question from retrieved documents: prints one JSON object (held to the version's decoding
+    schema unless --free) on stdout, nothing else."""
+    from kwanzaa_hub import answering as ask_mod
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.params import load_params
+
+    if adapter is not None and repo is not None:
+        raise InputError("--adapter and --repo both given: answer with a local adapter folder or a pushed version")
+    if not question.strip():
+        raise InputError("the question is empty: pass the question to answer")
+    documents = ask_mod.load_documents(docs)  # bad documents fail before any model loads
+    p = load_params(params)
+    loaded = ask_mod.load_model(
+        adapter=None if repo else (adapter or Path(p.train.output_dir)),
+        repo_id=repo,
+        version=version,
+        base=base or p.model.base,
+        revision=p.model.revision,
+        schema_file=p.data.decoding_schema,
+    )
+    text = ask_mod.answer(
+        loaded, question, documents, free=free, max_new_tokens=max_new_tokens, chat_date=p.model.chat_date
+    )
+    print(text)
+
+
+@app.command()
+@handled
 def versions(repo_id: str = typer.Argument(..., help="namespace/name")) -> None:
     """List the pushed versions with commit, date and headline metrics."""
     from kwanzaa_hub import hub

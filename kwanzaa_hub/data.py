@@ -28,6 +28,7 @@ from kwanzaa_hub.contract import (
 )
 from kwanzaa_hub.errors import DataValidationError, InputError
 from kwanzaa_hub.params import Params
+from kwanzaa_hub.placeholders import placeholder_kind
 
 ROLES_OK = (("system", "user", "assistant"), ("user", "assistant"))
 MESSAGE_KEYS = {"role", "content"}
@@ -51,6 +52,11 @@ class Sample:
     @property
     def where(self) -> str:
         return f"{self.file}:{self.line}"
+
+    @property
+    def placeholder(self) -> str | None:
+        """The template shape of this sample's ``answer.text`` (see :mod:`kwanzaa_hub.placeholders`), or None."""
+        return placeholder_kind(self.answer.answer.answer.text)
 
     @property
     def id(self) -> str:
@@ -292,7 +298,8 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
     """Validate both files, measure, check leakage, apply the overflow policy and write the outputs."""
     from datasets import Dataset, DatasetDict
 
-    from kwanzaa_hub.io import all_or_nothing, atomic_dir, atomic_write_json
+    from kwanzaa_hub import answer_schema
+    from kwanzaa_hub.io import all_or_nothing, atomic_dir, atomic_write_json, atomic_write_text
     from kwanzaa_hub.models import load_tokenizer
     from kwanzaa_hub.outputs import claim_all
 
@@ -318,16 +325,36 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
                 "or data.overflow: drop to leave these out"
             ]
         )
+    placeholders = [s for s in all_samples if s.placeholder]
+    listed = [f"{s.where} ({s.placeholder})" for s in placeholders]
+    if placeholders and p.placeholders == "error":
+        raise DataValidationError(
+            [f"{w}: answer.text is a template, not an answer" for w in listed]
+            + ["write real answers for these samples, or set data.placeholders: drop (or keep)"]
+        )
     dropped = [f"{s.where} ({lengths[s.id].total} tokens)" for s in too_long]
+    removed = set(map(id, too_long)) | (set(map(id, placeholders)) if p.placeholders == "drop" else set())
+    if p.placeholders == "drop":
+        dropped += [f"{w}: placeholder answer" for w in listed]
     kept = {
-        split: [s for s in c.samples if s not in too_long] for split, c in zip(("train", "eval"), checks, strict=False)
+        split: [s for s in c.samples if id(s) not in removed]
+        for split, c in zip(("train", "eval"), checks, strict=False)
     }
     if not kept["train"] or not kept["eval"]:
         raise InputError(
-            f"data.overflow: drop leaves no {'train' if not kept['train'] else 'eval'} samples; raise data.max_length"
+            f"dropping samples (data.overflow / data.placeholders: drop) leaves no "
+            f"{'train' if not kept['train'] else 'eval'} samples"
         )
 
     warnings = [w for c in checks for w in c.warnings] + leak_warnings
+    if placeholders:
+        warnings += [
+            f"{w}: answer.text is a template, not an answer ({'dropped' if p.placeholders == 'drop' else 'kept'}; "
+            "data.placeholders decides)"
+            for w in listed
+        ]
+    kept_answers = [s.messages[-1]["content"] for split in ("train", "eval") for s in kept[split]]
+    schema = answer_schema.from_answers(kept_answers, margin=p.schema_margin)
     report = {
         "train": split_report(kept["train"], lengths),
         "eval": split_report(kept["eval"], lengths),
@@ -335,11 +362,14 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         "overflow": len(too_long),
         "duplicates": duplicates,
         "refusals_citing_context": sum(c.refusals_citing_context for c in checks),
+        "placeholders": {split: sum(s.split == split for s in placeholders) for split in ("train", "eval")},
+        "placeholder_policy": p.placeholders,
+        "placeholder_samples": listed,
         "warnings": len(warnings),
         "dropped_samples": dropped,
         "warning_list": warnings,
     }
-    with all_or_nothing(p.prepared_dir, p.report):
+    with all_or_nothing(p.prepared_dir, p.report, p.decoding_schema):
         with atomic_dir(p.prepared_dir, "data.prepared_dir") as tmp:
             DatasetDict(
                 {
@@ -348,6 +378,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
                 }
             ).save_to_disk(str(tmp))
         atomic_write_json(p.report, report)
+        atomic_write_text(p.decoding_schema, answer_schema.schema_text(schema))
     return DataResult(report, warnings)
 
 

@@ -22,6 +22,7 @@ from kwanzaa_hub.generate import STOP_REASONS, Generations
 from kwanzaa_hub.io import all_or_nothing, atomic_write_json, atomic_write_text
 from kwanzaa_hub.metrics import registry
 from kwanzaa_hub.params import Params
+from kwanzaa_hub.placeholders import placeholder_kind
 
 AUTO_MARGIN = 1.15  # eval.max_new_tokens: auto = longest reference answer x this, rounded up to a multiple of 64
 
@@ -73,52 +74,92 @@ def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, str]:
     return base, AutoTokenizer.from_pretrained(adapter_dir), p.device
 
 
+def load_schema(params: Params) -> dict[str, Any]:
+    """The decoding schema the data stage wrote (``data.decoding_schema``)."""
+    path = params.data.decoding_schema
+    try:
+        return json.loads(open(path, encoding="utf-8").read())
+    except FileNotFoundError:
+        raise InputError(
+            f"{path} not found: run `dvc repro data` (the data stage writes the decoding schema)"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}); rerun `dvc repro data`") from None
+
+
+def decodings(mode: str) -> list[str]:
+    """``eval.decoding`` as the decodings to run, free first."""
+    return ["free", "constrained"] if mode == "both" else [mode]
+
+
 def generate_all(params: Params, prompts: list, budget: Budget) -> dict[str, Generations]:
-    """Greedy generations of the base model alone (when ``eval.baseline``) and of base + adapter. The
-    adapter is merged into the base weights before generating (one matmul per layer instead of three)."""
+    """Greedy generations of the base model alone (when ``eval.baseline``) and of base + adapter, free and/or held
+    to the decoding schema (``eval.decoding``), keyed by run name (``adapter``, ``adapter_constrained``, ...). The
+    adapter is merged into the base weights before generating (one matmul per layer instead of three). Both
+    decodings of a model run on the same prompts in the same batches, so their time per token compares."""
     from peft import PeftModel
+
+    e = params.eval
+    modes = decodings(e.decoding)
+    schema = load_schema(params) if "constrained" in modes else None
+    base, tokenizer, device = load_models(params, params.train.output_dir)
+    runs = (["base"] if e.baseline else []) + ["adapter"]
+    console.print(
+        f"eval: {len(prompts)} prompts x {len(runs)} model(s) ({', '.join(runs)}) x {e.decoding} decoding, greedy, "
+        f"batch {e.batch_size}, "
+        f"max_new_tokens {budget.max_new_tokens}{' (auto)' if budget.auto else ''} for a longest reference answer "
+        f"of {budget.longest_reference} tokens, on {device}"
+    )
+    out: dict[str, Generations] = {}
+    for model_name in runs:
+        model = (
+            base
+            if model_name == "base"
+            else PeftModel.from_pretrained(base, params.train.output_dir).merge_and_unload()
+        )
+        for mode in modes:
+            name = registry.run_name(model_name, mode)
+            out[name] = _generate_run(
+                params, model, tokenizer, prompts, budget, name, schema if mode != "free" else None
+            )
+    return out
+
+
+def _generate_run(
+    params: Params, model: Any, tokenizer: Any, prompts: list, budget: Budget, name: str, schema: dict | None
+) -> Generations:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from kwanzaa_hub.generate import generate
 
     e = params.eval
-    base, tokenizer, device = load_models(params, params.train.output_dir)
-    runs = (["base"] if e.baseline else []) + ["adapter"]
-    console.print(
-        f"eval: {len(prompts)} prompts x {len(runs)} model(s) ({', '.join(runs)}), greedy, batch {e.batch_size}, "
-        f"max_new_tokens {budget.max_new_tokens}{' (auto)' if budget.auto else ''} for a longest reference answer "
-        f"of {budget.longest_reference} tokens, on {device}"
-    )
-    out: dict[str, Generations] = {}
-    for name in runs:
-        model = base if name == "base" else PeftModel.from_pretrained(base, params.train.output_dir).merge_and_unload()
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} samples"),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(f"generating ({name})", total=len(prompts), rate="")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} samples"),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"generating ({name})", total=len(prompts), rate="")
 
-            def show(done: int, toks: int, secs: float, task: Any = task, bar: Any = bar, name: str = name) -> None:
-                rate = speed(done, toks, secs)
-                bar.update(task, completed=done, rate=rate)
-                if not console.is_terminal:  # a log file gets a line per batch instead of a live bar
-                    console.print(f"eval: generating ({name}) {done}/{len(prompts)} samples, {rate}, {secs:.0f} s")
+        def show(done: int, toks: int, secs: float, task: Any = task, bar: Any = bar, name: str = name) -> None:
+            rate = speed(done, toks, secs)
+            bar.update(task, completed=done, rate=rate)
+            if not console.is_terminal:  # a log file gets a line per batch instead of a live bar
+                console.print(f"eval: generating ({name}) {done}/{len(prompts)} samples, {rate}, {secs:.0f} s")
 
-            out[name] = generate(
-                model,
-                tokenizer,
-                prompts,
-                chat_date=params.model.chat_date,
-                max_new_tokens=budget.max_new_tokens,
-                batch_size=e.batch_size,
-                progress=show,
-            )
-    return out
+        return generate(
+            model,
+            tokenizer,
+            prompts,
+            chat_date=params.model.chat_date,
+            max_new_tokens=budget.max_new_tokens,
+            batch_size=e.batch_size,
+            progress=show,
+            schema=schema,
+        )
 
 
 # ------------------------------------------------------------------------------------------- score
@@ -214,28 +255,46 @@ def prediction_lines(
     return lines
 
 
-def eval_report(budget: Budget, generations: dict[str, Generations]) -> dict[str, Any]:
-    """``reports/eval.json``: the budget used, how each model's generations stopped, and speed."""
-    return {
+def ms_per_token(gen: Generations) -> float:
+    """Wall time per generated token of one run, in milliseconds."""
+    return round(1000 * gen.seconds / gen.new_tokens, 2) if gen.new_tokens else 0.0
+
+
+def eval_report(budget: Budget, generations: dict[str, Generations], placeholders: dict[str, int]) -> dict[str, Any]:
+    """``reports/eval.json``: the budget used, how each run's generations stopped, how many answers are
+    placeholders, speed, and what constrained decoding costs per token against free decoding of the same batches
+    (``constrained_cost``: constrained ms/token / free ms/token, per model)."""
+    report = {
         "max_new_tokens": budget.max_new_tokens,
         "max_new_tokens_auto": budget.auto,
         "longest_reference_tokens": budget.longest_reference,
         **{
             name: {
                 "stop_reasons": {r: gen.stop_reasons.count(r) for r in STOP_REASONS},
+                "placeholder_answers": placeholders.get(name, 0),
                 "new_tokens": gen.new_tokens,
                 "seconds": round(gen.seconds, 1),
                 "tokens_per_s": round(gen.tokens_per_s, 1),
+                "ms_per_token": ms_per_token(gen),
             }
             for name, gen in generations.items()
         },
     }
+    cost = {
+        m: round(ms_per_token(generations[f"{m}_constrained"]) / ms_per_token(generations[m]), 2)
+        for m in registry.MODELS
+        if m in generations and f"{m}_constrained" in generations and ms_per_token(generations[m])
+    }
+    if cost:
+        report["constrained_cost"] = cost
+    return report
 
 
 @dataclass
 class EvalResult:
     metrics: dict[str, float]
     report: dict[str, Any]
+    details: dict[str, Any] | None = None
 
 
 def speed(done: int, tokens: int, secs: float) -> str:
@@ -248,6 +307,7 @@ def run(params: Params) -> EvalResult:
     """Generate, score and write the eval stage's outputs."""
     from datasets import load_from_disk
 
+    from kwanzaa_hub.metrics import scoring
     from kwanzaa_hub.outputs import claim_all
 
     e = params.eval
@@ -259,8 +319,14 @@ def run(params: Params) -> EvalResult:
     user_msgs = [p[-1]["content"] for p in prompts]
 
     generations = generate_all(params, prompts, budget)
-    metrics = score_all(generations, references, user_msgs, ds["category"], e.grounding_threshold)
-    report = eval_report(budget, generations)
+    every = score_all(generations, references, user_msgs, ds["category"], e.grounding_threshold)
+    metrics = registry.headline(every)
+    placeholders = {
+        name: sum(placeholder_kind(scoring.answer_text(t)) is not None for t in g.texts)
+        for name, g in generations.items()
+    }
+    report = eval_report(budget, generations, placeholders)
+    details = {"metrics": every, "speed": {k: v for k, v in report.items() if k in generations}}
 
     plot = [
         {"metric": m, "model": name, "value": metrics[f"{name}.{m}"]}
@@ -269,9 +335,10 @@ def run(params: Params) -> EvalResult:
         if f"{name}.{m}" in metrics
     ]
     lines = prediction_lines(ds, references, user_msgs, generations, e.grounding_threshold)
-    with all_or_nothing(e.predictions_file, e.plot_file, e.metrics_file, e.report):
+    with all_or_nothing(e.predictions_file, e.plot_file, e.metrics_file, e.report, e.details_file):
         atomic_write_text(e.predictions_file, "\n".join(lines) + "\n")
         atomic_write_json(e.plot_file, plot)
         atomic_write_json(e.metrics_file, metrics)
         atomic_write_json(e.report, report)
-    return EvalResult(metrics, report)
+        atomic_write_json(e.details_file, details)
+    return EvalResult(metrics, report, details)

@@ -17,6 +17,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kwanzaa_hub import prompt
+
 SEED = 7
 NAMESPACE = "kwanzaa_example_sources"
 
@@ -444,15 +446,9 @@ def _url(doc: Doc) -> str:
 
 
 def _user_message(retrieved: list[tuple[Doc, float]], query: str) -> str:
-    if not retrieved:
-        return f"Query: {query}\n\nNo relevant documents were retrieved from the corpus."
-    blocks = [
-        f"[{i}] {d.title}\nRelevance Score: {score:.2f}\nSource: {d.org} ({d.year})\nContent: {d.content}\nURL: {_url(d)}"
-        for i, (d, score) in enumerate(retrieved, 1)
-    ]
-    return (
-        "Retrieved Documents:\n\n" + "\n\n".join(blocks) + f"\n\nQuery: {query}\n\n"
-        "Provide your response as valid JSON following the answer_json contract."
+    return prompt.user_message(
+        query,
+        [prompt.RetrievedDoc(d.title, d.content, _url(d), d.org, d.year, score) for d, score in retrieved],
     )
 
 

@@ -137,13 +137,16 @@ def generate(
     batch_size: int,
     progress: Any = None,
     stop_at_json_end: bool = True,
+    schema: dict | None = None,
 ) -> Generations:
     """Greedy answers for chat prompts (system + user messages), in input order.
 
     ``progress``, when given, is called as ``progress(done_samples, new_tokens, seconds)`` after each batch.
+    With a decoding ``schema`` every row is constrained to it (:mod:`kwanzaa_hub.decoding`) and ends when its
+    JSON object is complete.
     """
     import torch
-    from transformers import StoppingCriteriaList
+    from transformers import LogitsProcessorList, StoppingCriteriaList
 
     set_pad_token(tokenizer)
     tokenizer.padding_side = "left"
@@ -155,6 +158,11 @@ def generate(
     counts: list[int] = [0] * len(encoded)
     eos = stop_ids(tokenizer, model)
     device = next(model.parameters()).device
+    constraint = None
+    if schema is not None:
+        from kwanzaa_hub.decoding import SchemaConstraint
+
+        constraint = SchemaConstraint(tokenizer, schema, eos)
     start = time.perf_counter()
     model.eval()
     for b in range(0, len(order), batch_size):
@@ -162,6 +170,7 @@ def generate(
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
         width = batch["input_ids"].shape[1]
         stoppers = StoppingCriteriaList([_json_stopper(tokenizer, width, len(idx))] if stop_at_json_end else [])
+        processors = LogitsProcessorList([constraint.processor(len(idx))] if constraint else [])
         with torch.inference_mode():
             gen = model.generate(
                 **batch,
@@ -170,6 +179,7 @@ def generate(
                 eos_token_id=eos,
                 pad_token_id=tokenizer.pad_token_id,
                 stopping_criteria=stoppers,
+                logits_processor=processors,
             )
         for row, i in zip(gen[:, width:].tolist(), idx, strict=False):
             texts[i], counts[i], reasons[i] = finish(row, eos, tokenizer.pad_token_id, tokenizer, max_new_tokens)

@@ -34,7 +34,10 @@ REPO_LAYOUT = {
     "data_report": "reports/data.json",
     "train_report": "reports/train.json",
     "eval_report": "reports/eval.json",
+    "eval_details": "eval/details.json",
     "params": "params.yaml",
+    #: the decoding schema a server enforces (vLLM ``response_format``, llama.cpp ``json_schema``, ``ask``)
+    "decoding_schema": "answer.schema.json",
 }
 UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
@@ -597,8 +600,17 @@ def _version_key(tag: str) -> tuple:
 
 
 def metric_diff(repo_id: str, old: str, new: str) -> list[tuple[str, float | None, float | None]]:
-    """``(metric, old value, new value)`` for every numeric metric in either version's ``metrics.json``."""
-    a, b = (_numbers(read_json(repo_id, REPO_LAYOUT["metrics"], v)) for v in (old, new))
+    """``(metric, old value, new value)`` for every numeric metric in either version's ``metrics.json``, and in its
+    eval details (every metric per category) where the version has them."""
+
+    def numbers(version: str) -> dict[str, float]:
+        found = _numbers(read_json(repo_id, REPO_LAYOUT["metrics"], version))
+        details = read_json(repo_id, REPO_LAYOUT["eval_details"], version, missing_ok=True)
+        if isinstance(details, dict):
+            found = {**_numbers(details.get("metrics")), **found}
+        return found
+
+    a, b = numbers(old), numbers(new)
     return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b))]
 
 

@@ -74,7 +74,18 @@ class DataParams(_Section):
         "error", description="Samples longer than max_length: fail the stage, or drop them and list them"
     )
     prepared_dir: str = Field("data/prepared", description="Prepared dataset (datasets on disk)")
+    placeholders: Literal["keep", "drop", "error"] = Field(
+        "keep",
+        description="Samples whose answer.text is a template ('[Generated answer for: ...]'): keep them (warned "
+        "and listed), drop them, or fail the stage",
+    )
+    schema_margin: float = Field(
+        1.5, ge=1.0, description="Decoding schema bounds = longest reference value x this (maxLength, maxItems)"
+    )
     report: str = Field("reports/data.json", description="Data report, a DVC metric")
+    decoding_schema: str = Field(
+        "reports/answer.schema.json", description="Bounded JSON Schema of the answer for constrained decoding"
+    )
 
 
 class QuantizationParams(_Section):
@@ -181,7 +192,15 @@ class EvalParams(_Section):
     batch_size: int = Field(8, gt=0, description="Prompts generated together (left padding)")
     baseline: bool = Field(True, description="Also score the base model alone")
     grounding_threshold: float = Field(0.5, ge=0, le=1, description="Lexical support needed per sentence")
-    metrics_file: str = Field("metrics.json", description="Quality metrics (flat keys), a DVC metric")
+    decoding: Literal["free", "constrained", "both"] = Field(
+        "both",
+        description="free: what training taught; constrained: every answer held to data.decoding_schema "
+        "(what a server enforcing the schema returns); both: score each",
+    )
+    metrics_file: str = Field("metrics.json", description="Headline quality metrics (flat keys), a DVC metric")
+    details_file: str = Field(
+        "eval/details.json", description="Every metric, per category, and generation speed (not a DVC metric)"
+    )
     predictions_file: str = Field("eval/predictions.jsonl", description="Every generation with its scores")
     plot_file: str = Field("eval/plot.json", description="Base-vs-adapter bar chart data (dvc plots)")
     report: str = Field("reports/eval.json", description="Budget, stop reasons and generation speed")
@@ -257,6 +276,7 @@ class Params(_Section):
         return [
             Output("data.prepared_dir", d.prepared_dir, "dir"),
             Output("data.report", d.report, "json", fields=("train", "eval", "max_length")),
+            Output("data.decoding_schema", d.decoding_schema, "json", fields=("title", "properties", "x-guidance")),
         ]
 
     def _train_outputs(self) -> list[Output]:
@@ -274,10 +294,16 @@ class Params(_Section):
     def _eval_outputs(self) -> list[Output]:
         e = self.eval
         return [
-            Output("eval.metrics_file", e.metrics_file, "json", fields=("adapter.", "base.")),
+            Output(
+                "eval.metrics_file",
+                e.metrics_file,
+                "json",
+                fields=("adapter.", "base.", "adapter_constrained.", "base_constrained."),
+            ),
             Output("eval.predictions_file", e.predictions_file, "jsonl", fields=("id", "prompt_sha256", "reference")),
             Output("eval.plot_file", e.plot_file, "json", fields=("metric", "model", "value")),
             Output("eval.report", e.report, "json", fields=("max_new_tokens",)),
+            Output("eval.details_file", e.details_file, "json", fields=("metrics", "speed")),
         ]
 
     def _push_outputs(self) -> list[Output]:

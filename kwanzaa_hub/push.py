@@ -1,11 +1,11 @@
 """The ``push`` stage: model card, then one commit + an immutable tag on a private Hub repo, then a receipt.
 
-Phases of :func:`run`: collect the payload (adapter + tokenizer files, ``metrics.json``, the data and
-train reports, the resolved params) -> render and check the card -> with no ``hub.repo_id``, stop there
-and say nothing was pushed -> preflight the token -> create the repo private or check its visibility ->
-commit and tag (a no-op when the tag already holds the same payload) -> write ``MODEL_CARD.md`` and
-``reports/push.json``. Outputs are written only after the push succeeded, so DVC never caches a receipt
-for a push that did not happen.
+Phases of :func:`run`: collect the payload (adapter + tokenizer files, ``metrics.json``, the data, train and
+eval reports, the eval details, the decoding schema ``answer.schema.json``, the resolved params) -> render and
+check the card -> with no ``hub.repo_id``, stop there and say nothing was pushed -> preflight the token ->
+create the repo private or check its visibility -> commit and tag (a no-op when the tag already holds the same
+payload) -> write ``MODEL_CARD.md`` and ``reports/push.json``. Outputs are written only after the push
+succeeded, so DVC never caches a receipt for a push that did not happen.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ def payload(params: Params, scratch: Path) -> dict[str, Path]:
         (layout["data_report"], params.data.report),
         (layout["train_report"], params.train.report),
         (layout["eval_report"], params.eval.report),
+        (layout["eval_details"], params.eval.details_file),
+        (layout["decoding_schema"], params.data.decoding_schema),
     ):
         if not Path(path).is_file():
             raise InputError(f"{path} not found: run `dvc repro` up to the eval stage first")

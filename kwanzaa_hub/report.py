@@ -36,6 +36,12 @@ def print_data_summary(report: dict[str, Any], warnings: list[str]) -> None:
             f"{r['answer_token_share']:.0%}",
         )
     console.print(table)
+    if "placeholders" in report:
+        ph = report["placeholders"]
+        console.print(
+            f"placeholder answers (answer.text is a template): train {ph['train']}, eval {ph['eval']} "
+            f"({report['placeholder_policy']}; data.placeholders decides)"
+        )
     console.print(
         f"overflow (> {report['max_length']} tokens): {report['overflow']} dropped; "
         f"duplicates: {report['duplicates']}; refusals citing context: {report['refusals_citing_context']}"
@@ -80,17 +86,24 @@ def metrics_table(metrics: dict[str, float], title: str = "eval") -> Table:
     from kwanzaa_hub.metrics import registry
 
     runs = [m for m in ("base", "adapter") if any(k.startswith(f"{m}.") for k in metrics)]
+    held = [f"{m}_constrained" for m in ("base", "adapter") if any(k.startswith(f"{m}_constrained.") for k in metrics)]
     table = Table(title=title)
-    for col in ("metric", *runs, *(["change", ""] if len(runs) == 2 else [])):
+    for col in ("metric", *runs, *(["change", ""] if len(runs) == 2 else []), *(f"{h} (schema)" for h in held)):
         table.add_column(col, justify="left" if col in ("metric", "") else "right")
+    last = (runs or held)[-1]
     for spec in registry.QUALITY:
-        if f"{runs[-1]}.{spec.name}" not in metrics:
+        if f"{last}.{spec.name}" not in metrics:
             continue
         row = [("* " if spec.headline else "  ") + spec.name]
         row += [f"{metrics[f'{r}.{spec.name}']:.3f}" if f"{r}.{spec.name}" in metrics else "-" for r in runs]
-        if len(runs) == 2 and f"base.{spec.name}" in metrics:
+        if len(runs) == 2:
             delta = metrics[f"adapter.{spec.name}"] - metrics[f"base.{spec.name}"]
-            row += [f"{delta:+.3f}", registry.change_word(spec.name, delta)]
+            row += (
+                [f"{delta:+.3f}", registry.change_word(spec.name, delta)]
+                if f"base.{spec.name}" in metrics
+                else ["-", ""]
+            )
+        row += [f"{metrics[f'{h}.{spec.name}']:.3f}" if f"{h}.{spec.name}" in metrics else "-" for h in held]
         table.add_row(*row)
     return table
 
@@ -98,14 +111,17 @@ def metrics_table(metrics: dict[str, float], title: str = "eval") -> Table:
 def generation_summary(report: dict[str, Any]) -> str:
     """One line per model: how generations stopped and the speed (kept apart from the quality metrics)."""
     lines = []
-    for name in ("base", "adapter"):
+    for name in ("base", "base_constrained", "adapter", "adapter_constrained"):
         r = report.get(name)
         if r:
             stops = ", ".join(f"{k} {v}" for k, v in r["stop_reasons"].items())
             lines.append(
                 f"{name}: stopped by {stops}; {r['new_tokens']} new tokens in {r['seconds']} s "
-                f"({r['tokens_per_s']} tokens/s)"
+                f"({r['tokens_per_s']} tokens/s, {r.get('ms_per_token', '?')} ms/token); "
+                f"{r.get('placeholder_answers', 0)} placeholder answers"
             )
+    for model, ratio in (report.get("constrained_cost") or {}).items():
+        lines.append(f"{model}: constrained decoding costs {ratio}x the free time per token (same batches)")
     return "\n".join(lines)
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from kwanzaa_hub import hub as hub_mod
 from kwanzaa_hub.params import parse_params
 
+#: Decoding-schema floors (characters, items, integer maximum) small enough for the tiny model to finish.
+SMALL_BOUNDS = (6, 1, 20)
 FAST = hub_mod.RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05, budget_s=5)
 METRICS = {
     "base.format_compliance": 0.25,
@@ -55,6 +57,16 @@ def write_outputs(root: Path, tiny_model_dir: Path, *, seed: int = 0, metrics: d
                 "eval": {"samples": 24, "categories": {"grounded": 14, "refusal": 3}, "tokens": {"p50": 583}},
             }
         )
+    )
+    from kwanzaa_hub import answer_schema
+
+    # small bounds: the tiny random model writes until a bound stops it
+    (root / "reports/answer.schema.json").write_text(
+        answer_schema.schema_text(answer_schema.build({}, margin=1.0, floors=SMALL_BOUNDS))
+    )
+    (root / "eval").mkdir(exist_ok=True)
+    (root / "eval/details.json").write_text(
+        json.dumps({"metrics": {**(metrics or METRICS), "adapter.grounded.citation_f1": 0.6}, "speed": {}})
     )
     (root / "reports/eval.json").write_text(
         json.dumps({"max_new_tokens": 48, "base": {"tokens_per_s": 90.0}, "adapter": {"tokens_per_s": 80.0}})

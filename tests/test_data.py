@@ -291,3 +291,53 @@ def test_stage_on_real_data_reports_lengths_and_overflow(tmp_path, shared_data, 
     assert r["train"]["tokens"]["max"] <= 3000
     assert r["warnings"] > 0
     assert r["train"]["categories"]["refusal"] > 0
+
+
+def _with_placeholder(sample: dict) -> dict:
+    messages = json.loads(json.dumps(sample["messages"]))
+    answer = json.loads(messages[-1]["content"])
+    cited = answer["answer"]["text"]
+    answer["answer"]["text"] = "[Generated answer for: a question] This answer would cite sources: " + " ".join(
+        f"[{n}]" for n in sorted(set(int(x) for x in __import__("re").findall(r"\[(\d+)\]", cited)))
+    )
+    messages[-1]["content"] = json.dumps(answer)
+    return {"messages": messages}
+
+
+@pytest.mark.parametrize("policy", ["keep", "drop", "error"])
+def test_placeholder_answers_are_counted_with_their_line_and_the_policy_decides(
+    policy, tmp_path, example_samples, tiny_tokenizer
+):
+    train = list(example_samples[0])
+    train[2] = _with_placeholder(train[2])
+    write_jsonl(tmp_path / "train.jsonl", train)
+    write_jsonl(tmp_path / "eval.jsonl", example_samples[1])
+    params = _params(tmp_path, placeholders=policy, decoding_schema="schema.json")
+    if policy == "error":
+        with pytest.raises(DataValidationError, match=r"train.jsonl:3 \(generated_for\): answer.text is a template"):
+            data_stage.run(params, tokenizer=tiny_tokenizer)
+        assert not (tmp_path / "report.json").exists() and not (tmp_path / "schema.json").exists()
+        return
+    report = data_stage.run(params, tokenizer=tiny_tokenizer).report
+    assert report["placeholders"] == {"train": 1, "eval": 0}
+    assert report["placeholder_samples"] == [f"{tmp_path / 'train.jsonl'}:3 (generated_for)"]
+    assert report["train"]["samples"] == (66 if policy == "keep" else 65)
+    assert any("train.jsonl:3 (generated_for): answer.text is a template" in w for w in report["warning_list"])
+    schema = json.loads((tmp_path / "schema.json").read_text())
+    assert schema["title"] == "kwanzaa.answer.v1" and schema["x-guidance"]["item_separator"] == ", "
+
+
+def test_the_team_data_has_65_train_and_14_eval_placeholder_answers(shared_data):
+    from kwanzaa_hub.placeholders import placeholder_kind
+
+    def kinds(name: str) -> dict:
+        found: dict = {}
+        for line in (shared_data / name).read_text().splitlines():
+            text = json.loads(json.loads(line)["messages"][-1]["content"])["answer"]["text"]
+            kind = placeholder_kind(text)
+            if kind:
+                found[kind] = found.get(kind, 0) + 1
+        return found
+
+    assert kinds("kwanzaa_train.jsonl") == {"generated_for": 14, "would_synthesize": 43, "demonstrates_format": 8}
+    assert kinds("kwanzaa_eval.jsonl") == {"generated_for": 6, "would_synthesize": 7, "demonstrates_format": 1}

@@ -244,3 +244,57 @@ def test_editing_a_module_marks_exactly_the_stages_that_import_it_and_experiment
         c for c in columns if "." in c and not c.startswith(("model.", "data.", "train.", "eval.", "hub."))
     )
     assert first_metric.startswith("adapter."), columns[:12]  # the eval headline leads, not the data counts
+
+
+@pytest.mark.slow
+def test_dvc_exp_show_as_the_readme_documents_it_names_every_headline_metric(make_dvc_project):
+    """metrics.json holds the headline set only (base, adapter and constrained), and the README's command shows each
+    name in full at 250 columns (a plain 250-column table cuts 24 such names to "..." after the sixth)."""
+    import json
+    import re
+    import subprocess
+
+    from kwanzaa_hub.metrics import registry
+
+    readme = (REPO / "README.md").read_text()
+    documented = re.search(r"^(dvc exp show [^#\n]*?)\s*#", readme, re.M).group(1).split()
+    project = make_dvc_project()
+    names = [f"{r}.{m}" for r in registry.RUNS for m in registry.HEADLINE]
+    assert len(names) <= 24
+    (project / "metrics.json").write_text(json.dumps({k: 0.5 for k in names}))
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)
+    subprocess.run(["git", "commit", "-qm", "metrics"], cwd=project, check=True)
+    (project / "metrics.json").write_text(json.dumps({k: 0.75 for k in names}))  # a changed workspace
+    out = _in_a_terminal([*documented, "--no-pager"], project, columns=250)
+    header = next(line for line in out.splitlines() if "Experiment" in line)
+    assert [n for n in names if n not in header] == []
+    assert "…" not in out
+
+
+def _in_a_terminal(cmd: list[str], cwd, columns: int) -> str:
+    """What ``cmd`` shows in a terminal ``columns`` wide (a pseudo-terminal: DVC sizes its table to it), escape
+    codes removed."""
+    import fcntl
+    import os
+    import re
+    import struct
+    import subprocess
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {**os.environ, "COLUMNS": str(columns), "LINES": "50", "TERM": "xterm"}
+    proc = subprocess.Popen(cmd, cwd=cwd, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed: the command is done
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=120) == 0, out.decode(errors="replace")
+    os.close(master)
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode(errors="replace"))

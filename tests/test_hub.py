@@ -43,8 +43,13 @@ def test_push_creates_a_private_repo_with_one_tagged_commit_that_loads_back(outp
         "reports/train.json",
         "kwanzaa_manifest.json",
         "tokenizer.json",
+        "answer.schema.json",
+        "eval/details.json",
     } <= on_hub
     assert not any(f.endswith((".bin", ".pt", ".pkl")) for f in on_hub)
+    # the decoding schema ships in the version's commit, hashed in its manifest like the adapter
+    manifest = json.loads(Path(api.hf_hub_download(repo_id, "kwanzaa_manifest.json", revision="v1")).read_text())
+    assert manifest["answer.schema.json"] == hashlib.sha256(Path("reports/answer.schema.json").read_bytes()).hexdigest()
     # the receipt's hashes are the bytes on the Hub, and the card uploaded is MODEL_CARD.md
     local_receipt = json.loads(Path("reports/push.json").read_text())
     assert local_receipt == receipt

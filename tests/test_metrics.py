@@ -139,8 +139,31 @@ def test_truncated_and_repetition_rates_exact():
     loop = "the same few words again and again " * 40
     preds = [PERFECT, loop, "{half of an answer", PERFECT]
     r = generation_health(preds, ["eot", "length", "length", "json_end"])
-    assert r == {"truncated_rate": 2 / 4, "repetition_rate": 1 / 4}
+    assert r == {
+        "truncated_rate": 2 / 4,
+        "repetition_rate": 1 / 4,
+        "answer_repetition_rate": 1 / 4,
+        "placeholder_rate": 0,
+    }
     assert is_looping(loop) and not is_looping(PERFECT)
+
+
+def test_a_loop_inside_answer_text_counts_under_constraints_and_placeholders_are_counted():
+    """A schema-valid answer whose text loops is a loop: constraints contain it, they do not cure it. Sources that
+    repeat (not the text) are not an answer loop."""
+    from kwanzaa_hub.metrics.scoring import generation_health
+
+    looped = json.loads(PERFECT)
+    looped["answer"]["text"] = "the same few words again and again " * 10
+    placeholder = json.loads(PERFECT)
+    placeholder["answer"]["text"] = "[Generated answer for: What is Kwanzaa?] This answer would cite sources: [1]"
+    repeated_sources = json.loads(PERFECT)
+    repeated_sources["sources"] = repeated_sources["sources"] * 12
+    preds = [json.dumps(looped), json.dumps(placeholder), json.dumps(repeated_sources), PERFECT]
+    r = generation_health(preds, ["eot"] * 4)
+    assert r["answer_repetition_rate"] == 1 / 4
+    assert r["placeholder_rate"] == 1 / 4
+    assert r["repetition_rate"] == 2 / 4  # the whole-text measure also counts the repeated sources
 
 
 def test_the_teams_reference_answers_never_count_as_looping(shared_data):

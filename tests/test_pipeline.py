@@ -84,8 +84,16 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     assert files["reports/train.json"]["data"]["optimizer_steps"] == 2
     plots = dvc("plots", "show", "--json", cwd=project, capture=True, check=False)
     assert plots.returncode == 0 and "loss" in plots.stdout and "eval/plot.json" in plots.stdout
-    m = files["metrics.json"]["data"]
-    for run in ("base", "adapter"):
+    # metrics.json: the headline set of every run (base, adapter, free and constrained), nothing else
+    from kwanzaa_hub.metrics import registry
+
+    headline = files["metrics.json"]["data"]
+    assert set(headline) == {f"{r}.{k}" for r in registry.RUNS for k in registry.HEADLINE}
+    details = json.loads((project / "eval/details.json").read_text())
+    assert "eval/details.json" not in files and "reports/eval.json" not in files  # not DVC metrics
+    m = details["metrics"]
+    assert {k: m[k] for k in headline} == headline
+    for run in registry.RUNS:
         for key in (
             "format_compliance",
             "json_valid_rate",
@@ -103,15 +111,17 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
         assert f"{run}.refusal.refusal_accuracy" in m  # per-category breakdown
     rows = [json.loads(line) for line in (project / "eval/predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 24
-    assert set(rows[0]) == {"id", "category", "prompt_sha256", "reference", "base", "adapter"}
+    assert set(rows[0]) == {"id", "category", "prompt_sha256", "reference", *registry.RUNS}
     assert rows[0]["adapter"]["parse_status"] in ("ok", "invalid_json", "contract_violation")
     # truncation is counted per generation and reported: metrics, predictions and the eval report agree
     report = json.loads((project / "reports/eval.json").read_text())
     assert report["max_new_tokens"] == 8 and report["max_new_tokens_auto"] is False
-    for run in ("base", "adapter"):
+    for run in registry.RUNS:
         cut = sum(r[run]["stop_reason"] == "length" for r in rows)
         assert m[f"{run}.truncated_rate"] == round(cut / 24, 4) and report[run]["stop_reasons"]["length"] == cut
-    assert list(m)[:5] == [
+        assert report[run]["ms_per_token"] > 0
+    assert set(report["constrained_cost"]) == {"base", "adapter"}
+    assert list(headline)[:6] == [
         f"adapter.{k}"
         for k in (
             "format_compliance",
@@ -119,6 +129,7 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
             "grounded_sentence_rate",
             "refusal_balanced_accuracy",
             "truncated_rate",
+            "answer_repetition_rate",
         )
     ]
 
@@ -134,6 +145,7 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     assert greedy(remote, remote_tok) == greedy(local, tok)
     card = (project / "MODEL_CARD.md").read_text()
     assert "| **format_compliance** |" in card and 'revision="v1"' in card
+    assert "adapter, schema-constrained" in card and '"type": "json_schema"' in card
 
     # v2: changed params, one more dvc repro
     params = yaml.safe_load((project / "params.yaml").read_text())

@@ -32,6 +32,7 @@ QUALITY = (
         "mean of the refusal and the answer accuracy (0.5 for a model that never, or always, refuses)",
     ),
     MetricSpec("truncated_rate", False, True, "generations cut off by eval.max_new_tokens"),
+    MetricSpec("answer_repetition_rate", False, True, "answer texts that fall into a repeated loop of words"),
     MetricSpec("json_valid_rate", True, False, "generations that are valid JSON"),
     MetricSpec("citation_precision", True, False, "cited [n] that name a retrieved document"),
     MetricSpec("citation_recall", True, False, "reference citations the generation also makes"),
@@ -42,10 +43,26 @@ QUALITY = (
     MetricSpec("refusal_f1", True, False, "F1 over the refusal class"),
     MetricSpec("refusal_accuracy", True, False, "agreement with the reference on refusing (majority-class prone)"),
     MetricSpec("repetition_rate", False, False, "generations that fall into a repeated loop of words"),
+    MetricSpec("placeholder_rate", False, False, "answer texts that are an authoring template, not an answer"),
 )
 BY_NAME = {m.name: m for m in QUALITY}
 HEADLINE = tuple(m.name for m in QUALITY if m.headline)
 MODELS = ("adapter", "base")
+#: How a run was decoded: ``free`` (what training taught) or held to the decoding schema (what a server enforcing
+#: it returns). A constrained run's metrics are keyed ``<model>_constrained.<metric>``.
+DECODINGS = ("free", "constrained")
+RUNS = ("adapter", "adapter_constrained", "base", "base_constrained")
+
+
+def run_name(model: str, decoding: str) -> str:
+    """``adapter`` / ``adapter_constrained``: the key prefix of one model under one decoding."""
+    return model if decoding == "free" else f"{model}_constrained"
+
+
+def headline(metrics: dict[str, float]) -> dict[str, float]:
+    """``metrics.json``: the headline metrics of every run over the whole eval split (at most
+    ``len(RUNS) x len(HEADLINE)`` keys), in reading order. The rest goes to the eval's details file."""
+    return ordered({k: v for k, v in metrics.items() if k.count(".") == 1 and k.split(".")[1] in HEADLINE})
 
 
 def spec(name: str) -> MetricSpec:
@@ -67,7 +84,7 @@ def ordered(metrics: dict[str, float]) -> dict[str, float]:
 
     def key(k: str) -> tuple:
         parts = k.split(".")
-        model = MODELS.index(parts[0]) if parts[0] in MODELS else len(MODELS)
+        model = RUNS.index(parts[0]) if parts[0] in RUNS else len(RUNS)
         name = parts[-1]
         whole = len(parts) == 2
         return (

@@ -26,6 +26,11 @@ def _answer_text(p: ParsedAnswer, raw: str) -> str:
     return raw
 
 
+def answer_text(generation: str) -> str:
+    """The answer text of a generation: ``answer.text`` when it decoded, else the raw text."""
+    return _answer_text(parse_answer(generation), generation)
+
+
 def format_compliance(predictions: Sequence[str]) -> dict[str, float]:
     """``format_compliance``: share of generations that are valid JSON *and* validate against
     kwanzaa.answer.v1. ``json_valid_rate``: share that are valid JSON at all."""
@@ -218,9 +223,19 @@ def is_looping(text: str, *, n: int = LOOP_NGRAM, repeats: int = LOOP_REPEATS) -
 def generation_health(predictions: Sequence[str], stop_reasons: Sequence[str]) -> dict[str, float]:
     """- ``truncated_rate`` = generations that stopped because ``max_new_tokens`` ran out (stop reason
       ``length``: no end-of-turn token and no closed JSON object) / all generations;
-    - ``repetition_rate`` = generations that fall into a loop (:func:`is_looping`) / all generations."""
+    - ``repetition_rate`` = generations that fall into a loop (:func:`is_looping`) / all generations;
+    - ``answer_repetition_rate`` = generations whose answer text (``answer.text`` when it decoded, else the raw
+      text) loops / all generations. A schema contains a loop within its bounds but does not cure it: this is the
+      loop measure that still means something under constrained decoding;
+    - ``placeholder_rate`` = generations whose answer text is an authoring template
+      (:func:`kwanzaa_hub.placeholders.placeholder_kind`) / all generations."""
+    from kwanzaa_hub.placeholders import placeholder_kind
+
     n = len(predictions) or 1
+    texts = [_answer_text(parse_answer(p), p) for p in predictions]
     return {
         "truncated_rate": sum(r == "length" for r in stop_reasons) / n,
         "repetition_rate": sum(is_looping(p) for p in predictions) / n,
+        "answer_repetition_rate": sum(is_looping(t) for t in texts) / n,
+        "placeholder_rate": sum(placeholder_kind(t) is not None for t in texts) / n,
     }

@@ -1,0 +1,126 @@
+"""`kwanzaa-hub ask` and kwanzaa_hub.ask: one answer from retrieved documents, local adapter or pushed version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from kwanzaa_hub.cli import app
+from tests.helpers import FAST, params_for
+
+DOCS = [
+    {
+        "title": "Kwanzaa: origins of the holiday",
+        "author": "M. Karenga",
+        "publisher": "Kwanzaa Example Library",
+        "year": 1967,
+        "url": "https://example.org/kwanzaa/origin",
+        "content": "Kwanzaa was created in 1966 by Maulana Karenga.",
+        "relevance_score": 0.9,
+    }
+]
+
+
+def _docs(tmp_path: Path, docs=DOCS, jsonl: bool = False) -> Path:
+    path = tmp_path / ("docs.jsonl" if jsonl else "docs.json")
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs) if jsonl else json.dumps(docs), encoding="utf-8")
+    return path
+
+
+def test_the_prompt_is_the_training_datas_format(example_samples):
+    """A document set rebuilt from an example sample's user message gives back that message, byte for byte."""
+    from kwanzaa_hub.answering import messages
+    from kwanzaa_hub.contract import parse_documents, parse_query
+
+    sample = example_samples[1][0]["messages"]
+    docs = [
+        {"title": d.title, "content": d.content, "url": d.url, "relevance_score": d.relevance, **_source(d.source)}
+        for d in parse_documents(sample[1]["content"])
+    ]
+    from kwanzaa_hub.answering import _document
+
+    built = messages(parse_query(sample[1]["content"]), [_document("d", d) for d in docs])
+    assert built[1]["content"] == sample[1]["content"]
+    assert built[0]["content"].startswith("You are a researcher")
+
+
+def _source(source: str) -> dict:
+    name, year = source.rsplit(" (", 1)
+    return {"publisher": name, "year": int(year.rstrip(")"))}
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing file", "no content", "empty question", "adapter and repo"],
+)
+def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    docs = _docs(tmp_path)
+    args = {
+        "missing file": ["When?", "--docs", str(tmp_path / "nope.json")],
+        "no content": ["When?", "--docs", str(_docs(tmp_path, [{"title": "x", "content": " "}], jsonl=True))],
+        "empty question": ["  ", "--docs", str(docs)],
+        "adapter and repo": ["When?", "--docs", str(docs), "--adapter", "models/adapter", "--repo", "a/b"],
+    }[case]
+    result = CliRunner().invoke(app, ["ask", *args])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    expected = {
+        "missing file": "nope.json: file not found",
+        "no content": "docs.jsonl:1: the document has no content",
+        "empty question": "the question is empty",
+        "adapter and repo": "--adapter and --repo both given",
+    }[case]
+    assert expected in lines[0]
+
+
+def _valid(text: str, schema: dict) -> dict:
+    data = json.loads(text)
+    jsonschema.validate(data, schema)
+    return data
+
+
+@pytest.mark.slow
+def test_ask_answers_one_schema_valid_object_from_a_local_adapter(outputs):
+    """CLI: stdout holds exactly one JSON object, valid against the decoding schema the data stage wrote."""
+    schema = json.loads((outputs / "reports/answer.schema.json").read_text())
+    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
+    docs = _docs(outputs)
+    result = CliRunner().invoke(
+        app, ["ask", "When was Kwanzaa created?", "--docs", str(docs), "--max-new-tokens", "600"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("\n") == 1
+    data = _valid(result.stdout, schema)
+    assert data["version"] == "kwanzaa.answer.v1"
+
+
+@pytest.mark.slow
+def test_ask_answers_from_a_version_on_the_hub_with_its_own_schema(outputs, hub, repo_id):
+    """The Python function on a pushed version: the schema comes from the version (verified by its manifest)."""
+    import kwanzaa_hub
+    from kwanzaa_hub import push as push_stage
+
+    push_stage.run(params_for(repo_id), retry=FAST)
+    schema = json.loads((outputs / "reports/answer.schema.json").read_text())
+    (outputs / "reports/answer.schema.json").unlink()  # the version's copy is the one used
+    text = kwanzaa_hub.ask(
+        "When was Kwanzaa created?", DOCS, repo_id=repo_id, version="v1", base="models/base", max_new_tokens=600
+    )
+    assert _valid(text, schema)["version"] == "kwanzaa.answer.v1"
+
+
+def test_the_card_shows_how_to_serve_the_version_with_its_schema(outputs):
+    from kwanzaa_hub import card as card_mod
+
+    params = params_for("tester/kwanzaa-card")
+    text = str(card_mod.build_card(card_mod.gather(params)))
+    assert '"type": "json_schema"' in text and "answer.schema.json" in text  # vLLM response_format
+    assert '"json_schema": schema' in text  # llama.cpp server
+    assert "kwanzaa-hub ask" in text and 'kwanzaa_hub.ask(question, documents, repo_id="tester/kwanzaa-card"' in text
