@@ -16,9 +16,9 @@ import tempfile
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from kwanzaa_hub import example_data
-from kwanzaa_hub.generate import generate
-from kwanzaa_hub.tiny import build_tiny_llama
+from kwanzaa_hub.devtools import example_data
+from kwanzaa_hub.devtools.tiny import build_tiny_llama
+from kwanzaa_hub.runtime.generate import generate
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ What it measures, in this order (all in one process, one JSON):
    quantization (as the eval stage loads it), the 27 eval prompt lengths as random-token prompts, greedy,
    ``--max-new-tokens`` (64) each, no end-of-sequence token so every row generates them all. One prompt at a
    time vs batched (8, and all 27 in one batch; prompts sorted by length and left-padded like
-   ``kwanzaa_hub/generate.py``). Generated tokens/s, speedup, and how many of the 27 token sequences equal the
+   ``kwanzaa_hub/runtime/generate.py``). Generated tokens/s, speedup, and how many of the 27 token sequences equal the
    one-at-a-time ones (a random fp16 model has near-ties that batching may flip; counted, not hidden).
 2. **QLoRA training throughput of the project's recipe**, in **T4 mode forced on the big GPU**. One recipe: the
    params come from ``params.yaml`` (``--params``), and the plan, model, quantization, LoRA and training arguments
@@ -263,7 +263,7 @@ def pad_collate(features: list[dict[str, list[int]]]) -> dict[str, Any]:
 
 def bench_facts(mode: str) -> Any:
     """A Tesla T4 forced on a CUDA GPU (``--plan t4``), else this machine as detected (the CPU: fp32)."""
-    from kwanzaa_hub import hardware
+    from kwanzaa_hub.runtime import hardware
 
     facts = hardware.detect()
     if facts.device == "cuda" and mode == "t4":
@@ -274,7 +274,7 @@ def bench_facts(mode: str) -> Any:
 
 def choose_plan(mode: str, params: Any) -> Any:
     """The train stage's plan for ``params`` on the hardware of ``mode``."""
-    from kwanzaa_hub import train
+    from kwanzaa_hub.stages import train
 
     return train.training_plan(params, bench_facts(mode))
 
@@ -282,7 +282,7 @@ def choose_plan(mode: str, params: Any) -> Any:
 def variant_params(base: Any, overrides: dict[str, Any], model_dir: Path, max_steps: int) -> Any:
     """The recipe of one run: ``base`` params with the variant's overrides, on the saved random model; a fixed
     number of optimizer steps, each one logged."""
-    from kwanzaa_hub.params import with_overrides
+    from kwanzaa_hub.config.params import with_overrides
 
     run = {"model.base": str(model_dir), "train.max_steps": max_steps, "train.logging_steps": 1}
     return with_overrides(base, {**run, **overrides}, source="bench variant")
@@ -457,7 +457,7 @@ def build_model(params: Any, plan: Any) -> Any:
     import torch
     from peft import get_peft_model
 
-    from kwanzaa_hub import train
+    from kwanzaa_hub.stages import train
 
     model = train.model_for_lora(params, plan)
     torch.manual_seed(params.train.seed)
@@ -528,7 +528,7 @@ def step_timer(deadline: float) -> Any:
 
 def training_args(params: Any, plan: Any, out_dir: str) -> Any:
     """The train stage's ``SFTConfig`` for these params; the benchmark only writes elsewhere and saves nothing."""
-    from kwanzaa_hub import train
+    from kwanzaa_hub.stages import train
 
     return train.sft_config(params, plan, output_dir=out_dir, save_strategy="no", disable_tqdm=True)
 
@@ -568,7 +568,7 @@ def measure_run(trainer: Any, timer: Any) -> dict[str, Any]:
 def worst_case_step(model: Any, params: Any, ctx: dict[str, Any]) -> dict[str, Any]:
     """One optimizer step of copies of the longest sample on the already-prepared model: peak memory. Liger is
     already patched into this model instance, so the Trainer is not asked to patch it again."""
-    from kwanzaa_hub import train
+    from kwanzaa_hub.stages import train
 
     free_memory()
     reset_peak()
@@ -606,7 +606,7 @@ def fits(record: dict[str, Any], key: str, limit_gib: float) -> bool | None:
 
 def run_variant(name: str, overrides: dict[str, Any], ctx: dict[str, Any], *, with_worst_case: bool) -> dict[str, Any]:
     """Fresh load -> LoRA -> Trainer -> N+1 steps, then (round 1) the worst-case step. Errors are recorded."""
-    from kwanzaa_hub import train
+    from kwanzaa_hub.stages import train
 
     free_memory()
     reset_peak()
@@ -646,7 +646,7 @@ def random_prompts(lengths: list[int], vocab: int, seed: int) -> list[list[int]]
 
 def generate_batches(model: Any, prompts: list[list[int]], batch_size: int, max_new: int) -> tuple[list, float, int]:
     """Greedy ids of each prompt (input order), seconds, and the fewest new tokens of any batch. Prompts are
-    sorted longest first and left-padded with 0, as ``kwanzaa_hub.generate`` does."""
+    sorted longest first and left-padded with 0, as ``kwanzaa_hub.runtime.generate`` does."""
     import torch
 
     device = next(model.parameters()).device
@@ -903,8 +903,9 @@ def train_part(
 
 
 def initial_results(args: argparse.Namespace, params: Any, facts: Any, lengths: dict, shape: dict) -> dict[str, Any]:
-    from kwanzaa_hub import hardware, train
     from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.runtime import hardware
+    from kwanzaa_hub.stages import train
 
     variants = {}
     for n in args.variant_names:
@@ -969,7 +970,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.shape == "tiny":  # a tiny model gains nothing from threads, and on a busy CPU they spin ~100x slower
         torch.set_num_threads(1)
     out = Path(args.out)
-    from kwanzaa_hub.params import load_params
+    from kwanzaa_hub.config.params import load_params
 
     params = load_params(args.params)
     facts = bench_facts(args.plan)

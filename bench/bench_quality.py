@@ -75,7 +75,7 @@ def parse_set(items: list[str]) -> dict:
 
 def classify(record: dict) -> str:
     """Why an adapter output fails the task, in order of what broke first; ``ok`` when nothing did."""
-    from kwanzaa_hub.contract import extract_citations, parse_answer
+    from kwanzaa_hub.contract.answer import extract_citations, parse_answer
 
     a = record["adapter"]
     if a["stop_reason"] == "length":
@@ -104,8 +104,8 @@ def loss_curve(project: Path) -> dict[str, list]:
 
 
 def collect(project: Path, state: dict, name: str) -> dict:
-    from kwanzaa_hub.metrics import registry
-    from kwanzaa_hub.outputs import without_machine_paths
+    from kwanzaa_hub.contract.metrics import registry
+    from kwanzaa_hub.fs.ownership import without_machine_paths
 
     metrics = json.loads((project / "metrics.json").read_text())
     details_file = project / "eval/details.json"
@@ -115,7 +115,7 @@ def collect(project: Path, state: dict, name: str) -> dict:
     if train.get("resumed_from_step") and "train_tokens_this_run" not in train:
         # reports/train.json of code before 2026-11-28 divided the whole run's tokens by the last process's time
         # (that checkpoint may be rotated away: the tokens seen at that step come from the last one's log)
-        from kwanzaa_hub.checkpoints import newest_complete
+        from kwanzaa_hub.hub.mirror import newest_complete
 
         last = json.loads((newest_complete(project / "checkpoints") / "trainer_state.json").read_text())
         seen = {h["step"]: h["num_input_tokens_seen"] for h in last["log_history"] if "num_input_tokens_seen" in h}
@@ -200,8 +200,8 @@ def main() -> int:
         print(f"skipped: {args.data} holds no kwanzaa_train.jsonl (the team's data is not present)")
         return 0
     sys.path.insert(0, str(REPO))
-    from kwanzaa_hub.demo import smollm2_gguf
-    from kwanzaa_hub.project import make_project
+    from kwanzaa_hub.devtools.demo import smollm2_gguf
+    from kwanzaa_hub.devtools.project import make_project
 
     work = REPO / "bench" / ".quality" / args.name
     state_file = work / "bench_state.json"

@@ -7,15 +7,15 @@ __all__ = ["ask", "load", "__version__"]
 
 
 def load(repo_id: str, version: str = "v1", base_model: str | None = None, **model_kwargs: Any):
-    """``(model, tokenizer)`` of a pushed version, files checked against its manifest; see ``kwanzaa_hub.pull.load``."""
-    from kwanzaa_hub.pull import load as _load
+    """``(model, tokenizer)`` of a pushed version, files checked against its manifest; see ``hub.pull.load``."""
+    from kwanzaa_hub.hub.pull import load as _load
 
     return _load(repo_id, version, base_model, **model_kwargs)
 
 
 def ask(question: str, documents: Any, **kwargs: Any) -> str:
     """One answer (a ``kwanzaa.answer.v1`` JSON object under the decoding schema) to ``question`` over retrieved
-    ``documents``; see ``kwanzaa_hub.answering.ask``."""
-    from kwanzaa_hub.answering import ask as _ask
+    ``documents``; see ``kwanzaa_hub.serve.ask.ask``."""
+    from kwanzaa_hub.serve.ask import ask as _ask
 
     return _ask(question, documents, **kwargs)

@@ -42,7 +42,7 @@ SHARED_DATA = REPO.parent / "shared" / "kwanzaa-data"
 def _fresh_hardware_detection():
     """hardware.detect() is cached per process: each test starts from what torch reports now (a test that fakes
     torch.cuda sees its fake)."""
-    from kwanzaa_hub import hardware
+    from kwanzaa_hub.runtime import hardware
 
     hardware.detect.cache_clear()
 
@@ -65,7 +65,7 @@ def repo_id() -> str:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny random LlamaForCausalLM + Llama-3.x-format tokenizer, built once per session (seconds)."""
-    from kwanzaa_hub.tiny import build_tiny_llama
+    from kwanzaa_hub.devtools.tiny import build_tiny_llama
 
     return build_tiny_llama(tmp_path_factory.mktemp("tiny") / "base")
 
@@ -79,7 +79,7 @@ def tiny_tokenizer(tiny_model_dir):
 
 @pytest.fixture(scope="session")
 def example_samples():
-    from kwanzaa_hub import example_data
+    from kwanzaa_hub.devtools import example_data
 
     return example_data.build()
 
@@ -103,7 +103,7 @@ def make_dvc_project(tmp_path, tiny_model_dir):
     """Factory: a git + DVC copy of this repo's pipeline in tmp_path, on the tiny model, no push."""
     import shutil
 
-    from kwanzaa_hub.project import declare_local_base, make_project
+    from kwanzaa_hub.devtools.project import declare_local_base, make_project
 
     def factory(overrides: dict | None = None, name: str = "project") -> Path:
         dest = tmp_path / name

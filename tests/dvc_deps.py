@@ -9,7 +9,7 @@ PACKAGE = "kwanzaa_hub"
 
 
 def module_file(root: Path, name: str) -> Path | None:
-    """``kwanzaa_hub.metrics.registry`` -> its .py file (or the package's __init__.py)."""
+    """``kwanzaa_hub.contract.metrics.registry`` -> its .py file (or the package's __init__.py)."""
     base = root.joinpath(*name.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():
@@ -51,10 +51,10 @@ def closure(start: set[str], root: Path) -> set[Path]:
 
 
 def command_modules(root: Path, command: str) -> set[Path]:
-    """The project files that ``kwanzaa-hub <command>`` runs: what its function in cli.py imports and what
-    cli.py imports at module level, followed transitively. cli.py itself is left out: it only parses
+    """The project files that ``kwanzaa-hub <command>`` runs: what its function in cli/app.py imports and what
+    cli/app.py imports at module level, followed transitively. cli/app.py itself is left out: it only parses
     arguments and prints, so editing another command's text does not rerun a stage."""
-    cli = ast.parse((root / PACKAGE / "cli.py").read_text())
+    cli = ast.parse((root / PACKAGE / "cli" / "app.py").read_text())
     top = set()
     for node in cli.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -71,4 +71,4 @@ def command_modules(root: Path, command: str) -> set[Path]:
             )
         )
     )
-    return closure(top | imported_modules(fn, root), root) - {Path(PACKAGE) / "cli.py"}
+    return closure(top | imported_modules(fn, root), root) - {Path(PACKAGE) / "cli" / "app.py"}

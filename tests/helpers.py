@@ -6,8 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from kwanzaa_hub import hub as hub_mod
-from kwanzaa_hub.params import parse_params
+from kwanzaa_hub.config.params import parse_params
+from kwanzaa_hub.hub import client as hub_mod
 
 #: Decoding-schema floors (characters, items, integer maximum) small enough for the tiny model to finish.
 SMALL_BOUNDS = (6, 1, 20)
@@ -58,9 +58,10 @@ def write_outputs(root: Path, tiny_model_dir: Path, *, seed: int = 0, metrics: d
             }
         )
     )
-    from kwanzaa_hub import answer_schema
+    from kwanzaa_hub.contract import (
+        decoding_schema as answer_schema,  # small bounds: the tiny random model writes until a bound stops it
+    )
 
-    # small bounds: the tiny random model writes until a bound stops it
     (root / "reports/answer.schema.json").write_text(
         answer_schema.schema_text(answer_schema.build({}, margin=1.0, floors=SMALL_BOUNDS))
     )

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from kwanzaa_hub.cli import app
+from kwanzaa_hub.cli.app import app
 from tests.helpers import FAST, params_for
 
 DOCS = [
@@ -33,15 +33,15 @@ def _docs(tmp_path: Path, docs=DOCS, jsonl: bool = False) -> Path:
 
 def test_the_prompt_is_the_training_datas_format(example_samples):
     """A document set rebuilt from an example sample's user message gives back that message, byte for byte."""
-    from kwanzaa_hub.answering import messages
-    from kwanzaa_hub.contract import parse_documents, parse_query
+    from kwanzaa_hub.contract.answer import parse_documents, parse_query
+    from kwanzaa_hub.serve.ask import messages
 
     sample = example_samples[1][0]["messages"]
     docs = [
         {"title": d.title, "content": d.content, "url": d.url, "relevance_score": d.relevance, **_source(d.source)}
         for d in parse_documents(sample[1]["content"])
     ]
-    from kwanzaa_hub.answering import _document
+    from kwanzaa_hub.serve.ask import _document
 
     built = messages(parse_query(sample[1]["content"]), [_document("d", d) for d in docs])
     assert built[1]["content"] == sample[1]["content"]
@@ -105,7 +105,7 @@ def test_ask_answers_one_schema_valid_object_from_a_local_adapter(outputs):
 def test_ask_answers_from_a_version_on_the_hub_with_its_own_schema(outputs, hub, repo_id):
     """The Python function on a pushed version: the schema comes from the version (verified by its manifest)."""
     import kwanzaa_hub
-    from kwanzaa_hub import push as push_stage
+    from kwanzaa_hub.stages import push as push_stage
 
     push_stage.run(params_for(repo_id), retry=FAST)
     schema = json.loads((outputs / "reports/answer.schema.json").read_text())
@@ -117,7 +117,7 @@ def test_ask_answers_from_a_version_on_the_hub_with_its_own_schema(outputs, hub,
 
 
 def test_the_card_shows_how_to_serve_the_version_with_its_schema(outputs):
-    from kwanzaa_hub import card as card_mod
+    from kwanzaa_hub.hub import card as card_mod
 
     params = params_for("tester/kwanzaa-card")
     text = str(card_mod.build_card(card_mod.gather(params)))

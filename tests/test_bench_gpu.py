@@ -78,8 +78,9 @@ def test_tiny_cpu_run_writes_the_full_result(tmp_path):
 
     # one recipe: what the runs trained with (read back from the trainer and the PEFT model) is the train stage's
     # for params.yaml on this hardware
-    from kwanzaa_hub import hardware, train
-    from kwanzaa_hub.params import load_params
+    from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.runtime import hardware
+    from kwanzaa_hub.stages import train
 
     params = load_params(REPO / "params.yaml")
     plan = train.training_plan(params, hardware.HardwareFacts("cpu", "test"))
@@ -132,7 +133,7 @@ def test_rounds_rotate_and_every_variant_runs_once_per_round():
     pairs = bench.schedule(["a", "b", "c"], 2)
     assert [n for r, n in pairs if r == 0] == ["a", "b", "c"]
     assert [n for r, n in pairs if r == 1] == ["b", "c", "a"]
-    from kwanzaa_hub.params import load_params
+    from kwanzaa_hub.config.params import load_params
 
     assert next(iter(bench.VARIANTS)) == "seed" and bench.VARIANTS["seed"] == {}  # params.yaml as it is
     params = load_params(REPO / "params.yaml")
@@ -145,8 +146,9 @@ def test_rounds_rotate_and_every_variant_runs_once_per_round():
 def test_the_bench_trains_with_the_train_stages_arguments(tmp_path):
     """Only where it writes, whether it saves, the steps and the logging differ from the stage's SFTConfig."""
     bench = load_bench()
-    from kwanzaa_hub import hardware, train
-    from kwanzaa_hub.params import load_params
+    from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.runtime import hardware
+    from kwanzaa_hub.stages import train
 
     params = load_params(REPO / "params.yaml")
     facts = hardware.HardwareFacts("cpu", "test")
@@ -170,8 +172,8 @@ def test_collator_pads_right_and_masks_padding_from_the_loss():
 
 def test_a_failing_run_is_recorded_not_raised(tmp_path):
     bench = load_bench()
-    from kwanzaa_hub import hardware
-    from kwanzaa_hub.params import load_params
+    from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.runtime import hardware
 
     ctx = {
         "params": load_params(REPO / "params.yaml"),
@@ -193,8 +195,8 @@ def test_a_failing_run_is_recorded_not_raised(tmp_path):
 
 def test_on_a_big_gpu_the_plan_is_the_t4_one(monkeypatch):
     bench = load_bench()
-    from kwanzaa_hub import hardware
-    from kwanzaa_hub.params import load_params
+    from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.runtime import hardware
 
     params = load_params(REPO / "params.yaml")
     monkeypatch.setattr(hardware, "detect", lambda: hardware.HardwareFacts("cuda", "NVIDIA H200", (9, 0), 139.8))

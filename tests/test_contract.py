@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from kwanzaa_hub.contract import (
+from kwanzaa_hub.contract.answer import (
     AnswerV1,
     extract_citations,
     parse_answer,

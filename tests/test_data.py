@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kwanzaa_hub import data as data_stage
-from kwanzaa_hub.cli import app
+from kwanzaa_hub.cli.app import app
+from kwanzaa_hub.config.params import parse_params
 from kwanzaa_hub.errors import DataValidationError
-from kwanzaa_hub.params import parse_params
+from kwanzaa_hub.stages import data as data_stage
 from tests.conftest import write_jsonl
 
 runner = CliRunner()
@@ -33,7 +33,7 @@ def _set_answer(sample: dict, answer: dict) -> dict:
 
 
 def test_example_data_validates_clean(tmp_path):
-    from kwanzaa_hub import example_data
+    from kwanzaa_hub.devtools import example_data
 
     train, held = example_data.write(tmp_path)
     code, out = _validate(train, held)
@@ -328,7 +328,7 @@ def test_placeholder_answers_are_counted_with_their_line_and_the_policy_decides(
 
 
 def test_the_team_data_has_65_train_and_14_eval_placeholder_answers(shared_data):
-    from kwanzaa_hub.placeholders import placeholder_kind
+    from kwanzaa_hub.contract.placeholders import placeholder_kind
 
     def kinds(name: str) -> dict:
         found: dict = {}

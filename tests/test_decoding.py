@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from kwanzaa_hub import answer_schema
+from kwanzaa_hub.contract import decoding_schema as answer_schema
 
 REPO = Path(__file__).resolve().parents[1]
 #: Small bounds so the tiny random model, which writes until a bound stops it, finishes in a few hundred tokens.
@@ -35,7 +35,7 @@ def grammar_tok(tiny_tokenizer):
 
 
 def _check_every_reference(files: list[Path], grammar_tok) -> dict:
-    from kwanzaa_hub.decoding import grammar
+    from kwanzaa_hub.runtime.constrained import grammar
 
     texts = _answers(files)
     schema = answer_schema.from_answers(texts, margin=1.5)
@@ -102,7 +102,7 @@ def test_nothing_in_the_schema_can_run_away():
 
 
 def test_key_order_is_the_contracts_field_order():
-    from kwanzaa_hub.contract import AnswerV1, Source
+    from kwanzaa_hub.contract.answer import AnswerV1, Source
 
     schema = answer_schema.build({})
     assert list(schema["properties"]) == list(AnswerV1.model_fields)
@@ -118,7 +118,7 @@ def test_a_batch_with_different_left_pads_is_all_schema_valid_under_the_schema(
     the processor; without it, the same tiny random model writes no valid answer (the red side)."""
     from transformers import AutoModelForCausalLM
 
-    from kwanzaa_hub.generate import generate
+    from kwanzaa_hub.runtime.generate import generate
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     prompts = [s["messages"][:-1] for s in example_samples[1][:4]]
@@ -155,7 +155,7 @@ def test_every_end_id_ends_a_constrained_row(tiny_tokenizer):
     """A row that writes any of the end ids is finished: its matcher is left alone from then on."""
     import torch
 
-    from kwanzaa_hub.decoding import SchemaConstraint
+    from kwanzaa_hub.runtime.constrained import SchemaConstraint
 
     schema = answer_schema.build({}, margin=1.0, floors=SMALL)
     eos = [tiny_tokenizer.convert_tokens_to_ids(t) for t in ("<|eot_id|>", "<|end_of_text|>")]
@@ -175,7 +175,7 @@ def test_a_row_whose_object_is_complete_is_forced_to_end(tiny_tokenizer):
     again, so nothing can be appended to a finished object)."""
     import torch
 
-    from kwanzaa_hub.decoding import SchemaConstraint
+    from kwanzaa_hub.runtime.constrained import SchemaConstraint
 
     schema = {
         "type": "object",

@@ -47,7 +47,7 @@ def test_stage_deps_are_exactly_the_modules_its_command_imports(name):
     stage = stages()[name]
     used = command_modules(REPO, name)
     if name == "eval":  # the metric modules are loaded by `evaluate` from their folders, not imported
-        metrics = REPO / "kwanzaa_hub/metrics"
+        metrics = REPO / "kwanzaa_hub/contract/metrics"
         used |= {p.relative_to(REPO) for p in metrics.glob("*/*.py")}
     declared = declared_modules(stage)
     assert not used - declared, f"{name}: add to dvc.yaml deps: {sorted(map(str, used - declared))}"
@@ -135,8 +135,8 @@ def declared_params(name: str) -> set[str]:
 def test_each_stage_declares_exactly_the_params_its_code_reads(make_dvc_project, hub, repo_id, monkeypatch):
     from typer.testing import CliRunner
 
-    from kwanzaa_hub import params as params_mod
-    from kwanzaa_hub.cli import app
+    from kwanzaa_hub.cli.app import app
+    from kwanzaa_hub.config import params as params_mod
 
     project = make_dvc_project(
         {
@@ -162,8 +162,8 @@ def test_each_stage_declares_exactly_the_params_its_code_reads(make_dvc_project,
 
 @pytest.mark.parametrize("name", STAGES)
 def test_operational_keys_are_neither_dvc_params_nor_in_the_checkpoint_fingerprint(name, tmp_path):
-    from kwanzaa_hub import train
-    from kwanzaa_hub.params import OPERATIONAL_KEYS, parse_params
+    from kwanzaa_hub.config.params import OPERATIONAL_KEYS, parse_params
+    from kwanzaa_hub.stages import train
 
     operational = set(OPERATIONAL_KEYS.get(name, {}))
     assert not operational & declared_params(name), f"{name}: drop from dvc.yaml params: {operational}"
@@ -223,7 +223,7 @@ def test_editing_a_module_marks_exactly_the_stages_that_import_it_and_experiment
 
     # where a version is pushed changes no weight: a new push target leaves training up to date
     changed = subprocess.run(
-        [sys.executable, "-m", "kwanzaa_hub.cli", "set", "hub.repo_id=kwanzaa-team/elsewhere"],
+        [sys.executable, "-m", "kwanzaa_hub.cli.app", "set", "hub.repo_id=kwanzaa-team/elsewhere"],
         cwd=project,
         capture_output=True,
         text=True,
@@ -254,7 +254,7 @@ def test_dvc_exp_show_as_the_readme_documents_it_names_every_headline_metric(mak
     import re
     import subprocess
 
-    from kwanzaa_hub.metrics import registry
+    from kwanzaa_hub.contract.metrics import registry
 
     readme = (REPO / "README.md").read_text()
     documented = re.search(r"^(dvc exp show [^#\n]*?)\s*#", readme, re.M).group(1).split()

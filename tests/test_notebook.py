@@ -15,8 +15,8 @@ import nbformat
 import pytest
 import yaml
 
-from kwanzaa_hub import colab
-from kwanzaa_hub.cli import app
+from kwanzaa_hub.cli import colab
+from kwanzaa_hub.cli.app import app
 from tests.conftest import HUB_TOKEN, REPO
 
 NOTEBOOK = REPO / "notebooks" / "kwanzaa_colab.ipynb"

@@ -1,7 +1,7 @@
 import pytest
 
+from kwanzaa_hub.config.params import Params, load_params, parse_params
 from kwanzaa_hub.errors import ParamsError
-from kwanzaa_hub.params import Params, load_params, parse_params
 from tests.conftest import REPO
 
 
@@ -66,7 +66,7 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 
 def test_overrides_set_dotted_keys_and_are_validated_like_the_file():
-    from kwanzaa_hub.params import with_overrides
+    from kwanzaa_hub.config.params import with_overrides
 
     base = load_params(REPO / "params.yaml")
     changed = with_overrides(base, {"train.lora.r": 32, "train.per_device_batch_size": 4})

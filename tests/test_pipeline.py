@@ -8,8 +8,8 @@ import sys
 import pytest
 import yaml
 
-from kwanzaa_hub import example_data
-from kwanzaa_hub.project import dvc
+from kwanzaa_hub.devtools import example_data
+from kwanzaa_hub.devtools.project import dvc
 from tests.conftest import REPO
 
 
@@ -85,7 +85,7 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     plots = dvc("plots", "show", "--json", cwd=project, capture=True, check=False)
     assert plots.returncode == 0 and "loss" in plots.stdout and "eval/plot.json" in plots.stdout
     # metrics.json: the headline set of every run (base, adapter, free and constrained), nothing else
-    from kwanzaa_hub.metrics import registry
+    from kwanzaa_hub.contract.metrics import registry
 
     headline = files["metrics.json"]["data"]
     assert set(headline) == {f"{r}.{k}" for r in registry.RUNS for k in registry.HEADLINE}

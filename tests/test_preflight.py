@@ -9,9 +9,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from kwanzaa_hub.cli import app
+from kwanzaa_hub.cli.app import app
 from kwanzaa_hub.errors import InputError
-from kwanzaa_hub.hardware import HardwareFacts
+from kwanzaa_hub.runtime.hardware import HardwareFacts
 from tests.conftest import HUB_TOKEN, REPO
 
 GATED = "meta-llama/Llama-3.2-1B-Instruct"
@@ -63,8 +63,8 @@ def test_with_the_license_accepted_preflight_reads_the_model(project, hub):
 def test_a_large_base_model_on_a_cpu_runtime_stops_with_how_to_get_a_t4(project, hub):
     from transformers import LlamaConfig
 
-    from kwanzaa_hub import preflight
-    from kwanzaa_hub.params import load_params
+    from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.hub import preflight
 
     one_b = LlamaConfig(
         vocab_size=128256,

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kwanzaa_hub import hub as hub_mod
-from kwanzaa_hub import push as push_stage
-from kwanzaa_hub.cli import app
+from kwanzaa_hub.cli.app import app
+from kwanzaa_hub.hub import client as hub_mod
+from kwanzaa_hub.stages import push as push_stage
 from tests.conftest import HUB_TOKEN
 from tests.helpers import FAST, params_for
 
@@ -76,7 +76,7 @@ def test_a_409_on_the_tag_of_a_fresh_version_is_an_error_not_a_silent_success(ou
 
 
 def test_missing_repo_and_missing_version_say_what_to_do(hub, tmp_path, outputs, repo_id):
-    from kwanzaa_hub.pull import pull
+    from kwanzaa_hub.hub.pull import pull
 
     with pytest.raises(hub_mod.HubError, match="does not exist or this token cannot see it"):
         pull("tester/no-such-repo", "v1", tmp_path / "a")
@@ -107,7 +107,7 @@ def test_connection_reset_mid_upload_then_a_rerun_completes_the_version(outputs,
 
 
 def test_a_truncated_download_is_retried_and_verified(outputs, hub, repo_id, tmp_path):
-    from kwanzaa_hub.pull import pull
+    from kwanzaa_hub.hub.pull import pull
 
     receipt = push_stage.run(params_for(repo_id), retry=FAST)
     hub.log.clear()
@@ -169,7 +169,7 @@ def test_disk_full_while_writing_leaves_no_outputs(tmp_path, monkeypatch, exampl
     runner = CliRunner()
     assert runner.invoke(app, ["data"]).exit_code == 0  # a good run first: outputs exist
     assert Path("data/prepared").is_dir() and Path("reports/data.json").is_file()
-    monkeypatch.setattr("kwanzaa_hub.io.os.fsync", _disk_full)  # the report write hits a full disk
+    monkeypatch.setattr("kwanzaa_hub.fs.atomic.os.fsync", _disk_full)  # the report write hits a full disk
     result = runner.invoke(app, ["data"])
     assert result.exit_code == 1 and "No space left on device" in result.output
     assert not Path("data/prepared").exists() and not Path("reports/data.json").exists()
@@ -183,9 +183,9 @@ def test_template_syntax_in_data_stays_text_through_the_data_stage(
     the prepared dataset and in the rendered tokens (it is never evaluated by the project's rendering)."""
     from datasets import load_from_disk
 
-    from kwanzaa_hub import chat
-    from kwanzaa_hub import data as data_stage
-    from kwanzaa_hub.params import parse_params
+    from kwanzaa_hub.config.params import parse_params
+    from kwanzaa_hub.runtime import chat
+    from kwanzaa_hub.stages import data as data_stage
     from tests.conftest import write_jsonl
 
     payload = "{{ 7 * 7 }} {% for x in range(3) %}loop{% endfor %} {{ raise_exception('boom') }}"

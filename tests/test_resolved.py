@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kwanzaa_hub import hub as hub_mod
-from kwanzaa_hub import outputs as out_mod
-from kwanzaa_hub import push as push_stage
-from kwanzaa_hub.cli import app
+from kwanzaa_hub.cli.app import app
+from kwanzaa_hub.config.params import parse_params
 from kwanzaa_hub.errors import InputError, ParamsError
-from kwanzaa_hub.params import parse_params
+from kwanzaa_hub.fs import ownership as out_mod
+from kwanzaa_hub.hub import client as hub_mod
+from kwanzaa_hub.stages import push as push_stage
 from tests.helpers import FAST, params_for
 
 
@@ -64,7 +64,7 @@ def test_an_absolute_mirror_with_dotdot_is_a_params_error(mirror):
 
 
 def test_a_mirror_folder_is_judged_resolved_when_training_starts(tmp_path, monkeypatch):
-    from kwanzaa_hub.checkpoints import DirMirror
+    from kwanzaa_hub.hub.mirror import DirMirror
 
     monkeypatch.chdir(tmp_path)
     before = _mine(tmp_path / "mine")
@@ -74,8 +74,8 @@ def test_a_mirror_folder_is_judged_resolved_when_training_starts(tmp_path, monke
 
 
 def test_demo_and_example_data_refuse_dotdot(tmp_path):
-    from kwanzaa_hub import example_data
-    from kwanzaa_hub.project import make_project
+    from kwanzaa_hub.devtools import example_data
+    from kwanzaa_hub.devtools.project import make_project
 
     with pytest.raises(InputError, match="contains '..'"):
         make_project(tmp_path / "nx" / ".." / "proj")
@@ -127,9 +127,9 @@ def test_an_empty_json_array_or_object_is_not_the_tools_output(tmp_path, monkeyp
 def test_a_base_rebuilt_in_place_changes_the_fingerprint(tmp_path, tiny_model_dir):
     import shutil
 
-    from kwanzaa_hub.models import base_identity
-    from kwanzaa_hub.tiny import build_tiny_llama
-    from kwanzaa_hub.train import fingerprint
+    from kwanzaa_hub.devtools.tiny import build_tiny_llama
+    from kwanzaa_hub.runtime.models import base_identity
+    from kwanzaa_hub.stages.train import fingerprint
 
     base = tmp_path / "base"
     shutil.copytree(tiny_model_dir, base)
@@ -144,7 +144,7 @@ def test_a_base_rebuilt_in_place_changes_the_fingerprint(tmp_path, tiny_model_di
 def test_a_hub_base_is_resolved_to_its_commit(hub, repo_id, tmp_path):
     from huggingface_hub import HfApi
 
-    from kwanzaa_hub.models import base_identity
+    from kwanzaa_hub.runtime.models import base_identity
 
     api = HfApi()
     api.create_repo(repo_id, private=True)
@@ -156,7 +156,7 @@ def test_a_hub_base_is_resolved_to_its_commit(hub, repo_id, tmp_path):
 
 @pytest.mark.slow
 def test_dvc_sees_a_local_base_rebuilt_in_place_and_train_trains_again(make_dvc_project):
-    from kwanzaa_hub.tiny import build_tiny_llama
+    from kwanzaa_hub.devtools.tiny import build_tiny_llama
 
     project = make_dvc_project(
         {"train.max_steps": 1, "train.gradient_accumulation_steps": 1, "train.save_steps": 1}, name="p"
@@ -264,7 +264,7 @@ def test_set_keeps_the_mode_and_writes_through_a_symlink(tmp_path):
 
 
 def test_a_new_file_written_atomically_has_the_umasks_mode(tmp_path):
-    from kwanzaa_hub.io import atomic_write_text
+    from kwanzaa_hub.fs.atomic import atomic_write_text
 
     old = os.umask(0o022)
     try:
@@ -307,7 +307,7 @@ def test_a_malformed_params_file_is_exit_2_with_one_line(tmp_path, monkeypatch, 
 
 def test_the_alias_bomb_is_not_an_error_for_valid_params_without_aliases(tmp_path):
     """The strict loader accepts an ordinary params file, comments and all."""
-    from kwanzaa_hub.params import load_params
+    from kwanzaa_hub.config.params import load_params
 
     (tmp_path / "p.yaml").write_text("# c\ntrain:\n  seed: 7  # s\n")
     assert load_params(tmp_path / "p.yaml").train.seed == 7

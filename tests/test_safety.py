@@ -15,12 +15,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from kwanzaa_hub import hub as hub_mod
-from kwanzaa_hub import outputs as out_mod
-from kwanzaa_hub import push as push_stage
-from kwanzaa_hub.cli import app
+from kwanzaa_hub.cli.app import app
+from kwanzaa_hub.config.params import SCHEDULERS, parse_params
 from kwanzaa_hub.errors import InputError, ParamsError
-from kwanzaa_hub.params import SCHEDULERS, parse_params
+from kwanzaa_hub.fs import ownership as out_mod
+from kwanzaa_hub.hub import client as hub_mod
+from kwanzaa_hub.stages import push as push_stage
 from tests.conftest import HUB_TOKEN, REPO, write_jsonl
 from tests.helpers import FAST, params_for
 
@@ -136,7 +136,7 @@ def test_claim_accepts_only_what_the_tool_writes(tmp_path):
 
 def test_the_repo_s_own_tracked_outputs_are_ones_the_tool_may_replace():
     """A fresh clone runs `dvc repro` to the push stage: the committed card must carry the tool's signature."""
-    from kwanzaa_hub.params import load_params
+    from kwanzaa_hub.config.params import load_params
 
     for out in load_params(REPO / "params.yaml").outputs():
         if (REPO / out.path).is_file():
@@ -153,7 +153,7 @@ def test_the_repo_s_own_tracked_outputs_are_ones_the_tool_may_replace():
     ],
 )
 def test_a_json_file_of_another_shape_is_never_taken_for_an_output(tmp_path, monkeypatch, name, content):
-    from kwanzaa_hub.params import parse_params
+    from kwanzaa_hub.config.params import parse_params
 
     monkeypatch.chdir(tmp_path)
     out = next(o for o in parse_params({}).outputs() if o.key == name)
@@ -176,7 +176,7 @@ def test_a_relative_mirror_folder_obeys_the_output_rules(mirror, message):
 
 
 def test_an_absolute_mirror_inside_the_project_or_on_an_unmounted_drive_is_refused(tmp_path, monkeypatch):
-    from kwanzaa_hub.checkpoints import DirMirror
+    from kwanzaa_hub.hub.mirror import DirMirror
 
     monkeypatch.chdir(tmp_path)
     for root, message in (
@@ -190,7 +190,7 @@ def test_an_absolute_mirror_inside_the_project_or_on_an_unmounted_drive_is_refus
 
 
 def test_pull_never_replaces_a_folder_it_did_not_write(outputs, hub, repo_id, tmp_path):
-    from kwanzaa_hub.pull import pull
+    from kwanzaa_hub.hub.pull import pull
 
     push_stage.run(params_for(repo_id), retry=FAST)
     home = tmp_path / "Documents"
@@ -260,8 +260,8 @@ def test_every_accepted_scheduler_runs_in_transformers_without_extra_arguments()
 def test_an_extra_message_key_is_an_error_at_its_line_not_a_pyarrow_crash(
     tmp_path, monkeypatch, example_samples, tiny_tokenizer
 ):
-    from kwanzaa_hub import data as data_stage
     from kwanzaa_hub.errors import DataValidationError
+    from kwanzaa_hub.stages import data as data_stage
 
     monkeypatch.chdir(tmp_path)
     extra = json.loads(json.dumps(example_samples[0][1]))
@@ -368,7 +368,7 @@ def test_a_connection_reset_on_the_tag_is_a_hub_error_with_exit_1(outputs, hub, 
 def test_a_malformed_remote_manifest_is_refused_with_a_message(hub, repo_id, tmp_path, body, message):
     from huggingface_hub import HfApi
 
-    from kwanzaa_hub.pull import pull
+    from kwanzaa_hub.hub.pull import pull
 
     api = HfApi()
     api.create_repo(repo_id, private=True)
@@ -393,8 +393,8 @@ def test_retry_after_is_clamped(outputs, hub, repo_id, value):
 
 @pytest.mark.slow
 def test_a_failed_mirror_fingerprint_read_warns_and_odd_folders_are_ignored(hub, repo_id, tmp_path, monkeypatch):
-    from kwanzaa_hub import checkpoints
     from kwanzaa_hub.console import console
+    from kwanzaa_hub.hub import mirror as checkpoints
 
     monkeypatch.setattr(hub_mod, "DEFAULT_RETRY", FAST)
     mirror = checkpoints.HubMirror(repo_id, private=True, allow_public=False)

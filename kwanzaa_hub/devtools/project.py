@@ -1,0 +1,110 @@
+"""A self-contained copy of the pipeline in another folder: the offline demo and the tests run there.
+
+``make_project(dest, overrides)`` copies ``dvc.yaml``, the package source (the stages' code deps) and
+``params.yaml`` with overrides applied, writes the example data, and initialises git + DVC, so that
+``dvc repro`` there runs the real pipeline without touching this checkout's params or outputs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from kwanzaa_hub.errors import InputError
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def dvc(*args: str, cwd: Path, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=check, text=True, capture_output=capture)
+
+
+def make_project(
+    dest: str | Path, overrides: dict[str, Any] | None = None, *, source: Path = REPO_ROOT, raw_data: Path | None = None
+) -> Path:
+    """Create (or refresh) a git + DVC project at ``dest`` running this repo's pipeline, on the example data
+    or on the ``kwanzaa_train.jsonl`` / ``kwanzaa_eval.jsonl`` files in ``raw_data``."""
+    from kwanzaa_hub.config.edit import apply
+    from kwanzaa_hub.devtools import example_data
+    from kwanzaa_hub.fs.ownership import claim, mark
+
+    if not (source / "dvc.yaml").is_file():
+        raise InputError(f"{source}/dvc.yaml not found: run from a checkout of kwanzaa_hub (pip install -e .)")
+    dest = claim("demo", dest, "dir")  # refreshed only when `demo` made it ('..' refused, judged resolved)
+    mark(dest, "demo")
+    shutil.copy2(source / "dvc.yaml", dest / "dvc.yaml")
+    pkg = dest / "kwanzaa_hub"
+    if pkg.exists():
+        shutil.rmtree(pkg)
+    shutil.copytree(PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copy2(source / "params.yaml", dest / "params.yaml")
+    apply(dest / "params.yaml", list((overrides or {}).items()))  # the documented file, comments kept
+    declare_local_base(dest)
+    if raw_data is None:
+        example_data.write(dest / "data" / "raw")
+    else:
+        (dest / "data" / "raw").mkdir(parents=True, exist_ok=True)
+        for name in ("kwanzaa_train.jsonl", "kwanzaa_eval.jsonl"):
+            shutil.copy2(Path(raw_data) / name, dest / "data" / "raw" / name)
+    if not (dest / ".git").exists():
+        subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+        (dest / ".gitignore").write_text("/data/raw\n/models\n/checkpoints\n", encoding="utf-8")
+    if not (dest / ".dvc").exists():
+        dvc("init", "-q", cwd=dest)
+        dvc("config", "core.analytics", "false", cwd=dest)
+        dvc("config", "core.autostage", "false", cwd=dest)
+    if subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=dest, capture_output=True).returncode:
+        # DVCLive needs a commit to compare against.
+        subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+        subprocess.run(
+            [
+                "git",
+                "-c",
+                "user.name=kwanzaa-hub",
+                "-c",
+                "user.email=kwanzaa-hub@localhost",
+                "commit",
+                "-q",
+                "-m",
+                "pipeline copy",
+            ],
+            cwd=dest,
+            check=True,
+        )
+    return dest
+
+
+#: The stages that load the base model: a local base folder or file is a DVC dependency of each.
+BASE_STAGES = ("data", "train", "eval")
+
+
+def declare_local_base(project: Path) -> bool:
+    """Add ``${model.base}`` to the deps of the stages that load the base when ``model.base`` is a local folder or
+    file, so `dvc status` sees a base rebuilt in place. A Hub id cannot be a DVC dependency (deps are paths); its
+    commit is resolved by the train stage and recorded in the checkpoint fingerprint and the train report.
+    Returns True when the deps were added."""
+    import yaml
+
+    from kwanzaa_hub.config.params import read_params_file
+    from kwanzaa_hub.runtime.models import is_gguf
+
+    base = str(read_params_file(project / "params.yaml").get("model", {}).get("base", ""))
+    if not (is_gguf(base) or Path(base).is_absolute() or (project / base).exists()):
+        return False  # a Hub id (or a local base not built yet: called again once it is)
+    dvc_yaml = project / "dvc.yaml"
+    text = dvc_yaml.read_text(encoding="utf-8")
+    stages = yaml.safe_load(text)["stages"]
+    lines = text.splitlines(keepends=True)
+    out, stage = [], None
+    for line in lines:
+        out.append(line)
+        if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
+            stage = line.strip()[:-1]
+        if stage in BASE_STAGES and line.strip() == "deps:" and "${model.base}" not in stages[stage]["deps"]:
+            out.append(line[: len(line) - len(line.lstrip())] + "  - ${model.base}\n")
+    dvc_yaml.write_text("".join(out), encoding="utf-8")
+    return True

@@ -1,0 +1,314 @@
+"""The model card: ``huggingface_hub`` ModelCardData + EvalResult metadata, rendered from the package template.
+
+Every value reaches the template as a variable, so text from the data or params is never itself
+evaluated as a template. :func:`check_card` re-parses the rendered card offline (metadata, model-index)
+so a broken card fails here rather than on the Hub.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kwanzaa_hub.config.params import Params
+from kwanzaa_hub.contract.metrics import registry
+from kwanzaa_hub.errors import KwanzaaError
+from kwanzaa_hub.fs.ownership import CARD_SIGNATURE, without_machine_paths
+
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"
+PROJECT_URL = "https://github.com/kwanzaa-hub/kwanzaa_hub"
+LIBRARIES = ("torch", "transformers", "peft", "trl", "bitsandbytes", "datasets", "huggingface_hub", "dvc")
+DATASET = {"type": "kwanzaa-answer-v1", "name": "kwanzaa_hub eval split"}
+
+
+class CardError(KwanzaaError):
+    """The rendered card does not parse back into valid metadata."""
+
+
+@dataclass
+class CardInputs:
+    """Everything the card says, read from the pipeline's outputs."""
+
+    params: Params
+    metrics: dict[str, float]
+    data_report: dict[str, Any]
+    train_report: dict[str, Any]
+    eval_report: dict[str, Any] = field(default_factory=dict)
+    adapter_sha256: str = ""
+    data_md5: str = ""
+    git_commit: str = ""
+    lock: dict[str, str] = field(default_factory=dict)
+    libraries: dict[str, str] = field(default_factory=dict)
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def provenance(root: Path = Path("."), tracked: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Git commit (``+dirty`` when the tree has changes), data.dvc md5, dvc.lock output hashes, library versions."""
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    if commit and git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+dirty"
+    data_md5 = ""
+    if (root / "data.dvc").is_file():
+        outs = (yaml.safe_load((root / "data.dvc").read_text()) or {}).get("outs", [])
+        data_md5 = outs[0].get("md5", "") if outs else ""
+    lock: dict[str, str] = {}
+    if (root / "dvc.lock").is_file():
+        stages = (yaml.safe_load((root / "dvc.lock").read_text()) or {}).get("stages", {})
+        for stage in stages.values():
+            for entry in [*stage.get("deps", []), *stage.get("outs", [])]:
+                if entry["path"] in tracked and "md5" in entry:
+                    lock[entry["path"]] = entry["md5"]
+    libs = {}
+    for name in LIBRARIES:
+        try:
+            libs[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return {
+        "git_commit": commit or "unknown (not a git checkout)",
+        "data_md5": data_md5,
+        "lock": dict(sorted(lock.items())),
+        "libraries": libs,
+    }
+
+
+def gather(params: Params, adapter_sha256: str = "", root: Path = Path(".")) -> CardInputs:
+    tracked = (
+        params.data.prepared_dir,
+        params.train.output_dir,
+        params.eval.predictions_file,
+        str(Path(params.data.train_file).parent),
+        params.data.train_file,
+        params.data.eval_file,
+    )
+    return CardInputs(
+        params=params,
+        metrics=_read_json(root / params.eval.metrics_file),
+        data_report=_read_json(root / params.data.report),
+        train_report=_read_json(root / params.train.report),
+        eval_report=_read_json(root / params.eval.report),
+        adapter_sha256=adapter_sha256,
+        **provenance(root, tracked),
+    )
+
+
+def dataset_line(inputs: CardInputs) -> str:
+    """Which data trained this adapter: the ``data.dvc`` hash, else the data stage's input hashes in dvc.lock."""
+    d = inputs.params.data
+    folder = str(Path(d.train_file).parent)
+    if inputs.data_md5:
+        return f"`{folder}` versioned by DVC (`data.dvc`), md5 `{inputs.data_md5}`"
+    files = [f"`{f}` md5 `{inputs.lock[f]}`" for f in (d.train_file, d.eval_file) if f in inputs.lock]
+    if files:
+        return ", ".join(files) + " (from `dvc.lock`)"
+    return f"`{folder}`, hash unknown (no `data.dvc`, no `dvc.lock` entry)"
+
+
+def hub_base_model(base: str) -> str | None:
+    """The base model as a Hub id for the metadata, or None for a local folder / GGUF file."""
+    from kwanzaa_hub.runtime.models import is_gguf
+
+    return None if is_gguf(base) or Path(base).exists() or base.count("/") != 1 else base
+
+
+def base_display(base: str) -> str:
+    """How the card names the base: the Hub id, or a local folder's / GGUF file's name (not a machine's path)."""
+    return base if hub_base_model(base) else Path(base).name
+
+
+def base_weights(train_report: dict[str, Any]) -> str:
+    """Which weights the adapter was trained on, as the train report recorded them: the Hub commit of the base,
+    or the sha256 of a local folder or file."""
+    b = train_report.get("base_model")
+    if not isinstance(b, dict):
+        return "not recorded (a train report of an older version)"
+    if b.get("commit"):
+        return f"commit `{b['commit']}` of {b.get('name', '?')} (revision `{b.get('revision', '?')}`)"
+    return f"sha256 `{b.get('sha256', '?')}` of the local {b.get('kind', 'folder')} {b.get('name', '?')}"
+
+
+def base_load_args(base: str) -> str:
+    """The arguments of ``from_pretrained`` for the base model in the card's load code. A local base is named,
+    never located: the card holds no machine paths."""
+    from kwanzaa_hub.runtime.models import is_gguf
+
+    if hub_base_model(base):
+        return json.dumps(base)
+    if is_gguf(base):
+        return f'"path/to/folder/of/the/file", gguf_file={json.dumps(Path(base).name)}'
+    return json.dumps(f"path/to/{Path(base).name}")
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        return [kv for k, v in data.items() for kv in _flatten(v, f"{prefix}{k}.")]
+    return [(prefix[:-1], data)]
+
+
+def card_metrics(metrics: dict[str, float]) -> list[str]:
+    """The quality metrics of the adapter over the whole eval split, in the registry's order (headline first)."""
+    return list(registry.whole_split(metrics, "adapter"))
+
+
+def training_time(train_report: dict[str, Any]) -> str:
+    """How the adapter's steps were trained, in words: a resumed or restored run's runtime is not the whole run's."""
+    t = train_report
+    steps, runtime, resumed = t.get("optimizer_steps", "?"), t.get("runtime_s"), t.get("resumed_from_step") or 0
+    if t.get("restored"):
+        return f"{steps} optimizer steps, restored from the finished run's last checkpoint (no training time here)"
+    if runtime is None:
+        return f"{steps} optimizer steps"
+    if resumed:
+        return (
+            f"{steps} optimizer steps, resumed from the checkpoint of step {resumed}: "
+            f"steps {resumed + 1}-{steps} in {runtime} s (the earlier steps' time is not recorded)"
+        )
+    return f"{steps} optimizer steps in {runtime} s"
+
+
+def build_card(inputs: CardInputs) -> Any:
+    """A ``ModelCard`` with metadata (base model, peft, license, model-index) and the body from the template."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    p, m = inputs.params, inputs.metrics
+    names = card_metrics(m)
+    repo_id = p.hub.repo_id or "your-namespace/kwanzaa-adapter"
+    base_id = hub_base_model(p.model.base)
+    eval_results = [
+        EvalResult(
+            task_type="text-generation",
+            task_name="Grounded answers in kwanzaa.answer.v1",
+            dataset_type=DATASET["type"],
+            dataset_name=DATASET["name"],
+            dataset_split="eval",
+            metric_type=name,
+            metric_name=name,
+            metric_value=float(m[f"adapter.{name}"]),
+        )
+        for name in names
+    ]
+    data = ModelCardData(
+        model_name=repo_id.split("/")[1],
+        base_model=base_id,
+        library_name="peft",
+        pipeline_tag="text-generation",
+        license=p.hub.license,
+        tags=["lora", "qlora", "peft", "trl", "kwanzaa", "rag", "json", "dvc"],
+        eval_results=eval_results or None,
+    )
+    categories = sorted(
+        {c for split in ("train", "eval") for c in inputs.data_report.get(split, {}).get("categories", {})}
+    )
+    split_rows = [
+        {
+            "split": s,
+            "samples": inputs.data_report[s].get("samples", ""),
+            "p50": inputs.data_report[s].get("tokens", {}).get("p50", ""),
+            "counts": [inputs.data_report[s].get("categories", {}).get(c, 0) for c in categories],
+        }
+        for s in ("train", "eval")
+        if s in inputs.data_report
+    ]
+    metric_rows = []
+    for name in names:
+        a, b = m[f"adapter.{name}"], m.get(f"base.{name}")
+        metric_rows.append(
+            {
+                "name": ("**" + name + "**") if registry.spec(name).headline else name,
+                "adapter": f"{a:.3f}",
+                "base": "—" if b is None else f"{b:.3f}",
+                "change": "—" if b is None else f"{a - b:+.3f} ({registry.change_word(name, a - b)})",
+                "constrained": "—"
+                if f"adapter_constrained.{name}" not in m
+                else f"{m[f'adapter_constrained.{name}']:.3f}",
+            }
+        )
+    t = inputs.train_report
+    params_dump = without_machine_paths(p.model_dump(mode="json"))
+    param_rows = [
+        (k, json.dumps(v) if isinstance(v, (list, dict)) else v)
+        for k, v in _flatten(
+            {"model": params_dump["model"], "train": params_dump["train"], "data.max_length": p.data.max_length}
+        )
+    ]
+    return ModelCard.from_template(
+        data,
+        template_path=str(TEMPLATE),
+        title=f"{repo_id} ({p.hub.version})",
+        base_model=base_display(p.model.base),
+        base_load=base_load_args(p.model.base),
+        base_weights=base_weights(inputs.train_report),
+        repo_id=repo_id,
+        version=p.hub.version,
+        method="QLoRA (4-bit base)" if p.train.quantization.enabled else "LoRA",
+        project_url=PROJECT_URL,
+        train_samples=inputs.data_report.get("train", {}).get("samples", "?"),
+        eval_samples=inputs.data_report.get("eval", {}).get("samples", "?"),
+        dataset=dataset_line(inputs),
+        categories=categories,
+        split_rows=split_rows,
+        hardware=f"{t.get('hw_hardware', '?')} ({t.get('hw_device', '?')})",
+        precision=t.get("hw_precision", "?"),
+        quantization="4-bit " + p.train.quantization.quant_type if t.get("hw_quantize") else "no quantization",
+        training=training_time(t),
+        train_loss=t.get("train_loss", "?"),
+        eval_loss=t.get("eval_loss", "?"),
+        trainable_params=t.get("trainable_params", "?"),
+        total_params=t.get("total_params", "?"),
+        param_rows=param_rows,
+        metric_rows=metric_rows,
+        speed=", ".join(
+            f"{r} {inputs.eval_report[r]['tokens_per_s']:.0f}" for r in ("base", "adapter") if r in inputs.eval_report
+        ),
+        budget=inputs.eval_report.get("max_new_tokens", "?"),
+        constrained=any(k.startswith("adapter_constrained.") for k in m),
+        schema_file=hub_layout_schema(),
+        signature=CARD_SIGNATURE,
+        git_commit=inputs.git_commit,
+        lock_rows=list(inputs.lock.items()),
+        adapter_sha256=inputs.adapter_sha256 or "n/a",
+        libraries=", ".join(f"{k} {v}" for k, v in inputs.libraries.items()),
+    )
+
+
+def hub_layout_schema() -> str:
+    """The decoding schema's name in a version (the card tells servers to load it)."""
+    from kwanzaa_hub.hub.client import REPO_LAYOUT
+
+    return REPO_LAYOUT["decoding_schema"]
+
+
+def check_card(text: str, inputs: CardInputs) -> None:
+    """Offline validation: the metadata parses, says peft, and its model-index holds every headline metric."""
+    from huggingface_hub import ModelCard
+
+    try:
+        card = ModelCard(text)
+    except Exception as exc:
+        raise CardError(f"the rendered model card does not parse: {exc}") from None
+    d = card.data
+    problems = []
+    if d.library_name != "peft":
+        problems.append("library_name is not peft")
+    if d.license != inputs.params.hub.license:
+        problems.append(f"license {d.license!r} != hub.license {inputs.params.hub.license!r}")
+    expected = {n: float(inputs.metrics[f"adapter.{n}"]) for n in card_metrics(inputs.metrics)}
+    found = {r.metric_type: r.metric_value for r in (d.eval_results or [])}
+    if found != expected:
+        problems.append(f"model-index results {found} != metrics.json {expected}")
+    if problems:
+        raise CardError("model card metadata is wrong: " + "; ".join(problems))

@@ -1,0 +1,308 @@
+"""Resumable checkpoints: the local folder, and a mirror that survives a lost VM.
+
+The trainer saves ``checkpoint-N`` folders into ``train.checkpoint_dir``. That folder carries the
+ownership marker and a stamp of the run's fingerprint (the params that change the weights, and the
+prepared data): a rerun with the same fingerprint resumes from the newest complete checkpoint, anything
+else starts fresh. A checkpoint at the run's last step is a finished run: the trainer restores its weights
+instead of resuming (resuming would train past the planned steps).
+
+A Colab disconnect wipes the local disk, so each checkpoint is also copied to a mirror: the
+``checkpoints`` branch of ``hub.repo_id`` (private, never tagged, apart from the versions on ``main``) or a
+folder such as a mounted Google Drive. Only folders named exactly ``checkpoint-<step>`` count; a mirror
+whose fingerprint cannot be read says so out loud and training starts without it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from kwanzaa_hub.config.params import Params
+from kwanzaa_hub.console import console, warn
+from kwanzaa_hub.errors import InputError, KwanzaaError
+from kwanzaa_hub.fs.ownership import claim, is_owned, judged, mark, resolved
+from kwanzaa_hub.hub import client as hub
+
+BRANCH = "checkpoints"
+STAMP = "fingerprint.txt"
+MIRROR_KEY = "train.checkpoint_mirror"  # what a mirror folder's marker names
+KEEP = 1  # mirrored checkpoints besides the newest
+_NAME = re.compile(r"checkpoint-([0-9]+)")
+
+
+def step_of(name: str) -> int | None:
+    """The step of a folder named ``checkpoint-<step>``; None for any other name (``checkpoint-2 (1)``)."""
+    m = _NAME.fullmatch(name)
+    return int(m.group(1)) if m else None
+
+
+def named(names: Iterable[str]) -> list[str]:
+    """The checkpoint folder names among ``names``, oldest first."""
+    return sorted((n for n in set(names) if step_of(n) is not None), key=step_of)
+
+
+def stamped(folder: Path, fingerprint: str) -> bool:
+    """True when ``folder`` holds checkpoints of the run with this fingerprint."""
+    stamp = folder / STAMP
+    return stamp.is_file() and stamp.read_text().strip() == fingerprint
+
+
+def finished(ckpt: Path) -> bool:
+    """True when the checkpoint was saved at (or past) the last step its run planned."""
+    try:
+        state = json.loads((ckpt / "trainer_state.json").read_text())
+        return int(state["global_step"]) >= int(state["max_steps"]) > 0
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def tokens_seen(ckpt: Path) -> int:
+    """The input tokens the run had trained on when ``ckpt`` was saved (0 when the checkpoint does not say)."""
+    try:
+        return int(json.loads((ckpt / "trainer_state.json").read_text()).get("num_input_tokens_seen") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
+def newest_complete(folder: Path) -> Path | None:
+    """The highest ``checkpoint-N`` in ``folder`` that was written to the end (has ``trainer_state.json``)."""
+    if not folder.is_dir():
+        return None
+    done = [p for p in folder.iterdir() if step_of(p.name) is not None and (p / "trainer_state.json").is_file()]
+    return max(done, key=lambda p: step_of(p.name)) if done else None
+
+
+def clear(folder: Path) -> None:
+    """Remove the checkpoint folders and the stamp of a folder this tool owns; nothing else in it."""
+    for name in named(p.name for p in folder.iterdir()):
+        shutil.rmtree(folder / name)
+    (folder / STAMP).unlink(missing_ok=True)
+
+
+def local_resume_point(folder: Path, fingerprint: str, *, main: bool = True) -> str | None:
+    """The newest unfinished checkpoint of this exact run in ``folder``, or None to start fresh.
+
+    The main process claims the folder (it must be one this tool wrote, or new), clears checkpoints of other
+    data or params, and stamps it; other DDP processes only read."""
+    if not main:
+        newest = newest_complete(folder) if stamped(folder, fingerprint) else None
+        return str(newest) if newest else None
+    claim("train.checkpoint_dir", folder, "dir")
+    if folder.is_dir() and not stamped(folder, fingerprint) and named(p.name for p in folder.iterdir()):
+        console.print(f"train: {folder}/ holds checkpoints of other data or params; starting fresh")
+        clear(folder)
+    newest = newest_complete(folder) if folder.is_dir() else None
+    mark(folder, "train.checkpoint_dir")
+    (folder / STAMP).write_text(fingerprint)
+    return str(newest) if newest else None
+
+
+class DirMirror:
+    """Checkpoints copied into a folder (e.g. ``/content/drive/MyDrive/kwanzaa-checkpoints``) that this tool owns."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def __str__(self) -> str:
+        return f"{self.root}/"
+
+    def check(self) -> None:
+        """Before training: the folder is new, empty or ours; an absolute one is outside the project (a relative
+        one was checked with the other outputs) and its parent exists (a Drive that is not mounted is not)."""
+        here, root = Path.cwd().resolve(), resolved(judged(MIRROR_KEY, self.root))  # '..' refused, symlinks followed
+        if len(root.parts) < 3:
+            raise InputError(
+                f"train.checkpoint_mirror: {self.root} resolves to {root}, too close to the filesystem root; name a "
+                "folder of its own"
+            )
+        if self.root.is_absolute() and (root == here or here in root.parents or root in here.parents):
+            raise InputError(
+                f"train.checkpoint_mirror: {self.root} is the project, inside it, or a folder above it; write a "
+                "folder inside the project as a relative path, or name one outside it (a mounted Drive folder)"
+            )
+        if not root.parent.is_dir():
+            raise InputError(
+                f"train.checkpoint_mirror: {root.parent} does not exist (is Google Drive mounted?); mount it or "
+                "create the parent folder, then rerun"
+            )
+        claim(MIRROR_KEY, self.root, "dir")
+
+    def upload(self, ckpt: Path, fingerprint: str) -> None:
+        if self.root.exists() and not is_owned(self.root, MIRROR_KEY) and any(self.root.iterdir()):
+            raise InputError(f"{self.root} is not a mirror this tool wrote; not copying checkpoints into it")
+        mark(self.root, MIRROR_KEY)
+        if not stamped(self.root, fingerprint):
+            clear(self.root)
+            (self.root / STAMP).write_text(fingerprint)
+        tmp = self.root / f".{ckpt.name}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(ckpt, tmp)
+        shutil.rmtree(self.root / ckpt.name, ignore_errors=True)
+        tmp.rename(self.root / ckpt.name)  # a checkpoint appears whole or not at all
+        for old in named(p.name for p in self.root.iterdir())[: -(KEEP + 1)]:
+            shutil.rmtree(self.root / old)
+
+    def fetch_latest(self, dest: Path, fingerprint: str) -> Path | None:
+        ours = is_owned(self.root, MIRROR_KEY) and stamped(self.root, fingerprint)
+        newest = newest_complete(self.root) if ours else None
+        if newest is None:
+            return None
+        shutil.copytree(newest, dest / newest.name, dirs_exist_ok=True)
+        return dest / newest.name
+
+
+class HubMirror:
+    """Checkpoints committed to the ``checkpoints`` branch of the (private) adapter repo."""
+
+    def __init__(self, repo_id: str, *, private: bool, allow_public: bool):
+        self.repo_id, self.private, self.allow_public = repo_id, private, allow_public
+        self._ready = False
+
+    def __str__(self) -> str:
+        return f"{self.repo_id}@{BRANCH}"
+
+    def _files(self, revision: str = BRANCH) -> list[str] | None:
+        """The files on a branch, or None when the repo or the branch does not exist yet."""
+        from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+        def listing() -> list[str] | None:
+            try:
+                return hub.api().list_repo_files(self.repo_id, revision=revision)
+            except (RevisionNotFoundError, RepositoryNotFoundError) as exc:
+                if hub.status_of(exc) == 401 and hub.get_token():
+                    raise  # a rejected token, not a missing branch
+                return None
+
+        return hub.call(listing, what=f"listing {self.repo_id}@{revision}", repo_id=self.repo_id)
+
+    def _check_owned(self, files: list[str] | None) -> None:
+        """The branch is this tool's when it holds the stamp, or only what it was forked from (main's files)."""
+        if not files or STAMP in files:
+            return
+        foreign = set(files) - set(self._files("main") or []) - {".gitattributes"}
+        if foreign:
+            raise InputError(
+                f"{self.repo_id} has a '{BRANCH}' branch with files this tool did not write "
+                f"({', '.join(sorted(foreign)[:5])}); set train.checkpoint_mirror: none (or a folder), "
+                "or remove that branch on the Hub"
+            )
+
+    def check(self) -> None:
+        """Before training: a ``checkpoints`` branch that exists must be one this tool made."""
+        self._check_owned(self._files())
+
+    def _ensure_branch(self) -> None:
+        if not self._ready:
+            hub.ensure_repo(self.repo_id, private=self.private, allow_public=self.allow_public)
+            hub.call(
+                hub.api().create_branch,
+                self.repo_id,
+                branch=BRANCH,
+                exist_ok=True,
+                what=f"creating the {BRANCH} branch",
+                repo_id=self.repo_id,
+            )
+            self._ready = True
+
+    def upload(self, ckpt: Path, fingerprint: str) -> None:
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+        self._ensure_branch()
+        current = self._files() or []
+        self._check_owned(current)
+        stale = named(p.split("/")[0] for p in current)
+        keep = set(stale[-KEEP:]) if self.remote_stamp() == fingerprint else set()
+        ops: list[Any] = [
+            CommitOperationAdd(f"{ckpt.name}/{f.relative_to(ckpt).as_posix()}", str(f))
+            for f in sorted(ckpt.rglob("*"))
+            if f.is_file()
+        ]
+        ops.append(CommitOperationAdd(STAMP, fingerprint.encode()))
+        ops += [CommitOperationDelete(f"{d}/", is_folder=True) for d in stale if d not in keep and d != ckpt.name]
+        hub.call(
+            hub.api().create_commit,
+            self.repo_id,
+            operations=ops,
+            revision=BRANCH,
+            commit_message=f"{ckpt.name} (resume point)",
+            what=f"mirroring {ckpt.name}",
+            repo_id=self.repo_id,
+        )
+
+    def remote_stamp(self) -> str | None:
+        """The mirrored run's fingerprint; None when nothing is mirrored yet. A read that fails for another
+        reason is a visible warning (and None): the run then starts without the mirror."""
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+        def read() -> str | None:
+            try:
+                return Path(hf_hub_download(self.repo_id, STAMP, revision=BRANCH)).read_text().strip()
+            except (RemoteEntryNotFoundError, RevisionNotFoundError):
+                return None
+            except RepositoryNotFoundError as exc:
+                if hub.status_of(exc) == 401 and hub.get_token():
+                    raise
+                return None
+
+        try:
+            return hub.call(read, what=f"reading the fingerprint of {self}", repo_id=self.repo_id)
+        except KwanzaaError as exc:
+            warn(f"could not read the checkpoint mirror's fingerprint: {exc}; not resuming from {self}")
+            return None
+
+    def fetch_latest(self, dest: Path, fingerprint: str) -> Path | None:
+        from huggingface_hub import snapshot_download
+
+        if self.remote_stamp() != fingerprint:
+            return None
+        files = self._files() or []
+        done = [d for d in named(p.split("/")[0] for p in files) if f"{d}/trainer_state.json" in files]
+        if not done:
+            return None
+        newest = done[-1]
+        hub.call(
+            snapshot_download,
+            self.repo_id,
+            revision=BRANCH,
+            allow_patterns=[f"{newest}/*"],
+            local_dir=str(dest),
+            what=f"downloading {newest}",
+            repo_id=self.repo_id,
+        )
+        shutil.rmtree(dest / ".cache", ignore_errors=True)  # huggingface_hub's local_dir bookkeeping
+        return dest / newest
+
+
+def mirror_for(params: Params) -> DirMirror | HubMirror | None:
+    target = params.train.checkpoint_mirror
+    if target == "none":
+        return None
+    if target == "hub":
+        h = params.hub
+        return HubMirror(h.repo_id, private=h.private, allow_public=h.allow_public) if h.repo_id else None
+    return DirMirror(Path(target))
+
+
+def mirror_callback(mirror: DirMirror | HubMirror, fingerprint: str) -> Any:
+    """A TrainerCallback that copies every saved checkpoint to ``mirror``; a failed copy warns, training goes on."""
+    from transformers import TrainerCallback
+
+    class MirrorCheckpoints(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if not state.is_world_process_zero:
+                return
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            try:
+                mirror.upload(ckpt, fingerprint)
+                console.print(f"train: mirrored {ckpt.name} to {mirror}")
+            except (KwanzaaError, OSError) as exc:
+                warn(
+                    f"could not mirror {ckpt.name} to {mirror}: {exc}; training goes on (the local checkpoint is kept)"
+                )
+
+    return MirrorCheckpoints()

@@ -1,0 +1,3 @@
+"""The DVC stages, one module each (data, train, eval, push): thin orchestrators over the building blocks.
+
+Stages never import each other."""

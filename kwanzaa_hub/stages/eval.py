@@ -1,0 +1,344 @@
+"""The ``eval`` stage: generate with the base model and the adapter, score, write the outputs.
+
+:func:`run` reads as its phases: check the generation budget against the reference answers (before any
+model loads) -> generate (base alone, then the adapter merged into it) -> score -> write ``metrics.json``
+(quality only, headline metrics first), ``eval/predictions.jsonl``, the plot data and
+``reports/eval.json`` (budget, stop reasons, speed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kwanzaa_hub.config.params import Params
+from kwanzaa_hub.console import console
+from kwanzaa_hub.contract.answer import parse_answer
+from kwanzaa_hub.contract.metrics import registry
+from kwanzaa_hub.contract.placeholders import placeholder_kind
+from kwanzaa_hub.errors import InputError
+from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_write_json, atomic_write_text
+from kwanzaa_hub.runtime.generate import STOP_REASONS, Generations
+
+AUTO_MARGIN = 1.15  # eval.max_new_tokens: auto = longest reference answer x this, rounded up to a multiple of 64
+
+
+# ------------------------------------------------------------------------------------------- budget
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The generation budget and the reference answers it has to fit."""
+
+    max_new_tokens: int
+    longest_reference: int
+    auto: bool
+
+
+def resolve_budget(max_new_tokens: int | str, answer_tokens: Sequence[int], *, allow_truncation: bool) -> Budget:
+    """``eval.max_new_tokens`` as a number. ``auto`` leaves a margin over the longest reference answer; an
+    explicit number below that answer is refused (the metrics would measure the budget, not the model)
+    unless ``allow_truncation`` says it is intended."""
+    longest = max(answer_tokens, default=0)
+    if max_new_tokens == "auto":
+        return Budget(max(64, math.ceil(longest * AUTO_MARGIN / 64) * 64), longest, True)
+    if max_new_tokens < longest and not allow_truncation:
+        raise InputError(
+            f"eval.max_new_tokens: {max_new_tokens} is below the longest reference answer of the eval split "
+            f"({longest} tokens): answers that long would be cut off and scored as the model's failure. Set "
+            f"eval.max_new_tokens: auto (or at least {longest}), or eval.allow_truncation: true if a cut is intended."
+        )
+    return Budget(int(max_new_tokens), longest, False)
+
+
+# ---------------------------------------------------------------------------------------- generate
+
+
+def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, str]:
+    """(base model, the adapter's tokenizer, device). GPU: half precision; CPU: float32, as trained."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from kwanzaa_hub.runtime.hardware import detect, plan
+    from kwanzaa_hub.runtime.models import from_pretrained
+
+    p = plan(detect(), precision=params.train.precision, quantize=False)
+    base = from_pretrained(
+        AutoModelForCausalLM, params.model.base, params.model.revision, dtype=getattr(torch, p.compute_dtype)
+    )
+    base.to("cuda" if p.device == "cuda" else "cpu")
+    return base, AutoTokenizer.from_pretrained(adapter_dir), p.device
+
+
+def load_schema(params: Params) -> dict[str, Any]:
+    """The decoding schema the data stage wrote (``data.decoding_schema``)."""
+    path = params.data.decoding_schema
+    try:
+        return json.loads(open(path, encoding="utf-8").read())
+    except FileNotFoundError:
+        raise InputError(
+            f"{path} not found: run `dvc repro data` (the data stage writes the decoding schema)"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}); rerun `dvc repro data`") from None
+
+
+def decodings(mode: str) -> list[str]:
+    """``eval.decoding`` as the decodings to run, free first."""
+    return ["free", "constrained"] if mode == "both" else [mode]
+
+
+def generate_all(params: Params, prompts: list, budget: Budget) -> dict[str, Generations]:
+    """Greedy generations of the base model alone (when ``eval.baseline``) and of base + adapter, free and/or held
+    to the decoding schema (``eval.decoding``), keyed by run name (``adapter``, ``adapter_constrained``, ...). The
+    adapter is merged into the base weights before generating (one matmul per layer instead of three). Both
+    decodings of a model run on the same prompts in the same batches, so their time per token compares."""
+    from peft import PeftModel
+
+    e = params.eval
+    modes = decodings(e.decoding)
+    schema = load_schema(params) if "constrained" in modes else None
+    base, tokenizer, device = load_models(params, params.train.output_dir)
+    runs = (["base"] if e.baseline else []) + ["adapter"]
+    console.print(
+        f"eval: {len(prompts)} prompts x {len(runs)} model(s) ({', '.join(runs)}) x {e.decoding} decoding, greedy, "
+        f"batch {e.batch_size}, "
+        f"max_new_tokens {budget.max_new_tokens}{' (auto)' if budget.auto else ''} for a longest reference answer "
+        f"of {budget.longest_reference} tokens, on {device}"
+    )
+    out: dict[str, Generations] = {}
+    for model_name in runs:
+        model = (
+            base
+            if model_name == "base"
+            else PeftModel.from_pretrained(base, params.train.output_dir).merge_and_unload()
+        )
+        for mode in modes:
+            name = registry.run_name(model_name, mode)
+            out[name] = _generate_run(
+                params, model, tokenizer, prompts, budget, name, schema if mode != "free" else None
+            )
+    return out
+
+
+def _generate_run(
+    params: Params, model: Any, tokenizer: Any, prompts: list, budget: Budget, name: str, schema: dict | None
+) -> Generations:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from kwanzaa_hub.runtime.generate import generate
+
+    e = params.eval
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} samples"),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"generating ({name})", total=len(prompts), rate="")
+
+        def show(done: int, toks: int, secs: float, task: Any = task, bar: Any = bar, name: str = name) -> None:
+            rate = speed(done, toks, secs)
+            bar.update(task, completed=done, rate=rate)
+            if not console.is_terminal:  # a log file gets a line per batch instead of a live bar
+                console.print(f"eval: generating ({name}) {done}/{len(prompts)} samples, {rate}, {secs:.0f} s")
+
+        return generate(
+            model,
+            tokenizer,
+            prompts,
+            chat_date=params.model.chat_date,
+            max_new_tokens=budget.max_new_tokens,
+            batch_size=e.batch_size,
+            progress=show,
+            schema=schema,
+        )
+
+
+# ------------------------------------------------------------------------------------------- score
+
+
+def score(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    prompts: Sequence[str],
+    *,
+    threshold: float,
+    stop_reasons: Sequence[str] | None = None,
+) -> dict[str, float]:
+    """Every quality metric on one set of generations; one flat dict. Without ``stop_reasons`` (texts that
+    were not generated here, such as references) nothing counts as truncated."""
+    from kwanzaa_hub.contract.metrics import load, scoring
+
+    out: dict[str, float] = {}
+    out.update(load("format_compliance").compute(predictions=predictions, references=references))
+    out.update(load("citation_accuracy").compute(predictions=predictions, references=references, prompts=prompts))
+    out.update(
+        load("grounding").compute(predictions=predictions, references=references, prompts=prompts, threshold=threshold)
+    )
+    out.update(load("refusal").compute(predictions=predictions, references=references))
+    out.update(scoring.generation_health(predictions, stop_reasons or ["eot"] * len(predictions)))
+    return {k: round(float(v), 4) for k, v in out.items()}
+
+
+def score_by_category(
+    predictions, references, prompts, categories, *, threshold: float, stop_reasons: Sequence[str] | None = None
+) -> dict[str, float]:
+    """``score`` overall plus ``<category>.<metric>`` for every category present."""
+    stop_reasons = stop_reasons or ["eot"] * len(predictions)
+    flat = score(predictions, references, prompts, threshold=threshold, stop_reasons=stop_reasons)
+    for cat in sorted(set(categories)):
+        idx = [i for i, c in enumerate(categories) if c == cat]
+        part = score(
+            [predictions[i] for i in idx],
+            [references[i] for i in idx],
+            [prompts[i] for i in idx],
+            threshold=threshold,
+            stop_reasons=[stop_reasons[i] for i in idx],
+        )
+        flat.update({f"{cat}.{k}": v for k, v in part.items()})
+    return flat
+
+
+def score_all(
+    generations: dict[str, Generations],
+    references: list[str],
+    user_msgs: list[str],
+    categories: list[str],
+    threshold: float,
+) -> dict[str, float]:
+    """``metrics.json``: ``<model>.<metric>`` and ``<model>.<category>.<metric>``, headline metrics first."""
+    metrics: dict[str, float] = {}
+    for name, gen in generations.items():
+        part = score_by_category(
+            gen.texts, references, user_msgs, categories, threshold=threshold, stop_reasons=gen.stop_reasons
+        )
+        metrics.update({f"{name}.{k}": v for k, v in part.items()})
+    return registry.ordered(metrics)
+
+
+# ------------------------------------------------------------------------------------------- write
+
+
+def prediction_lines(
+    ds: Any, references: list[str], user_msgs: list[str], generations: dict[str, Generations], threshold: float
+) -> list[str]:
+    """One JSON line per eval sample: id, category, prompt hash, reference and, per model, the generation, its
+    stop reason, parse status and scores."""
+    lines = []
+    for i, row in enumerate(ds):
+        record = {
+            "id": row["id"],
+            "category": row["category"],
+            "prompt_sha256": hashlib.sha256(json.dumps(row["prompt"], sort_keys=True).encode()).hexdigest(),
+            "reference": references[i],
+        }
+        for name, gen in generations.items():
+            text = gen.texts[i]
+            record[name] = {
+                "generation": text,
+                "stop_reason": gen.stop_reasons[i],
+                "new_tokens": gen.token_counts[i],
+                "parse_status": parse_answer(text).status,
+                "scores": score(
+                    [text], [references[i]], [user_msgs[i]], threshold=threshold, stop_reasons=[gen.stop_reasons[i]]
+                ),
+            }
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return lines
+
+
+def ms_per_token(gen: Generations) -> float:
+    """Wall time per generated token of one run, in milliseconds."""
+    return round(1000 * gen.seconds / gen.new_tokens, 2) if gen.new_tokens else 0.0
+
+
+def eval_report(budget: Budget, generations: dict[str, Generations], placeholders: dict[str, int]) -> dict[str, Any]:
+    """``reports/eval.json``: the budget used, how each run's generations stopped, how many answers are
+    placeholders, speed, and what constrained decoding costs per token against free decoding of the same batches
+    (``constrained_cost``: constrained ms/token / free ms/token, per model)."""
+    report = {
+        "max_new_tokens": budget.max_new_tokens,
+        "max_new_tokens_auto": budget.auto,
+        "longest_reference_tokens": budget.longest_reference,
+        **{
+            name: {
+                "stop_reasons": {r: gen.stop_reasons.count(r) for r in STOP_REASONS},
+                "placeholder_answers": placeholders.get(name, 0),
+                "new_tokens": gen.new_tokens,
+                "seconds": round(gen.seconds, 1),
+                "tokens_per_s": round(gen.tokens_per_s, 1),
+                "ms_per_token": ms_per_token(gen),
+            }
+            for name, gen in generations.items()
+        },
+    }
+    cost = {
+        m: round(ms_per_token(generations[f"{m}_constrained"]) / ms_per_token(generations[m]), 2)
+        for m in registry.MODELS
+        if m in generations and f"{m}_constrained" in generations and ms_per_token(generations[m])
+    }
+    if cost:
+        report["constrained_cost"] = cost
+    return report
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, float]
+    report: dict[str, Any]
+    details: dict[str, Any] | None = None
+
+
+def speed(done: int, tokens: int, secs: float) -> str:
+    """Generation speed for the progress line; slow CPU runs read in seconds per sample, not "0.0 samples/s"."""
+    per = f"{done / secs:.1f} samples/s" if done >= secs else f"{secs / max(done, 1):.0f} s/sample"
+    return f"{per}, {tokens / secs:.0f} tokens/s"
+
+
+def run(params: Params) -> EvalResult:
+    """Generate, score and write the eval stage's outputs."""
+    from datasets import load_from_disk
+
+    from kwanzaa_hub.contract.metrics import scoring
+    from kwanzaa_hub.fs.ownership import claim_all
+
+    e = params.eval
+    claim_all(params.outputs("eval"))  # every output is new or ours before a model loads
+    ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)["eval"]
+    budget = resolve_budget(e.max_new_tokens, ds["n_answer_tokens"], allow_truncation=e.allow_truncation)
+    prompts = ds["prompt"]
+    references = [c[0]["content"] for c in ds["completion"]]
+    user_msgs = [p[-1]["content"] for p in prompts]
+
+    generations = generate_all(params, prompts, budget)
+    every = score_all(generations, references, user_msgs, ds["category"], e.grounding_threshold)
+    metrics = registry.headline(every)
+    placeholders = {
+        name: sum(placeholder_kind(scoring.answer_text(t)) is not None for t in g.texts)
+        for name, g in generations.items()
+    }
+    report = eval_report(budget, generations, placeholders)
+    details = {"metrics": every, "speed": {k: v for k, v in report.items() if k in generations}}
+
+    plot = [
+        {"metric": m, "model": name, "value": metrics[f"{name}.{m}"]}
+        for m in registry.HEADLINE
+        for name in generations
+        if f"{name}.{m}" in metrics
+    ]
+    lines = prediction_lines(ds, references, user_msgs, generations, e.grounding_threshold)
+    with all_or_nothing(e.predictions_file, e.plot_file, e.metrics_file, e.report, e.details_file):
+        atomic_write_text(e.predictions_file, "\n".join(lines) + "\n")
+        atomic_write_json(e.plot_file, plot)
+        atomic_write_json(e.metrics_file, metrics)
+        atomic_write_json(e.report, report)
+        atomic_write_json(e.details_file, details)
+    return EvalResult(metrics, report, details)
