@@ -14,6 +14,8 @@ from kwanzaa_hub.cli.app import app
 from kwanzaa_hub.config.params import parse_params
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.hub import client as hub_mod
+from kwanzaa_hub.hub import publish
+from kwanzaa_hub.hub import versions as hub_versions
 from kwanzaa_hub.stages import push as push_stage
 from tests.conftest import HUB_READ_TOKEN, HUB_TOKEN
 from tests.helpers import FAST, METRICS, greedy, params_for, write_outputs
@@ -100,7 +102,7 @@ def test_versions_and_diff_show_both_versions(outputs, hub, repo_id, tiny_model_
     assert diff.exit_code == 0, diff.output
     row = next(line for line in diff.output.splitlines() if "adapter.format_compliance" in line)
     assert "0.750" in row and "0.900" in row and "+0.150" in row
-    rows = {k: (a, b) for k, a, b in hub_mod.metric_diff(repo_id, "v1", "v2")}
+    rows = {k: (a, b) for k, a, b in hub_versions.metric_diff(repo_id, "v1", "v2")}
     assert rows["adapter.format_compliance"] == (0.75, 0.9) and rows["base.citation_f1"] == (0.1, 0.1)
 
 
@@ -140,7 +142,7 @@ def test_pull_refuses_a_version_whose_manifest_lists_pickles(hub, repo_id, tmp_p
     )
     api.create_tag(repo_id, tag="v1")
     with pytest.raises(hub_mod.HubError, match="pickle"):
-        hub_mod.verified_download(repo_id, "v1", local_dir=tmp_path / "x")
+        hub_versions.verified_download(repo_id, "v1", local_dir=tmp_path / "x")
 
 
 def test_private_repo_refuses_anonymous_and_wrong_token_reads(outputs, hub, repo_id, tmp_path, monkeypatch):
@@ -153,7 +155,7 @@ def test_private_repo_refuses_anonymous_and_wrong_token_reads(outputs, hub, repo
         with pytest.raises(RepositoryNotFoundError):
             hf_hub_download(repo_id, "adapter_config.json", revision="v1", token=token, cache_dir=tmp_path / str(token))
     with pytest.raises(hub_mod.HubError, match="does not exist or this token cannot see it"):
-        hub_mod.read_json(repo_id, "metrics.json", "v1")
+        hub_versions.read_json(repo_id, "metrics.json", "v1")
 
 
 def test_an_existing_public_repo_is_refused_unless_allowed(outputs, hub, repo_id):
@@ -242,7 +244,7 @@ def test_two_versions_pushed_at_once_each_tag_holds_its_own_files(hub, repo_id, 
     def push(version):
         try:
             files = {f.name: f for f in (dirs[version] / "models/adapter").iterdir()}
-            results[version] = hub_mod.push_version(repo_id, version, files, message=version, retry=FAST)
+            results[version] = publish.push_version(repo_id, version, files, message=version, retry=FAST)
         except Exception as exc:
             errors.append(exc)
 
@@ -254,7 +256,7 @@ def test_two_versions_pushed_at_once_each_tag_holds_its_own_files(hub, repo_id, 
     tags = {t.name: t.target_commit for t in HfApi().list_repo_refs(repo_id).tags}
     for version, result in results.items():
         assert tags[version] == result.commit
-        assert hub_mod.read_json(repo_id, hub_mod.MANIFEST, version) == result.files
+        assert hub_versions.read_json(repo_id, hub_versions.MANIFEST, version) == result.files
         local = hashlib.sha256((dirs[version] / "models/adapter/adapter_model.safetensors").read_bytes()).hexdigest()
         assert result.files["adapter_model.safetensors"] == local
     assert len(results) + len(errors) == 2 and len(results) >= 1

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from kwanzaa_hub.cli.app import app
 from kwanzaa_hub.hub import client as hub_mod
+from kwanzaa_hub.hub import versions as hub_versions
 from kwanzaa_hub.stages import push as push_stage
 from tests.conftest import HUB_TOKEN
 from tests.helpers import FAST, params_for
@@ -100,7 +101,7 @@ def test_connection_reset_mid_upload_then_a_rerun_completes_the_version(outputs,
     hub.inject("PUT", r"^/lfs-upload/", action="reset", times=1)
     receipt = push_stage.run(params_for(repo_id), retry=FAST)
     assert tags_of(repo_id) == {"v1": receipt["commit"]}
-    assert hub_mod.read_json(repo_id, hub_mod.MANIFEST, "v1") == receipt["manifest"]
+    assert hub_versions.read_json(repo_id, hub_versions.MANIFEST, "v1") == receipt["manifest"]
     from huggingface_hub import HfApi
 
     assert set(receipt["files"]) <= set(HfApi().list_repo_files(repo_id, revision="v1"))
@@ -113,7 +114,9 @@ def test_a_truncated_download_is_retried_and_verified(outputs, hub, repo_id, tmp
     hub.log.clear()
     hub.inject("GET", r"/resolve/[^/]+/adapter_model\.safetensors$", action="truncate", times=1)
     out = pull(repo_id, "v1", tmp_path / "pulled")
-    assert hub_mod.sha256_file(out / "adapter_model.safetensors") == receipt["manifest"]["adapter_model.safetensors"]
+    assert (
+        hub_versions.sha256_file(out / "adapter_model.safetensors") == receipt["manifest"]["adapter_model.safetensors"]
+    )
     assert len([s for m, p, s in hub.log if m == "GET" and p.endswith("adapter_model.safetensors")]) >= 2
 
 

@@ -22,6 +22,7 @@ from kwanzaa_hub.config.params import parse_params
 from kwanzaa_hub.errors import InputError, ParamsError
 from kwanzaa_hub.fs import ownership as out_mod
 from kwanzaa_hub.hub import client as hub_mod
+from kwanzaa_hub.hub import versions
 from kwanzaa_hub.stages import push as push_stage
 from tests.helpers import FAST, params_for
 
@@ -214,7 +215,7 @@ def test_offline_mode_and_a_wrong_token_say_so(outputs, hub, repo_id, tmp_path, 
 @pytest.mark.parametrize("name", ["/etc/hostname", "../../x", "a/../../x", "C:/x", "a\\..\\x"])
 def test_a_manifest_path_outside_the_download_folder_is_refused(name):
     with pytest.raises(hub_mod.HubError, match="outside the download folder"):
-        hub_mod.check_manifest({name: "0" * 64, "adapter_model.safetensors": "1" * 64}, "r@v1")
+        versions.check_manifest({name: "0" * 64, "adapter_model.safetensors": "1" * 64}, "r@v1")
 
 
 # ------------------------------------------------------------------------------ Low: resolved overlap with inputs

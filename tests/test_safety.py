@@ -20,6 +20,7 @@ from kwanzaa_hub.config.params import SCHEDULERS, parse_params
 from kwanzaa_hub.errors import InputError, ParamsError
 from kwanzaa_hub.fs import ownership as out_mod
 from kwanzaa_hub.hub import client as hub_mod
+from kwanzaa_hub.hub import versions
 from kwanzaa_hub.stages import push as push_stage
 from tests.conftest import HUB_TOKEN, REPO, write_jsonl
 from tests.helpers import FAST, params_for
@@ -372,7 +373,7 @@ def test_a_malformed_remote_manifest_is_refused_with_a_message(hub, repo_id, tmp
 
     api = HfApi()
     api.create_repo(repo_id, private=True)
-    api.upload_file(path_or_fileobj=body, path_in_repo=hub_mod.MANIFEST, repo_id=repo_id)
+    api.upload_file(path_or_fileobj=body, path_in_repo=versions.MANIFEST, repo_id=repo_id)
     api.create_tag(repo_id, tag="v1")
     with pytest.raises(hub_mod.HubError, match=message):
         pull(repo_id, "v1", tmp_path / "out")

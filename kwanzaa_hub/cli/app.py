@@ -14,9 +14,9 @@ from typing import Optional
 
 import typer
 
+from kwanzaa_hub.config.params import DEFAULT_CHAT_DATE
 from kwanzaa_hub.console import console, error
 from kwanzaa_hub.errors import KwanzaaError
-from kwanzaa_hub.runtime.chat import DEFAULT_CHAT_DATE
 
 app = typer.Typer(
     add_completion=False,
@@ -199,8 +199,9 @@ def versions(repo_id: str = typer.Argument(..., help="namespace/name")) -> None:
     """List the pushed versions with commit, date and headline metrics."""
     from kwanzaa_hub.cli.tables import versions_table
     from kwanzaa_hub.hub import client as hub
+    from kwanzaa_hub.hub import versions as hub_versions
 
-    console.print(versions_table(repo_id, hub.version_table(hub.check_repo_id(repo_id))))
+    console.print(versions_table(repo_id, hub_versions.version_table(hub.check_repo_id(repo_id))))
 
 
 @app.command()
@@ -214,8 +215,9 @@ def diff(
     """Each quality metric of two pushed versions, the change, and whether it is better or worse."""
     from kwanzaa_hub.cli.tables import diff_table
     from kwanzaa_hub.hub import client as hub
+    from kwanzaa_hub.hub import versions as hub_versions
 
-    rows = hub.metric_diff(hub.check_repo_id(repo_id), old, new)
+    rows = hub_versions.metric_diff(hub.check_repo_id(repo_id), old, new)
     console.print(diff_table(repo_id, old, new, rows, per_category=all_metrics))
 
 
@@ -291,9 +293,16 @@ def demo(
     stages: Optional[list[str]] = typer.Argument(None, help="stages to run (default: the whole pipeline)"),
 ) -> None:
     """The offline main job: run the pipeline on the example data and a local model, no Hub push."""
+    from kwanzaa_hub.cli.tables import metrics_table
     from kwanzaa_hub.devtools.demo import run_demo
 
-    run_demo(workdir, model=model, stages=stages or [])
+    result = run_demo(workdir, model=model, stages=stages or [])
+    if result.metrics is not None:
+        console.print(metrics_table(result.metrics, title=f"demo ({model}) eval"))
+    console.print(
+        f"done: outputs under {result.project}/ (cd there and run `dvc metrics show`, `dvc plots show`; "
+        f"the card is {result.card_file})"
+    )
 
 
 def main() -> None:  # pragma: no cover

@@ -9,6 +9,7 @@ training budget, and ``hub.repo_id: ""``. Rerunning it reruns only what changed 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -51,7 +52,16 @@ def smollm2_gguf() -> Path:
     return files[0]
 
 
-def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> None:
+@dataclass(frozen=True)
+class DemoResult:
+    """Where the demo project is, its eval metrics (None when eval did not run) and its card's path in it."""
+
+    project: Path
+    metrics: dict | None
+    card_file: str
+
+
+def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> DemoResult:
     overrides = dict(TINY_OVERRIDES)
     if model == "smollm2":
         overrides.update(SMOLLM2_OVERRIDES)
@@ -70,11 +80,8 @@ def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> None:
         raise InputError(f"dvc repro failed in {project} (exit {proc.returncode}); see the messages above")
     params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))  # the paths, as dvc.yaml reads them
     metrics_file = project / params["eval"]["metrics_file"]
-    if metrics_file.is_file():
-        from kwanzaa_hub.cli.tables import metrics_table
-
-        console.print(metrics_table(json.loads(metrics_file.read_text()), title=f"demo ({model}) eval"))
-    console.print(
-        f"done: outputs under {project}/ (cd there and run `dvc metrics show`, `dvc plots show`; "
-        f"the card is {params['hub']['card_file']})"
+    return DemoResult(
+        project=project,
+        metrics=json.loads(metrics_file.read_text()) if metrics_file.is_file() else None,
+        card_file=params["hub"]["card_file"],
     )

@@ -416,30 +416,6 @@ QAS: tuple[QA, ...] = (
     ),
 )
 
-PERSONAS = {
-    "educator": (
-        "You are an educator who explains Kwanzaa and African American history clearly for students.",
-        "educational",
-    ),
-    "researcher": (
-        "You are a researcher giving precise, well-sourced answers about Kwanzaa and African American history.",
-        "formal",
-    ),
-    "creator": (
-        "You are a cultural guide who helps creators understand Kwanzaa traditions accurately.",
-        "conversational",
-    ),
-    "builder": (
-        "You are an assistant for developers building tools about Kwanzaa and African American history.",
-        "neutral",
-    ),
-}
-RULES = (
-    "\n\nRules:\n- Cite retrieved documents with bracket numbers such as [1][2].\n- Use only the retrieved documents.\n"
-    "- If the documents do not hold the answer, say so and set completeness to insufficient_data.\n"
-    "- Respond with valid JSON following the kwanzaa.answer.v1 contract."
-)
-
 
 def _url(doc: Doc) -> str:
     return f"https://example.org/kwanzaa/{doc.key}"
@@ -461,7 +437,7 @@ def _sample(qa: QA, query: str, persona: str, rng: random.Random) -> dict:
     ranked = [(d, scores[d.key]) for d in retrieved]
     number = {d.key: i for i, d in enumerate(retrieved, 1)}
     text = qa.answer.format(**{k: f"[{n}]" for k, n in number.items()})
-    system, tone = PERSONAS[persona]
+    system, tone = prompt.PERSONAS[persona]
     completeness = {"refusal": "insufficient_data", "partial": "partial"}.get(qa.kind, "complete")
     cited = [d for d in retrieved if f"[{number[d.key]}]" in text]
     answer = {
@@ -517,7 +493,7 @@ def _sample(qa: QA, query: str, persona: str, rng: random.Random) -> dict:
     }
     return {
         "messages": [
-            {"role": "system", "content": system + RULES},
+            {"role": "system", "content": system + prompt.RULES},
             {"role": "user", "content": _user_message(ranked, query)},
             {"role": "assistant", "content": json.dumps(answer, ensure_ascii=False)},
         ]
@@ -528,7 +504,7 @@ def build() -> tuple[list[dict], list[dict]]:
     """(train, eval) samples. A question family's first phrasing trains (with two personas); its second
     phrasing, when it has one, goes to eval, so eval asks questions the model never saw verbatim."""
     rng = random.Random(SEED)
-    personas = list(PERSONAS)
+    personas = list(prompt.PERSONAS)
     train: list[dict] = []
     held: list[dict] = []
     for i, qa in enumerate(QAS):

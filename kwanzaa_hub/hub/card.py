@@ -287,7 +287,7 @@ def build_card(inputs: CardInputs) -> Any:
 
 def hub_layout_schema() -> str:
     """The decoding schema's name in a version (the card tells servers to load it)."""
-    from kwanzaa_hub.hub.client import REPO_LAYOUT
+    from kwanzaa_hub.hub.versions import REPO_LAYOUT
 
     return REPO_LAYOUT["decoding_schema"]
 

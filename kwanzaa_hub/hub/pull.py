@@ -13,14 +13,14 @@ from typing import Any
 
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.fs.atomic import atomic_dir
-from kwanzaa_hub.hub import client as hub
+from kwanzaa_hub.hub import versions
 
 
 def pull(repo_id: str, version: str, out: str | Path) -> Path:
     """Download ``repo_id@version`` into ``out`` (replaced atomically) after checking every sha256."""
     out = Path(out)  # judged resolved, '..' refused, and replaced only when `pull` wrote it (atomic_dir)
     with atomic_dir(out, "pull") as tmp:
-        hub.verified_download(repo_id, version, local_dir=tmp)
+        versions.verified_download(repo_id, version, local_dir=tmp)
         shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's local_dir bookkeeping
     return out
 
@@ -34,7 +34,7 @@ def load(repo_id: str, version: str = "v1", base_model: str | None = None, **mod
 
     from kwanzaa_hub.runtime.models import from_pretrained
 
-    root, _commit = hub.verified_download(repo_id, version)
+    root, _commit = versions.verified_download(repo_id, version)
     config = json.loads((root / "adapter_config.json").read_text(encoding="utf-8"))
     base_id = base_model or config["base_model_name_or_path"]
     if base_id.startswith("<local>/"):

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 Message = dict[str, str]
-DEFAULT_CHAT_DATE = "26 Jul 2024"  # the date Llama 3.2 was released; any fixed date keeps renders stable
 
 
 def template_kwargs(chat_date: str) -> dict[str, str]:

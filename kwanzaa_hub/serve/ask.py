@@ -16,7 +16,7 @@ from typing import Any
 from kwanzaa_hub.contract.prompt import RetrievedDoc, user_message
 from kwanzaa_hub.errors import InputError, KwanzaaError
 
-SCHEMA_FILE = "answer.schema.json"  # hub.REPO_LAYOUT["decoding_schema"]: the name a version's schema has
+SCHEMA_FILE = "answer.schema.json"  # versions.REPO_LAYOUT["decoding_schema"]: the name a version's schema has
 DEFAULT_PERSONA = "researcher"
 
 
@@ -77,7 +77,7 @@ def load_documents(path: str | Path) -> list[RetrievedDoc]:
 
 def messages(question: str, docs: list[RetrievedDoc], persona: str = DEFAULT_PERSONA) -> list[dict[str, str]]:
     """The system and user messages of the training data's format for ``question`` over ``docs``."""
-    from kwanzaa_hub.devtools.example_data import PERSONAS, RULES
+    from kwanzaa_hub.contract.prompt import PERSONAS, RULES
 
     if not question or not question.strip():
         raise InputError("the question is empty: pass the question to answer")
@@ -118,6 +118,7 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from kwanzaa_hub.hub import client as hub
+    from kwanzaa_hub.hub import versions
     from kwanzaa_hub.runtime.models import from_pretrained
 
     if adapter is not None and repo_id is not None:
@@ -127,7 +128,7 @@ def load_model(
 
         hub.check_repo_id(repo_id)
         model, tokenizer = load(repo_id, version or "v1", base_model=base)
-        root, _ = hub.verified_download(repo_id, version or "v1")  # the cached, checked files: no second download
+        root, _ = versions.verified_download(repo_id, version or "v1")  # the cached, checked files: no second download
         schema = _read_schema(root / SCHEMA_FILE)
     else:
         folder = Path(adapter) if adapter is not None else None
@@ -153,7 +154,7 @@ def answer(
 ) -> str:
     """The model's answer to ``question`` over ``docs``: one JSON object held to the schema, or free text with
     ``free``. A constrained answer that the budget cut off is an error (it is not a whole object)."""
-    from kwanzaa_hub.runtime.chat import DEFAULT_CHAT_DATE
+    from kwanzaa_hub.config.params import DEFAULT_CHAT_DATE
     from kwanzaa_hub.runtime.generate import generate
 
     chat = messages(question, docs, persona)

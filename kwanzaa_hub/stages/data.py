@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kwanzaa_hub.config.params import Params
+from kwanzaa_hub.config.params import DEFAULT_CHAT_DATE, Params
 from kwanzaa_hub.contract.answer import (
     CATEGORIES,
     Document,
@@ -383,7 +383,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
 
 
 def validate(
-    paths: list[str], *, tokenizer: Any = None, chat_date: str = chat.DEFAULT_CHAT_DATE, max_length: int | None = None
+    paths: list[str], *, tokenizer: Any = None, chat_date: str = DEFAULT_CHAT_DATE, max_length: int | None = None
 ) -> list[tuple[FileCheck, dict | None]]:
     """Steps 1-3 (and 5 with a tokenizer) for ad-hoc checks; no outputs are written. With a tokenizer,
     the stats hold the split report plus ``over_max_length``, the samples longer than ``max_length``."""

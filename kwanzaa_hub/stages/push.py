@@ -24,6 +24,7 @@ from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_write_json, atomic_writ
 from kwanzaa_hub.fs.ownership import MARKER, claim_all, without_machine_paths
 from kwanzaa_hub.hub import card as card_mod
 from kwanzaa_hub.hub import client as hub
+from kwanzaa_hub.hub import publish, versions
 from kwanzaa_hub.runtime.models import ADAPTER_FILES
 
 
@@ -34,10 +35,10 @@ def payload(params: Params, scratch: Path) -> dict[str, Path]:
     if missing:
         raise InputError(f"{out}/ lacks {missing}: run `dvc repro train` first")
     files = {f.name: f for f in sorted(out.iterdir()) if f.is_file() and f.name != MARKER}
-    unsafe = [n for n in files if n.lower().endswith(hub.UNSAFE_SUFFIXES)]
+    unsafe = [n for n in files if n.lower().endswith(versions.UNSAFE_SUFFIXES)]
     if unsafe:
         raise InputError(f"{out}/ holds pickle files {unsafe}; only safetensors are published")
-    layout = hub.REPO_LAYOUT
+    layout = versions.REPO_LAYOUT
     for name, path in (
         (layout["metrics"], params.eval.metrics_file),
         (layout["data_report"], params.data.report),
@@ -62,7 +63,7 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
     with tempfile.TemporaryDirectory(prefix="kwanzaa-push-") as tmp:
         scratch = Path(tmp)
         files = payload(params, scratch)
-        manifest = hub.build_manifest(files)  # hashed once: for the card, the commit and the receipt
+        manifest = versions.build_manifest(files)  # hashed once: for the card, the commit and the receipt
         inputs = card_mod.gather(params, adapter_sha256=manifest["adapter_model.safetensors"])
         card = card_mod.build_card(inputs)
         text = str(card)
@@ -85,20 +86,20 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
         who = hub.preflight(h.repo_id)
         created = hub.ensure_repo(h.repo_id, private=h.private, allow_public=h.allow_public)
         hub.call(card.validate, what="validating the model card metadata", repo_id=h.repo_id, retry=retry)
-        (scratch / hub.CARD_FILE).write_text(text, encoding="utf-8")
-        files[hub.CARD_FILE] = scratch / hub.CARD_FILE
+        (scratch / versions.CARD_FILE).write_text(text, encoding="utf-8")
+        files[versions.CARD_FILE] = scratch / versions.CARD_FILE
         m = inputs.metrics
         message = (
             f"{h.version}: format {m.get('adapter.format_compliance', float('nan')):.3f}, "
             f"citation F1 {m.get('adapter.citation_f1', float('nan')):.3f}"
         )
-        result = hub.push_version(
+        result = publish.push_version(
             h.repo_id, h.version, files, message=message, manifest=manifest, adopt=h.adopt_existing, retry=retry
         )
     uploaded = {
         **manifest,
-        hub.CARD_FILE: hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        hub.MANIFEST: hashlib.sha256(hub.manifest_bytes(manifest)).hexdigest(),
+        versions.CARD_FILE: hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        versions.MANIFEST: hashlib.sha256(versions.manifest_bytes(manifest)).hexdigest(),
     }
     receipt = {
         "pushed": not result.noop,

@@ -1,0 +1,203 @@
+"""Versions on the Hub: manifests of a version's files, tags, verified downloads, the versions table and metric diff."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from kwanzaa_hub.hub.client import _SHA256, HubError, RetryPolicy, _inside, api, call
+
+MANIFEST = "kwanzaa_manifest.json"
+
+
+CARD_FILE = "README.md"
+
+
+#: Where a version keeps the pipeline's outputs in the Hub repo: fixed names, whatever the local paths are, so
+#: every version of every project reads the same way (``versions``, ``diff``, ``pull``).
+REPO_LAYOUT = {
+    "metrics": "metrics.json",
+    "data_report": "reports/data.json",
+    "train_report": "reports/train.json",
+    "eval_report": "reports/eval.json",
+    "eval_details": "eval/details.json",
+    "params": "params.yaml",
+    #: the decoding schema a server enforces (vLLM ``response_format``, llama.cpp ``json_schema``, ``ask``)
+    "decoding_schema": "answer.schema.json",
+}
+
+
+UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def build_manifest(files: dict[str, Path]) -> dict[str, str]:
+    """``{path in repo: sha256}`` of the payload (the card excluded: it carries the git commit)."""
+    return {name: sha256_file(path) for name, path in sorted(files.items()) if name != CARD_FILE}
+
+
+def read_json(
+    repo_id: str, filename: str, revision: str, *, missing_ok: bool = False, retry: RetryPolicy | None = None
+) -> Any:
+    """A JSON file of the repo at ``revision``. A file that is not JSON is a ``HubError`` that says so; a file
+    that is not there is None with ``missing_ok``, a ``HubError`` otherwise."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import RemoteEntryNotFoundError
+
+    def download() -> str | None:
+        try:
+            return hf_hub_download(repo_id, filename, revision=revision)
+        except RemoteEntryNotFoundError:  # the Hub says it is not there (not: the Hub could not be reached)
+            if missing_ok:
+                return None
+            raise
+
+    path = call(download, what=f"downloading {filename}@{revision}", repo_id=repo_id, retry=retry)
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HubError(f"{repo_id}@{revision}: {filename} is not valid JSON ({exc}); refusing it") from None
+
+
+def check_manifest(data: Any, where: str) -> dict[str, str]:
+    """``data`` as a manifest (``{path: sha256}``), or a ``HubError`` saying what is wrong with it."""
+    if not isinstance(data, dict) or not data:
+        raise HubError(f"{where}: {MANIFEST} is not a non-empty object of file -> sha256; refusing this version")
+    bad = [k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str) or not _SHA256.fullmatch(v)]
+    if bad:
+        raise HubError(
+            f"{where}: {MANIFEST} has entries that are not a 64-hex sha256: {bad[:5]}; refusing this version"
+        )
+    outside = [k for k in data if not _inside(k)]
+    if outside:
+        raise HubError(
+            f"{where}: {MANIFEST} names paths outside the download folder: {outside[:5]}; refusing this version"
+        )
+    return data
+
+
+def tags(repo_id: str, retry: RetryPolicy | None = None) -> dict[str, str]:
+    refs = call(api().list_repo_refs, repo_id, what=f"listing the refs of {repo_id}", repo_id=repo_id, retry=retry)
+    return {t.name: t.target_commit for t in refs.tags}
+
+
+def manifest_bytes(manifest: dict[str, str]) -> bytes:
+    """The manifest as uploaded (``kwanzaa_manifest.json``)."""
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+
+
+def owned_files(repo_id: str, head: str, current: list[str], retry: RetryPolicy | None = None) -> set[str]:
+    """The files on ``main`` this tool wrote: those its manifest at ``head`` lists, the card and the manifest.
+    Without a manifest, none."""
+    if MANIFEST not in current:
+        return set()
+    previous = check_manifest(read_json(repo_id, MANIFEST, head, retry=retry), f"{repo_id}@main")
+    return set(previous) | {MANIFEST, CARD_FILE}
+
+
+def resolve_version(repo_id: str, version: str) -> str:
+    """The commit the tag ``version`` points to now (a ``HubError`` naming the versions when it does not exist)."""
+    found = tags(repo_id)
+    if version not in found:
+        known = ", ".join(sorted(found, key=_version_key)) or "none yet"
+        raise HubError(
+            f"{repo_id} has no version {version!r} (versions: {known}); list them with `kwanzaa-hub versions {repo_id}`"
+        )
+    return found[version]
+
+
+def remote_manifest(repo_id: str, revision: str) -> dict[str, str]:
+    """The manifest at ``revision``, refusing versions that would need unsafe (pickle) files or lack safetensors."""
+    manifest = check_manifest(read_json(repo_id, MANIFEST, revision), f"{repo_id}@{revision}")
+    unsafe = [p for p in manifest if p.lower().endswith(UNSAFE_SUFFIXES)]
+    if unsafe:
+        raise HubError(f"{repo_id}@{revision} lists pickle files {unsafe}; refusing to load them (safetensors only)")
+    if "adapter_model.safetensors" not in manifest:
+        raise HubError(f"{repo_id}@{revision} has no adapter_model.safetensors; refusing to load it")
+    return manifest
+
+
+def verified_download(repo_id: str, version: str, *, local_dir: Path | None = None) -> tuple[Path, str]:
+    """Download the version's manifest files (into the HF cache or ``local_dir``) at the commit its tag points to,
+    and check every sha256. Returns (folder, commit): what is in the folder is exactly what was verified."""
+    from huggingface_hub import snapshot_download
+
+    commit = resolve_version(repo_id, version)
+    manifest = remote_manifest(repo_id, commit)
+    root = Path(
+        call(
+            snapshot_download,
+            repo_id,
+            revision=commit,
+            allow_patterns=[*manifest, MANIFEST, CARD_FILE],
+            local_dir=str(local_dir) if local_dir else None,
+            what=f"downloading {repo_id}@{version}",
+            repo_id=repo_id,
+        )
+    )
+    bad = []
+    for name, expected in manifest.items():
+        path = root / name
+        if not path.is_file() or sha256_file(path) != expected:
+            bad.append(name)
+    if bad:
+        raise HubError(
+            f"{repo_id}@{version}: {bad} do not match the sha256 in {MANIFEST}; refusing this version "
+            "(delete the cached copy and pull again, or report a tampered repo)"
+        )
+    return root, commit
+
+
+def version_table(repo_id: str) -> list[dict[str, Any]]:
+    """Each tag: version, commit, date and the version's metrics.json."""
+    hub = api()
+    rows = []
+    for name, commit in sorted(tags(repo_id).items(), key=lambda kv: _version_key(kv[0])):
+        commits = call(hub.list_repo_commits, repo_id, revision=commit, what=f"reading {name}", repo_id=repo_id)
+        metrics = _numbers(read_json(repo_id, REPO_LAYOUT["metrics"], commit, missing_ok=True))
+        rows.append(
+            {
+                "version": name,
+                "commit": commit,
+                "date": commits[0].created_at.isoformat() if commits else "",
+                "metrics": metrics,
+            }
+        )
+    return rows
+
+
+def _version_key(tag: str) -> tuple:
+    return (0, int(tag[1:])) if tag[1:].isdigit() else (1, tag)
+
+
+def metric_diff(repo_id: str, old: str, new: str) -> list[tuple[str, float | None, float | None]]:
+    """``(metric, old value, new value)`` for every numeric metric in either version's ``metrics.json``, and in its
+    eval details (every metric per category) where the version has them."""
+
+    def numbers(version: str) -> dict[str, float]:
+        found = _numbers(read_json(repo_id, REPO_LAYOUT["metrics"], version))
+        details = read_json(repo_id, REPO_LAYOUT["eval_details"], version, missing_ok=True)
+        if isinstance(details, dict):
+            found = {**_numbers(details.get("metrics")), **found}
+        return found
+
+    a, b = numbers(old), numbers(new)
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b))]
+
+
+def _numbers(data: Any) -> dict[str, float]:
+    """The numeric entries of a version's metrics (anything else in a hand-edited file is left out)."""
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
