@@ -10,9 +10,9 @@ What it measures, in this order (all in one process, one JSON):
    one-at-a-time ones (a random fp16 model has near-ties that batching may flip; counted, not hidden).
 2. **QLoRA training throughput of the project's recipe**, in **T4 mode forced on the big GPU**. One recipe: the
    params come from ``params.yaml`` (``--params``), and the plan, model, quantization, LoRA and training arguments
-   from the train stage's own functions (``train.training_plan`` for a Tesla T4 (sm_75): fp16 AMP, fp16 4-bit
-   compute dtype, paged_adamw_8bit, SDPA, tf32 off; ``train.model_for_lora``, ``train.lora_config``,
-   ``train.sft_config``). What a T4 lacks is switched off in ``torch.backends`` too: tf32, and SDPA's
+   from the train stage's own functions (``qlora.training_plan`` for a Tesla T4 (sm_75): fp16 AMP, fp16 4-bit
+   compute dtype, paged_adamw_8bit, SDPA, tf32 off; ``qlora.model_for_lora``, ``qlora.lora_config``,
+   ``qlora.sft_config``). What a T4 lacks is switched off in ``torch.backends`` too: tf32, and SDPA's
    FlashAttention and cuDNN kernels (sm_80+), so attention runs the kernels a T4 runs (eval generation included).
    The model is saved once and loaded back per run as ``model.base``; LoRA is re-seeded with ``train.seed`` so
    every run starts from the same weights. ``transformers.Trainer`` (with the stage's ``SFTConfig``) trains on
@@ -274,9 +274,9 @@ def bench_facts(mode: str) -> Any:
 
 def choose_plan(mode: str, params: Any) -> Any:
     """The train stage's plan for ``params`` on the hardware of ``mode``."""
-    from kwanzaa_hub.stages import train
+    from kwanzaa_hub.runtime import qlora
 
-    return train.training_plan(params, bench_facts(mode))
+    return qlora.training_plan(params, bench_facts(mode))
 
 
 def variant_params(base: Any, overrides: dict[str, Any], model_dir: Path, max_steps: int) -> Any:
@@ -457,11 +457,11 @@ def build_model(params: Any, plan: Any) -> Any:
     import torch
     from peft import get_peft_model
 
-    from kwanzaa_hub.stages import train
+    from kwanzaa_hub.runtime import qlora
 
-    model = train.model_for_lora(params, plan)
+    model = qlora.model_for_lora(params, plan)
     torch.manual_seed(params.train.seed)
-    return get_peft_model(model, train.lora_config(params))
+    return get_peft_model(model, qlora.lora_config(params))
 
 
 QUANT_KEYS = ("bnb_4bit_quant_type", "bnb_4bit_use_double_quant", "bnb_4bit_compute_dtype")
@@ -528,9 +528,9 @@ def step_timer(deadline: float) -> Any:
 
 def training_args(params: Any, plan: Any, out_dir: str) -> Any:
     """The train stage's ``SFTConfig`` for these params; the benchmark only writes elsewhere and saves nothing."""
-    from kwanzaa_hub.stages import train
+    from kwanzaa_hub.runtime import qlora
 
-    return train.sft_config(params, plan, output_dir=out_dir, save_strategy="no", disable_tqdm=True)
+    return qlora.sft_config(params, plan, output_dir=out_dir, save_strategy="no", disable_tqdm=True)
 
 
 def make_trainer(model: Any, args: Any, samples: list[dict], callbacks: list) -> Any:
@@ -568,7 +568,7 @@ def measure_run(trainer: Any, timer: Any) -> dict[str, Any]:
 def worst_case_step(model: Any, params: Any, ctx: dict[str, Any]) -> dict[str, Any]:
     """One optimizer step of copies of the longest sample on the already-prepared model: peak memory. Liger is
     already patched into this model instance, so the Trainer is not asked to patch it again."""
-    from kwanzaa_hub.stages import train
+    from kwanzaa_hub.runtime import qlora
 
     free_memory()
     reset_peak()
@@ -580,7 +580,7 @@ def worst_case_step(model: Any, params: Any, ctx: dict[str, Any]) -> dict[str, A
     try:
         timer = step_timer(float("inf"))
         one = variant_params(params, {"train.kernels": "none"}, Path(params.model.base), 1)
-        args = training_args(one, train.training_plan(one, ctx["facts"]), ctx["tmp"])
+        args = training_args(one, qlora.training_plan(one, ctx["facts"]), ctx["tmp"])
         trainer = make_trainer(model, args, [longest] * per_step, [timer])
         trainer.train()
         record["step_s"] = round(timer.seconds[0], 3) if timer.seconds else None
@@ -606,7 +606,7 @@ def fits(record: dict[str, Any], key: str, limit_gib: float) -> bool | None:
 
 def run_variant(name: str, overrides: dict[str, Any], ctx: dict[str, Any], *, with_worst_case: bool) -> dict[str, Any]:
     """Fresh load -> LoRA -> Trainer -> N+1 steps, then (round 1) the worst-case step. Errors are recorded."""
-    from kwanzaa_hub.stages import train
+    from kwanzaa_hub.runtime import qlora
 
     free_memory()
     reset_peak()
@@ -614,7 +614,7 @@ def run_variant(name: str, overrides: dict[str, Any], ctx: dict[str, Any], *, wi
     model = trainer = params = None
     try:
         params = variant_params(ctx["params"], overrides, ctx["model_dir"], ctx["steps"] + 1)
-        plan = train.training_plan(params, ctx["facts"])
+        plan = qlora.training_plan(params, ctx["facts"])
         start = time.perf_counter()
         model = build_model(params, plan)
         record["load_s"] = round(time.perf_counter() - start, 2)
@@ -904,15 +904,14 @@ def train_part(
 
 def initial_results(args: argparse.Namespace, params: Any, facts: Any, lengths: dict, shape: dict) -> dict[str, Any]:
     from kwanzaa_hub.errors import InputError
-    from kwanzaa_hub.runtime import hardware
-    from kwanzaa_hub.stages import train
+    from kwanzaa_hub.runtime import hardware, qlora
 
     variants = {}
     for n in args.variant_names:
         p = variant_params(params, VARIANTS[n], REPO, 1)
         variants[n] = {"overrides": VARIANTS[n], "config": config_of(p), "runs": []}
         try:
-            train.training_plan(p, facts)
+            qlora.training_plan(p, facts)
         except InputError as exc:  # e.g. Liger without a GPU: the train stage would refuse it too
             variants[n]["skipped"] = str(exc)
     t = params.train
@@ -921,8 +920,8 @@ def initial_results(args: argparse.Namespace, params: Any, facts: Any, lengths: 
         "argv": sys.argv[1:],
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "device": device_info(),
-        "detected_plan": train.training_plan(params, hardware.detect()).as_dict(),
-        "plan": train.training_plan(params, facts).as_dict(),
+        "detected_plan": qlora.training_plan(params, hardware.detect()).as_dict(),
+        "plan": qlora.training_plan(params, facts).as_dict(),
         "backends": None,
         "versions": versions(),
         "shape": {"name": "llama-3.2-1b" if args.shape == "real" else "tiny", **shape},

@@ -24,8 +24,8 @@ from kwanzaa_hub.config.params import parse_params
 from kwanzaa_hub.devtools import example_data
 from kwanzaa_hub.devtools.tiny import build_tiny_llama
 from kwanzaa_hub.runtime.hardware import detect, plan
+from kwanzaa_hub.runtime.qlora import build_trainer
 from kwanzaa_hub.stages import data as data_stage
-from kwanzaa_hub.stages.train import build_trainer
 
 SEED = {"per_device_batch_size": 1, "gradient_accumulation_steps": 8, "gradient_checkpointing": True}
 VARIANTS = {

@@ -79,12 +79,11 @@ def test_tiny_cpu_run_writes_the_full_result(tmp_path):
     # one recipe: what the runs trained with (read back from the trainer and the PEFT model) is the train stage's
     # for params.yaml on this hardware
     from kwanzaa_hub.config.params import load_params
-    from kwanzaa_hub.runtime import hardware
-    from kwanzaa_hub.stages import train
+    from kwanzaa_hub.runtime import hardware, qlora
 
     params = load_params(REPO / "params.yaml")
-    plan = train.training_plan(params, hardware.HardwareFacts("cpu", "test"))
-    stage, lora = train.sft_config(params, plan), train.lora_config(params)
+    plan = qlora.training_plan(params, hardware.HardwareFacts("cpu", "test"))
+    stage, lora = qlora.sft_config(params, plan), qlora.lora_config(params)
     recipe = seed["runs"][0]["recipe"]
     assert recipe["learning_rate"] == stage.learning_rate == params.train.learning_rate
     assert (recipe["lr_scheduler"], recipe["warmup"]) == (stage.lr_scheduler_type.value, stage.warmup_steps)
@@ -147,14 +146,13 @@ def test_the_bench_trains_with_the_train_stages_arguments(tmp_path):
     """Only where it writes, whether it saves, the steps and the logging differ from the stage's SFTConfig."""
     bench = load_bench()
     from kwanzaa_hub.config.params import load_params
-    from kwanzaa_hub.runtime import hardware
-    from kwanzaa_hub.stages import train
+    from kwanzaa_hub.runtime import hardware, qlora
 
     params = load_params(REPO / "params.yaml")
     facts = hardware.HardwareFacts("cpu", "test")
     ours = bench.variant_params(params, bench.VARIANTS["seed"], tmp_path, 5)
-    args = bench.training_args(ours, train.training_plan(ours, facts), str(tmp_path))
-    stage = train.sft_config(params, train.training_plan(params, facts))
+    args = bench.training_args(ours, qlora.training_plan(ours, facts), str(tmp_path))
+    stage = qlora.sft_config(params, qlora.training_plan(params, facts))
     different = {f.name for f in dataclasses.fields(stage) if getattr(args, f.name) != getattr(stage, f.name)}
     # max_steps: the benchmark's budget (without it the stage evaluates each epoch: do_eval, eval_strategy)
     assert different == {"output_dir", "max_steps", "save_strategy", "disable_tqdm", "eval_strategy", "do_eval"}

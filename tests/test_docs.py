@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from kwanzaa_hub.cli.app import app
 from kwanzaa_hub.config.edit import REFERENCE_END, REFERENCE_FILE, REFERENCE_START
-from kwanzaa_hub.config.params import reference_markdown, reference_rows
+from kwanzaa_hub.config.reference import reference_markdown, reference_rows
 from tests.conftest import REPO
 
 README_MAX_LINES = 220

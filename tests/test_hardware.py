@@ -84,7 +84,7 @@ def test_fused_kernels_forced_where_they_cannot_run_is_an_error(facts, precision
 
 def test_the_trainer_config_gets_liger_exactly_when_the_plan_says_so():
     from kwanzaa_hub.config.params import parse_params
-    from kwanzaa_hub.stages.train import sft_config
+    from kwanzaa_hub.runtime.qlora import sft_config
 
     params = parse_params({})
     assert sft_config(params, replace(plan(CPU), kernels="liger")).use_liger_kernel is True

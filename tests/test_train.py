@@ -8,7 +8,7 @@ from transformers import TrainerCallback
 
 from kwanzaa_hub.config.params import parse_params
 from kwanzaa_hub.hub import mirror as checkpoints
-from kwanzaa_hub.runtime import chat
+from kwanzaa_hub.runtime import chat, qlora
 from kwanzaa_hub.runtime.hardware import HardwareFacts, plan
 from kwanzaa_hub.stages import data as data_stage
 from kwanzaa_hub.stages import train as train_stage
@@ -38,7 +38,7 @@ def prepared(tmp_path, monkeypatch, example_samples, tiny_model_dir, tiny_tokeni
 
 def test_labels_train_exactly_the_answer_and_end_of_turn(prepared, tiny_tokenizer):
     params = prepared()
-    trainer = train_stage.build_trainer(params, plan(CPU))
+    trainer = qlora.build_trainer(params, plan(CPU))
     row = trainer.train_dataset[0]
     ids, labels = row["input_ids"], row["labels"]
     assert len(ids) == len(labels)
@@ -67,7 +67,7 @@ def test_labels_train_exactly_the_answer_and_end_of_turn(prepared, tiny_tokenize
 
 
 def test_chat_date_is_pinned_in_training_tokens(prepared, tiny_tokenizer):
-    trainer = train_stage.build_trainer(prepared(), plan(CPU))
+    trainer = qlora.build_trainer(prepared(), plan(CPU))
     text = tiny_tokenizer.decode(trainer.train_dataset[0]["input_ids"])
     assert "Today Date: 26 Jul 2024" in text
     # a template rendered without the pin writes today's date instead
@@ -79,10 +79,10 @@ def test_chat_date_is_pinned_in_training_tokens(prepared, tiny_tokenizer):
 def test_four_bit_path_uses_linear4bit(prepared):
     import bitsandbytes as bnb
 
-    trainer = train_stage.build_trainer(prepared(), plan(CPU))
+    trainer = qlora.build_trainer(prepared(), plan(CPU))
     kinds = {type(m) for m in trainer.model.modules()}
     assert bnb.nn.Linear4bit in kinds
-    off = train_stage.build_trainer(prepared(quantization={"enabled": False}), plan(CPU, quantize=False))
+    off = qlora.build_trainer(prepared(quantization={"enabled": False}), plan(CPU, quantize=False))
     assert bnb.nn.Linear4bit not in {type(m) for m in off.model.modules()}
 
 
@@ -92,7 +92,7 @@ def test_unknown_target_module_lists_the_models_layers(prepared):
     with pytest.raises(
         InputError, match=r"\['qkv_proj'\] not in .*its linear layers are \['down_proj', 'gate_proj', 'k_proj'"
     ):
-        train_stage.build_trainer(prepared(lora={"target_modules": ["q_proj", "qkv_proj"]}), plan(CPU))
+        qlora.build_trainer(prepared(lora={"target_modules": ["q_proj", "qkv_proj"]}), plan(CPU))
 
 
 @pytest.mark.slow
@@ -269,10 +269,10 @@ def test_padding_free_batches_give_the_same_loss_as_padded_ones(prepared):
     """Samples concatenated into one row must not see each other: same loss as the padded batch."""
     import torch
 
-    padded = train_stage.build_trainer(
+    padded = qlora.build_trainer(
         prepared(per_device_batch_size=4, quantization={"enabled": False}), plan(CPU, quantize=False)
     )
-    free = train_stage.build_trainer(
+    free = qlora.build_trainer(
         prepared(per_device_batch_size=4, padding_free=True, quantization={"enabled": False}), plan(CPU, quantize=False)
     )
     rows = [padded.train_dataset[i] for i in range(4)]
@@ -293,7 +293,7 @@ def test_padding_free_batches_give_the_same_loss_as_padded_ones(prepared):
 
 def test_the_line_before_training_says_device_precision_steps_and_time(prepared):
     params = prepared()
-    trainer = train_stage.build_trainer(params, plan(CPU))
+    trainer = qlora.build_trainer(params, plan(CPU))
     line = train_stage.summary_line(params, plan(CPU), CPU, trainer, None)
     assert line.startswith("train: test-cpu (cpu), fp32, 4-bit nf4, ")
     assert "4 optimizer steps" in line and "tokens to train" in line and "estimated about" in line
@@ -301,12 +301,11 @@ def test_the_line_before_training_says_device_precision_steps_and_time(prepared)
 
 def test_the_sft_config_takes_run_control_but_no_recipe_key():
     from kwanzaa_hub.config.params import load_params
-    from kwanzaa_hub.runtime import hardware
-    from kwanzaa_hub.stages import train
+    from kwanzaa_hub.runtime import hardware, qlora
 
     params = load_params(REPO / "params.yaml")
-    plan = train.training_plan(params, hardware.HardwareFacts("cpu", "test"))
-    config = train.sft_config(params, plan, save_strategy="no", disable_tqdm=True)
+    plan = qlora.training_plan(params, hardware.HardwareFacts("cpu", "test"))
+    config = qlora.sft_config(params, plan, save_strategy="no", disable_tqdm=True)
     assert (config.save_strategy.value, config.disable_tqdm, config.learning_rate) == ("no", True, 1e-3)
     with pytest.raises(ValueError, match=r"\['learning_rate'\] belong to the recipe"):
-        train.sft_config(params, plan, learning_rate=2e-4)
+        qlora.sft_config(params, plan, learning_rate=2e-4)

@@ -251,7 +251,7 @@ def params_reference(
 ) -> None:
     """Print the params reference table (generated from the params classes), or rewrite it in docs/params.md."""
     from kwanzaa_hub.config.edit import REFERENCE_FILE, write_reference
-    from kwanzaa_hub.config.params import reference_markdown
+    from kwanzaa_hub.config.reference import reference_markdown
 
     if not write:
         console.print(reference_markdown())

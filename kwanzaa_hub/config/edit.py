@@ -58,7 +58,8 @@ def apply(path: str | Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
-    from kwanzaa_hub.config.params import parse_params, read_params_file
+    from kwanzaa_hub.config.params import parse_params
+    from kwanzaa_hub.config.yamlfile import read_params_file
 
     path = Path(path)
     read_params_file(path)  # a file that is not a params mapping (or holds aliases, keys twice) stops here

@@ -4,6 +4,10 @@ Every problem in the file is collected into one ``ParamsError`` that names each 
 
     params.yaml: train.lora.r: Input should be greater than 0 (found 0)
     params.yaml: train.lora.rank: unknown key
+
+Why this module is long: it is the one declaration of every key (type, default, bounds, the one-line help
+that docs/params.md is generated from) and the cross-field checks; reading the file is config/yamlfile.py,
+the reference table config/reference.py.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kwanzaa_hub.config.yamlfile import read_params_file
 from kwanzaa_hub.errors import ParamsError
 from kwanzaa_hub.fs.ownership import Output, layout_problems
 
@@ -377,63 +381,6 @@ def parse_params(raw: Any, *, source: str = "params.yaml") -> Params:
         raise ParamsError("invalid params:\n  " + "\n  ".join(lines)) from None
 
 
-class _Refused(yaml.MarkedYAMLError):
-    """Valid YAML that a params file may not hold."""
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """YAML as params files are written: no anchors or aliases (a few bytes of aliases can expand to gigabytes),
-    no key written twice in a mapping (YAML would keep the last silently; DVC refuses such a file)."""
-
-    def compose_node(self, parent, index):
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise _Refused(
-                None, None, "anchors and aliases (&name, *name) are not accepted in a params file", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node, deep=False):
-        seen: set = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)) and key is not None:
-                raise _Refused(None, None, "a key must be a plain name", key_node.start_mark)
-            if key in seen:
-                raise _Refused(
-                    None, None, f"{key!r} is written twice in the same section; keep one", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_params_file(path: str | Path) -> dict[str, Any]:
-    """The params file at ``path`` as a mapping; any file that is not one (not YAML, a list, a scalar, a key or
-    section written twice, anchors and aliases) is a one-line ``ParamsError`` naming the line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ParamsError(f"{path}: not found. Run from the project root or pass --params PATH.")
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # _StrictLoader is a SafeLoader
-    except UnicodeDecodeError as exc:
-        raise ParamsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        what = " ".join(str(exc.problem or exc.context or "").split())
-        kind = "not a valid params file" if isinstance(exc, _Refused) else "not valid YAML"
-        raise ParamsError(f"{where}: {kind}: {what}") from None
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ParamsError(
-            f"{path}: expected a mapping of sections (model, data, train, eval, hub), found {type(raw).__name__}"
-        )
-    return raw
-
-
 def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
     """Read and validate params.yaml."""
     return parse_params(read_params_file(path), source=str(path))
@@ -456,29 +403,3 @@ def with_overrides(params: Params, overrides: dict[str, Any], *, source: str = "
             raise ParamsError(f"{source}: {key}: unknown key")
         node[leaf] = value
     return parse_params(raw, source=source)
-
-
-def _yaml_value(value: Any) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-    text = text.removesuffix("...").strip()
-    return '""' if text in ("''", "") else text
-
-
-def reference_rows(model: type[BaseModel] = Params, prefix: str = "") -> list[tuple[str, str, str]]:
-    """``(dotted key, default as YAML, description)`` for every leaf param, in params.yaml order."""
-    rows = []
-    for name, field in model.model_fields.items():
-        ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            rows += reference_rows(ann, f"{prefix}{name}.")
-            continue
-        default = field.get_default(call_default_factory=True)
-        rows.append((f"{prefix}{name}", _yaml_value(default), field.description or ""))
-    return rows
-
-
-def reference_markdown() -> str:
-    """The params reference table of docs/params.md, generated from the classes (a test keeps it in sync)."""
-    lines = ["| key | default | what it changes |", "| --- | --- | --- |"]
-    lines += [f"| `{k}` | `{d}` | {desc} |" for k, d, desc in reference_rows()]
-    return "\n".join(lines) + "\n"

@@ -89,7 +89,7 @@ def declare_local_base(project: Path) -> bool:
     Returns True when the deps were added."""
     import yaml
 
-    from kwanzaa_hub.config.params import read_params_file
+    from kwanzaa_hub.config.yamlfile import read_params_file
     from kwanzaa_hub.runtime.models import is_gguf
 
     base = str(read_params_file(project / "params.yaml").get("model", {}).get("base", ""))
