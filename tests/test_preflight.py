@@ -82,7 +82,7 @@ def test_a_large_base_model_on_a_cpu_runtime_stops_with_how_to_get_a_t4(project,
     assert "1.24 B parameters" in result.output and "Change runtime type > T4 GPU" in result.output
     assert "train.allow_cpu: true" in result.output
     with pytest.raises(InputError, match="this runtime has no GPU"):
-        preflight.run(load_params(), CPU)
+        preflight.check_all(load_params(), CPU)
     assert CliRunner().invoke(app, ["set", "train.allow_cpu=true"]).exit_code == 0
     result = CliRunner().invoke(app, ["preflight"])
     assert result.exit_code == 0 and "1.24 B parameters" in result.output, result.output

@@ -151,6 +151,8 @@ def test_the_repo_s_own_tracked_outputs_are_ones_the_tool_may_replace():
         ("eval.metrics_file", '{"accuracy": 0.9}'),
         ("data.report", '{"train": 1}'),
         ("eval.plot_file", '[{"x": 1}]'),
+        # an empty array or object holds none of the tool's fields either
+        *[(k, c) for k in ("eval.metrics_file", "eval.plot_file", "data.report", "train.report") for c in ("[]", "{}")],
     ],
 )
 def test_a_json_file_of_another_shape_is_never_taken_for_an_output(tmp_path, monkeypatch, name, content):

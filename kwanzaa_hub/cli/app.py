@@ -123,7 +123,7 @@ def preflight(
     if repo_id:
         hub.check_repo_id(repo_id)
     p = load_params(params)
-    for line in checks.run(p, repo_id=repo_id, tokens=checks.planned_tokens(p)):
+    for line in checks.check_all(p, repo_id=repo_id, tokens=checks.planned_tokens(p)):
         console.print(f"preflight: {line}")
 
 

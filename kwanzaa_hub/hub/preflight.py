@@ -49,7 +49,7 @@ def check_hardware(
     return line
 
 
-def run(
+def check_all(
     params: Params,
     facts: hardware.HardwareFacts | None = None,
     *,

@@ -226,7 +226,7 @@ def prepare(params: Params, facts: hardware.HardwareFacts | None = None) -> tupl
     from kwanzaa_hub.hub import preflight
 
     claim_all(params.outputs("train"))  # every output is new, empty or ours before anything happens
-    for line in preflight.run(params, facts):  # fail now, not 20 minutes in
+    for line in preflight.check_all(params, facts):  # fail now, not 20 minutes in
         console.print(f"train: {line}")
     ckpt_dir = Path(params.train.checkpoint_dir)
     base = identify_base(params)  # a base rebuilt in place (or a moved Hub revision) is another run
