@@ -81,7 +81,7 @@ def main() -> int:
     schema = decoding_schema.from_answers(train_answers + eval_answers, margin=params.data.schema_margin)
     base = str(smollm2_gguf())
     tokenizer = load_tokenizer(base)
-    model = from_pretrained(AutoModelForCausalLM, base, torch_dtype=torch.float32).eval()
+    model = from_pretrained(AutoModelForCausalLM, base, dtype=torch.float32).eval()
     budget = resolve_budget(
         "auto", [len(tokenizer(a)["input_ids"]) for a in eval_answers], allow_truncation=False
     ).max_new_tokens

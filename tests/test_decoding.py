@@ -195,3 +195,23 @@ def test_a_row_whose_object_is_complete_is_forced_to_end(tiny_tokenizer):
         out = proc(torch.tensor([ids]), scores.clone())
     assert torch.isfinite(out[0]).nonzero().flatten().tolist() == [eos[0]]
     assert proc.c.errors == []
+
+
+def test_a_vocabulary_of_a_multiple_of_32_ids_is_masked(tiny_tokenizer):
+    """llguidance's mask of a vocabulary whose size is a multiple of 32 (SmolLM2: 49,152 ids) is one word wider
+    than ceil(vocab / 32): the processor takes the width from the mask (the real model crashed on it)."""
+    import copy
+
+    import torch
+
+    from kwanzaa_hub.runtime.constrained import SchemaConstraint
+
+    tok = copy.deepcopy(tiny_tokenizer)
+    tok.add_tokens([f"<extra_{i}>" for i in range(-len(tok) % 32)])
+    assert len(tok) % 32 == 0
+    schema = answer_schema.build({}, margin=1.0, floors=SMALL)
+    eos = [tok.convert_tokens_to_ids("<|eot_id|>")]
+    proc = SchemaConstraint(tok, schema, eos).processor(2)
+    out = proc(torch.tensor([[7, 7], [7, 7]]), torch.zeros(2, len(tok)))
+    assert torch.isfinite(out).any(dim=1).all()  # each row may open its object
+    assert torch.isinf(out[:, eos]).all()

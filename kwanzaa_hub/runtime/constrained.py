@@ -87,16 +87,20 @@ class _Processor:
         else:
             self._consume(input_ids)
         vocab = scores.shape[-1]
-        n_words = (self.c.tokenizer.vocab_size + 31) // 32
-        words = np.full((len(self.matchers), n_words), -1, dtype=np.int32)
-        force_end = []
+        force_end, masks = [], {}
         for i, m in enumerate(self.matchers):
             if self.done[i]:
                 continue  # generate pads a finished row whatever the scores say
             if m.is_error() or m.is_stopped() or m.is_accepting():
                 force_end.append(i)
                 continue
-            words[i] = np.frombuffer(m.compute_bitmask(), dtype=np.int32)
+            masks[i] = np.frombuffer(m.compute_bitmask(), dtype=np.int32)
+        # the mask's width is llguidance's to choose: a vocabulary of a multiple of 32 ids (SmolLM2: 49,152) gets
+        # one word more than ceil(vocab / 32), so the width is read from the masks, never computed here
+        n_words = max((len(w) for w in masks.values()), default=(self.c.tokenizer.vocab_size + 31) // 32)
+        words = np.full((len(self.matchers), n_words), -1, dtype=np.int32)
+        for i, w in masks.items():
+            words[i, : len(w)] = w
         allowed = _unpack(torch.from_numpy(words), min(vocab, n_words * 32))
         if allowed.shape[1] < vocab:  # ids past the tokenizer's vocabulary (a padded embedding) are never text
             pad = torch.zeros(allowed.shape[0], vocab - allowed.shape[1], dtype=torch.bool)
