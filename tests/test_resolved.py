@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -301,3 +302,29 @@ def test_the_alias_bomb_is_not_an_error_for_valid_params_without_aliases(tmp_pat
 
     (tmp_path / "p.yaml").write_text("# c\ntrain:\n  seed: 7  # s\n")
     assert load_params(tmp_path / "p.yaml").train.seed == 7
+
+
+def test_set_model_base_keeps_dvc_yaml_deps_in_step(tmp_path):
+    """`kwanzaa-hub set model.base=<a local folder>` makes it a DVC dependency of data, train and eval (so a base
+    rebuilt in place is seen by `dvc status`); setting a Hub id again removes that dependency."""
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copy(repo / name, project / name)
+    base = tmp_path / "base"
+    base.mkdir()
+    params = str(project / "params.yaml")
+
+    def base_deps() -> dict[str, bool]:
+        stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+        return {name: "${model.base}" in stage.get("deps", []) for name, stage in stages.items()}
+
+    result = CliRunner().invoke(app, ["set", f"model.base={base}", "-p", params])
+    assert result.exit_code == 0, result.output
+    assert base_deps() == {"data": True, "train": True, "eval": True, "push": False}
+    result = CliRunner().invoke(app, ["set", "model.base=meta-llama/Llama-3.2-1B-Instruct", "-p", params])
+    assert result.exit_code == 0, result.output
+    assert base_deps() == {"data": False, "train": False, "eval": False, "push": False}

@@ -135,9 +135,19 @@ def set_cmd(
 ) -> None:
     """Set params keys in params.yaml, keeping its comments and order (validated before writing)."""
     from kwanzaa_hub.config.edit import set_values
+    from kwanzaa_hub.devtools.project import declare_local_base
 
-    for key, old, new in set_values(params, assignments):
+    changes = set_values(params, assignments)
+    for key, old, new in changes:
         console.print(f"set {key}: {old!r} -> {new!r}")
+    project = params.resolve().parent
+    if any(key == "model.base" for key, _, _ in changes) and (project / "dvc.yaml").is_file():
+        local = declare_local_base(project)  # a local base is a DVC dependency of the stages that load it
+        console.print(
+            "dvc.yaml: data, train and eval depend on ${model.base} (a local base: `dvc status` sees it rebuilt)"
+            if local
+            else "dvc.yaml: model.base is a Hub id (its commit is resolved and recorded by the train stage)"
+        )
 
 
 @app.command()

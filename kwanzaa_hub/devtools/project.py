@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kwanzaa_hub.errors import InputError
+from kwanzaa_hub.fs.atomic import atomic_write_text
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = PACKAGE_DIR.parent
@@ -83,28 +84,29 @@ BASE_STAGES = ("data", "train", "eval")
 
 
 def declare_local_base(project: Path) -> bool:
-    """Add ``${model.base}`` to the deps of the stages that load the base when ``model.base`` is a local folder or
-    file, so `dvc status` sees a base rebuilt in place. A Hub id cannot be a DVC dependency (deps are paths); its
-    commit is resolved by the train stage and recorded in the checkpoint fingerprint and the train report.
-    Returns True when the deps were added."""
+    """Keep ``${model.base}`` among the deps of the stages that load the base exactly when ``model.base`` is a local
+    folder or file, so `dvc status` sees a base rebuilt in place; a Hub id cannot be a DVC dependency (deps are
+    paths): its commit is resolved by the train stage and recorded in the checkpoint fingerprint and the train
+    report, and a dep left from a local base is removed. Returns True when the deps name the base."""
     import yaml
 
     from kwanzaa_hub.config.yamlfile import read_params_file
     from kwanzaa_hub.runtime.models import is_gguf
 
     base = str(read_params_file(project / "params.yaml").get("model", {}).get("base", ""))
-    if not (is_gguf(base) or Path(base).is_absolute() or (project / base).exists()):
-        return False  # a Hub id (or a local base not built yet: called again once it is)
+    local = is_gguf(base) or Path(base).is_absolute() or (project / base).exists()
     dvc_yaml = project / "dvc.yaml"
     text = dvc_yaml.read_text(encoding="utf-8")
     stages = yaml.safe_load(text)["stages"]
-    lines = text.splitlines(keepends=True)
     out, stage = [], None
-    for line in lines:
-        out.append(line)
+    for line in text.splitlines(keepends=True):
         if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
             stage = line.strip()[:-1]
-        if stage in BASE_STAGES and line.strip() == "deps:" and "${model.base}" not in stages[stage]["deps"]:
+        if stage in BASE_STAGES and line.strip() == "- ${model.base}" and not local:
+            continue  # a Hub id now: the dep would name a path that does not exist
+        out.append(line)
+        if local and stage in BASE_STAGES and line.strip() == "deps:" and "${model.base}" not in stages[stage]["deps"]:
             out.append(line[: len(line) - len(line.lstrip())] + "  - ${model.base}\n")
-    dvc_yaml.write_text("".join(out), encoding="utf-8")
-    return True
+    if "".join(out) != text:
+        atomic_write_text(dvc_yaml, "".join(out))
+    return local
