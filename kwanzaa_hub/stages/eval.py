@@ -1,9 +1,9 @@
 """The ``eval`` stage: generate with the base model and the adapter, score, write the outputs.
 
 :func:`run` reads as its phases: check the generation budget against the reference answers (before any
-model loads) -> generate (base alone, then the adapter merged into it) -> score -> write ``metrics.json``
-(quality only, headline metrics first), ``eval/predictions.jsonl``, the plot data and
-``reports/eval.json`` (budget, stop reasons, speed).
+model loads) -> generate (base alone, then the adapter merged into it; free and/or held to the decoding schema)
+-> score -> write ``metrics.json`` (the headline set only), ``eval/details.json`` (every metric, per category),
+``eval/predictions.jsonl``, the plot data and ``reports/eval.json`` (budget, stop reasons, speed).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kwanzaa_hub.config.params import Params
@@ -78,7 +79,7 @@ def load_schema(params: Params) -> dict[str, Any]:
     """The decoding schema the data stage wrote (``data.decoding_schema``)."""
     path = params.data.decoding_schema
     try:
-        return json.loads(open(path, encoding="utf-8").read())
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(
             f"{path} not found: run `dvc repro data` (the data stage writes the decoding schema)"
