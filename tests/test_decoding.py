@@ -215,3 +215,72 @@ def test_a_vocabulary_of_a_multiple_of_32_ids_is_masked(tiny_tokenizer):
     out = proc(torch.tensor([[7, 7], [7, 7]]), torch.zeros(2, len(tok)))
     assert torch.isfinite(out).any(dim=1).all()  # each row may open its object
     assert torch.isinf(out[:, eos]).all()
+
+
+def _closed(grammar_tok, constraint, prefix_ids: list[int]) -> str:
+    from kwanzaa_hub.runtime.constrained import _Strings
+
+    m = constraint.template.deep_copy()
+    assert m.consume_tokens(prefix_ids)
+    strings = _Strings()
+    strings.feed(grammar_tok.decode_bytes(prefix_ids))
+    plan = constraint.closer.plan(m, strings, limit=1000)
+    assert plan is not None
+    return grammar_tok.decode_str(prefix_ids + plan)
+
+
+def test_the_closing_plan_of_nothing_is_the_smallest_answer(tiny_tokenizer, example_samples):
+    """From an empty row the closer writes the smallest object the schema accepts: each required key with the
+    least value it takes (one character where a string must be non-empty, one item where an array needs it)."""
+    from kwanzaa_hub.runtime.constrained import SchemaConstraint
+
+    schema = answer_schema.from_answers([s["messages"][-1]["content"] for s in example_samples[0]], margin=1.5)
+    constraint = SchemaConstraint(tiny_tokenizer, schema, [tiny_tokenizer.convert_tokens_to_ids("<|eot_id|>")])
+    assert _closed(constraint.tokenizer, constraint, []) == (
+        '{"version": "kwanzaa.answer.v1", "answer": {"text": "a"}, "sources": [], "retrieval_summary": '
+        '{"query": "a", "top_k": 0, "namespaces": [""], "filters": {}, "results": []}, "unknowns": '
+        '{"unsupported_claims": [], "missing_context": [], "clarifying_questions": []}}'
+    )
+
+
+def test_an_answer_cut_anywhere_is_closed_into_a_valid_one(tiny_tokenizer, example_samples):
+    """Cut a reference answer after any token (inside a string, a key, a number, between items): the closing plan
+    makes it a whole object that the schema and the contract both accept, and it keeps what was written."""
+    from kwanzaa_hub.contract.answer import parse_answer
+    from kwanzaa_hub.runtime.constrained import SchemaConstraint
+
+    texts = [s["messages"][-1]["content"] for s in example_samples[0]]
+    schema = answer_schema.from_answers(texts, margin=1.5)
+    constraint = SchemaConstraint(tiny_tokenizer, schema, [tiny_tokenizer.convert_tokens_to_ids("<|eot_id|>")])
+    tok = constraint.tokenizer
+    checked = 0
+    for text in texts[:3]:
+        ids = tok.tokenize_str(text)
+        for k in range(0, len(ids), 3):
+            closed = _closed(tok, constraint, ids[:k])
+            assert closed.startswith(tok.decode_str(ids[:k]))
+            jsonschema.validate(json.loads(closed), schema)
+            assert parse_answer(closed).status == "ok", closed
+            checked += 1
+    assert checked > 100
+
+
+@pytest.mark.slow
+def test_a_row_running_out_of_budget_closes_its_object_in_time(tiny_model_dir, tiny_tokenizer, example_samples):
+    """The schema's bounds allow far more than 160 tokens and the tiny random model never closes a string on its
+    own, yet under a budget of 160 every row of a left-padded batch ends with a whole, schema-valid object, within
+    the budget, reported as closed by the budget (never as a natural end)."""
+    from transformers import AutoModelForCausalLM
+
+    from kwanzaa_hub.runtime.generate import generate
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    prompts = [s["messages"][:-1] for s in example_samples[1][:3]]
+    schema = answer_schema.from_answers([s["messages"][-1]["content"] for s in example_samples[0]], margin=1.5)
+    gen = generate(
+        model, tiny_tokenizer, prompts, chat_date="26 Jul 2024", max_new_tokens=160, batch_size=3, schema=schema
+    )
+    for text in gen.texts:
+        jsonschema.validate(json.loads(text), schema)
+    assert gen.stop_reasons == ["budget"] * 3
+    assert all(n <= 160 for n in gen.token_counts)

@@ -50,6 +50,9 @@ def test_stage_deps_are_exactly_the_modules_its_command_imports(name):
         metrics = REPO / "kwanzaa_hub/contract/metrics"
         used |= {p.relative_to(REPO) for p in metrics.glob("*/*.py")}
     declared = declared_modules(stage)
+    listed = [str(d) for d in stage["deps"]]
+    twice = sorted({d for d in listed if listed.count(d) > 1})
+    assert not twice, f"{name}: deps listed twice: {twice}"
     assert not used - declared, f"{name}: add to dvc.yaml deps: {sorted(map(str, used - declared))}"
     assert not declared - used, (
         f"{name}: not imported by the command, drop from deps: {sorted(map(str, declared - used))}"

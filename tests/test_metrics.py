@@ -138,9 +138,10 @@ def test_truncated_and_repetition_rates_exact():
 
     loop = "the same few words again and again " * 40
     preds = [PERFECT, loop, "{half of an answer", PERFECT]
-    r = generation_health(preds, ["eot", "length", "length", "json_end"])
+    r = generation_health(preds, ["eot", "length", "length", "budget"])
     assert r == {
         "truncated_rate": 2 / 4,
+        "budget_closed_rate": 1 / 4,
         "repetition_rate": 1 / 4,
         "answer_repetition_rate": 1 / 4,
         "placeholder_rate": 0,

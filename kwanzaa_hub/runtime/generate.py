@@ -7,7 +7,9 @@ Each generation records why it stopped, so truncation is measured instead of gue
   without ending its turn. The row stops there, which saves the CPU eval whatever a model rambles on with after
   its JSON; those few tokens stay in the answer, so text after the JSON still fails ``json.loads`` and is
   scored as non-compliant (a caller would receive it too);
-- ``length``: ``max_new_tokens`` ran out first: the answer was cut off.
+- ``length``: ``max_new_tokens`` ran out first: the answer was cut off;
+- ``budget`` (constrained decoding only): the budget was running out, so the row wrote the shortest ending its
+  schema allows and closed its object (:mod:`kwanzaa_hub.runtime.constrained`): valid JSON, its text cut short.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from kwanzaa_hub.runtime import chat
 from kwanzaa_hub.runtime.models import set_pad_token
 
-STOP_REASONS = ("eot", "json_end", "length")
+STOP_REASONS = ("eot", "json_end", "length", "budget")
 GRACE_TOKENS = 8  # generated after a closed JSON object before the row is stopped
 
 
@@ -170,7 +172,8 @@ def generate(
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
         width = batch["input_ids"].shape[1]
         stoppers = StoppingCriteriaList([_json_stopper(tokenizer, width, len(idx))] if stop_at_json_end else [])
-        processors = LogitsProcessorList([constraint.processor(len(idx))] if constraint else [])
+        processor = constraint.processor(len(idx), max_new_tokens) if constraint else None
+        processors = LogitsProcessorList([processor] if processor else [])
         with torch.inference_mode():
             gen = model.generate(
                 **batch,
@@ -183,6 +186,10 @@ def generate(
             )
         for row, i in zip(gen[:, width:].tolist(), idx, strict=False):
             texts[i], counts[i], reasons[i] = finish(row, eos, tokenizer.pad_token_id, tokenizer, max_new_tokens)
+        if processor:  # rows the constraint closed early to fit the budget: whole objects, their text cut short
+            for k, i in enumerate(idx):
+                if processor.closed[k] and reasons[i] != "length":
+                    reasons[i] = "budget"
         if progress:
             progress(min(b + batch_size, len(order)), sum(counts), time.perf_counter() - start)
     return Generations(texts, sum(counts), time.perf_counter() - start, reasons, counts)

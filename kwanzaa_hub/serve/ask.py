@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kwanzaa_hub.console import warn
 from kwanzaa_hub.contract.prompt import RetrievedDoc, user_message
 from kwanzaa_hub.errors import InputError, KwanzaaError
 
@@ -153,7 +154,8 @@ def answer(
     persona: str = DEFAULT_PERSONA,
 ) -> str:
     """The model's answer to ``question`` over ``docs``: one JSON object held to the schema, or free text with
-    ``free``. A constrained answer that the budget cut off is an error (it is not a whole object)."""
+    ``free``. Under the schema the answer is always a whole object: when the budget runs out, its closing is
+    written in time (the text is cut short, and a warning on stderr says so)."""
     from kwanzaa_hub.config.params import DEFAULT_CHAT_DATE
     from kwanzaa_hub.runtime.generate import generate
 
@@ -174,8 +176,12 @@ def answer(
     )
     if not free and gen.stop_reasons[0] == "length":
         raise KwanzaaError(
-            f"the answer did not finish within --max-new-tokens {max_new_tokens}; raise it (the schema bounds "
-            "every field, so a large enough budget always finishes)"
+            f"--max-new-tokens {max_new_tokens} is below the smallest answer the schema allows; raise it"
+        )
+    if gen.stop_reasons[0] == "budget":
+        warn(
+            f"the answer was closed early to fit --max-new-tokens {max_new_tokens}: it is valid JSON but its text "
+            "is cut short; raise --max-new-tokens for the whole answer"
         )
     return gen.texts[0]
 

@@ -34,6 +34,12 @@ QUALITY = (
     MetricSpec("truncated_rate", False, True, "generations cut off by eval.max_new_tokens"),
     MetricSpec("answer_repetition_rate", False, True, "answer texts that fall into a repeated loop of words"),
     MetricSpec("json_valid_rate", True, False, "generations that are valid JSON"),
+    MetricSpec(
+        "budget_closed_rate",
+        False,
+        False,
+        "constrained generations closed early to fit eval.max_new_tokens (whole JSON, text cut short)",
+    ),
     MetricSpec("citation_precision", True, False, "cited [n] that name a retrieved document"),
     MetricSpec("citation_recall", True, False, "reference citations the generation also makes"),
     MetricSpec("source_url_valid", True, False, "generated sources whose URL is a retrieved document's"),

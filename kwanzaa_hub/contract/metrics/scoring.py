@@ -223,6 +223,8 @@ def is_looping(text: str, *, n: int = LOOP_NGRAM, repeats: int = LOOP_REPEATS) -
 def generation_health(predictions: Sequence[str], stop_reasons: Sequence[str]) -> dict[str, float]:
     """- ``truncated_rate`` = generations that stopped because ``max_new_tokens`` ran out (stop reason
       ``length``: no end-of-turn token and no closed JSON object) / all generations;
+    - ``budget_closed_rate`` = generations that constrained decoding closed early so the budget would not cut them
+      (stop reason ``budget``: a whole object whose text is cut short) / all generations;
     - ``repetition_rate`` = generations that fall into a loop (:func:`is_looping`) / all generations;
     - ``answer_repetition_rate`` = generations whose answer text (``answer.text`` when it decoded, else the raw
       text) loops / all generations. A schema contains a loop within its bounds but does not cure it: this is the
@@ -235,6 +237,7 @@ def generation_health(predictions: Sequence[str], stop_reasons: Sequence[str]) -
     texts = [_answer_text(parse_answer(p), p) for p in predictions]
     return {
         "truncated_rate": sum(r == "length" for r in stop_reasons) / n,
+        "budget_closed_rate": sum(r == "budget" for r in stop_reasons) / n,
         "repetition_rate": sum(is_looping(p) for p in predictions) / n,
         "answer_repetition_rate": sum(is_looping(t) for t in texts) / n,
         "placeholder_rate": sum(placeholder_kind(t) is not None for t in texts) / n,
