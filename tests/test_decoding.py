@@ -284,3 +284,18 @@ def test_a_row_running_out_of_budget_closes_its_object_in_time(tiny_model_dir, t
         jsonschema.validate(json.loads(text), schema)
     assert gen.stop_reasons == ["budget"] * 3
     assert all(n <= 160 for n in gen.token_counts)
+
+
+def test_a_row_cut_inside_a_multibyte_character_is_closed(tiny_tokenizer, example_samples):
+    """A token may hold the first bytes of a character (``—`` is 3 bytes): the closer completes the character
+    before it ends the string, instead of finding no way out."""
+    from kwanzaa_hub.runtime.constrained import SchemaConstraint
+
+    schema = answer_schema.from_answers([s["messages"][-1]["content"] for s in example_samples[0]], margin=1.5)
+    constraint = SchemaConstraint(tiny_tokenizer, schema, [tiny_tokenizer.convert_tokens_to_ids("<|eot_id|>")])
+    tok = constraint.tokenizer
+    start = tok.tokenize_str('{"version": "kwanzaa.answer.v1", "answer": {"text": "Kwanzaa ')
+    for cut in (1, 2):
+        partial = [tok.tokenize_bytes(bytes([b]))[0] for b in "—".encode()[:cut]]
+        closed = _closed(tok, constraint, start + partial)
+        jsonschema.validate(json.loads(closed), schema)

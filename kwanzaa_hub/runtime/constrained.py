@@ -121,13 +121,18 @@ class Closer:
     containers as soon as the schema allows and writes the smallest value each remaining required key accepts."""
 
     def __init__(self, tokenizer: Any) -> None:
-        def single(ch: str) -> int | None:
-            ids = tokenizer.tokenize_bytes(ch.encode())
+        def single(data: bytes) -> int | None:
+            ids = tokenizer.tokenize_bytes(data)
             return ids[0] if len(ids) == 1 else None
 
+        def tokens(chars: list[bytes]) -> list[int]:
+            return [t for t in map(single, chars) if t is not None]
+
         self.tokenizer = tokenizer
-        self.outside = [t for t in map(single, _OUTSIDE) if t is not None]
-        self.inside = [t for t in map(single, _INSIDE) if t is not None]
+        self.outside = tokens([c.encode() for c in _OUTSIDE])
+        # a row may stop inside a multi-byte character (a token holding its first bytes): a continuation byte
+        # (0x80-0xBF) completes it before the string can end
+        self.inside = tokens([c.encode() for c in _INSIDE] + [bytes([b]) for b in range(0x80, 0xC0)])
 
     def plan(self, matcher: Any, strings: _Strings, limit: int) -> list[int] | None:
         """The closing tokens from ``matcher``'s state (left unchanged), or None when the walk is stuck or needs
