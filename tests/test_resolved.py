@@ -145,6 +145,40 @@ def test_a_hub_base_is_resolved_to_its_commit(hub, repo_id, tmp_path):
     assert base_identity(repo_id, "main")["commit"] == second != first
 
 
+def test_eval_loads_a_hub_base_at_the_commit_train_trained_on(hub, repo_id, tmp_path, tiny_model_dir, monkeypatch):
+    """main moves between train and eval (new weights pushed to the base's repo): eval still loads the commit the
+    train stage recorded, and refuses a report of another base."""
+    import torch
+    from huggingface_hub import HfApi
+    from transformers import AutoModelForCausalLM
+
+    from kwanzaa_hub.stages.eval import load_models
+
+    api = HfApi()
+    api.create_repo(repo_id, private=True)
+    first = api.upload_folder(folder_path=tiny_model_dir, repo_id=repo_id).oid
+    trained = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
+    moved = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        for weight in moved.parameters():
+            weight.add_(1.0)
+    moved.save_pretrained(tmp_path / "moved")
+    api.upload_folder(folder_path=tmp_path / "moved", repo_id=repo_id)  # main now points at other weights
+    monkeypatch.chdir(tmp_path)
+    report = tmp_path / "reports/train.json"
+    report.parent.mkdir()
+    report.write_text(json.dumps({"base_model": {"name": repo_id, "kind": "hub", "revision": "main", "commit": first}}))
+    params = parse_params({"model": {"base": repo_id}})
+
+    base, _, _ = load_models(params, str(tiny_model_dir))
+    name = "model.embed_tokens.weight"
+    assert torch.equal(base.state_dict()[name], trained[name])
+
+    report.write_text(json.dumps({"base_model": {"name": "someone/else", "kind": "hub", "commit": first}}))
+    with pytest.raises(InputError, match="trained on someone/else"):
+        load_models(params, str(tiny_model_dir))
+
+
 @pytest.mark.slow
 def test_dvc_sees_a_local_base_rebuilt_in_place_and_train_trains_again(make_dvc_project):
     from kwanzaa_hub.devtools.tiny import build_tiny_llama

@@ -59,8 +59,26 @@ def resolve_budget(max_new_tokens: int | str, answer_tokens: Sequence[int], *, a
 # ---------------------------------------------------------------------------------------- generate
 
 
+def trained_revision(params: Params) -> str:
+    """The revision a Hub base is loaded at: the commit the train stage resolved and trained on (``train.report``'s
+    ``base_model.commit``), so a ``main`` that moved between train and eval cannot slip other weights under the
+    adapter. ``model.revision`` when the report names no commit (a local base, a report of older code)."""
+    path = Path(params.train.report)
+    if not path.is_file():
+        return params.model.revision
+    trained = json.loads(path.read_text(encoding="utf-8")).get("base_model") or {}
+    name = trained.get("name")
+    if name is not None and trained.get("kind") == "hub" and name != params.model.base:
+        raise InputError(
+            f"{path}: the adapter was trained on {name}, model.base is {params.model.base}: run `dvc repro train` "
+            "(or set model.base back)"
+        )
+    return trained.get("commit") or params.model.revision
+
+
 def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, str]:
-    """(base model, the adapter's tokenizer, device). GPU: half precision; CPU: float32, as trained."""
+    """(base model, the adapter's tokenizer, device). GPU: half precision; CPU: float32, as trained. A Hub base
+    loads at the commit it was trained on (:func:`trained_revision`)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -69,7 +87,7 @@ def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, str]:
 
     p = plan(detect(), precision=params.train.precision, quantize=False)
     base = from_pretrained(
-        AutoModelForCausalLM, params.model.base, params.model.revision, dtype=getattr(torch, p.compute_dtype)
+        AutoModelForCausalLM, params.model.base, trained_revision(params), dtype=getattr(torch, p.compute_dtype)
     )
     base.to("cuda" if p.device == "cuda" else "cpu")
     return base, AutoTokenizer.from_pretrained(adapter_dir), p.device
@@ -309,7 +327,7 @@ def run(params: Params) -> EvalResult:
     from datasets import load_from_disk
 
     from kwanzaa_hub.contract.metrics import scoring
-    from kwanzaa_hub.fs.ownership import claim_all
+    from kwanzaa_hub.fs.ownership import claim_all, without_machine_paths
 
     e = params.eval
     claim_all(params.outputs("eval"))  # every output is new or ours before a model loads
@@ -327,6 +345,7 @@ def run(params: Params) -> EvalResult:
         for name, g in generations.items()
     }
     report = eval_report(budget, generations, placeholders)
+    report["base_model"] = {"name": without_machine_paths(params.model.base), "revision": trained_revision(params)}
     details = {"metrics": every, "speed": {k: v for k, v in report.items() if k in generations}}
 
     plot = [
