@@ -112,7 +112,7 @@ class _Strings:
 #: the separator a required key needs, then the smallest values; inside one: end it, else the plainest characters
 #: that a pattern, an enum or a minimum length wants. Where the grammar forces bytes (keys, separators) it writes
 #: them whole.
-_OUTSIDE = '}]",:0123456789[{ftn.-\\n '
+_OUTSIDE = '}]",:0123456789[{ftn.-\n '  # whitespace last: the grammar never needs it
 _INSIDE = '"abcdefghijklmnopqrstuvwxyz0123456789:/.-_TZ+ ABCDEFGHIJKLMNOPQRSTUVWXYZ'
 
 
