@@ -12,6 +12,8 @@ curve, times, tokens/s) and a classification of every adapter output that fails 
 The code is frozen when the project folder is made (its own copy of ``kwanzaa_hub``, first on
 PYTHONPATH), so edits to this checkout during a long run cannot change it halfway. Rerunning resumes:
 DVC skips finished stages and training resumes from its newest checkpoint. ``--fresh`` starts over.
+``--until train`` stops after training; ``--refresh-code`` then copies newer code in and reruns the eval alone
+(for an eval-side change: the adapter trained by the earlier code is kept, and the result names both commits).
 Skips (exit 0) when ``../shared/kwanzaa-data`` is absent.
 """
 
@@ -210,8 +212,8 @@ def main() -> int:
     ap.add_argument(
         "--refresh-code",
         action="store_true",
-        help="copy this checkout's code into the experiment again: DVC reruns only the stages whose code changed "
-        "(the earlier commit is kept in code_history)",
+        help="copy this checkout's code into the experiment again and rerun the last stage alone (dvc repro "
+        "--single-item): the stages before it keep what the earlier code made (its commit is kept in code_history)",
     )
     ap.add_argument("--until", default="eval", choices=("data", "train", "eval"), help="last stage to run")
     args = ap.parse_args()
@@ -243,7 +245,7 @@ def main() -> int:
             history = state.setdefault("code_history", [])
             history.append({"git_commit": state["git_commit"], "replaced_at": time.strftime("%Y-%m-%dT%H:%M:%SZ")})
             state["git_commit"] = git_commit()
-            print(f"quality: code refreshed to {state['git_commit'][:12]}; DVC reruns the stages whose code changed")
+            print(f"quality: code refreshed to {state['git_commit'][:12]}; rerunning {args.until} alone")
     else:
         overrides = {**OVERRIDES, "model.base": str(smollm2_gguf()), **parse_set(args.set)}
         make_project(work, overrides, raw_data=args.data)
@@ -264,7 +266,8 @@ def main() -> int:
         state["untimed_segments"] = state.get("untimed_segments", 0) + 1
     start = time.time()
     state_file.write_text(json.dumps({**state, "running_since": start}, indent=2))
-    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", args.until], cwd=work, env=env)
+    single = ["--single-item", "--force"] if args.refresh_code else []
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", *single, args.until], cwd=work, env=env)
     state["wall_s"] += time.time() - start
     state_file.write_text(json.dumps(state, indent=2))
     if proc.returncode:
