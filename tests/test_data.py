@@ -341,3 +341,50 @@ def test_the_team_data_has_65_train_and_14_eval_placeholder_answers(shared_data)
 
     assert kinds("kwanzaa_train.jsonl") == {"generated_for": 14, "would_synthesize": 43, "demonstrates_format": 8}
     assert kinds("kwanzaa_eval.jsonl") == {"generated_for": 6, "would_synthesize": 7, "demonstrates_format": 1}
+
+
+def test_compact_answers_are_one_line_in_the_decoders_form_and_the_schema_follows(
+    tmp_path, example_samples, tiny_tokenizer
+):
+    """The files write answers pretty-printed; ``answer_format: compact`` trains and scores them on one line, byte
+    for byte what the constrained decoder writes, and the decoding schema takes the one-line style. ``as_written``
+    keeps the files' text."""
+    from datasets import load_from_disk
+
+    from kwanzaa_hub.contract import decoding_schema as answer_schema
+
+    def pretty(sample: dict) -> dict:
+        messages = json.loads(json.dumps(sample["messages"]))
+        messages[-1]["content"] = json.dumps(json.loads(messages[-1]["content"]), indent=2, ensure_ascii=False)
+        return {"messages": messages}
+
+    write_jsonl(tmp_path / "train.jsonl", [pretty(s) for s in example_samples[0]])
+    write_jsonl(tmp_path / "eval.jsonl", [pretty(s) for s in example_samples[1]])
+    found = {}
+    for fmt in ("as_written", "compact"):
+        (tmp_path / fmt).mkdir()
+        params = _params(
+            tmp_path,
+            answer_format=fmt,
+            prepared_dir=f"{fmt}/prepared",
+            report=f"{fmt}/r.json",
+            decoding_schema=f"{fmt}/s.json",
+        )
+        report = data_stage.run(params, tokenizer=tiny_tokenizer).report
+        ds = load_from_disk(str(tmp_path / fmt / "prepared"))
+        found[fmt] = (report, json.loads((tmp_path / fmt / "s.json").read_text()), ds)
+
+    report, schema, ds = found["compact"]
+    answers = [c[0]["content"] for split in ("train", "eval") for c in ds[split]["completion"]]
+    assert len(answers) == 90 and all("\n" not in a for a in answers)
+    originals = [json.loads(s["messages"][-1]["content"]) for s in example_samples[0] + example_samples[1]]
+    assert answers == [json.dumps(answer_schema.canonical(o), ensure_ascii=False) for o in originals]
+    assert schema["x-guidance"] == {"item_separator": ", ", "key_separator": ": ", "whitespace_flexible": False}
+    assert report["answer_format"] == "compact" and report["answers_rewritten"] == {"layout": 90, "fields": 0}
+    assert report["answer_chars"]["prepared"] == sum(map(len, answers)) < report["answer_chars"]["as_written"]
+
+    written, written_schema, written_ds = found["as_written"]
+    assert written_ds["train"][0]["completion"][0]["content"].startswith("{\n  ")
+    assert written_schema["x-guidance"]["whitespace_pattern"] == "\\n {0,16}"
+    assert written["answers_rewritten"] == {"layout": 0, "fields": 0}
+    assert report["train"]["tokens"]["max"] < written["train"]["tokens"]["max"]

@@ -42,6 +42,12 @@ def print_data_summary(report: dict[str, Any], warnings: list[str]) -> None:
             f"placeholder answers (answer.text is a template): train {ph['train']}, eval {ph['eval']} "
             f"({report['placeholder_policy']}; data.placeholders decides)"
         )
+    if report.get("answer_format") == "compact":
+        chars, changed = report["answer_chars"], report["answers_rewritten"]
+        console.print(
+            f"answers compact (data.answer_format): {chars['as_written']:,} -> {chars['prepared']:,} characters; "
+            f"{changed['layout']} rewritten, {changed['fields']} with fields moved (labels/URLs out of metadata)"
+        )
     console.print(
         f"overflow (> {report['max_length']} tokens): {report['overflow']} dropped; "
         f"duplicates: {report['duplicates']}; refusals citing context: {report['refusals_citing_context']}"

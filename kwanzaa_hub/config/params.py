@@ -84,6 +84,12 @@ class DataParams(_Section):
         description="Samples whose answer.text is a template ('[Generated answer for: ...]'): keep them (warned "
         "and listed), drop them, or fail the stage",
     )
+    answer_format: Literal["as_written", "compact"] = Field(
+        "as_written",
+        description="Answers trained and scored as the files write them, or compact: on one line, in the form the "
+        "constrained decoder writes (contract key order, result labels/URLs lifted out of metadata); the decoding "
+        "schema follows",
+    )
     schema_margin: float = Field(
         1.5, ge=1.0, description="Decoding schema bounds = longest reference value x this (maxLength, maxItems)"
     )

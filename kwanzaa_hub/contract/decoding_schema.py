@@ -154,6 +154,16 @@ def guidance_options(style: dict[str, Any], depth: int = 8) -> dict[str, Any]:
     }
 
 
+#: The one-line style: ``", "`` / ``": "`` between tokens, no newline or indent, non-ASCII as written.
+ONE_LINE: dict[str, Any] = {"indent": None, "ensure_ascii": False}
+
+
+def compact(data: dict[str, Any]) -> str:
+    """A reference answer rewritten as the decoder of its one-line schema writes it (``data.answer_format:
+    compact``): :func:`canonical` (so the same keys, in the contract's order) in :data:`ONE_LINE` style."""
+    return dumps(canonical(data), ONE_LINE)
+
+
 def dumps(data: Any, style: dict[str, Any]) -> str:
     """``data`` written in the references' style (the text a constrained decoder of this schema produces)."""
     return json.dumps(data, indent=style.get("indent"), ensure_ascii=style.get("ensure_ascii", False))

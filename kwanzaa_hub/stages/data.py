@@ -314,6 +314,10 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
 
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(params.model.base, params.model.revision)
     all_samples = checks[0].samples + checks[1].samples
+    written = [s.messages[-1]["content"] for s in all_samples]
+    if p.answer_format == "compact":
+        for s in all_samples:
+            s.messages = [*s.messages[:-1], {"role": "assistant", "content": answer_schema.compact(s.answer.data)}]
     lengths = measure_lengths(all_samples, tokenizer, params.model.chat_date, progress)
     too_long = [s for s in all_samples if lengths[s.id].total > p.max_length]
     if too_long and p.overflow == "error":
@@ -353,6 +357,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
             "data.placeholders decides)"
             for w in listed
         ]
+    prepared_answers = [s.messages[-1]["content"] for s in all_samples]
     kept_answers = [s.messages[-1]["content"] for split in ("train", "eval") for s in kept[split]]
     schema = answer_schema.from_answers(kept_answers, margin=p.schema_margin)
     report = {
@@ -362,6 +367,17 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         "overflow": len(too_long),
         "duplicates": duplicates,
         "refusals_citing_context": sum(c.refusals_citing_context for c in checks),
+        "answer_format": p.answer_format,
+        "answer_chars": {
+            "as_written": sum(map(len, written)),
+            "prepared": sum(len(s.messages[-1]["content"]) for s in all_samples),
+        },
+        "answers_rewritten": {
+            "layout": sum(new != old for new, old in zip(prepared_answers, written, strict=True)),
+            "fields": sum(
+                json.loads(new) != json.loads(old) for new, old in zip(prepared_answers, written, strict=True)
+            ),
+        },
         "placeholders": {split: sum(s.split == split for s in placeholders) for split in ("train", "eval")},
         "placeholder_policy": p.placeholders,
         "placeholder_samples": listed,
