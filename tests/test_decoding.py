@@ -218,11 +218,11 @@ def test_a_vocabulary_of_a_multiple_of_32_ids_is_masked(tiny_tokenizer):
 
 
 def _closed(grammar_tok, constraint, prefix_ids: list[int]) -> str:
-    from kwanzaa_hub.runtime.constrained import _Strings
+    from kwanzaa_hub.runtime.jsontext import Strings
 
     m = constraint.template.deep_copy()
     assert m.consume_tokens(prefix_ids)
-    strings = _Strings()
+    strings = Strings()
     strings.feed(grammar_tok.decode_bytes(prefix_ids))
     plan = constraint.closer.plan(m, strings, limit=1000)
     assert plan is not None

@@ -182,6 +182,9 @@ def test_json_end_follows_strings_and_escapes():
     chunks = [r'Here: {"a": "}{ \\" ', ', "b": {"c": 1}', "}", " trailing"]  # the escaped backslash ends no string
     assert [tracker.feed(c) for c in chunks] == [False, False, True, True]
     assert not JsonEnd().feed("prose with a } brace")
+    assert JsonEnd().feed('an odd " quote, then {"a": "é}"}')  # a quote before the object opens no string
+    assert not JsonEnd().feed('{"a": "é}"')
+    assert not JsonEnd().feed('{"a": "\\"}')  # an escaped quote ends no string: the brace is text
 
 
 def test_finish_tells_eot_json_end_and_length_apart(tiny_tokenizer):

@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kwanzaa_hub.runtime import chat
+from kwanzaa_hub.runtime.jsontext import Strings
 from kwanzaa_hub.runtime.models import set_pad_token
+
+OPEN, CLOSE = 0x7B, 0x7D  # { }
 
 STOP_REASONS = ("eot", "json_end", "length", "budget")
 GRACE_TOKENS = 8  # generated after a closed JSON object before the row is stopped
@@ -58,26 +61,18 @@ class JsonEnd:
 
     def __init__(self) -> None:
         self.depth = 0
-        self.started = self.in_string = self.escaped = self.closed = False
+        self.started = self.closed = False
+        self.strings = Strings()
 
     def feed(self, text: str) -> bool:
-        for ch in text:
+        for code in map(ord, text):
             if self.closed:
                 break
-            if self.in_string:
-                if self.escaped:
-                    self.escaped = False
-                elif ch == "\\":
-                    self.escaped = True
-                elif ch == '"':
-                    self.in_string = False
-            elif ch == '"' and self.started:
-                self.in_string = True
-            elif ch == "{":
-                self.started = True
-                self.depth += 1
-            elif ch == "}" and self.started:
-                self.depth -= 1
+            if not self.started:
+                self.started = code == OPEN
+                self.depth = int(self.started)
+            elif self.strings.step(code) and code in (OPEN, CLOSE):
+                self.depth += 1 if code == OPEN else -1
                 self.closed = self.depth == 0
         return self.closed
 
