@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 
 from kwanzaa_hub.cli.app import app
 from kwanzaa_hub.config.params import parse_params
+from kwanzaa_hub.contract.samples import check_file
 from kwanzaa_hub.errors import DataValidationError
 from kwanzaa_hub.stages import data as data_stage
 from tests.conftest import write_jsonl
@@ -58,7 +59,7 @@ def test_bad_utf8(tmp_path, good):
 def test_crlf_and_bom_are_accepted(tmp_path, good):
     f = tmp_path / "t.jsonl"
     f.write_bytes(b"\xef\xbb\xbf" + b"".join(json.dumps(g).encode() + b"\r\n" for g in good))
-    check = data_stage.check_file(f, "train")
+    check = check_file(f, "train")
     assert not check.errors and len(check.samples) == 3
 
 
@@ -140,7 +141,7 @@ def test_refusal_citing_context_is_counted_not_rejected(tmp_path, example_sample
     )
     a = _answer(sample)
     a["answer"]["completeness"] = "insufficient_data"
-    check = data_stage.check_file(write_jsonl(tmp_path / "t.jsonl", [_set_answer(sample, a)]), "train")
+    check = check_file(write_jsonl(tmp_path / "t.jsonl", [_set_answer(sample, a)]), "train")
     assert not check.errors
     assert check.refusals_citing_context == 1 and check.samples[0].category == "refusal"
 
@@ -148,7 +149,7 @@ def test_refusal_citing_context_is_counted_not_rejected(tmp_path, example_sample
 def test_sources_count_mismatch_is_a_warning(tmp_path, good):
     a = _answer(good[0])
     a["sources"] = a["sources"] + a["sources"]
-    check = data_stage.check_file(write_jsonl(tmp_path / "t.jsonl", [_set_answer(good[0], a)]), "train")
+    check = check_file(write_jsonl(tmp_path / "t.jsonl", [_set_answer(good[0], a)]), "train")
     assert not check.errors
     assert any("2 sources listed but 1 distinct documents cited" in w for w in check.warnings)
 
