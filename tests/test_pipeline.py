@@ -119,8 +119,8 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     for run in registry.RUNS:
         cut = sum(r[run]["stop_reason"] == "length" for r in rows)
         assert m[f"{run}.truncated_rate"] == round(cut / 24, 4) and report[run]["stop_reasons"]["length"] == cut
-        assert report[run]["ms_per_token"] > 0
-    assert set(report["constrained_cost"]) == {"base", "adapter"}
+        assert report[run]["ms_per_token"] > 0 and report[run]["ms_per_step"] > 0
+    assert set(report["constrained_cost"]) == set(report["constrained_cost_per_step"]) == {"base", "adapter"}
     assert list(headline)[:6] == [
         f"adapter.{k}"
         for k in (

@@ -126,8 +126,12 @@ def generation_summary(report: dict[str, Any]) -> str:
                 f"({r['tokens_per_s']} tokens/s, {r.get('ms_per_token', '?')} ms/token); "
                 f"{r.get('placeholder_answers', 0)} placeholder answers"
             )
+    per_step = report.get("constrained_cost_per_step") or {}
     for model, ratio in (report.get("constrained_cost") or {}).items():
-        lines.append(f"{model}: constrained decoding costs {ratio}x the free time per token (same batches)")
+        lines.append(
+            f"{model}: constrained decoding costs {ratio}x the free time per token, {per_step.get(model, '?')}x per "
+            "decoding step (same batches)"
+        )
     return "\n".join(lines)
 
 

@@ -36,6 +36,8 @@ class Generations:
     seconds: float
     stop_reasons: list[str] = field(default_factory=list)
     token_counts: list[int] = field(default_factory=list)
+    #: decoding steps over all batches (a batch steps until its last row stops; finished rows still take part)
+    steps: int = 0
 
     @property
     def tokens_per_s(self) -> float:
@@ -161,6 +163,7 @@ def generate(
 
         constraint = SchemaConstraint(tokenizer, schema, eos)
     start = time.perf_counter()
+    steps = 0
     model.eval()
     for b in range(0, len(order), batch_size):
         idx = order[b : b + batch_size]
@@ -179,6 +182,7 @@ def generate(
                 stopping_criteria=stoppers,
                 logits_processor=processors,
             )
+        steps += gen.shape[1] - width
         for row, i in zip(gen[:, width:].tolist(), idx, strict=False):
             texts[i], counts[i], reasons[i] = finish(row, eos, tokenizer.pad_token_id, tokenizer, max_new_tokens)
         if processor:  # rows the constraint closed early to fit the budget: whole objects, their text cut short
@@ -187,4 +191,4 @@ def generate(
                     reasons[i] = "budget"
         if progress:
             progress(min(b + batch_size, len(order)), sum(counts), time.perf_counter() - start)
-    return Generations(texts, sum(counts), time.perf_counter() - start, reasons, counts)
+    return Generations(texts, sum(counts), time.perf_counter() - start, reasons, counts, steps)

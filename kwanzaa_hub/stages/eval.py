@@ -279,10 +279,25 @@ def ms_per_token(gen: Generations) -> float:
     return round(1000 * gen.seconds / gen.new_tokens, 2) if gen.new_tokens else 0.0
 
 
+def ms_per_step(gen: Generations) -> float:
+    """Wall time per decoding step of one run (one forward pass of a whole batch), in milliseconds."""
+    return round(1000 * gen.seconds / gen.steps, 2) if gen.steps else 0.0
+
+
+def _ratios(generations: dict[str, Generations], per: Any) -> dict[str, float]:
+    return {
+        m: round(per(generations[f"{m}_constrained"]) / per(generations[m]), 2)
+        for m in registry.MODELS
+        if m in generations and f"{m}_constrained" in generations and per(generations[m])
+    }
+
+
 def eval_report(budget: Budget, generations: dict[str, Generations], placeholders: dict[str, int]) -> dict[str, Any]:
     """``reports/eval.json``: the budget used, how each run's generations stopped, how many answers are
-    placeholders, speed, and what constrained decoding costs per token against free decoding of the same batches
-    (``constrained_cost``: constrained ms/token / free ms/token, per model)."""
+    placeholders, speed, and what constrained decoding costs against free decoding of the same batches, per model:
+    ``constrained_cost`` (ms per generated token, constrained / free) and ``constrained_cost_per_step`` (ms per
+    decoding step). The two differ when one decoding ends more rows early: a batch steps until its last row stops,
+    so rows that finished still cost time and add no tokens; per step is what the mask itself costs."""
     report = {
         "max_new_tokens": budget.max_new_tokens,
         "max_new_tokens_auto": budget.auto,
@@ -295,17 +310,15 @@ def eval_report(budget: Budget, generations: dict[str, Generations], placeholder
                 "seconds": round(gen.seconds, 1),
                 "tokens_per_s": round(gen.tokens_per_s, 1),
                 "ms_per_token": ms_per_token(gen),
+                "steps": gen.steps,
+                "ms_per_step": ms_per_step(gen),
             }
             for name, gen in generations.items()
         },
     }
-    cost = {
-        m: round(ms_per_token(generations[f"{m}_constrained"]) / ms_per_token(generations[m]), 2)
-        for m in registry.MODELS
-        if m in generations and f"{m}_constrained" in generations and ms_per_token(generations[m])
-    }
-    if cost:
-        report["constrained_cost"] = cost
+    for key, per in (("constrained_cost", ms_per_token), ("constrained_cost_per_step", ms_per_step)):
+        if ratios := _ratios(generations, per):
+            report[key] = ratios
     return report
 
 
