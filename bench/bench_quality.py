@@ -152,7 +152,9 @@ def collect(project: Path, state: dict, name: str) -> dict:
         "data_md5": state["data_md5"],
         **{run: registry.whole_split(metrics, run) for run in RUNS},
         "ms_per_token": {run: ev[run].get("ms_per_token") for run in RUNS if isinstance(ev.get(run), dict)},
+        "ms_per_step": {run: ev[run].get("ms_per_step") for run in RUNS if isinstance(ev.get(run), dict)},
         "constrained_cost": ev.get("constrained_cost", {}),
+        "constrained_cost_per_step": ev.get("constrained_cost_per_step", {}),
         "adapter_by_category": {
             k.split(".", 1)[1]: v for k, v in metrics.items() if k.startswith("adapter.") and k.count(".") == 2
         },
@@ -196,6 +198,9 @@ def markdown(result: dict) -> str:
     speed = result.get("ms_per_token") or {}
     if speed:
         lines.append("| ms per generated token | " + " | ".join(str(speed.get(r, "-")) for r in runs) + " |")
+    steps = result.get("ms_per_step") or {}
+    if any(steps.values()):
+        lines.append("| ms per decoding step | " + " | ".join(str(steps.get(r, "-")) for r in runs) + " |")
     classified = list(result["failures"])
     lines += ["", "| output | " + " | ".join(classified) + " |", "|" + " --- |" * (len(classified) + 1)]
     for c in ("ok", *FAILURE_ORDER):
