@@ -41,13 +41,12 @@ def read_split(path: Path) -> tuple[list[list[dict]], list[str]]:
 def outcome(gen) -> dict:
     """Per run: time per token, stop reasons, valid JSON and contract passes, in prompt order."""
     from kwanzaa_hub.contract.answer import parse_answer
-    from kwanzaa_hub.stages.eval import ms_per_token
+    from kwanzaa_hub.stages.eval import ms_per_step, ms_per_token
 
     parsed = [parse_answer(t) for t in gen.texts]
-    steps = max(gen.token_counts, default=0)  # the batch runs until its longest row stops
     return {
         "ms_per_token": round(ms_per_token(gen), 2),
-        "ms_per_batch_step": round(1000 * gen.seconds / steps, 2) if steps else 0.0,
+        "ms_per_batch_step": ms_per_step(gen),  # the batch runs until its longest row stops
         "new_tokens": gen.new_tokens,
         "seconds": round(gen.seconds, 1),
         "stop_reasons": {r: gen.stop_reasons.count(r) for r in sorted(set(gen.stop_reasons))},
