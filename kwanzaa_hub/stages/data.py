@@ -156,12 +156,12 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         "answer_format": p.answer_format,
         "answer_chars": {
             "as_written": sum(map(len, written)),
-            "prepared": sum(len(s.messages[-1]["content"]) for s in all_samples),
+            "prepared": sum(map(len, prepared_answers)),
         },
-        "answers_rewritten": {
+        "answers_rewritten": {  # the written text was parsed once already: each sample's answer.data
             "layout": sum(new != old for new, old in zip(prepared_answers, written, strict=True)),
             "fields": sum(
-                json.loads(new) != json.loads(old) for new, old in zip(prepared_answers, written, strict=True)
+                json.loads(new) != s.answer.data for new, s in zip(prepared_answers, all_samples, strict=True)
             ),
         },
         "placeholders": {split: sum(s.split == split for s in placeholders) for split in ("train", "eval")},
