@@ -41,7 +41,7 @@ def read_split(path: Path) -> tuple[list[list[dict]], list[str]]:
 def outcome(gen) -> dict:
     """Per run: time per token, stop reasons, valid JSON and contract passes, in prompt order."""
     from kwanzaa_hub.contract.answer import parse_answer
-    from kwanzaa_hub.stages.eval import ms_per_step, ms_per_token
+    from kwanzaa_hub.runtime.speed import ms_per_step, ms_per_token
 
     parsed = [parse_answer(t) for t in gen.texts]
     return {

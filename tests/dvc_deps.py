@@ -72,3 +72,35 @@ def command_modules(root: Path, command: str) -> set[Path]:
         )
     )
     return closure(top | imported_modules(fn, root), root) - {Path(PACKAGE) / "cli" / "app.py"}
+
+
+def write_code_deps(root: Path, stages: tuple[str, ...] = ("data", "train", "eval", "push")) -> bool:
+    """Rewrite the ``kwanzaa_hub/*.py`` deps of each stage in ``dvc.yaml`` as :func:`command_modules` computes them
+    (sorted, where the first one stood; folder deps and ``${...}`` deps are kept). Returns True when it changed."""
+    path = root / "dvc.yaml"
+    text = path.read_text(encoding="utf-8")
+    out: list[str] = []
+    stage = None
+    in_deps = written = False
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if indent == 2 and stripped.endswith(":"):
+            stage, in_deps, written = stripped[:-1], False, False
+        elif indent == 4:
+            in_deps = stripped == "deps:"
+        if in_deps and stage in stages and stripped.startswith("- kwanzaa_hub/") and stripped.endswith(".py"):
+            if not written:
+                pad = line[: len(line) - len(line.lstrip())]
+                out += [f"{pad}- {p.as_posix()}\n" for p in sorted(command_modules(root, stage))]
+                written = True
+            continue
+        out.append(line)
+    new = "".join(out)
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    return new != text
+
+
+if __name__ == "__main__":  # python -m tests.dvc_deps: dvc.yaml's code deps, regenerated from the imports
+    print("dvc.yaml code deps " + ("rewritten" if write_code_deps(Path(__file__).resolve().parents[1]) else "current"))

@@ -41,9 +41,9 @@ def test_the_prompt_is_the_training_datas_format(example_samples):
         {"title": d.title, "content": d.content, "url": d.url, "relevance_score": d.relevance, **_source(d.source)}
         for d in parse_documents(sample[1]["content"])
     ]
-    from kwanzaa_hub.serve.ask import _document
+    from kwanzaa_hub.contract.documents import from_dicts
 
-    built = messages(parse_query(sample[1]["content"]), [_document("d", d) for d in docs])
+    built = messages(parse_query(sample[1]["content"]), from_dicts(docs))
     assert built[1]["content"] == sample[1]["content"]
     assert built[0]["content"].startswith("You are a researcher")
 
@@ -139,3 +139,28 @@ def test_the_card_shows_how_to_serve_the_version_with_its_schema(outputs):
     assert '"type": "json_schema"' in text and "answer.schema.json" in text  # vLLM response_format
     assert '"json_schema": schema' in text  # llama.cpp server
     assert "kwanzaa-hub ask" in text and 'kwanzaa_hub.ask(question, documents, repo_id="tester/kwanzaa-card"' in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("documents", [DOCS, []], ids=["one document", "nothing retrieved"])
+def test_ask_answers_under_the_request_schema_that_the_schema_command_prints(outputs, documents):
+    """`kwanzaa-hub schema --docs F` prints the schema of that request, and it accepts what `ask` prints for the same
+    documents: sources only from them (none, and no citation, when nothing was retrieved; exit 0 all the same)."""
+    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
+    docs = _docs(outputs, documents)
+    printed = CliRunner().invoke(app, ["schema", "--docs", str(docs)])
+    assert printed.exit_code == 0, printed.output
+    schema = json.loads(printed.stdout)
+    result = CliRunner().invoke(
+        app, ["ask", "When was Kwanzaa created?", "--docs", str(docs), "--max-new-tokens", "600"]
+    )
+    assert result.exit_code == 0, result.output
+    data = _valid(result.stdout, schema)
+    assert {s["canonical_url"] for s in data["sources"]} <= {d["url"] for d in documents}
+    if not documents:
+        from kwanzaa_hub.contract.answer import extract_citations
+
+        assert data["sources"] == [] and data["retrieval_summary"]["results"] == []
+        assert extract_citations(data["answer"]["text"]) == []
+    static = json.loads((outputs / "reports/answer.schema.json").read_text())
+    assert schema != static and _valid(result.stdout, static)  # narrower than the version's schema, within it

@@ -30,7 +30,7 @@ def test_the_cost_of_constraints_is_reported_per_token_and_per_decoding_step():
 
 
 def test_the_progress_line_reads_in_seconds_per_sample_when_slow():
-    from kwanzaa_hub.stages.eval import speed
+    from kwanzaa_hub.runtime.speed import rate_line
 
-    assert speed(8, 8360, 209.0) == "26 s/sample, 40 tokens/s"  # a 2-core CPU eval: not "0.0 samples/s"
-    assert speed(27, 5400, 9.0) == "3.0 samples/s, 600 tokens/s"
+    assert rate_line(8, 8360, 209.0) == "26 s/sample, 40 tokens/s"  # a 2-core CPU eval: not "0.0 samples/s"
+    assert rate_line(27, 5400, 9.0) == "3.0 samples/s, 600 tokens/s"

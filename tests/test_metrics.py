@@ -245,7 +245,7 @@ def load_from_disk_eval(path: str) -> list[int]:
 
 
 def test_per_category_breakdown_keys():
-    from kwanzaa_hub.stages.eval import score_by_category
+    from kwanzaa_hub.contract.metrics.suite import score_by_category
 
     flat = score_by_category(
         [PERFECT, REF_REFUSAL], [PERFECT, REF_REFUSAL], [PROMPT, NO_DOCS], ["grounded", "refusal"], threshold=0.5
@@ -256,7 +256,7 @@ def test_per_category_breakdown_keys():
 
 
 def test_real_eval_references_score_perfectly_against_themselves(shared_data):
-    from kwanzaa_hub.stages.eval import score
+    from kwanzaa_hub.contract.metrics.suite import score
 
     rows = [json.loads(line) for line in (shared_data / "kwanzaa_eval.jsonl").read_text(encoding="utf-8").splitlines()]
     refs = [r["messages"][-1]["content"] for r in rows]
@@ -268,7 +268,7 @@ def test_real_eval_references_score_perfectly_against_themselves(shared_data):
 
 
 def test_example_eval_references_score_perfectly_against_themselves(example_samples):
-    from kwanzaa_hub.stages.eval import score
+    from kwanzaa_hub.contract.metrics.suite import score
 
     held = example_samples[1]
     refs = [s["messages"][-1]["content"] for s in held]
@@ -297,3 +297,53 @@ def test_a_row_stops_a_few_tokens_after_its_json_closes_so_trailing_text_is_stil
         seen.append(bool(stop(torch.tensor([ids]), None)[0]))
     closed_at = len(answer) - 1
     assert not any(seen[: closed_at + GRACE_TOKENS]) and seen[closed_at + GRACE_TOKENS]
+
+
+TEMPLATE_REF = answer("[This answer would synthesize multiple sources to provide [1] [2].]")
+
+
+def test_text_metrics_average_over_real_references_only_and_the_report_gives_their_n():
+    """Two prompts: one real reference citing [1][2], one template reference. The generation for the template prompt
+    cites [1] only; it is left out of citation and grounding (no real answer to recall), not counted as a miss."""
+    from kwanzaa_hub.contract.metrics import suite
+
+    preds = [PERFECT, answer("Umoja means Unity [1].")]
+    refs = [PERFECT, TEMPLATE_REF]
+    s = suite.score(preds, refs, [PROMPT, PROMPT], threshold=0.5)
+    assert (s["citation_precision"], s["citation_recall"], s["citation_f1"]) == (1.0, 1.0, 1.0)
+    assert s["format_compliance"] == 1.0 and s["source_url_valid"] == 1.0  # over both prompts: 3 of 3 sources
+    # under definitions 1 (every prompt) recall was 2 of 4: the template's [1] [2] "expected"
+    assert load("citation_accuracy").compute(predictions=preds, references=refs, prompts=[PROMPT] * 2)[
+        "citation_recall"
+    ] == pytest.approx(3 / 4)
+    assert suite.metric_n(refs) == {
+        "citation_precision": 1,
+        "citation_recall": 1,
+        "citation_f1": 1,
+        "grounded_sentence_rate": 1,
+        "unsupported_number_rate": 1,
+        "refusal_recall": 0,
+        "false_refusal_rate": 2,
+        "all_prompts": 2,
+    }
+    only_templates = suite.score([PERFECT], [TEMPLATE_REF], [PROMPT], threshold=0.5)
+    assert "citation_f1" not in only_templates and "grounded_sentence_rate" not in only_templates
+    assert only_templates["format_compliance"] == 1.0  # format, refusal and health still scored
+
+
+def test_team_schema_validity_counts_answers_that_pass_the_teams_schema():
+    """The team's schema asks for top_k >= 1, which the contract tolerates at 0: one of three fails it, and text that
+    is not JSON never passes."""
+    from kwanzaa_hub.contract.metrics import suite
+
+    team = {
+        "type": "object",
+        "properties": {"retrieval_summary": {"type": "object", "properties": {"top_k": {"minimum": 1}}}},
+    }
+    zero = json.loads(PERFECT)
+    zero["retrieval_summary"]["top_k"] = 0
+    preds = [PERFECT, json.dumps(zero), "not json"]
+    s = suite.score(preds, [PERFECT] * 3, [PROMPT] * 3, threshold=0.5, team_schema=team)
+    assert s["team_schema_valid"] == pytest.approx(round(1 / 3, 4))
+    assert s["json_valid_rate"] == pytest.approx(round(2 / 3, 4))
+    assert "team_schema_valid" not in suite.score(preds, [PERFECT] * 3, [PROMPT] * 3, threshold=0.5)

@@ -203,6 +203,37 @@ def ask(
     print(text)
 
 
+@app.command("schema")
+@handled
+def schema_cmd(
+    docs: Path = typer.Option(..., "--docs", help="retrieved documents: a JSON list or a JSONL file"),
+    adapter: Optional[Path] = typer.Option(None, help="local adapter folder whose answer.schema.json to narrow"),
+    repo: Optional[str] = typer.Option(None, "--repo", help="a pushed version's repo (namespace/name)"),
+    version: str = typer.Option("v1", help="with --repo: the version tag"),
+    params: Path = ParamsOpt,
+) -> None:
+    """Print the decoding schema of one request: the version's schema narrowed to these documents (sources and
+    citations only from them), for a server that takes a schema per request (vLLM, llama.cpp)."""
+    from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.contract.decoding_schema import schema_text
+    from kwanzaa_hub.contract.request_schema import schema_for
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.serve import ask as ask_mod
+
+    if adapter is not None and repo is not None:
+        raise InputError("--adapter and --repo both given: narrow a local adapter's schema or a pushed version's")
+    documents = ask_mod.load_documents(docs)
+    p = load_params(params)
+    static = ask_mod.version_schema(
+        adapter=adapter, repo_id=repo, version=version, schema_file=None if repo else p.data.decoding_schema
+    )
+    if static is None:
+        raise InputError(
+            f"no decoding schema: {p.data.decoding_schema} is missing (run `dvc repro data`), or pass --repo/--adapter"
+        )
+    print(schema_text(schema_for(documents, static)), end="")
+
+
 @app.command()
 @handled
 def versions(repo_id: str = typer.Argument(..., help="namespace/name")) -> None:

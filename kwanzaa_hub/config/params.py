@@ -208,6 +208,11 @@ class EvalParams(_Section):
         description="free: what training taught; constrained: every answer held to data.decoding_schema "
         "(what a server enforcing the schema returns); both: score each",
     )
+    team_schema: str = Field(
+        "",
+        description="The team's own answer JSON Schema (answer_json.schema.json); when set, team_schema_valid is "
+        "the share of answers that pass it, beside format_compliance (the project's contract); empty = not scored",
+    )
     metrics_file: str = Field("metrics.json", description="Headline quality metrics (flat keys), a DVC metric")
     details_file: str = Field(
         "eval/details.json", description="Every metric, per category, and generation speed (not a DVC metric)"

@@ -25,6 +25,7 @@ first CPU call.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,9 +34,6 @@ from kwanzaa_hub.runtime.jsontext import Strings
 #: How far ahead of its closing plan a row starts looking one token ahead: the most one token raised the plan on
 #: the team's reference answers (SmolLM2's tokenizer) was 64 tokens (a ``{`` opening a source's 9 required keys).
 LOOKAHEAD = 128
-
-#: What a constrained row that could not continue (the matcher refused every token, or failed) is told.
-GRAMMAR_ERROR = "grammar"
 
 
 def grammar(schema: dict[str, Any]) -> str:
@@ -46,28 +44,56 @@ def grammar(schema: dict[str, Any]) -> str:
 
 
 class SchemaConstraint:
-    """A decoding schema compiled for one tokenizer. ``eos_ids`` are every id that ends a row; the first one is
-    what a finished row is forced to write."""
+    """Decoding schemas compiled for one tokenizer. ``schema`` is the default one (every row's, unless a processor is
+    given one schema per row: a request schema, :mod:`kwanzaa_hub.contract.request_schema`). ``eos_ids`` are every id
+    that ends a row; the first one is what a finished row is forced to write. The tokenizer is converted once; each
+    distinct schema is compiled once, and :attr:`compile_ms` records what each compile cost (first and repeated)."""
 
-    def __init__(self, tokenizer: Any, schema: dict[str, Any], eos_ids: Sequence[int], vocab_size: int | None = None):
+    def __init__(
+        self, tokenizer: Any, schema: dict[str, Any] | None, eos_ids: Sequence[int], vocab_size: int | None = None
+    ):
         import llguidance.hf
-        from llguidance import LLMatcher
 
         if not eos_ids:
             raise ValueError("constrained decoding needs at least one end id")
         self.eos_ids = list(eos_ids)
         self.vocab_size = vocab_size
         self.tokenizer = llguidance.hf.from_tokenizer(tokenizer, eos_token=self.eos_ids[0])
-        self.template = LLMatcher(self.tokenizer, grammar(schema), log_level=0)
-        if self.template.is_error():
-            raise ValueError(f"the decoding schema does not compile: {self.template.get_error()}")
+        self.compile_ms: list[float] = []
+        self._compiled: dict[str, Any] = {}
+        self.template = self.matcher(schema) if schema is not None else None
         self.errors: list[str] = []
         self.closer = Closer(self.tokenizer)
 
-    def processor(self, rows: int, max_new_tokens: int | None = None) -> Any:
-        """A fresh ``LogitsProcessor`` for a batch of ``rows`` prompts. With ``max_new_tokens`` (the ``generate``
-        call's budget) every row closes its object in time (see the module's docstring)."""
-        return _Processor(self, rows, max_new_tokens)
+    def matcher(self, schema: dict[str, Any]) -> Any:
+        """The compiled matcher of ``schema`` (a fresh copy to consume tokens with); compiled on first use."""
+        from llguidance import LLMatcher
+
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._compiled:
+            start = time.perf_counter()
+            m = LLMatcher(self.tokenizer, grammar(schema), log_level=0)
+            if m.is_error():
+                raise ValueError(f"the decoding schema does not compile: {m.get_error()}")
+            self.compile_ms.append((time.perf_counter() - start) * 1000)
+            self._compiled[key] = m
+        return self._compiled[key].deep_copy()
+
+    def processor(
+        self, rows: int, max_new_tokens: int | None = None, schemas: Sequence[dict[str, Any]] | None = None
+    ) -> Any:
+        """A fresh ``LogitsProcessor`` for a batch of ``rows`` prompts, held to ``schemas`` (one per row) or else to
+        the default schema. With ``max_new_tokens`` (the ``generate`` call's budget) every row closes its object in
+        time (see the module's docstring)."""
+        if schemas is None:
+            if self.template is None:
+                raise ValueError("no decoding schema: give one per row or a default one")
+            matchers = [self.template.deep_copy() for _ in range(rows)]
+        else:
+            if len(schemas) != rows:
+                raise ValueError(f"{len(schemas)} schemas for {rows} rows")
+            matchers = [self.matcher(s) for s in schemas]
+        return _Processor(self, matchers, max_new_tokens)
 
 
 def _unpack(words: Any, vocab: int) -> Any:
@@ -133,10 +159,11 @@ class Closer:
 
 
 class _Processor:
-    def __init__(self, constraint: SchemaConstraint, rows: int, max_new_tokens: int | None) -> None:
+    def __init__(self, constraint: SchemaConstraint, matchers: list[Any], max_new_tokens: int | None) -> None:
         self.c = constraint
         self.budget = max_new_tokens
-        self.matchers = [constraint.template.deep_copy() for _ in range(rows)]
+        self.matchers = matchers
+        rows = len(matchers)
         self.strings = [Strings() for _ in range(rows)]
         self.done = [False] * rows
         self.closed = [False] * rows  # rows that wrote their closing plan because the budget was running out

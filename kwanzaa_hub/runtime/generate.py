@@ -38,6 +38,8 @@ class Generations:
     token_counts: list[int] = field(default_factory=list)
     #: decoding steps over all batches (a batch steps until its last row stops; finished rows still take part)
     steps: int = 0
+    #: constrained decoding: milliseconds each distinct schema took to compile (a request schema: one per prompt)
+    schema_ms: list[float] = field(default_factory=list)
 
     @property
     def tokens_per_s(self) -> float:
@@ -136,13 +138,14 @@ def generate(
     batch_size: int,
     progress: Any = None,
     stop_at_json_end: bool = True,
-    schema: dict | None = None,
+    schema: dict | Sequence[dict] | None = None,
 ) -> Generations:
     """Greedy answers for chat prompts (system + user messages), in input order.
 
     ``progress``, when given, is called as ``progress(done_samples, new_tokens, seconds)`` after each batch.
     With a decoding ``schema`` every row is constrained to it (:mod:`kwanzaa_hub.runtime.constrained`) and ends when its
-    JSON object is complete.
+    JSON object is complete; a list gives each prompt its own schema (a request schema, in input order).
+    ``Generations.schema_ms`` then holds what compiling each distinct schema cost.
     """
     import torch
     from transformers import LogitsProcessorList, StoppingCriteriaList
@@ -158,10 +161,13 @@ def generate(
     eos = stop_ids(tokenizer, model)
     device = next(model.parameters()).device
     constraint = None
+    per_row = None if schema is None or isinstance(schema, dict) else list(schema)
+    if per_row is not None and len(per_row) != len(prompts):
+        raise ValueError(f"{len(per_row)} schemas for {len(prompts)} prompts")
     if schema is not None:
         from kwanzaa_hub.runtime.constrained import SchemaConstraint
 
-        constraint = SchemaConstraint(tokenizer, schema, eos)
+        constraint = SchemaConstraint(tokenizer, schema if per_row is None else None, eos)
     start = time.perf_counter()
     steps = 0
     model.eval()
@@ -170,7 +176,8 @@ def generate(
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
         width = batch["input_ids"].shape[1]
         stoppers = StoppingCriteriaList([_json_stopper(tokenizer, width, len(idx))] if stop_at_json_end else [])
-        processor = constraint.processor(len(idx), max_new_tokens) if constraint else None
+        rows = None if per_row is None else [per_row[i] for i in idx]
+        processor = constraint.processor(len(idx), max_new_tokens, rows) if constraint else None
         processors = LogitsProcessorList([processor] if processor else [])
         with torch.inference_mode():
             gen = model.generate(
@@ -191,4 +198,5 @@ def generate(
                     reasons[i] = "budget"
         if progress:
             progress(min(b + batch_size, len(order)), sum(counts), time.perf_counter() - start)
-    return Generations(texts, sum(counts), time.perf_counter() - start, reasons, counts, steps)
+    schema_ms = constraint.compile_ms if constraint else []
+    return Generations(texts, sum(counts), time.perf_counter() - start, reasons, counts, steps, schema_ms)

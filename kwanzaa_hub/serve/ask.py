@@ -14,66 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from kwanzaa_hub.console import warn
+from kwanzaa_hub.contract.documents import from_dicts, load_documents
 from kwanzaa_hub.contract.prompt import RetrievedDoc, user_message
+from kwanzaa_hub.contract.request_schema import for_prompt
 from kwanzaa_hub.errors import InputError, KwanzaaError
+
+__all__ = ["Loaded", "answer", "ask", "load_documents", "load_model", "messages", "version_schema"]
 
 SCHEMA_FILE = "answer.schema.json"  # versions.REPO_LAYOUT["decoding_schema"]: the name a version's schema has
 DEFAULT_PERSONA = "researcher"
-
-
-def _document(where: str, raw: Any) -> RetrievedDoc:
-    if not isinstance(raw, dict):
-        raise InputError(
-            f"{where}: expected a document object with title, content, url, ..., found {type(raw).__name__}"
-        )
-    content = raw.get("content")
-    if not isinstance(content, str) or not content.strip():
-        raise InputError(f"{where}: the document has no content (a non-empty 'content' string is required)")
-    relevance = raw.get("relevance_score", raw.get("relevance", raw.get("score")))
-    if relevance is not None and (isinstance(relevance, bool) or not isinstance(relevance, (int, float))):
-        raise InputError(f"{where}: relevance_score must be a number, found {relevance!r}")
-    url = raw.get("url") or raw.get("canonical_url") or ""
-    title = raw.get("title") or raw.get("citation_label") or url or "Untitled document"
-    source = raw.get("publisher") or raw.get("source_org") or raw.get("source") or raw.get("author") or ""
-    return RetrievedDoc(
-        str(title).strip(), " ".join(content.split()), str(url), str(source), raw.get("year"), relevance
-    )
-
-
-def load_documents(path: str | Path) -> list[RetrievedDoc]:
-    """Documents from a JSON file (a list of objects, or ``{"documents": [...]}``) or a ``.jsonl`` file (one object
-    a line), in retrieval order. Each needs ``content``; ``title``, ``author``/``publisher``, ``year``, ``url`` and
-    ``relevance_score`` fill the prompt's other lines."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"--docs {path}: file not found")
-    text = path.read_text(encoding="utf-8")
-    items: list[tuple[str, Any]] = []
-    if path.suffix.lower() == ".jsonl":
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                items.append((f"{path}:{n}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"{path}:{n}: not valid JSON ({exc.msg}); expected one document object a line"
-                ) from None
-        return [_document(where, raw) for where, raw in items]
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); a .jsonl file holds one a line"
-        ) from None
-    if isinstance(data, dict) and isinstance(data.get("documents"), list):
-        data = data["documents"]
-    if not isinstance(data, list):
-        raise InputError(
-            f'{path}: expected a list of documents (or {{"documents": [...]}}), found {type(data).__name__}'
-        )
-    items = [(f"{path}: document {i}", d) for i, d in enumerate(data, 1)]
-    return [_document(where, raw) for where, raw in items]
 
 
 def messages(question: str, docs: list[RetrievedDoc], persona: str = DEFAULT_PERSONA) -> list[dict[str, str]]:
@@ -119,7 +68,6 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from kwanzaa_hub.hub import client as hub
-    from kwanzaa_hub.hub import versions
     from kwanzaa_hub.runtime.models import from_pretrained
 
     if adapter is not None and repo_id is not None:
@@ -129,18 +77,40 @@ def load_model(
 
         hub.check_repo_id(repo_id)
         model, tokenizer = load(repo_id, version or "v1", base_model=base)
-        root, _ = versions.verified_download(repo_id, version or "v1")  # the cached, checked files: no second download
-        schema = _read_schema(root / SCHEMA_FILE)
     else:
-        folder = Path(adapter) if adapter is not None else None
-        if folder is None or not (folder / "adapter_config.json").is_file():
-            raise InputError(f"--adapter {folder}: no adapter_config.json there; train first or pass --repo/--version")
+        folder = _adapter_folder(adapter)
         model = PeftModel.from_pretrained(from_pretrained(AutoModelForCausalLM, base, revision), str(folder))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        schema = _read_schema(folder / SCHEMA_FILE)
+    schema = version_schema(adapter=adapter, repo_id=repo_id, version=version, schema_file=schema_file)
+    return Loaded(model, tokenizer, schema)
+
+
+def _adapter_folder(adapter: str | Path | None) -> Path:
+    folder = Path(adapter) if adapter is not None else None
+    if folder is None or not (folder / "adapter_config.json").is_file():
+        raise InputError(f"--adapter {folder}: no adapter_config.json there; train first or pass --repo/--version")
+    return folder
+
+
+def version_schema(
+    *,
+    adapter: str | Path | None = None,
+    repo_id: str | None = None,
+    version: str | None = None,
+    schema_file: str | Path | None = None,
+) -> dict[str, Any] | None:
+    """The decoding schema a version ships: ``answer.schema.json`` of the pushed ``repo_id@version`` (checked against
+    its manifest) or of the local ``adapter`` folder, else ``schema_file`` (the data stage's); None when none exists."""
+    from kwanzaa_hub.hub import versions
+
+    if repo_id is not None:
+        root, _ = versions.verified_download(repo_id, version or "v1")  # the cached, checked files
+        schema = _read_schema(root / SCHEMA_FILE)
+    else:
+        schema = _read_schema(_adapter_folder(adapter) / SCHEMA_FILE) if adapter is not None else None
     if schema is None and schema_file is not None:
         schema = _read_schema(Path(schema_file))
-    return Loaded(model, tokenizer, schema)
+    return schema
 
 
 def answer(
@@ -153,9 +123,11 @@ def answer(
     chat_date: str | None = None,
     persona: str = DEFAULT_PERSONA,
 ) -> str:
-    """The model's answer to ``question`` over ``docs``: one JSON object held to the schema, or free text with
-    ``free``. Under the schema the answer is always a whole object: when the budget runs out, its closing is
-    written in time (the text is cut short, and a warning on stderr says so)."""
+    """The model's answer to ``question`` over ``docs``: one JSON object held to the version's schema narrowed to
+    ``docs`` (:func:`kwanzaa_hub.contract.request_schema.for_prompt`: sources and citations only from these
+    documents, none when ``docs`` is empty), or free text with ``free``. Under the schema the answer is always a
+    whole object: when the budget runs out, its closing is written in time (the text is cut short, and a warning on
+    stderr says so)."""
     from kwanzaa_hub.config.params import DEFAULT_CHAT_DATE
     from kwanzaa_hub.runtime.generate import generate
 
@@ -172,7 +144,7 @@ def answer(
         chat_date=chat_date or DEFAULT_CHAT_DATE,
         max_new_tokens=max_new_tokens,
         batch_size=1,
-        schema=None if free else loaded.schema,
+        schema=None if free else for_prompt(loaded.schema, chat[-1]["content"]),
     )
     if not free and gen.stop_reasons[0] == "length":
         raise KwanzaaError(
@@ -205,9 +177,6 @@ def ask(
     stage's ``data.decoding_schema``)."""
     if not question or not question.strip():
         raise InputError("the question is empty: pass the question to answer")
-    if isinstance(documents, (str, Path)):
-        docs = load_documents(documents)
-    else:
-        docs = [_document(f"document {i}", d) for i, d in enumerate(documents, 1)]
+    docs = load_documents(documents) if isinstance(documents, (str, Path)) else from_dicts(documents)
     loaded = load_model(adapter=adapter, repo_id=repo_id, version=version, base=base, schema_file=schema_file)
     return answer(loaded, question, docs, free=free, max_new_tokens=max_new_tokens)

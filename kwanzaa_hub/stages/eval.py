@@ -19,10 +19,11 @@ from typing import Any
 from kwanzaa_hub.config.params import Params
 from kwanzaa_hub.console import console
 from kwanzaa_hub.contract.answer import parse_answer
-from kwanzaa_hub.contract.metrics import registry
+from kwanzaa_hub.contract.metrics import registry, suite
 from kwanzaa_hub.contract.placeholders import placeholder_kind
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_write_json, atomic_write_text
+from kwanzaa_hub.runtime import speed
 from kwanzaa_hub.runtime.generate import STOP_REASONS, Generations
 
 AUTO_MARGIN = 1.15  # eval.max_new_tokens: auto = longest reference answer x this, rounded up to a multiple of 64
@@ -106,21 +107,64 @@ def load_schema(params: Params) -> dict[str, Any]:
         raise InputError(f"{path}: not valid JSON ({exc}); rerun `dvc repro data`") from None
 
 
+def load_team_schema(path: str) -> dict[str, Any] | None:
+    """The team's answer JSON Schema (``eval.team_schema``), checked to be a JSON Schema; None when not set."""
+    if not path:
+        return None
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
+    try:
+        schema = json.loads(Path(path).read_text(encoding="utf-8"))
+        validator_for(schema).check_schema(schema)
+    except FileNotFoundError:
+        raise InputError(f"eval.team_schema: {path} not found; give answer_json.schema.json's path, or ''") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"eval.team_schema: {path} is not JSON ({exc})") from None
+    except SchemaError as exc:
+        raise InputError(f"eval.team_schema: {path} is not a valid JSON Schema ({exc.message})") from None
+    return schema
+
+
+@dataclass(frozen=True)
+class RequestSchemas:
+    """One decoding schema per prompt, narrowed to its retrieved documents, and what building each cost (ms)."""
+
+    schemas: list[dict[str, Any]]
+    build_ms: list[float]
+
+
+def request_schemas(schema: dict[str, Any], prompts: list) -> RequestSchemas:
+    """The request schema of every prompt (:func:`kwanzaa_hub.contract.request_schema.for_prompt`), timed."""
+    import time
+
+    from kwanzaa_hub.contract.request_schema import for_prompt
+
+    schemas, ms = [], []
+    for p in prompts:
+        start = time.perf_counter()
+        schemas.append(for_prompt(schema, p[-1]["content"]))
+        ms.append((time.perf_counter() - start) * 1000)
+    return RequestSchemas(schemas, ms)
+
+
 def decodings(mode: str) -> list[str]:
     """``eval.decoding`` as the decodings to run, free first."""
     return ["free", "constrained"] if mode == "both" else [mode]
 
 
-def generate_all(params: Params, prompts: list, budget: Budget) -> dict[str, Generations]:
+def generate_all(
+    params: Params, prompts: list, budget: Budget, requests: RequestSchemas | None
+) -> dict[str, Generations]:
     """Greedy generations of the base model alone (when ``eval.baseline``) and of base + adapter, free and/or held
-    to the decoding schema (``eval.decoding``), keyed by run name (``adapter``, ``adapter_constrained``, ...). The
-    adapter is merged into the base weights before generating (one matmul per layer instead of three). Both
-    decodings of a model run on the same prompts in the same batches, so their time per token compares."""
+    to each prompt's request schema (``eval.decoding``), keyed by run name (``adapter``, ``adapter_constrained``,
+    ...). The adapter is merged into the base weights before generating (one matmul per layer instead of three).
+    Both decodings of a model run on the same prompts in the same batches, so their time per token compares."""
     from peft import PeftModel
 
     e = params.eval
     modes = decodings(e.decoding)
-    schema = load_schema(params) if "constrained" in modes else None
+    schema = requests.schemas if requests is not None and "constrained" in modes else None
     base, tokenizer, device = load_models(params, params.train.output_dir)
     runs = (["base"] if e.baseline else []) + ["adapter"]
     console.print(
@@ -145,7 +189,7 @@ def generate_all(params: Params, prompts: list, budget: Budget) -> dict[str, Gen
 
 
 def _generate_run(
-    params: Params, model: Any, tokenizer: Any, prompts: list, budget: Budget, name: str, schema: dict | None
+    params: Params, model: Any, tokenizer: Any, prompts: list, budget: Budget, name: str, schema: list[dict] | None
 ) -> Generations:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -164,7 +208,7 @@ def _generate_run(
         task = bar.add_task(f"generating ({name})", total=len(prompts), rate="")
 
         def show(done: int, toks: int, secs: float, task: Any = task, bar: Any = bar, name: str = name) -> None:
-            rate = speed(done, toks, secs)
+            rate = speed.rate_line(done, toks, secs)
             bar.update(task, completed=done, rate=rate)
             if not console.is_terminal:  # a log file gets a line per batch instead of a live bar
                 console.print(f"eval: generating ({name}) {done}/{len(prompts)} samples, {rate}, {secs:.0f} s")
@@ -184,60 +228,25 @@ def _generate_run(
 # ------------------------------------------------------------------------------------------- score
 
 
-def score(
-    predictions: Sequence[str],
-    references: Sequence[str],
-    prompts: Sequence[str],
-    *,
-    threshold: float,
-    stop_reasons: Sequence[str] | None = None,
-) -> dict[str, float]:
-    """Every quality metric on one set of generations; one flat dict. Without ``stop_reasons`` (texts that
-    were not generated here, such as references) nothing counts as truncated."""
-    from kwanzaa_hub.contract.metrics import load, scoring
-
-    out: dict[str, float] = {}
-    out.update(load("format_compliance").compute(predictions=predictions, references=references))
-    out.update(load("citation_accuracy").compute(predictions=predictions, references=references, prompts=prompts))
-    out.update(
-        load("grounding").compute(predictions=predictions, references=references, prompts=prompts, threshold=threshold)
-    )
-    out.update(load("refusal").compute(predictions=predictions, references=references))
-    out.update(scoring.generation_health(predictions, stop_reasons or ["eot"] * len(predictions)))
-    return {k: round(float(v), 4) for k, v in out.items()}
-
-
-def score_by_category(
-    predictions, references, prompts, categories, *, threshold: float, stop_reasons: Sequence[str] | None = None
-) -> dict[str, float]:
-    """``score`` overall plus ``<category>.<metric>`` for every category present."""
-    stop_reasons = stop_reasons or ["eot"] * len(predictions)
-    flat = score(predictions, references, prompts, threshold=threshold, stop_reasons=stop_reasons)
-    for cat in sorted(set(categories)):
-        idx = [i for i, c in enumerate(categories) if c == cat]
-        part = score(
-            [predictions[i] for i in idx],
-            [references[i] for i in idx],
-            [prompts[i] for i in idx],
-            threshold=threshold,
-            stop_reasons=[stop_reasons[i] for i in idx],
-        )
-        flat.update({f"{cat}.{k}": v for k, v in part.items()})
-    return flat
-
-
 def score_all(
     generations: dict[str, Generations],
     references: list[str],
     user_msgs: list[str],
     categories: list[str],
     threshold: float,
+    team_schema: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     """``metrics.json``: ``<model>.<metric>`` and ``<model>.<category>.<metric>``, headline metrics first."""
     metrics: dict[str, float] = {}
     for name, gen in generations.items():
-        part = score_by_category(
-            gen.texts, references, user_msgs, categories, threshold=threshold, stop_reasons=gen.stop_reasons
+        part = suite.score_by_category(
+            gen.texts,
+            references,
+            user_msgs,
+            categories,
+            threshold=threshold,
+            stop_reasons=gen.stop_reasons,
+            team_schema=team_schema,
         )
         metrics.update({f"{name}.{k}": v for k, v in part.items()})
     return registry.ordered(metrics)
@@ -247,7 +256,12 @@ def score_all(
 
 
 def prediction_lines(
-    ds: Any, references: list[str], user_msgs: list[str], generations: dict[str, Generations], threshold: float
+    ds: Any,
+    references: list[str],
+    user_msgs: list[str],
+    generations: dict[str, Generations],
+    threshold: float,
+    team_schema: dict[str, Any] | None = None,
 ) -> list[str]:
     """One JSON line per eval sample: id, category, prompt hash, reference and, per model, the generation, its
     stop reason, parse status and scores."""
@@ -266,30 +280,17 @@ def prediction_lines(
                 "stop_reason": gen.stop_reasons[i],
                 "new_tokens": gen.token_counts[i],
                 "parse_status": parse_answer(text).status,
-                "scores": score(
-                    [text], [references[i]], [user_msgs[i]], threshold=threshold, stop_reasons=[gen.stop_reasons[i]]
+                "scores": suite.score(
+                    [text],
+                    [references[i]],
+                    [user_msgs[i]],
+                    threshold=threshold,
+                    stop_reasons=[gen.stop_reasons[i]],
+                    team_schema=team_schema,
                 ),
             }
         lines.append(json.dumps(record, ensure_ascii=False))
     return lines
-
-
-def ms_per_token(gen: Generations) -> float:
-    """Wall time per generated token of one run, in milliseconds."""
-    return round(1000 * gen.seconds / gen.new_tokens, 2) if gen.new_tokens else 0.0
-
-
-def ms_per_step(gen: Generations) -> float:
-    """Wall time per decoding step of one run (one forward pass of a whole batch), in milliseconds."""
-    return round(1000 * gen.seconds / gen.steps, 2) if gen.steps else 0.0
-
-
-def _ratios(generations: dict[str, Generations], per: Any) -> dict[str, float]:
-    return {
-        m: round(per(generations[f"{m}_constrained"]) / per(generations[m]), 2)
-        for m in registry.MODELS
-        if m in generations and f"{m}_constrained" in generations and per(generations[m])
-    }
 
 
 def eval_report(budget: Budget, generations: dict[str, Generations], placeholders: dict[str, int]) -> dict[str, Any]:
@@ -309,15 +310,15 @@ def eval_report(budget: Budget, generations: dict[str, Generations], placeholder
                 "new_tokens": gen.new_tokens,
                 "seconds": round(gen.seconds, 1),
                 "tokens_per_s": round(gen.tokens_per_s, 1),
-                "ms_per_token": ms_per_token(gen),
+                "ms_per_token": speed.ms_per_token(gen),
                 "steps": gen.steps,
-                "ms_per_step": ms_per_step(gen),
+                "ms_per_step": speed.ms_per_step(gen),
             }
             for name, gen in generations.items()
         },
     }
-    for key, per in (("constrained_cost", ms_per_token), ("constrained_cost_per_step", ms_per_step)):
-        if ratios := _ratios(generations, per):
+    for key, per in (("constrained_cost", speed.ms_per_token), ("constrained_cost_per_step", speed.ms_per_step)):
+        if ratios := speed.constrained_ratios(generations, per):
             report[key] = ratios
     return report
 
@@ -327,12 +328,6 @@ class EvalResult:
     metrics: dict[str, float]
     report: dict[str, Any]
     details: dict[str, Any] | None = None
-
-
-def speed(done: int, tokens: int, secs: float) -> str:
-    """Generation speed for the progress line; slow CPU runs read in seconds per sample, not "0.0 samples/s"."""
-    per = f"{done / secs:.1f} samples/s" if done >= secs else f"{secs / max(done, 1):.0f} s/sample"
-    return f"{per}, {tokens / secs:.0f} tokens/s"
 
 
 def run(params: Params) -> EvalResult:
@@ -350,8 +345,10 @@ def run(params: Params) -> EvalResult:
     references = [c[0]["content"] for c in ds["completion"]]
     user_msgs = [p[-1]["content"] for p in prompts]
 
-    generations = generate_all(params, prompts, budget)
-    every = score_all(generations, references, user_msgs, ds["category"], e.grounding_threshold)
+    team_schema = load_team_schema(e.team_schema)  # a bad path fails before any model loads
+    requests = request_schemas(load_schema(params), prompts) if "constrained" in decodings(e.decoding) else None
+    generations = generate_all(params, prompts, budget, requests)
+    every = score_all(generations, references, user_msgs, ds["category"], e.grounding_threshold, team_schema)
     metrics = registry.headline(every)
     placeholders = {
         name: sum(placeholder_kind(scoring.answer_text(t)) is not None for t in g.texts)
@@ -359,7 +356,21 @@ def run(params: Params) -> EvalResult:
     }
     report = eval_report(budget, generations, placeholders)
     report["base_model"] = {"name": without_machine_paths(params.model.base), "revision": trained_revision(params)}
-    details = {"metrics": every, "speed": {k: v for k, v in report.items() if k in generations}}
+    report["metric_definitions"] = suite.DEFINITIONS
+    report["n"] = suite.metric_n(references)
+    if team_schema is not None:
+        report["team_schema"] = {
+            "path": without_machine_paths(e.team_schema),
+            "sha256": hashlib.sha256(Path(e.team_schema).read_bytes()).hexdigest(),
+        }
+    if requests is not None:
+        report["request_schema"] = speed.request_schema_cost(requests.build_ms, generations)
+    details = {
+        "metrics": every,
+        "metric_definitions": suite.DEFINITIONS,
+        "n": report["n"],
+        "speed": {k: v for k, v in report.items() if k in generations},
+    }
 
     plot = [
         {"metric": m, "model": name, "value": metrics[f"{name}.{m}"]}
@@ -367,7 +378,7 @@ def run(params: Params) -> EvalResult:
         for name in generations
         if f"{name}.{m}" in metrics
     ]
-    lines = prediction_lines(ds, references, user_msgs, generations, e.grounding_threshold)
+    lines = prediction_lines(ds, references, user_msgs, generations, e.grounding_threshold, team_schema)
     with all_or_nothing(e.predictions_file, e.plot_file, e.metrics_file, e.report, e.details_file):
         atomic_write_text(e.predictions_file, "\n".join(lines) + "\n")
         atomic_write_json(e.plot_file, plot)

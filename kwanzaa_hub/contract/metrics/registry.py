@@ -34,6 +34,7 @@ QUALITY = (
     MetricSpec("truncated_rate", False, True, "generations cut off by eval.max_new_tokens"),
     MetricSpec("answer_repetition_rate", False, True, "answer texts that fall into a repeated loop of words"),
     MetricSpec("json_valid_rate", True, False, "generations that are valid JSON"),
+    MetricSpec("team_schema_valid", True, False, "generations that pass the team's answer_json.schema.json"),
     MetricSpec(
         "budget_closed_rate",
         False,

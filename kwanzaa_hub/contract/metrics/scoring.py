@@ -42,6 +42,20 @@ def format_compliance(predictions: Sequence[str]) -> dict[str, float]:
     }
 
 
+def team_schema_validity(predictions: Sequence[str], schema: dict) -> dict[str, float]:
+    """``team_schema_valid``: share of generations that are JSON and validate against ``schema``, the team's own
+    ``answer_json.schema.json`` (stricter than the contract in places: ``top_k`` >= 1, retrieval results' label and
+    URL at the top level). Validated with the validator its ``$schema`` names; ``format`` is not asserted."""
+    from jsonschema.validators import validator_for
+
+    validator = validator_for(schema)(schema)
+    passed = 0
+    for text in predictions:
+        p = parse_answer(text)
+        passed += p.json_valid and validator.is_valid(p.data)
+    return {"team_schema_valid": passed / (len(predictions) or 1)}
+
+
 def citation_accuracy(
     predictions: Sequence[str], references: Sequence[str], prompts: Sequence[str]
 ) -> dict[str, float]:

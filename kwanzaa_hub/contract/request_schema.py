@@ -1,0 +1,131 @@
+"""The decoding schema of one request: the version's bounded schema held to the documents retrieved for it.
+
+A version ships one static schema (``answer.schema.json``, :mod:`kwanzaa_hub.contract.decoding_schema`): it bounds
+every field but cannot know which documents a question was answered from, so a model may cite ``[7]`` with three
+documents or list a source with an invented URL, and the static schema accepts it. :func:`for_documents` narrows the
+static schema to one prompt's documents (what vLLM's ``response_format`` and llama.cpp's ``json_schema`` accept per
+request):
+
+- ``sources``: each item is one of the documents, with the fields the prompt states *pinned* (``const``), at most
+  one item per document, none when nothing was retrieved. Pinned, because every reference answer of the team's data
+  copies them verbatim (215 of 215 sources): ``citation_label`` = the title, ``canonical_url`` = the URL,
+  ``source_org`` and ``year`` = the ``Source: Org (1998)`` line, ``relevance_score`` = the relevance score. The
+  other source fields (``content_type``, ``license``, ``namespace``, ``doc_id``, ``chunk_id``, ``tags``) are not in
+  the prompt and keep the static bounds.
+- ``retrieval_summary.results``: each item names one document by ``rank`` (its number) and ``canonical_url`` (234 of
+  234 results in the team's data); at most one per document. Their ``score`` and ``citation_label`` are not pinned:
+  18 and 24 reference results round or shorten them.
+- ``retrieval_summary.top_k``: at least the number of documents and at least 1 (the team's schema refuses 0).
+- ``answer.text``: a bracketed number is a citation, and only ``[1]`` .. ``[k]`` can be written (none when k = 0);
+  a ``[`` that opens anything else is followed by a character that is not a digit (``[This ...`` stays possible).
+
+No reference answer of the team's data is excluded by these rules (tests/test_request_schema.py checks all 134).
+:func:`schema_for` is the public entry: documents as the backend has them (dicts, as ``kwanzaa-hub ask --docs``
+reads them) in, the request's schema out. It renders the documents into the prompt's text and reads them back
+(:func:`~kwanzaa_hub.contract.answer.parse_documents`), so the values pinned are the values the model was shown.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from kwanzaa_hub.contract.answer import Document, parse_documents
+from kwanzaa_hub.contract.decoding_schema import URL_PATTERN
+from kwanzaa_hub.contract.documents import from_dicts
+from kwanzaa_hub.contract.prompt import user_message
+
+_SOURCE_LINE = re.compile(r"^(?P<org>.*\S)\s*\((?P<year>\d{1,4})\)$")
+#: The contract's limits on the pinned source fields: a document whose value breaks one leaves that field unpinned.
+_LIMITS = {"citation_label": 500, "source_org": 200}
+
+
+def source_fields(doc: Document) -> dict[str, Any]:
+    """The source fields of ``doc`` that its prompt block states, as a reference answer copies them (contract key
+    order). A field the block lacks, or whose value the contract would refuse, is left out (not pinned)."""
+    out: dict[str, Any] = {}
+    if doc.title and len(doc.title) <= _LIMITS["citation_label"]:
+        out["citation_label"] = doc.title
+    if doc.url and re.match(URL_PATTERN, doc.url):
+        out["canonical_url"] = doc.url
+    m = _SOURCE_LINE.match(doc.source or "")
+    org = m.group("org") if m else (doc.source or "").strip()
+    if org and len(org) <= _LIMITS["source_org"]:
+        out["source_org"] = org
+    if m and 1600 <= int(m.group("year")) <= 2100:
+        out["year"] = int(m.group("year"))
+    if doc.relevance is not None and 0.0 <= doc.relevance <= 1.0:
+        out["relevance_score"] = doc.relevance
+    return out
+
+
+def citation_pattern(k: int) -> str:
+    """The regex an answer text must match when ``k`` documents were retrieved: every ``[`` followed by a digit is a
+    citation ``[1]`` .. ``[k]``; any other ``[`` is followed by a character that is neither a digit nor ``[``
+    (``Symbol[]`` and ``[This ...`` stay possible)."""
+    other = r"\[[^0-9\[]"
+    if k <= 0:
+        return rf"^([^\[]|{other})*$"
+    numbers = "|".join(str(n) for n in range(1, k + 1))
+    return rf"^([^\[]|\[({numbers})\]|{other})*$"
+
+
+def _pinned(item: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    node = copy.deepcopy(item)
+    for key, value in values.items():
+        if key in node["properties"]:
+            node["properties"][key] = {"const": value}
+    return node
+
+
+def _one_per_document(array: dict[str, Any], options: list[dict[str, Any]]) -> None:
+    array["maxItems"] = min(array.get("maxItems", len(options)), len(options))
+    array["items"] = {"anyOf": options} if options else array["items"]
+
+
+def for_documents(schema: dict[str, Any], documents: Sequence[Document]) -> dict[str, Any]:
+    """``schema`` (a version's decoding schema) narrowed to one request's ``documents`` (see the module's
+    docstring). ``schema`` is not changed."""
+    out = copy.deepcopy(schema)
+    props = out["properties"]
+    k = len(documents)
+
+    text = props["answer"]["properties"]["text"]
+    text["pattern"] = citation_pattern(k)
+
+    sources = props["sources"]
+    options = []
+    for doc in documents:
+        values = source_fields(doc)
+        if "canonical_url" in values:  # a source is named by its URL: a document without one cannot be listed
+            options.append(_pinned(sources["items"], values))
+    _one_per_document(sources, options)
+
+    summary = props["retrieval_summary"]["properties"]
+    results = summary["results"]
+    options = [
+        _pinned(results["items"], {"rank": doc.number, "canonical_url": doc.url})
+        for doc in documents
+        if doc.url and re.match(URL_PATTERN, doc.url)
+    ]
+    _one_per_document(results, options)
+
+    top_k = summary["top_k"]
+    top_k["minimum"] = max(1, k, top_k.get("minimum", 0))
+    top_k["maximum"] = max(top_k["minimum"], top_k.get("maximum", top_k["minimum"]))
+    return out
+
+
+def for_prompt(schema: dict[str, Any], user_text: str) -> dict[str, Any]:
+    """The request schema of a user message in the training prompts' format (its numbered document blocks)."""
+    return for_documents(schema, parse_documents(user_text))
+
+
+def schema_for(documents: Sequence[dict[str, Any]], schema: dict[str, Any]) -> dict[str, Any]:
+    """The decoding schema of one request, for a server that takes a schema per request (vLLM ``response_format``,
+    llama.cpp ``json_schema``): ``documents`` as the backend retrieved them (dicts with ``content`` and ``title``,
+    ``url``, ``publisher``/``author``, ``year``, ``relevance_score``; see ``kwanzaa-hub ask --docs``), ``schema`` the
+    version's ``answer.schema.json``. The documents are read through the prompt the model is shown."""
+    return for_prompt(schema, user_message("-", from_dicts(documents)))
