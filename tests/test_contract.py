@@ -155,3 +155,26 @@ def test_model_rejects_unknown_top_level_key_directly():
 
     with pytest.raises(ValidationError, match="surprise"):
         AnswerV1.model_validate({**good_answer(), "surprise": True})
+
+
+@pytest.mark.parametrize("layout", ["pretty", "compact"])
+def test_the_answer_text_span_is_its_encoded_value_in_the_answer_as_written(layout):
+    """data.placeholders: mask masks these characters: the value of the top-level answer's "text" as the JSON
+    writes it (escapes and all), never a "text" elsewhere that holds the same characters."""
+    from kwanzaa_hub.contract.decoding_schema import compact
+    from kwanzaa_hub.contract.placeholders import answer_text_span
+
+    answer = good_answer()
+    text = '[This answer would synthesize "text": sources \\ é [1]]\n'
+    answer["answer"]["text"] = text
+    answer["sources"][0]["text"] = text  # the same characters earlier in the message, under a key "text"
+    answer["retrieval_summary"]["query"] = '"text": "' + text
+    answer = {"sources": answer.pop("sources"), "retrieval_summary": answer.pop("retrieval_summary"), **answer}
+    message = json.dumps(answer, indent=2) if layout == "pretty" else compact(answer)
+    start, end = answer_text_span(message)
+    assert message[start - 1] == '"' == message[end]
+    assert json.loads(message[start - 1 : end + 1]) == text
+    assert start > message.index('"answer"') and message.count(message[start:end]) >= 2
+    for broken in ("", "[1]", '{"answer": "flat"}', '{"answer": {"text": 1}}', message[:end]):
+        with pytest.raises(ValueError):
+            answer_text_span(broken)

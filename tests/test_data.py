@@ -305,10 +305,16 @@ def _with_placeholder(sample: dict) -> dict:
     return {"messages": messages}
 
 
-@pytest.mark.parametrize("policy", ["keep", "drop", "error"])
+@pytest.mark.parametrize("policy", ["keep", "drop", "mask", "error"])
 def test_placeholder_answers_are_counted_with_their_line_and_the_policy_decides(
-    policy, tmp_path, example_samples, tiny_tokenizer
+    policy, tmp_path, monkeypatch, example_samples, tiny_tokenizer
 ):
+    from datasets import load_from_disk
+
+    from kwanzaa_hub.cli.tables import print_data_summary
+    from kwanzaa_hub.console import console
+
+    monkeypatch.chdir(tmp_path)
     train = list(example_samples[0])
     train[2] = _with_placeholder(train[2])
     write_jsonl(tmp_path / "train.jsonl", train)
@@ -322,8 +328,21 @@ def test_placeholder_answers_are_counted_with_their_line_and_the_policy_decides(
     report = data_stage.run(params, tokenizer=tiny_tokenizer).report
     assert report["placeholders"] == {"train": 1, "eval": 0}
     assert report["placeholder_samples"] == [f"{tmp_path / 'train.jsonl'}:3 (generated_for)"]
-    assert report["train"]["samples"] == (66 if policy == "keep" else 65)
+    assert report["train"]["samples"] == (65 if policy == "drop" else 66)
     assert any("train.jsonl:3 (generated_for): answer.text is a template" in w for w in report["warning_list"])
+    # mask: kept, its text's tokens out of the loss (the train stage masks them; tests/test_train.py), counted
+    masked = report["placeholders_masked"]
+    assert masked["train"]["samples"] == (policy == "mask") and masked["eval"]["samples"] == 0
+    assert (masked["train"]["answer_tokens"] > 0) == (policy == "mask") and masked["eval"]["answer_tokens"] == 0
+    assert masked["train"]["of_answer_tokens"] > 20 * max(masked["train"]["answer_tokens"], 1)
+    assert json.loads((tmp_path / "report.json").read_text())["placeholders_masked"] == masked
+    spans = load_from_disk("prepared")["train"]["loss_masked_chars"] if policy == "mask" else None
+    assert spans is None or (sum(map(bool, spans)) == 1 and spans[2] and not spans[0])
+    with console.capture() as shown:
+        print_data_summary(report, [])
+    assert (
+        f"mask: 1 train sample(s) trained without their text, {masked['train']['answer_tokens']:,} of" in shown.get()
+    ) == (policy == "mask")
     schema = json.loads((tmp_path / "schema.json").read_text())
     assert schema["title"] == "kwanzaa.answer.v1" and schema["x-guidance"]["item_separator"] == ", "
 

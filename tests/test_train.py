@@ -309,3 +309,57 @@ def test_the_sft_config_takes_run_control_but_no_recipe_key():
     assert (config.save_strategy.value, config.disable_tqdm, config.learning_rate) == ("no", True, 1e-3)
     with pytest.raises(ValueError, match=r"\['learning_rate'\] belong to the recipe"):
         qlora.sft_config(params, plan, learning_rate=2e-4)
+
+
+TEMPLATE = '[This answer would synthesize multiple sources to explain "Umoja" and cite them: [1]]'
+
+
+def _trainers_by_policy(tmp_path, example_samples, tiny_model_dir, tiny_tokenizer, answer_format) -> dict:
+    """The same data, the first train sample's answer text a template, prepared and tokenized under keep and
+    under mask."""
+    train = json.loads(json.dumps(example_samples[0][:12]))
+    answer = json.loads(train[0]["messages"][-1]["content"])
+    answer["answer"]["text"] = TEMPLATE
+    train[0]["messages"][-1]["content"] = json.dumps(answer, indent=2)
+    write_jsonl(tmp_path / "data/raw/kwanzaa_train.jsonl", train)
+    write_jsonl(tmp_path / "data/raw/kwanzaa_eval.jsonl", example_samples[1][:4])
+    trainers = {}
+    for policy in ("keep", "mask"):
+        data = {"placeholders": policy, "answer_format": answer_format, "prepared_dir": f"prepared-{policy}"}
+        params = parse_params({"model": {"base": str(tiny_model_dir)}, "data": data, "train": {"max_steps": 1}})
+        data_stage.run(params, tokenizer=tiny_tokenizer)
+        trainers[policy] = qlora.build_trainer(params, plan(CPU))
+    return trainers
+
+
+@pytest.mark.parametrize("answer_format", ["as_written", "compact"])
+def test_mask_takes_the_template_texts_tokens_out_of_the_loss_and_trains_the_rest_of_the_answer(
+    tmp_path, monkeypatch, example_samples, tiny_model_dir, tiny_tokenizer, answer_format
+):
+    monkeypatch.chdir(tmp_path)
+    trainers = _trainers_by_policy(tmp_path, example_samples, tiny_model_dir, tiny_tokenizer, answer_format)
+    keep, mask = trainers["keep"].train_dataset, trainers["mask"].train_dataset
+    row = mask[0]
+    ids, labels = row["input_ids"], row["labels"]
+    assert ids == keep[0]["input_ids"] and len(labels) == len(ids)
+    messages = keep[0]["prompt"] + keep[0]["completion"]
+    head = len(chat.render_ids(tiny_tokenizer, messages[:-1], "26 Jul 2024", add_generation_prompt=True))
+    assert labels[:head] == [-100] * head  # the prompt is masked as before
+    answer = tiny_tokenizer.decode(ids[head:])
+    assert answer == messages[-1]["content"].strip() + "<|eot_id|>"
+    encoded = json.dumps(TEMPLATE)[1:-1]  # the text as the answer's JSON writes it (quotes escaped)
+    at = answer.index(encoded)
+    # token by token: masked exactly when it covers a character of the template, its own id otherwise
+    for i in range(head, len(ids)):
+        start, end = len(tiny_tokenizer.decode(ids[head:i])), len(tiny_tokenizer.decode(ids[head : i + 1]))
+        covers = start < at + len(encoded) and end > at
+        assert labels[i] == (-100 if covers else ids[i]), (i, tiny_tokenizer.decode(ids[i : i + 1]))
+    masked = [i for i in range(head, len(ids)) if labels[i] == -100]
+    assert encoded in tiny_tokenizer.decode(ids[masked[0] : masked[-1] + 1])
+    assert len(masked) < len(ids) - head - 20  # keys, sources, summary and the end of turn are trained
+    assert trainers["mask"].data_collator([row])["labels"][0].tolist() == labels  # what the loss sees
+    # a sample without a template is unchanged by mask, in both splits
+    assert len(mask) == len(keep) and all(mask[k]["labels"] == keep[k]["labels"] for k in range(1, len(keep)))
+    evals = trainers["keep"].eval_dataset, trainers["mask"].eval_dataset
+    assert [r["labels"] for r in evals[0]] == [r["labels"] for r in evals[1]]
+    assert "loss_masked_chars" not in mask.column_names

@@ -37,10 +37,16 @@ def print_data_summary(report: dict[str, Any], warnings: list[str]) -> None:
         )
     console.print(table)
     if "placeholders" in report:
-        ph = report["placeholders"]
+        ph, policy = report["placeholders"], report["placeholder_policy"]
+        if policy == "mask":
+            m = report["placeholders_masked"]["train"]
+            policy = (
+                f"mask: {m['samples']} train sample(s) trained without their text, {m['answer_tokens']:,} of "
+                f"{m['of_answer_tokens']:,} train answer tokens out of the loss"
+            )
         console.print(
             f"placeholder answers (answer.text is a template): train {ph['train']}, eval {ph['eval']} "
-            f"({report['placeholder_policy']}; data.placeholders decides)"
+            f"({policy}; data.placeholders decides)"
         )
     if report.get("answer_format") == "compact":
         chars, changed = report["answer_chars"], report["answers_rewritten"]

@@ -79,10 +79,11 @@ class DataParams(_Section):
         "error", description="Samples longer than max_length: fail the stage, or drop them and list them"
     )
     prepared_dir: str = Field("data/prepared", description="Prepared dataset (datasets on disk)")
-    placeholders: Literal["keep", "drop", "error"] = Field(
+    placeholders: Literal["keep", "drop", "mask", "error"] = Field(
         "keep",
         description="Samples whose answer.text is a template ('[Generated answer for: ...]'): keep them (warned "
-        "and listed), drop them, or fail the stage",
+        "and listed), drop them, mask them (trained on the rest of the answer, the text's tokens out of the loss), "
+        "or fail the stage",
     )
     answer_format: Literal["as_written", "compact"] = Field(
         "as_written",

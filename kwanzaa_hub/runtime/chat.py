@@ -6,7 +6,9 @@ the same tokens on any day. Templates that do not use ``date_string`` ignore the
 
 Loss masking: a sample becomes ``prompt`` (system + user messages) and ``completion`` (the assistant
 message). TRL's ``completion_only_loss`` then trains exactly the tokens that the full conversation adds
-after the prompt rendered with the generation header: the answer and its end-of-turn token.
+after the prompt rendered with the generation header: the answer and its end-of-turn token. Within the answer,
+:func:`tokens_over` names the tokens that cover a span of its characters (``data.placeholders: mask`` takes a
+template text's tokens out of the loss that way).
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 Message = dict[str, str]
+#: The prepared dataset's column of answer characters kept out of the loss, ``[start, end)`` in the assistant
+#: message (``[]`` for none): the data stage writes it under ``data.placeholders: mask``, the train stage masks the
+#: tokens over it (:func:`tokens_over`).
+MASKED = "loss_masked_chars"
 
 
 def template_kwargs(chat_date: str) -> dict[str, str]:
@@ -62,3 +68,21 @@ def measure(tokenizer: Any, messages: list[Message], chat_date: str) -> Lengths:
     full = render_ids(tokenizer, messages, chat_date)
     head = render_ids(tokenizer, prompt, chat_date, add_generation_prompt=True)
     return Lengths(total=len(full), answer=len(full) - len(head))
+
+
+def tokens_over(tokenizer: Any, messages: list[Message], chat_date: str, span: tuple[int, int]) -> list[int]:
+    """Positions, in the full conversation's tokens (:func:`render_ids`), of every token that covers a character
+    of ``span`` (``[start, end)`` in the last message's content), from the tokenizer's offset mapping over the
+    rendered text: what Axolotl's ``message_field_training_detail`` does. Raises ValueError when the template
+    does not write the content as given, or the rendered text tokenizes to other ids than the render."""
+    text = render_text(tokenizer, messages, chat_date)
+    content = messages[-1]["content"]
+    at = text.rfind(content.strip())  # Llama 3.x templates trim the content; the last message stands last
+    if at < 0:
+        raise ValueError("the chat template does not write the answer as given")
+    shift = at - (len(content) - len(content.lstrip()))
+    start, end = span[0] + shift, span[1] + shift
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    if list(encoded["input_ids"]) != render_ids(tokenizer, messages, chat_date):
+        raise ValueError("the rendered conversation tokenizes to other ids than the chat template's own")
+    return [i for i, (a, b) in enumerate(encoded["offset_mapping"]) if a < end and b > start]

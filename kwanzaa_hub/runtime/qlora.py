@@ -14,7 +14,8 @@ from kwanzaa_hub.console import warn
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.fs.atomic import atomic_dir
 from kwanzaa_hub.fs.ownership import without_machine_paths
-from kwanzaa_hub.runtime import hardware
+from kwanzaa_hub.runtime import chat, hardware
+from kwanzaa_hub.runtime.chat import MASKED
 from kwanzaa_hub.runtime.models import ADAPTER_FILES
 
 
@@ -148,6 +149,7 @@ def build_trainer(
     # In memory, so TRL's map() caches never land inside the DVC-tracked data/prepared/.
     ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)
     keep = ["prompt", "completion", "chat_template_kwargs"]
+    keep += [MASKED] if MASKED in ds["train"].column_names else []  # written under data.placeholders: mask
     train_ds = ds["train"].select_columns(keep)
     eval_ds = ds["eval"].select_columns(keep)
 
@@ -156,7 +158,7 @@ def build_trainer(
     torch.manual_seed(t.seed)
     model = model_for_lora(params, plan, revision)
     config = sft_config(params, plan)
-    return SFTTrainer(
+    trainer = SFTTrainer(
         model=model,
         args=config,
         train_dataset=train_ds,
@@ -165,6 +167,33 @@ def build_trainer(
         peft_config=lora_config(params),
         callbacks=callbacks or [],
     )
+    if MASKED in keep:
+        trainer.train_dataset = mask_spans(trainer.train_dataset, tokenizer, params.model.chat_date)
+        trainer.eval_dataset = mask_spans(trainer.eval_dataset, tokenizer, params.model.chat_date)
+    return trainer
+
+
+def mask_spans(dataset: Any, tokenizer: Any, chat_date: str) -> Any:
+    """TRL's tokenized ``dataset`` with label -100 on every token over its row's ``MASKED`` characters
+    (:func:`~kwanzaa_hub.runtime.chat.tokens_over`); the prompt stays masked as TRL masked it, the rest of the
+    answer keeps its labels. Fails when TRL's tokens are not the chat template's render (the offsets would not
+    name them)."""
+
+    def apply(row: dict) -> dict:
+        if not row[MASKED]:
+            return {"labels": row["labels"]}
+        messages = row["prompt"] + row["completion"]
+        if list(row["input_ids"]) != chat.render_ids(tokenizer, messages, chat_date):
+            raise InputError(
+                "data.placeholders: mask: TRL tokenized a sample unlike the chat template's render, so the "
+                "template's tokens cannot be found; set data.placeholders: keep or drop for this base model"
+            )
+        labels = list(row["labels"])
+        for i in chat.tokens_over(tokenizer, messages, chat_date, tuple(row[MASKED])):
+            labels[i] = -100
+        return {"labels": labels}
+
+    return dataset.map(apply, remove_columns=[MASKED], desc="Masking template answer texts")
 
 
 def model_for_lora(params: Params, plan: hardware.TrainPlan, revision: str | None = None) -> Any:

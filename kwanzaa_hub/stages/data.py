@@ -16,6 +16,7 @@ from typing import Any
 
 from kwanzaa_hub.config.params import DEFAULT_CHAT_DATE, Params
 from kwanzaa_hub.contract.answer import CATEGORIES
+from kwanzaa_hub.contract.placeholders import answer_text_span
 from kwanzaa_hub.contract.samples import FileCheck, Sample, check_file, check_leakage
 from kwanzaa_hub.errors import DataValidationError, InputError
 from kwanzaa_hub.runtime import chat
@@ -60,9 +61,24 @@ def split_report(samples: list[Sample], lengths: dict[str, chat.Lengths]) -> dic
     }
 
 
-def to_records(samples: list[Sample], lengths: dict[str, chat.Lengths], chat_date: str) -> list[dict[str, Any]]:
+def masked_spans(samples: list[Sample], policy: str) -> dict[str, tuple[int, int]] | None:
+    """Under ``data.placeholders: mask``, the character span of each template ``answer.text`` in its prepared
+    answer (:func:`~kwanzaa_hub.contract.placeholders.answer_text_span`), by sample id: the train stage takes the
+    tokens over it out of the loss, and trains the rest of the answer. None under any other policy."""
+    if policy != "mask":
+        return None
+    return {s.id: answer_text_span(s.messages[-1]["content"]) for s in samples if s.placeholder}
+
+
+def to_records(
+    samples: list[Sample],
+    lengths: dict[str, chat.Lengths],
+    chat_date: str,
+    masked: dict[str, tuple[int, int]] | None = None,
+) -> list[dict[str, Any]]:
     """Rows of the prepared dataset: prompt/completion messages (so TRL masks the prompt), category,
-    token counts and the pinned template kwargs."""
+    token counts and the pinned template kwargs; under ``data.placeholders: mask`` also the column
+    ``chat.MASKED``: the ``[start, end)`` of the answer's characters kept out of the loss (``[]`` for none)."""
     rows = []
     for s in samples:
         prompt, completion = chat.split_prompt_completion(s.messages)
@@ -77,7 +93,26 @@ def to_records(samples: list[Sample], lengths: dict[str, chat.Lengths], chat_dat
                 "chat_template_kwargs": chat.template_kwargs(chat_date),
             }
         )
+        if masked is not None:
+            rows[-1][chat.MASKED] = list(masked.get(s.id, ()))
     return rows
+
+
+def masked_report(
+    samples: list[Sample],
+    lengths: dict[str, chat.Lengths],
+    masked: dict[str, tuple[int, int]],
+    tokenizer: Any,
+    chat_date: str,
+) -> dict[str, int]:
+    """Samples of one split whose template text is out of the loss, and how many of the split's answer tokens
+    that takes out (:func:`~kwanzaa_hub.runtime.chat.tokens_over`, as the train stage masks them)."""
+    hit = [s for s in samples if s.id in masked]
+    return {
+        "samples": len(hit),
+        "answer_tokens": sum(len(chat.tokens_over(tokenizer, s.messages, chat_date, masked[s.id])) for s in hit),
+        "of_answer_tokens": sum(lengths[s.id].answer for s in samples),
+    }
 
 
 def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable], Iterable] = iter) -> DataResult:
@@ -120,7 +155,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
     if placeholders and p.placeholders == "error":
         raise DataValidationError(
             [f"{w}: answer.text is a template, not an answer" for w in listed]
-            + ["write real answers for these samples, or set data.placeholders: drop (or keep)"]
+            + ["write real answers for these samples, or set data.placeholders: drop, mask (or keep)"]
         )
     dropped = [f"{s.where} ({lengths[s.id].total} tokens)" for s in too_long]
     removed = set(map(id, too_long)) | (set(map(id, placeholders)) if p.placeholders == "drop" else set())
@@ -138,11 +173,12 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
 
     warnings = [w for c in checks for w in c.warnings] + leak_warnings
     if placeholders:
+        done = {"drop": "dropped", "mask": "kept, the text out of the loss"}.get(p.placeholders, "kept")
         warnings += [
-            f"{w}: answer.text is a template, not an answer ({'dropped' if p.placeholders == 'drop' else 'kept'}; "
-            "data.placeholders decides)"
-            for w in listed
+            f"{w}: answer.text is a template, not an answer ({done}; data.placeholders decides)" for w in listed
         ]
+    masked = masked_spans(all_samples, p.placeholders)
+
     prepared_answers = [s.messages[-1]["content"] for s in all_samples]
     kept_answers = [s.messages[-1]["content"] for split in ("train", "eval") for s in kept[split]]
     schema = answer_schema.from_answers(kept_answers, margin=p.schema_margin)
@@ -167,6 +203,10 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         "placeholders": {split: sum(s.split == split for s in placeholders) for split in ("train", "eval")},
         "placeholder_policy": p.placeholders,
         "placeholder_samples": listed,
+        "placeholders_masked": {
+            split: masked_report(kept[split], lengths, masked or {}, tokenizer, params.model.chat_date)
+            for split in ("train", "eval")
+        },
         "warnings": len(warnings),
         "dropped_samples": dropped,
         "warning_list": warnings,
@@ -175,7 +215,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         with atomic_dir(p.prepared_dir, "data.prepared_dir") as tmp:
             DatasetDict(
                 {
-                    split: Dataset.from_list(to_records(kept[split], lengths, params.model.chat_date))
+                    split: Dataset.from_list(to_records(kept[split], lengths, params.model.chat_date, masked))
                     for split in ("train", "eval")
                 }
             ).save_to_disk(str(tmp))
