@@ -33,8 +33,45 @@ def params_for(repo_id: str, version: str = "v1", **hub_extra):
     )
 
 
-def write_outputs(root: Path, tiny_model_dir: Path, *, seed: int = 0, metrics: dict | None = None) -> None:
-    """What train and eval leave behind: an adapter (non-zero LoRA weights), metrics and reports."""
+def records(adapter: dict[str, list] | None = None, base: dict[str, list] | None = None, *, n: int = 8) -> list[dict]:
+    """Hand-made ``eval/predictions.jsonl`` records of ``n`` prompts: per run, each headline metric's per-example
+    values (``{metric: [value per prompt]}``; None = not scored); by default the base fails every verdict and the
+    adapter passes it. Each generation names its prompt and its values, so excerpts tell the answers apart."""
+    from kwanzaa_hub.contract.metrics import registry
+
+    def run(given: dict[str, list] | None, good: bool, i: int, name: str) -> dict:
+        scores = {}
+        for m in registry.HEADLINE:
+            default = float(good) if registry.spec(m).higher_is_better else float(not good)
+            scores[m] = (given or {}).get(m, [default] * n)[i]
+        text = f"{name} answer to q{i:02d}: " + ", ".join(f"{k[:6]}={v}" for k, v in scores.items())
+        return {
+            "generation": json.dumps({"answer": {"text": text, "completeness": "complete"}}),
+            "stop_reason": "eot",
+            "new_tokens": 40,
+            "parse_status": "ok",
+            "scores": scores,
+        }
+
+    categories = ("grounded", "refusal", "multi_source", "partial")
+    return [
+        {
+            "id": f"q{i:02d}",
+            "category": categories[i % len(categories)],
+            "prompt_sha256": f"{i:064x}",
+            "reference": "{}",
+            "base": run(base, False, i, "base"),
+            "adapter": run(adapter, True, i, "adapter"),
+        }
+        for i in range(n)
+    ]
+
+
+def write_outputs(
+    root: Path, tiny_model_dir: Path, *, seed: int = 0, metrics: dict | None = None, predictions: list | None = None
+) -> None:
+    """What train and eval leave behind: an adapter (non-zero LoRA weights), metrics, per-example records and
+    reports."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -66,6 +103,8 @@ def write_outputs(root: Path, tiny_model_dir: Path, *, seed: int = 0, metrics: d
         answer_schema.schema_text(answer_schema.build({}, margin=1.0, floors=SMALL_BOUNDS))
     )
     (root / "eval").mkdir(exist_ok=True)
+    rows = predictions if predictions is not None else records()
+    (root / "eval/predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     (root / "eval/details.json").write_text(
         json.dumps({"metrics": {**(metrics or METRICS), "adapter.grounded.citation_f1": 0.6}, "speed": {}})
     )
