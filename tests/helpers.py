@@ -44,7 +44,7 @@ def records(adapter: dict[str, list] | None = None, base: dict[str, list] | None
         for m in registry.HEADLINE:
             default = float(good) if registry.spec(m).higher_is_better else float(not good)
             scores[m] = (given or {}).get(m, [default] * n)[i]
-        text = f"{name} answer to q{i:02d}: " + ", ".join(f"{k[:6]}={v}" for k, v in scores.items())
+        text = f"{name} answer to q{i:02d}: format {scores['format_compliance']}, citations {scores['citation_f1']}"
         return {
             "generation": json.dumps({"answer": {"text": text, "completeness": "complete"}}),
             "stop_reason": "eot",

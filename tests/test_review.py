@@ -176,17 +176,23 @@ def test_diff_examples_lists_exactly_the_prompts_whose_verdict_changed(outputs, 
     assert _listed(result.output) == expected
     fc = next(line for line in result.output.splitlines() if line.startswith("format_compliance:"))
     assert fc.endswith("within noise (n = 8) (p = 0.625): 3 fixed, 1 broken, 4 unchanged")  # 2*(1+4)/16
-    assert "v1: adapter answer to q01: format=1" in result.output  # one-line excerpts of both answers
-    assert "v2: adapter answer to q01: format=0" in result.output
+    assert "v1: adapter answer to q01: format 1, citations 0.2" in result.output  # one-line excerpts of both answers
+    assert "v2: adapter answer to q01: format 0, citations 0.4" in result.output
 
     md = _invoke("diff", repo_id, "v1", "v2", "--examples", "--md")
     assert md.exit_code == 0, md.output
     assert "| format_compliance | 0.625 | 0.875 | +0.250 | within noise (n = 8) | 3 | 1 | 4 | p = 0.625 |" in md.output
     assert "#### format_compliance: 3 fixed, 1 broken" in md.output
-    assert re.search(r"^\| broken \| q01 \| refusal \| adapter answer to q01: format=1", md.output, re.M)
+    broken = (
+        r"^\| broken \| q01 \| refusal \| adapter answer to q01: format 1, citations 0.2 \| adapter answer to q01: "
+    )
+    assert re.search(broken, md.output, re.M)
 
     plain = _invoke("diff", repo_id, "v1", "v2")
-    assert plain.exit_code == 0 and "within noise (n = 8)" in plain.output and "exact sign test" in plain.output
+    assert plain.exit_code == 0 and "exact sign test" in plain.output
+    table = {line.split()[1]: line for line in plain.output.splitlines() if line.startswith("│ ")}
+    assert "within noise (n = 8)" in table["adapter.format_compliance"]
+    assert "same" in table["base.format_compliance"]  # the paired test is the adapter's: base rows keep the direction
 
     v1_card = Path(HfApi().hf_hub_download(repo_id, "README.md", revision="v1")).read_text()
     assert "## Changes since the previous version" in v1_card and "none to compare" in v1_card
@@ -257,3 +263,15 @@ def test_a_records_file_that_is_not_records_is_refused(bad):
 
     with pytest.raises(InputError, match=r"x\.jsonl:1: "):
         paired.parse_records(bad, "x.jsonl")
+
+
+def test_the_card_labels_base_vs_adapter_by_the_paired_test(outputs):
+    from kwanzaa_hub.config.params import parse_params
+    from kwanzaa_hub.hub import card
+
+    rows = records({"format_compliance": [1, 1, 1, 1, 0, 0, 1, 0]}, {"format_compliance": [1, 1, 1, 1, 0, 0, 0, 0]})
+    (outputs / "eval/predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    text = str(card.build_card(card.gather(parse_params({"model": {"base": "models/base"}}))))
+    row = next(line for line in text.splitlines() if line.startswith("| **format_compliance**"))
+    assert row == "| **format_compliance** | 0.250 | 0.750 | +0.500 (within noise (n = 8)) |"
+    assert "exact sign test (McNemar)" in text and "This is the first version: none to compare." in text

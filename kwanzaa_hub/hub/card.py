@@ -323,7 +323,7 @@ def changes_since(inputs: CardInputs) -> dict[str, Any]:
             }
         )
     note = (
-        f"Compared with {prev.name} on the same prompts; {paired.LEVEL}."
+        f"Compared with {prev.name}: {paired.LEVEL}."
         if comparisons
         else f"{prev.missing}: headline changes only, no paired test."
     )

@@ -186,9 +186,10 @@ def parse_records(text: str, where: str) -> list[dict[str, Any]]:
 
 
 def change_label(name: str, delta: float, comparisons: dict[str, Comparison] | None) -> str:
-    """The word for a change of ``delta`` in metric ``name`` (``adapter.citation_f1`` or ``citation_f1``): the paired
-    test's label for a headline metric when per-example records were compared, else the direction alone."""
-    bare = name.rsplit(".", 1)[-1]
-    if comparisons and name.count(".") <= 1 and bare in comparisons:
+    """The word for a change of ``delta`` in metric ``name`` (``citation_f1``, or ``adapter.citation_f1`` in a diff of
+    versions, whose ``comparisons`` are the adapter's): the paired test's label for a headline metric when
+    per-example records were compared, else the direction alone."""
+    run, _, bare = name.rpartition(".")
+    if comparisons and run in ("", "adapter") and bare in comparisons:
         return comparisons[bare].label
     return registry.change_word(name, delta)
