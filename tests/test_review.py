@@ -16,6 +16,7 @@ from kwanzaa_hub.cli.app import app
 from kwanzaa_hub.cli.tables import metrics_table
 from kwanzaa_hub.contract.metrics import paired, registry
 from kwanzaa_hub.stages import push as push_stage
+from tests.conftest import REPO
 from tests.helpers import FAST, METRICS, params_for, records
 
 # v1 -> v2 of the adapter on 8 prompts, same adapter weights, different answers
@@ -174,6 +175,11 @@ def test_diff_examples_lists_exactly_the_prompts_whose_verdict_changed(outputs, 
     result = _invoke("diff", repo_id, "v1", "v2", "--examples")
     assert result.exit_code == 0, result.output
     assert _listed(result.output) == expected
+    printed = result.output[result.output.index("per example, adapter, v1 -> v2") :].rstrip()
+    assert printed in (REPO / "docs/versions.md").read_text(), "docs/versions.md: paste this output again"
+    shown = (REPO / "README.md").read_text().split("--examples` output", 1)[1].split("```text\n", 1)[1].split("```")[0]
+    command, shown = shown.split("\n", 1)
+    assert command.endswith("v1 v2 --examples") and shown in printed + "\n", "README: paste this output's start again"
     fc = next(line for line in result.output.splitlines() if line.startswith("format_compliance:"))
     assert fc.endswith("within noise (n = 8) (p = 0.625): 3 fixed, 1 broken, 4 unchanged")  # 2*(1+4)/16
     assert "v1: adapter answer to q01: format 1, citations 0.2" in result.output  # one-line excerpts of both answers
