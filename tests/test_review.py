@@ -66,6 +66,8 @@ def test_labels_of_hand_made_verdicts_six_fixed_is_better_three_against_two_is_n
     assert (len(c.fixed), c.label) == (6, "better")
     same = paired.compare(old, old)["format_compliance"]
     assert (same.label, same.unchanged) == ("same", 27)
+    other_prompts = [{**r, "prompt_sha256": "f" * 64} for r in old]  # same ids, other prompts: nothing pairs
+    assert paired.compare(old, other_prompts)["format_compliance"].label == "not tested (no prompt scored in both)"
 
 
 def test_a_value_that_is_not_scored_is_neither_tested_nor_counted():

@@ -104,7 +104,10 @@ def bootstrap_interval(diffs: Sequence[float], *, resamples: int = RESAMPLES, se
 
 
 def label(significant: bool, improved: bool, n: int, moved: bool) -> str:
-    """The word a change gets: ``better`` / ``worse`` only when significant, ``same`` when nothing moved."""
+    """The word a change gets: ``better`` / ``worse`` only when significant, ``same`` when nothing moved, ``not
+    tested`` when no prompt was scored in both runs (other prompts, or no per-example values)."""
+    if n == 0:
+        return "not tested (no prompt scored in both)"
     if not moved:
         return "same"
     if significant:
