@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -133,3 +134,33 @@ def greedy(model, tok, text: str = "Habari gani") -> list[int]:
     ids = tok(text, return_tensors="pt").input_ids
     with torch.no_grad():
         return model.generate(ids, max_new_tokens=12, do_sample=False, pad_token_id=0)[0].tolist()
+
+
+def moved_prompts(old: list[dict], new: list[dict]) -> dict[str, set]:
+    """Computed from two predictions files, apart from the code under test: per headline metric of the adapter,
+    (fixed / broken, id) of each prompt whose per-example value moved (a None value is not scored)."""
+    from kwanzaa_hub.contract.metrics import registry
+
+    out = {}
+    for m in registry.HEADLINE:
+        up = registry.spec(m).higher_is_better
+        moved = set()
+        for a, b in zip(old, new, strict=True):
+            assert a["id"] == b["id"]
+            va, vb = a["adapter"]["scores"].get(m), b["adapter"]["scores"].get(m)
+            if va is not None and vb is not None and va != vb:
+                moved.add(("fixed" if (vb > va) == up else "broken", b["id"]))
+        out[m] = moved
+    return out
+
+
+def listed_prompts(output: str) -> dict[str, set]:
+    """What ``kwanzaa-hub diff --examples`` printed: per metric, (fixed / broken, id) of each prompt it lists."""
+    found, metric = {}, None
+    for line in output.splitlines():
+        if m := re.match(r"^(\w+): .* fixed, \d+ broken, \d+ unchanged$", line):
+            metric = m.group(1)
+            found[metric] = set()
+        elif m := re.match(r"^  (fixed|broken)\s+(\S+) \(", line):
+            found[metric].add((m.group(1), m.group(2)))
+    return found

@@ -17,7 +17,7 @@ from kwanzaa_hub.cli.tables import metrics_table
 from kwanzaa_hub.contract.metrics import paired, registry
 from kwanzaa_hub.stages import push as push_stage
 from tests.conftest import REPO
-from tests.helpers import FAST, METRICS, params_for, records
+from tests.helpers import FAST, METRICS, listed_prompts, moved_prompts, params_for, records
 
 # v1 -> v2 of the adapter on 8 prompts, same adapter weights, different answers
 V1 = {
@@ -123,31 +123,6 @@ def _write(root: Path, adapter: dict) -> list[dict]:
     return rows
 
 
-def _expected(old: list[dict], new: list[dict]) -> dict[str, set]:
-    """Computed here from both predictions files: per headline metric, (verdict, id) of each prompt that moved."""
-    out = {}
-    for m in registry.HEADLINE:
-        up = registry.spec(m).higher_is_better
-        moved = set()
-        for a, b in zip(old, new, strict=True):
-            va, vb = a["adapter"]["scores"][m], b["adapter"]["scores"][m]
-            if va is not None and vb is not None and va != vb:
-                moved.add(("fixed" if (vb > va) == up else "broken", b["id"]))
-        out[m] = moved
-    return out
-
-
-def _listed(output: str) -> dict[str, set]:
-    found, metric = {}, None
-    for line in output.splitlines():
-        if m := re.match(r"^(\w+): .* fixed, \d+ broken, \d+ unchanged$", line):
-            metric = m.group(1)
-            found[metric] = set()
-        elif m := re.match(r"^  (fixed|broken)\s+(q\d+) \(", line):
-            found[metric].add((m.group(1), m.group(2)))
-    return found
-
-
 def _invoke(*args: str):
     return CliRunner().invoke(app, list(args), terminal_width=200)
 
@@ -163,8 +138,8 @@ def test_diff_examples_lists_exactly_the_prompts_whose_verdict_changed(outputs, 
     # before the push: the workspace against v1
     before = _invoke("diff", repo_id, "v1", "--workspace", "--examples")
     assert before.exit_code == 0, before.output
-    expected = _expected(old, new)
-    assert _listed(before.output) == expected
+    expected = moved_prompts(old, new)
+    assert listed_prompts(before.output) == expected
     assert expected["format_compliance"] == {("fixed", "q02"), ("fixed", "q03"), ("fixed", "q06"), ("broken", "q01")}
     assert expected["citation_f1"] == {("fixed", "q01"), ("broken", "q03")}
 
@@ -176,7 +151,7 @@ def test_diff_examples_lists_exactly_the_prompts_whose_verdict_changed(outputs, 
     )
     result = _invoke("diff", repo_id, "v1", "v2", "--examples")
     assert result.exit_code == 0, result.output
-    assert _listed(result.output) == expected
+    assert listed_prompts(result.output) == expected
     printed = result.output[result.output.index("per example, adapter, v1 -> v2") :].rstrip()
     assert printed in (REPO / "docs/versions.md").read_text(), "docs/versions.md: paste this output again"
     shown = (REPO / "README.md").read_text().split("--examples` output", 1)[1].split("```text\n", 1)[1].split("```")[0]
