@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -33,8 +34,45 @@ def params_for(repo_id: str, version: str = "v1", **hub_extra):
     )
 
 
-def write_outputs(root: Path, tiny_model_dir: Path, *, seed: int = 0, metrics: dict | None = None) -> None:
-    """What train and eval leave behind: an adapter (non-zero LoRA weights), metrics and reports."""
+def records(adapter: dict[str, list] | None = None, base: dict[str, list] | None = None, *, n: int = 8) -> list[dict]:
+    """Hand-made ``eval/predictions.jsonl`` records of ``n`` prompts: per run, each headline metric's per-example
+    values (``{metric: [value per prompt]}``; None = not scored); by default the base fails every verdict and the
+    adapter passes it. Each generation names its prompt and its values, so excerpts tell the answers apart."""
+    from kwanzaa_hub.contract.metrics import registry
+
+    def run(given: dict[str, list] | None, good: bool, i: int, name: str) -> dict:
+        scores = {}
+        for m in registry.HEADLINE:
+            default = float(good) if registry.spec(m).higher_is_better else float(not good)
+            scores[m] = (given or {}).get(m, [default] * n)[i]
+        text = f"{name} answer to q{i:02d}: format {scores['format_compliance']}, citations {scores['citation_f1']}"
+        return {
+            "generation": json.dumps({"answer": {"text": text, "completeness": "complete"}}),
+            "stop_reason": "eot",
+            "new_tokens": 40,
+            "parse_status": "ok",
+            "scores": scores,
+        }
+
+    categories = ("grounded", "refusal", "multi_source", "partial")
+    return [
+        {
+            "id": f"q{i:02d}",
+            "category": categories[i % len(categories)],
+            "prompt_sha256": f"{i:064x}",
+            "reference": "{}",
+            "base": run(base, False, i, "base"),
+            "adapter": run(adapter, True, i, "adapter"),
+        }
+        for i in range(n)
+    ]
+
+
+def write_outputs(
+    root: Path, tiny_model_dir: Path, *, seed: int = 0, metrics: dict | None = None, predictions: list | None = None
+) -> None:
+    """What train and eval leave behind: an adapter (non-zero LoRA weights), metrics, per-example records and
+    reports."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -66,6 +104,8 @@ def write_outputs(root: Path, tiny_model_dir: Path, *, seed: int = 0, metrics: d
         answer_schema.schema_text(answer_schema.build({}, margin=1.0, floors=SMALL_BOUNDS))
     )
     (root / "eval").mkdir(exist_ok=True)
+    rows = predictions if predictions is not None else records()
+    (root / "eval/predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     (root / "eval/details.json").write_text(
         json.dumps({"metrics": {**(metrics or METRICS), "adapter.grounded.citation_f1": 0.6}, "speed": {}})
     )
@@ -94,3 +134,33 @@ def greedy(model, tok, text: str = "Habari gani") -> list[int]:
     ids = tok(text, return_tensors="pt").input_ids
     with torch.no_grad():
         return model.generate(ids, max_new_tokens=12, do_sample=False, pad_token_id=0)[0].tolist()
+
+
+def moved_prompts(old: list[dict], new: list[dict]) -> dict[str, set]:
+    """Computed from two predictions files, apart from the code under test: per headline metric of the adapter,
+    (fixed / broken, id) of each prompt whose per-example value moved (a None value is not scored)."""
+    from kwanzaa_hub.contract.metrics import registry
+
+    out = {}
+    for m in registry.HEADLINE:
+        up = registry.spec(m).higher_is_better
+        moved = set()
+        for a, b in zip(old, new, strict=True):
+            assert a["id"] == b["id"]
+            va, vb = a["adapter"]["scores"].get(m), b["adapter"]["scores"].get(m)
+            if va is not None and vb is not None and va != vb:
+                moved.add(("fixed" if (vb > va) == up else "broken", b["id"]))
+        out[m] = moved
+    return out
+
+
+def listed_prompts(output: str) -> dict[str, set]:
+    """What ``kwanzaa-hub diff --examples`` printed: per metric, (fixed / broken, id) of each prompt it lists."""
+    found, metric = {}, None
+    for line in output.splitlines():
+        if m := re.match(r"^(\w+): .* fixed, \d+ broken, \d+ unchanged$", line):
+            metric = m.group(1)
+            found[metric] = set()
+        elif m := re.match(r"^  (fixed|broken)\s+(\S+) \(", line):
+            found[metric].add((m.group(1), m.group(2)))
+    return found

@@ -62,7 +62,7 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
 
     import kwanzaa_hub
     from tests.conftest import HUB_TOKEN
-    from tests.helpers import greedy
+    from tests.helpers import greedy, listed_prompts, moved_prompts
 
     project = make_dvc_project(
         {
@@ -147,11 +147,19 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     assert "| **format_compliance** |" in card and 'revision="v1"' in card
     assert "adapter, schema-constrained" in card and '"type": "json_schema"' in card
 
-    # v2: changed params, one more dvc repro
+    # v2: changed params (another adapter), evaluated and reviewed against v1 before it is pushed, then pushed
+    v1_rows = rows
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["train"]["learning_rate"] = 2.0e-4
     params["hub"]["version"] = "v2"
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    rc, out = _run(project, sys.executable, "-m", "dvc", "repro", "eval")
+    logs.append(out)
+    assert rc == 0, out[-4000:]
+    v2_rows = [json.loads(line) for line in (project / "eval/predictions.jsonl").read_text().splitlines()]
+    rc, workspace = _run(project, "kwanzaa-hub", "diff", repo_id, "v1", "--workspace", "--examples")
+    assert rc == 0, workspace
+    assert listed_prompts(workspace) == moved_prompts(v1_rows, v2_rows)
     rc, out = _run(project, sys.executable, "-m", "dvc", "repro")
     logs.append(out)
     assert rc == 0, out[-4000:]
@@ -159,6 +167,10 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     rc, out = _run(project, "kwanzaa-hub", "diff", repo_id, "v1", "v2")
     logs.append(out)
     assert rc == 0 and "adapter.format_compliance" in out and "v1" in out and "v2" in out, out
+    rc, out = _run(project, "kwanzaa-hub", "diff", repo_id, "v1", "v2", "--examples")
+    logs.append(out)
+    assert rc == 0 and listed_prompts(out) == moved_prompts(v1_rows, v2_rows), out
+    assert "## Changes since v1" in (project / "MODEL_CARD.md").read_text()
     rc, out = _run(project, "kwanzaa-hub", "versions", repo_id)
     assert rc == 0 and "v1" in out and "v2" in out, out
 

@@ -89,11 +89,13 @@ def eval_cmd(params: Path = ParamsOpt) -> None:
     """Stage `eval`: generate for every eval prompt (base and adapter), score, write metrics.json."""
     from kwanzaa_hub.cli.tables import generation_summary, metrics_table
     from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.contract.metrics.paired import parse_records
     from kwanzaa_hub.stages import eval as evaluation
 
     p = load_params(params)
     result = evaluation.run(p)
-    console.print(metrics_table(result.metrics))
+    records = parse_records(Path(p.eval.predictions_file).read_text(encoding="utf-8"), p.eval.predictions_file)
+    console.print(metrics_table(result.metrics, records=records))
     console.print(generation_summary(result.report))
     console.print(f"wrote {p.eval.metrics_file}, {p.eval.predictions_file}, {p.eval.report}")
 
@@ -250,16 +252,52 @@ def versions(repo_id: str = typer.Argument(..., help="namespace/name")) -> None:
 def diff(
     repo_id: str = typer.Argument(..., help="namespace/name"),
     old: str = typer.Argument(..., help="older version, e.g. v1"),
-    new: str = typer.Argument(..., help="newer version, e.g. v2"),
+    new: Optional[str] = typer.Argument(None, help="newer version, e.g. v2 (or --workspace)"),
+    workspace: bool = typer.Option(False, "--workspace", help="compare the workspace's eval outputs with OLD"),
+    examples: bool = typer.Option(False, "--examples", help="list the prompts whose per-example verdict changed"),
+    md: bool = typer.Option(False, "--md", help="print Markdown on stdout (for a pull request or a discussion)"),
     all_metrics: bool = typer.Option(False, "--all", help="include per-category metrics"),
+    params: Path = ParamsOpt,
 ) -> None:
-    """Each quality metric of two pushed versions, the change, and whether it is better or worse."""
+    """Each quality metric of two pushed versions (or a version and the workspace), the change, and whether it is
+    better, worse or within noise (a paired test on the same prompts' per-example results)."""
+    from kwanzaa_hub.cli import review
     from kwanzaa_hub.cli.tables import diff_table
+    from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.contract.metrics.paired import LEVEL
+    from kwanzaa_hub.errors import InputError
     from kwanzaa_hub.hub import client as hub
-    from kwanzaa_hub.hub import versions as hub_versions
+    from kwanzaa_hub.hub import records
+    from kwanzaa_hub.hub.versions import metric_rows
 
-    rows = hub_versions.metric_diff(hub.check_repo_id(repo_id), old, new)
-    console.print(diff_table(repo_id, old, new, rows, per_category=all_metrics))
+    if (new is None) != workspace:
+        raise InputError("name the newer version (kwanzaa-hub diff REPO v1 v2) or pass --workspace, not both")
+    hub.check_repo_id(repo_id)
+    a = records.version_results(repo_id, old)
+    b = records.workspace_results(load_params(params)) if workspace else records.version_results(repo_id, new)
+    comparisons = records.compare_results(a, b, required=examples)
+    note = LEVEL if comparisons else f"{(a if a.records is None else b).missing}: headline metrics only, no paired test"
+    rows = review.headline_rows(a.metrics, b.metrics, comparisons)
+    if md:
+        print(
+            review.markdown(
+                f"{repo_id}: {a.name} -> {b.name}", a.name, b.name, rows, comparisons if examples else None, note
+            ),
+            end="",
+        )
+    elif examples:
+        review.print_examples(a.name, b.name, rows, comparisons)
+    else:
+        table = diff_table(
+            repo_id,
+            a.name,
+            b.name,
+            metric_rows(a.metrics, b.metrics),
+            per_category=all_metrics,
+            comparisons=comparisons,
+        )
+        console.print(table)
+        console.print(note)
 
 
 @app.command()

@@ -92,10 +92,11 @@ def print_validation(results: list) -> int:
     return errors
 
 
-def metrics_table(metrics: dict[str, float], title: str = "eval") -> Table:
+def metrics_table(metrics: dict[str, float], title: str = "eval", records: list | None = None) -> Table:
     """Each whole-split quality metric (headline ones first, marked *) for the base model (when scored) and
-    the adapter, with the change and whether it is better or worse (the direction is the metric's own)."""
-    from kwanzaa_hub.contract.metrics import registry
+    the adapter, with the change and whether it is better or worse (the direction is the metric's own; with the
+    per-example ``records``, a headline metric's label is the paired test's)."""
+    from kwanzaa_hub.contract.metrics import paired, registry
 
     runs = [m for m in ("base", "adapter") if any(k.startswith(f"{m}.") for k in metrics)]
     held = [f"{m}_constrained" for m in ("base", "adapter") if any(k.startswith(f"{m}_constrained.") for k in metrics)]
@@ -103,6 +104,7 @@ def metrics_table(metrics: dict[str, float], title: str = "eval") -> Table:
     for col in ("metric", *runs, *(["change", ""] if len(runs) == 2 else []), *(f"{h} (schema)" for h in held)):
         table.add_column(col, justify="left" if col in ("metric", "") else "right")
     last = (runs or held)[-1]
+    tested = paired.compare(records, records, old_run="base", new_run="adapter") if records and len(runs) == 2 else None
     for spec in registry.QUALITY:
         if f"{last}.{spec.name}" not in metrics:
             continue
@@ -111,7 +113,7 @@ def metrics_table(metrics: dict[str, float], title: str = "eval") -> Table:
         if len(runs) == 2:
             delta = metrics[f"adapter.{spec.name}"] - metrics[f"base.{spec.name}"]
             row += (
-                [f"{delta:+.3f}", registry.change_word(spec.name, delta)]
+                [f"{delta:+.3f}", paired.change_label(spec.name, delta, tested)]
                 if f"base.{spec.name}" in metrics
                 else ["-", ""]
             )
@@ -157,9 +159,13 @@ def versions_table(repo_id: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def diff_table(repo_id: str, old: str, new: str, rows: list[tuple[str, Any, Any]], *, per_category: bool) -> Table:
-    """Each quality metric of two versions, the change, and whether it is better or worse for that metric."""
+def diff_table(
+    repo_id: str, old: str, new: str, rows: list[tuple[str, Any, Any]], *, per_category: bool, comparisons=None
+) -> Table:
+    """Each quality metric of two versions, the change, and whether it is better or worse for that metric (for a
+    headline metric with per-example ``comparisons``: the paired test's label)."""
     from kwanzaa_hub.contract.metrics import registry
+    from kwanzaa_hub.contract.metrics.paired import change_label
 
     known = [(k, a, b) for k, a, b in rows if k.rsplit(".", 1)[-1] in registry.BY_NAME]
     known = [(k, a, b) for k, a, b in known if per_category or k.count(".") == 1]
@@ -176,6 +182,6 @@ def diff_table(repo_id: str, old: str, new: str, rows: list[tuple[str, Any, Any]
             "-" if a is None else f"{a:.3f}",
             "-" if b is None else f"{b:.3f}",
             f"{b - a:+.3f}" if numbers else "-",
-            registry.change_word(key, b - a) if numbers else "",
+            change_label(key, b - a, comparisons) if numbers else "",
         )
     return table

@@ -17,9 +17,10 @@ from typing import Any
 import yaml
 
 from kwanzaa_hub.config.params import Params
-from kwanzaa_hub.contract.metrics import registry
+from kwanzaa_hub.contract.metrics import paired, registry
 from kwanzaa_hub.errors import KwanzaaError
 from kwanzaa_hub.fs.ownership import CARD_SIGNATURE, without_machine_paths
+from kwanzaa_hub.hub.records import Results, compare_results
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"
 PROJECT_URL = "https://github.com/kwanzaa-hub/kwanzaa_hub"
@@ -45,10 +46,16 @@ class CardInputs:
     git_commit: str = ""
     lock: dict[str, str] = field(default_factory=dict)
     libraries: dict[str, str] = field(default_factory=dict)
+    records: list[dict[str, Any]] | None = None  # this version's per-example records (eval/predictions.jsonl)
+    previous: Results | None = None  # the previous version's verified results; None for the first version
 
 
 def _read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _read_records(path: Path) -> list[dict[str, Any]] | None:
+    return paired.parse_records(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else None
 
 
 def provenance(root: Path = Path("."), tracked: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -102,6 +109,7 @@ def gather(params: Params, adapter_sha256: str = "", root: Path = Path(".")) -> 
         train_report=_read_json(root / params.train.report),
         eval_report=_read_json(root / params.eval.report),
         adapter_sha256=adapter_sha256,
+        records=_read_records(root / params.eval.predictions_file),
         **provenance(root, tracked),
     )
 
@@ -224,6 +232,9 @@ def build_card(inputs: CardInputs) -> Any:
         if s in inputs.data_report
     ]
     metric_rows = []
+    base_vs_adapter = (
+        paired.compare(inputs.records, inputs.records, old_run="base", new_run="adapter") if inputs.records else None
+    )
     for name in names:
         a, b = m[f"adapter.{name}"], m.get(f"base.{name}")
         metric_rows.append(
@@ -231,7 +242,7 @@ def build_card(inputs: CardInputs) -> Any:
                 "name": ("**" + name + "**") if registry.spec(name).headline else name,
                 "adapter": f"{a:.3f}",
                 "base": "—" if b is None else f"{b:.3f}",
-                "change": "—" if b is None else f"{a - b:+.3f} ({registry.change_word(name, a - b)})",
+                "change": "—" if b is None else f"{a - b:+.3f} ({paired.change_label(name, a - b, base_vs_adapter)})",
                 "constrained": "—"
                 if f"adapter_constrained.{name}" not in m
                 else f"{m[f'adapter_constrained.{name}']:.3f}",
@@ -271,6 +282,8 @@ def build_card(inputs: CardInputs) -> Any:
         total_params=t.get("total_params", "?"),
         param_rows=param_rows,
         metric_rows=metric_rows,
+        tested=paired.LEVEL if base_vs_adapter else "",
+        since=changes_since(inputs),
         speed=", ".join(
             f"{r} {inputs.eval_report[r]['tokens_per_s']:.0f}" for r in ("base", "adapter") if r in inputs.eval_report
         ),
@@ -283,6 +296,38 @@ def build_card(inputs: CardInputs) -> Any:
         adapter_sha256=inputs.adapter_sha256 or "n/a",
         libraries=", ".join(f"{k} {v}" for k, v in inputs.libraries.items()),
     )
+
+
+def changes_since(inputs: CardInputs) -> dict[str, Any]:
+    """The card's "Changes since vN-1": per headline metric of the adapter, the previous and this version's value,
+    the change with its paired-test label and the fixed / broken answers. The first version says there is none."""
+    prev = inputs.previous
+    if prev is None:
+        return {"title": "Changes since the previous version", "note": "This is the first version: none to compare."}
+    comparisons = compare_results(prev, Results(inputs.params.hub.version, inputs.metrics, inputs.records))
+    rows = []
+    for name in registry.HEADLINE:
+        a, b = prev.metrics.get(f"adapter.{name}"), inputs.metrics.get(f"adapter.{name}")
+        if a is None or b is None:
+            continue
+        c = comparisons[name] if comparisons else None
+        rows.append(
+            {
+                "name": name,
+                "old": f"{a:.3f}",
+                "new": f"{b:.3f}",
+                "change": f"{b - a:+.3f} ({paired.change_label(name, b - a, comparisons)})",
+                "fixed": len(c.fixed) if c else "—",
+                "broken": len(c.broken) if c else "—",
+                "evidence": c.evidence if c else "—",
+            }
+        )
+    note = (
+        f"Compared with {prev.name}: {paired.LEVEL}."
+        if comparisons
+        else f"{prev.missing}: headline changes only, no paired test."
+    )
+    return {"title": f"Changes since {prev.name}", "note": note, "previous": prev.name, "rows": rows}
 
 
 def hub_layout_schema() -> str:

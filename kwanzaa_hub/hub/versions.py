@@ -26,6 +26,8 @@ REPO_LAYOUT = {
     "params": "params.yaml",
     #: the decoding schema a server enforces (vLLM ``response_format``, llama.cpp ``json_schema``, ``ask``)
     "decoding_schema": "answer.schema.json",
+    #: per-example records (id, category, each run's generation, stop reason, scores): ``diff --examples``
+    "predictions": "eval/predictions.jsonl",
 }
 
 
@@ -106,12 +108,18 @@ def owned_files(repo_id: str, head: str, current: list[str], retry: RetryPolicy 
     return set(previous) | {MANIFEST, CARD_FILE}
 
 
+class UnknownVersion(HubError):
+    """The repo has no such tag: bad input (exit 2), not a failure of the Hub."""
+
+    exit_code = 2
+
+
 def resolve_version(repo_id: str, version: str) -> str:
     """The commit the tag ``version`` points to now (a ``HubError`` naming the versions when it does not exist)."""
     found = tags(repo_id)
     if version not in found:
         known = ", ".join(sorted(found, key=_version_key)) or "none yet"
-        raise HubError(
+        raise UnknownVersion(
             f"{repo_id} has no version {version!r} (versions: {known}); list them with `kwanzaa-hub versions {repo_id}`"
         )
     return found[version]
@@ -186,13 +194,22 @@ def metric_diff(repo_id: str, old: str, new: str) -> list[tuple[str, float | Non
     eval details (every metric per category) where the version has them."""
 
     def numbers(version: str) -> dict[str, float]:
-        found = _numbers(read_json(repo_id, REPO_LAYOUT["metrics"], version))
-        details = read_json(repo_id, REPO_LAYOUT["eval_details"], version, missing_ok=True)
-        if isinstance(details, dict):
-            found = {**_numbers(details.get("metrics")), **found}
-        return found
+        metrics = read_json(repo_id, REPO_LAYOUT["metrics"], version)
+        return metric_numbers(metrics, read_json(repo_id, REPO_LAYOUT["eval_details"], version, missing_ok=True))
 
-    a, b = numbers(old), numbers(new)
+    return metric_rows(numbers(old), numbers(new))
+
+
+def metric_numbers(metrics: Any, details: Any = None) -> dict[str, float]:
+    """A version's numeric metrics: ``metrics.json``, over every metric per category of its eval details."""
+    found = _numbers(metrics)
+    if isinstance(details, dict):
+        found = {**_numbers(details.get("metrics")), **found}
+    return found
+
+
+def metric_rows(a: dict[str, float], b: dict[str, float]) -> list[tuple[str, float | None, float | None]]:
+    """``(metric, old value, new value)`` for every metric in either set, sorted by name."""
     return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b))]
 
 

@@ -1,11 +1,13 @@
 """The ``push`` stage: model card, then one commit + an immutable tag on a private Hub repo, then a receipt.
 
 Phases of :func:`run`: collect the payload (adapter + tokenizer files, ``metrics.json``, the data, train and
-eval reports, the eval details, the decoding schema ``answer.schema.json``, the resolved params) -> render and
-check the card -> with no ``hub.repo_id``, stop there and say nothing was pushed -> preflight the token ->
-create the repo private or check its visibility -> commit and tag (a no-op when the tag already holds the same
-payload) -> write ``MODEL_CARD.md`` and ``reports/push.json``. Outputs are written only after the push
-succeeded, so DVC never caches a receipt for a push that did not happen.
+eval reports, the eval details, the per-example records ``eval/predictions.jsonl``, the decoding schema
+``answer.schema.json``, the resolved params) -> render and check the card -> with no ``hub.repo_id``, stop there
+and say nothing was pushed -> preflight the token -> create the repo private or check its visibility -> read the
+previous version's results (verified against its manifest) and render the card again with its "Changes since"
+section -> commit and tag (a no-op when the tag already holds the same payload) -> write ``MODEL_CARD.md`` and
+``reports/push.json``. Outputs are written only after the push succeeded, so DVC never caches a receipt for a
+push that did not happen.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_write_json, atomic_writ
 from kwanzaa_hub.fs.ownership import MARKER, claim_all, without_machine_paths
 from kwanzaa_hub.hub import card as card_mod
 from kwanzaa_hub.hub import client as hub
-from kwanzaa_hub.hub import publish, versions
+from kwanzaa_hub.hub import publish, records, versions
 from kwanzaa_hub.runtime.models import ADAPTER_FILES
 
 
@@ -45,6 +47,7 @@ def payload(params: Params, scratch: Path) -> dict[str, Path]:
         (layout["train_report"], params.train.report),
         (layout["eval_report"], params.eval.report),
         (layout["eval_details"], params.eval.details_file),
+        (layout["predictions"], params.eval.predictions_file),
         (layout["decoding_schema"], params.data.decoding_schema),
     ):
         if not Path(path).is_file():
@@ -85,6 +88,11 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
         )
         who = hub.preflight(h.repo_id)
         created = hub.ensure_repo(h.repo_id, private=h.private, allow_public=h.allow_public)
+        previous = records.previous_version(h.repo_id, h.version)
+        inputs.previous = records.version_results(h.repo_id, previous) if previous else None
+        card = card_mod.build_card(inputs)
+        text = str(card)
+        card_mod.check_card(text, inputs)
         hub.call(card.validate, what="validating the model card metadata", repo_id=h.repo_id, retry=retry)
         (scratch / versions.CARD_FILE).write_text(text, encoding="utf-8")
         files[versions.CARD_FILE] = scratch / versions.CARD_FILE

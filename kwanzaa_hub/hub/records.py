@@ -1,0 +1,121 @@
+"""A version's results for review: its metrics and per-example records, read from the Hub and checked against the
+version's manifest, or from the workspace's eval outputs (``diff --workspace``, before a push).
+
+A version pushed before versions carried ``eval/predictions.jsonl`` has metrics but no records; ``missing`` says
+so in one line, and the diff stays at the headline level.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kwanzaa_hub.config.params import Params
+from kwanzaa_hub.contract.metrics.paired import Comparison, compare, parse_records
+from kwanzaa_hub.errors import InputError
+from kwanzaa_hub.hub.client import call
+from kwanzaa_hub.hub.versions import (
+    MANIFEST,
+    REPO_LAYOUT,
+    _version_key,
+    check_manifest,
+    metric_numbers,
+    read_json,
+    resolve_version,
+    sha256_file,
+    tags,
+)
+
+
+@dataclass
+class Results:
+    """One side of a review: ``name`` (``v1`` or ``workspace``), its metrics and its per-example records."""
+
+    name: str
+    metrics: dict[str, float]
+    records: list[dict[str, Any]] | None
+    missing: str = ""  # why ``records`` is None
+
+
+def version_results(repo_id: str, version: str) -> Results:
+    """``repo_id@version``'s metrics and records, each file checked against the version's manifest. An unknown
+    version or a file whose sha256 differs from the manifest is an ``InputError``-class error (exit 2)."""
+    commit = resolve_version(repo_id, version)
+    where = f"{repo_id}@{version}"
+    manifest = check_manifest(read_json(repo_id, MANIFEST, commit), where)
+
+    def text(key: str) -> str | None:
+        return _verified_text(repo_id, commit, manifest, REPO_LAYOUT[key], where)
+
+    metrics = metric_numbers(_json(text("metrics"), where), _json(text("eval_details"), where))
+    predictions = text("predictions")
+    if predictions is None:
+        return Results(
+            version,
+            metrics,
+            None,
+            f"{where} was pushed before versions carried per-example records ({REPO_LAYOUT['predictions']} is not "
+            "in its manifest)",
+        )
+    return Results(version, metrics, parse_records(predictions, f"{where}:{REPO_LAYOUT['predictions']}"))
+
+
+def workspace_results(params: Params) -> Results:
+    """The workspace's eval outputs (``eval.metrics_file``, ``eval.details_file``, ``eval.predictions_file``)."""
+    e = params.eval
+    missing = [p for p in (e.metrics_file, e.predictions_file) if not Path(p).is_file()]
+    if missing:
+        raise InputError(f"{', '.join(missing)} not found: run `dvc repro eval` first")
+    details = Path(e.details_file)
+    metrics = metric_numbers(
+        _json(Path(e.metrics_file).read_text(encoding="utf-8"), e.metrics_file),
+        _json(details.read_text(encoding="utf-8"), e.details_file) if details.is_file() else None,
+    )
+    return Results(
+        "workspace", metrics, parse_records(Path(e.predictions_file).read_text(encoding="utf-8"), e.predictions_file)
+    )
+
+
+def compare_results(old: Results, new: Results, *, required: bool = False) -> dict[str, Comparison] | None:
+    """The adapter's headline metrics compared prompt by prompt (:func:`paired.compare`), or None when a side has no
+    records; with ``required`` (``diff --examples``) that is an ``InputError`` naming the side."""
+    lacking = next((r for r in (old, new) if r.records is None), None)
+    if lacking is None:
+        return compare(old.records, new.records)
+    if required:
+        raise InputError(f"{lacking.missing}: it has no examples to compare; run the diff without --examples")
+    return None
+
+
+def previous_version(repo_id: str, version: str) -> str | None:
+    """The newest tag before ``version`` (``v1`` before ``v2``), or None for the first version."""
+    earlier = [t for t in tags(repo_id) if _version_key(t) < _version_key(version)]
+    return max(earlier, key=_version_key) if earlier else None
+
+
+def _verified_text(repo_id: str, commit: str, manifest: dict[str, str], name: str, where: str) -> str | None:
+    """The text of ``name`` at ``commit`` after checking its sha256 against the manifest; None when not listed."""
+    from huggingface_hub import hf_hub_download
+
+    if name not in manifest:
+        return None
+    path = call(
+        hf_hub_download, repo_id, name, revision=commit, what=f"downloading {name}@{commit[:12]}", repo_id=repo_id
+    )
+    if sha256_file(path) != manifest[name]:
+        raise InputError(
+            f"{where}: {name} does not match the sha256 in {MANIFEST}; refusing it (delete the cached copy and "
+            "retry, or report a tampered repo)"
+        )
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _json(text: str | None, where: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc.msg}); refusing it") from None
