@@ -258,3 +258,19 @@ def test_the_card_labels_base_vs_adapter_by_the_paired_test(outputs):
     row = next(line for line in text.splitlines() if line.startswith("| **format_compliance**"))
     assert row == "| **format_compliance** | 0.250 | 0.750 | +0.500 (within noise (n = 8)) |"
     assert "exact sign test (McNemar)" in text and "This is the first version: none to compare." in text
+
+
+def test_diff_says_when_the_two_sides_were_scored_under_different_metric_definitions(outputs, hub, repo_id):
+    """v1's eval report names no metric definitions (definitions 1: every prompt); the workspace's names 2 (text
+    metrics over real references only): the diff says so in one line instead of comparing them silently."""
+    _write(outputs, V1)
+    push_stage.run(params_for(repo_id), retry=FAST)
+    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
+    alike = _invoke("diff", repo_id, "v1", "--workspace")
+    assert alike.exit_code == 0, alike.output
+    assert "metric definitions" not in alike.output
+    report = json.loads((outputs / "reports/eval.json").read_text())
+    (outputs / "reports/eval.json").write_text(json.dumps({**report, "metric_definitions": 2}))
+    unlike = _invoke("diff", repo_id, "v1", "--workspace")
+    assert unlike.exit_code == 0, unlike.output
+    assert "v1 was scored under metric definitions 1 and workspace under 2" in " ".join(unlike.output.split())

@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 from kwanzaa_hub.config.params import DEFAULT_CHAT_DATE
-from kwanzaa_hub.console import console, error
+from kwanzaa_hub.console import console, error, warn
 from kwanzaa_hub.errors import KwanzaaError
 
 app = typer.Typer(
@@ -277,6 +277,9 @@ def diff(
     b = records.workspace_results(load_params(params)) if workspace else records.version_results(repo_id, new)
     comparisons = records.compare_results(a, b, required=examples)
     note = LEVEL if comparisons else f"{(a if a.records is None else b).missing}: headline metrics only, no paired test"
+    if unlike := records.definitions_note(a, b):
+        warn(unlike)
+        note = f"{note}\n{unlike}"
     rows = review.headline_rows(a.metrics, b.metrics, comparisons)
     if md:
         print(

@@ -37,6 +37,27 @@ class Results:
     metrics: dict[str, float]
     records: list[dict[str, Any]] | None
     missing: str = ""  # why ``records`` is None
+    #: the metric definitions its eval scored under (``metric_definitions`` of its eval report; 1 before it was kept)
+    definitions: int = 1
+
+
+def definitions_of(report: Any) -> int:
+    """The metric definitions an eval report names (:data:`kwanzaa_hub.contract.metrics.suite.DEFINITIONS`); a report
+    of code before the field existed scored under definitions 1."""
+    value = report.get("metric_definitions") if isinstance(report, dict) else None
+    return value if isinstance(value, int) else 1
+
+
+def definitions_note(old: Results, new: Results) -> str | None:
+    """One line when the two sides were scored under different metric definitions (their numbers differ in what
+    they average over, so a change is not the model's alone), else None."""
+    if old.definitions == new.definitions:
+        return None
+    return (
+        f"{old.name} was scored under metric definitions {old.definitions} and {new.name} under {new.definitions}: "
+        "citation and grounding metrics average over different prompts (definitions 2: prompts with a real "
+        "reference only); rerun the eval of the older one with this code to compare like with like"
+    )
 
 
 def version_results(repo_id: str, version: str) -> Results:
@@ -50,6 +71,7 @@ def version_results(repo_id: str, version: str) -> Results:
         return _verified_text(repo_id, commit, manifest, REPO_LAYOUT[key], where)
 
     metrics = metric_numbers(_json(text("metrics"), where), _json(text("eval_details"), where))
+    definitions = definitions_of(_json(text("eval_report"), where))
     predictions = text("predictions")
     if predictions is None:
         return Results(
@@ -58,8 +80,11 @@ def version_results(repo_id: str, version: str) -> Results:
             None,
             f"{where} was pushed before versions carried per-example records ({REPO_LAYOUT['predictions']} is not "
             "in its manifest)",
+            definitions,
         )
-    return Results(version, metrics, parse_records(predictions, f"{where}:{REPO_LAYOUT['predictions']}"))
+    return Results(
+        version, metrics, parse_records(predictions, f"{where}:{REPO_LAYOUT['predictions']}"), definitions=definitions
+    )
 
 
 def workspace_results(params: Params) -> Results:
@@ -73,8 +98,12 @@ def workspace_results(params: Params) -> Results:
         _json(Path(e.metrics_file).read_text(encoding="utf-8"), e.metrics_file),
         _json(details.read_text(encoding="utf-8"), e.details_file) if details.is_file() else None,
     )
+    report = Path(e.report)
     return Results(
-        "workspace", metrics, parse_records(Path(e.predictions_file).read_text(encoding="utf-8"), e.predictions_file)
+        "workspace",
+        metrics,
+        parse_records(Path(e.predictions_file).read_text(encoding="utf-8"), e.predictions_file),
+        definitions=definitions_of(_json(report.read_text(encoding="utf-8"), e.report) if report.is_file() else None),
     )
 
 
