@@ -53,9 +53,24 @@ def _source(source: str) -> dict:
     return {"publisher": name, "year": int(year.rstrip(")"))}
 
 
+def _bad(tmp_path: Path, name: str, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
 @pytest.mark.parametrize(
     "case",
-    ["missing file", "no content", "empty question", "adapter and repo"],
+    [
+        "missing file",
+        "no content",
+        "empty question",
+        "adapter and repo",
+        "latin-1 file",
+        "nested too deep",
+        "no tokens",
+        "negative tokens",
+    ],
 )
 def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -65,6 +80,10 @@ def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_pa
         "no content": ["When?", "--docs", str(_docs(tmp_path, [{"title": "x", "content": " "}], jsonl=True))],
         "empty question": ["  ", "--docs", str(docs)],
         "adapter and repo": ["When?", "--docs", str(docs), "--adapter", "models/adapter", "--repo", "a/b"],
+        "latin-1 file": ["When?", "--docs", _bad(tmp_path, "l1.json", '[{"content": "Caf\u00e9"}]'.encode("latin-1"))],
+        "nested too deep": ["When?", "--docs", _bad(tmp_path, "deep.json", b"[" * 100_000 + b"]" * 100_000)],
+        "no tokens": ["When?", "--docs", str(docs), "--max-new-tokens", "0"],
+        "negative tokens": ["When?", "--docs", str(docs), "--max-new-tokens", "-5"],
     }[case]
     result = CliRunner().invoke(app, ["ask", *args])
     assert result.exit_code == 2, result.output
@@ -76,6 +95,10 @@ def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_pa
         "no content": "docs.jsonl:1: the document has no content",
         "empty question": "the question is empty",
         "adapter and repo": "--adapter and --repo both given",
+        "latin-1 file": "l1.json: not UTF-8 text (byte 17 is 0xe9)",
+        "nested too deep": "deep.json: the JSON is nested too deeply",
+        "no tokens": "--max-new-tokens 0: give a positive number",
+        "negative tokens": "--max-new-tokens -5: give a positive number",
     }[case]
     assert expected in lines[0]
 
@@ -160,7 +183,32 @@ def test_ask_answers_under_the_request_schema_that_the_schema_command_prints(out
     if not documents:
         from kwanzaa_hub.contract.answer import extract_citations
 
+        assert "holds no documents: answering as if nothing was retrieved" in " ".join(result.stderr.split())
         assert data["sources"] == [] and data["retrieval_summary"]["results"] == []
         assert extract_citations(data["answer"]["text"]) == []
     static = json.loads((outputs / "reports/answer.schema.json").read_text())
     assert schema != static and _valid(result.stdout, static)  # narrower than the version's schema, within it
+
+
+def test_a_byte_order_mark_is_accepted_and_an_empty_file_is_nothing_retrieved(tmp_path):
+    from kwanzaa_hub.contract.documents import load_documents
+
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(DOCS).encode())
+    assert [d.url for d in load_documents(path)] == [DOCS[0]["url"]]
+    path.write_bytes(b"  \n")
+    assert load_documents(path) == []
+
+
+@pytest.mark.slow
+def test_a_prompt_longer_than_the_base_models_context_exits_2_with_the_counts(outputs):
+    from transformers import AutoConfig
+
+    context = AutoConfig.from_pretrained(outputs / "models/base").max_position_embeddings
+    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
+    long = [{**DOCS[0], "content": "Umoja means unity. " * (context // 2)}]
+    result = CliRunner().invoke(app, ["ask", "When?", "--docs", str(_docs(outputs, long)), "--max-new-tokens", "64"])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    line = " ".join(result.stderr.split())
+    assert f"over the base model's context of {context:,}" in line and "--max-new-tokens 64" in line

@@ -189,7 +189,12 @@ def ask(
         raise InputError("--adapter and --repo both given: answer with a local adapter folder or a pushed version")
     if not question.strip():
         raise InputError("the question is empty: pass the question to answer")
+    if max_new_tokens < 1:
+        raise InputError(f"--max-new-tokens {max_new_tokens}: give a positive number of tokens")
     documents = ask_mod.load_documents(docs)  # bad documents fail before any model loads
+    if not documents:
+        how = "is empty" if not docs.read_bytes().strip() else "holds no documents"
+        warn(f"{docs} {how}: answering as if nothing was retrieved (no sources, no citations)")
     p = load_params(params)
     loaded = ask_mod.load_model(
         adapter=None if repo else (adapter or Path(p.train.output_dir)),
@@ -197,7 +202,7 @@ def ask(
         version=version,
         base=base or p.model.base,
         revision=p.model.revision,
-        schema_file=p.data.decoding_schema,
+        schema_file=None if repo else p.data.decoding_schema,  # a version's own schema, never the workspace's
     )
     text = ask_mod.answer(
         loaded, question, documents, free=free, max_new_tokens=max_new_tokens, chat_date=p.model.chat_date

@@ -47,11 +47,27 @@ def from_dicts(documents: Sequence[Any]) -> list[RetrievedDoc]:
 
 def load_documents(path: str | Path) -> list[RetrievedDoc]:
     """Documents from a JSON file (a list of objects, or ``{"documents": [...]}``) or a ``.jsonl`` file (one object
-    a line), in retrieval order. An empty list is a retrieval that found nothing."""
+    a line), in retrieval order. An empty list, or an empty file, is a retrieval that found nothing. A file that is
+    not UTF-8, or JSON nested past Python's recursion limit, is an ``InputError``."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"--docs {path}: file not found")
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark is accepted, as the data stage accepts it
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x}); save the documents as UTF-8 JSON"
+        ) from None
+    if not text.strip():
+        return []
+    try:
+        return _parse(path, text)
+    except RecursionError:
+        raise InputError(f"{path}: the JSON is nested too deeply to be a list of documents") from None
+
+
+def _parse(path: Path, text: str) -> list[RetrievedDoc]:
     items: list[tuple[str, Any]] = []
     if path.suffix.lower() == ".jsonl":
         for n, line in enumerate(text.splitlines(), 1):

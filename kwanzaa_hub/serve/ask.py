@@ -131,7 +131,10 @@ def answer(
     from kwanzaa_hub.config.params import DEFAULT_CHAT_DATE
     from kwanzaa_hub.runtime.generate import generate
 
+    if max_new_tokens < 1:
+        raise InputError(f"--max-new-tokens {max_new_tokens}: give a positive number of tokens")
     chat = messages(question, docs, persona)
+    check_context(loaded, chat, chat_date or DEFAULT_CHAT_DATE, max_new_tokens)
     if not free and loaded.schema is None:
         raise InputError(
             f"no decoding schema for this adapter ({SCHEMA_FILE} is not in the version or folder, and no "
@@ -156,6 +159,23 @@ def answer(
             "is cut short; raise --max-new-tokens for the whole answer"
         )
     return gen.texts[0]
+
+
+def check_context(loaded: Loaded, chat: list[dict[str, str]], chat_date: str, max_new_tokens: int) -> int:
+    """The prompt's length in tokens; an ``InputError`` (with the counts) when it and ``max_new_tokens`` do not fit
+    the base model's context, before any generation."""
+    from kwanzaa_hub.runtime import chat as chat_mod
+
+    context = getattr(loaded.model.config, "max_position_embeddings", None)
+    prompt = len(
+        loaded.tokenizer(chat_mod.render_text(loaded.tokenizer, chat, chat_date), add_special_tokens=False)["input_ids"]
+    )
+    if context and prompt + max_new_tokens > context:
+        raise InputError(
+            f"the prompt is {prompt:,} tokens and --max-new-tokens {max_new_tokens:,}: together over the base model's "
+            f"context of {context:,}; pass fewer or shorter documents, or a smaller --max-new-tokens"
+        )
+    return prompt
 
 
 def ask(
