@@ -4,6 +4,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -52,6 +53,9 @@ def _run(project, *args):
     return proc.returncode, proc.stdout + proc.stderr
 
 
+TEAM_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "kwanzaa-data" / "answer_json.schema.json"
+
+
 @pytest.mark.slow
 def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_project, hub, repo_id):
     """data -> train -> eval -> push v1; changed params -> v2; diff; immutability; privacy; no token anywhere."""
@@ -71,6 +75,7 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
             "eval.max_new_tokens": 8,
             "eval.allow_truncation": True,
             "eval.batch_size": 8,
+            "eval.team_schema": str(TEAM_SCHEMA) if TEAM_SCHEMA.is_file() else "",
             "hub.repo_id": repo_id,
         }
     )
@@ -121,6 +126,17 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
         assert m[f"{run}.truncated_rate"] == round(cut / 24, 4) and report[run]["stop_reasons"]["length"] == cut
         assert report[run]["ms_per_token"] > 0 and report[run]["ms_per_step"] > 0
     assert set(report["constrained_cost"]) == set(report["constrained_cost_per_step"]) == {"base", "adapter"}
+    # the metric definitions, the n behind each metric and what each constrained run's request schemas cost
+    from kwanzaa_hub.contract.metrics import suite
+
+    references = [r["reference"] for r in rows]
+    assert report["metric_definitions"] == details["metric_definitions"] == suite.DEFINITIONS
+    assert report["n"] == suite.metric_n(references) and report["n"]["all_prompts"] == 24
+    assert set(report["request_schema"]) == {"base_constrained", "adapter_constrained"}
+    assert all(c["requests"] == 24 and c["ms_per_request"] > 0 for c in report["request_schema"].values())
+    if TEAM_SCHEMA.is_file():  # scored beside format_compliance for every run
+        assert all(0.0 <= m[f"{run}.team_schema_valid"] <= 1.0 for run in registry.RUNS)
+        assert report["team_schema"]["sha256"]
     assert list(headline)[:6] == [
         f"adapter.{k}"
         for k in (

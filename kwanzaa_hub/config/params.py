@@ -340,6 +340,7 @@ class Params(_Section):
             ("data.train_file", str(Path(d.train_file).parent)),
             ("data.eval_file", str(Path(d.eval_file).parent)),
             ("train.accelerate_config", self.train.accelerate_config),
+            ("eval.team_schema", self.eval.team_schema),
         ]
         if base.lower().endswith(".gguf") or base.count("/") != 1 or Path(base).exists():
             items.append(("model.base", base))  # a local folder or file, not a Hub id
