@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kwanzaa_hub.stages import data as data_stage
 from tests.conftest import write_jsonl
 
@@ -73,3 +75,43 @@ def test_the_data_stage_reports_samples_holding_special_token_text(
     report = data_stage.run(_params(tmp_path), tokenizer=tiny_tokenizer).report
     assert report["special_token_text"] == [f"{tmp_path / 'train.jsonl'}:5"]
     assert any("train.jsonl:5: holds the text of special tokens" in w for w in report["warning_list"])
+
+
+# ---- a Hub that accepts the connection and never answers ----------------------------------------------------------
+
+
+def test_a_hub_that_never_answers_ends_in_exit_1_with_one_line_after_the_retry_budget(hub, repo_id, monkeypatch):
+    import time
+
+    from typer.testing import CliRunner
+
+    from kwanzaa_hub.cli.app import app
+    from kwanzaa_hub.hub import client as hub_mod
+    from tests.helpers import FAST
+
+    hub_mod.ensure_repo(repo_id, private=True, allow_public=False)
+    monkeypatch.setattr(hub_mod, "DEFAULT_RETRY", FAST)
+    monkeypatch.setenv("KWANZAA_HUB_READ_TIMEOUT", "0.5")
+    hub.inject("GET", r"/refs$", action="hang", hang_s=5, times=99)
+    start = time.monotonic()
+    result = CliRunner().invoke(app, ["versions", repo_id])
+    seconds = time.monotonic() - start
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    stops = [line for line in result.output.splitlines() if line.startswith("error")]
+    assert len(stops) == 1 and "did not answer within 0.5 s" in result.output
+    assert seconds < 15  # FAST's 4 tries of 0.5 s and its short backoff, not forever
+    assert sum(1 for method, path, _ in hub.log if path.endswith("/refs") and method == "GET") >= FAST.attempts
+
+
+def test_hub_timeouts_are_read_from_the_environment_and_bad_values_refused(monkeypatch):
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.runtime import hubhttp
+
+    monkeypatch.setenv(hubhttp.CONNECT_ENV, "3")
+    monkeypatch.delenv(hubhttp.READ_ENV, raising=False)
+    assert hubhttp.timeouts() == (3.0, 60.0)
+    for bad in ("0", "-1", "nan", "soon"):
+        monkeypatch.setenv(hubhttp.READ_ENV, bad)
+        with pytest.raises(InputError, match=hubhttp.READ_ENV):
+            hubhttp.timeouts()

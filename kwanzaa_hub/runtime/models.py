@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kwanzaa_hub.errors import InputError, KwanzaaError
+from kwanzaa_hub.runtime.hubhttp import with_timeouts
 
 #: What an adapter folder must hold (the tokenizer files travel beside them).
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -122,6 +123,7 @@ def check_access(base: str, revision: str = "main") -> None:
     if not is_hub_id(base) or constants.HF_HUB_OFFLINE:  # offline: the cached copy is all there is to use
         return
 
+    with_timeouts()
     try:
         HfApi().auth_check(base)
     except Exception as exc:
@@ -146,6 +148,7 @@ def from_pretrained(loader: Any, base: str, revision: str = "main", **kwargs: An
     """``loader.from_pretrained`` on the resolved base (Hub id, directory or converted GGUF); the revision
     applies to Hub ids only, and Hub failures become an error that says how to fix them."""
     resolved = resolve_base(base)
+    with_timeouts()
     try:
         return loader.from_pretrained(resolved, revision=None if Path(resolved).exists() else revision, **kwargs)
     except Exception as exc:
@@ -215,6 +218,7 @@ def hub_commit(base: str, revision: str) -> str:
         )
     from huggingface_hub import HfApi
 
+    with_timeouts()
     try:
         return HfApi().model_info(base, revision=revision).sha
     except Exception as exc:
