@@ -115,3 +115,90 @@ def test_hub_timeouts_are_read_from_the_environment_and_bad_values_refused(monke
         monkeypatch.setenv(hubhttp.READ_ENV, bad)
         with pytest.raises(InputError, match=hubhttp.READ_ENV):
             hubhttp.timeouts()
+
+
+# ---- a moved tag, an altered file: every read of a version checks it against its manifest and record --------------
+
+
+def _two_versions(outputs, tiny_model_dir, repo_id) -> tuple[dict, dict]:
+    from kwanzaa_hub.stages import push as push_stage
+    from tests.helpers import FAST, METRICS, params_for, write_outputs
+
+    first = push_stage.run(params_for(repo_id), retry=FAST)
+    write_outputs(outputs, tiny_model_dir, seed=1, metrics={**METRICS, "adapter.format_compliance": 0.9})
+    second = push_stage.run(params_for(repo_id, "v2"), retry=FAST)
+    return first, second
+
+
+def _stops(result, code: int | None = None) -> str:
+    """The message of a command that stopped (exit ``code``, or any non-zero): one ``error:`` line (and the hint
+    below it), no traceback."""
+    assert (result.exit_code == code) if code is not None else result.exit_code not in (0, None), result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    return result.output
+
+
+def test_a_tag_moved_onto_another_versions_commit_is_refused_by_pull_load_and_diff(
+    outputs, hub, repo_id, tiny_model_dir, tmp_path
+):
+    from typer.testing import CliRunner
+
+    from kwanzaa_hub.cli.app import app
+    from kwanzaa_hub.hub import versions as hub_versions
+    from kwanzaa_hub.hub.pull import load
+
+    _, second = _two_versions(outputs, tiny_model_dir, repo_id)
+    with hub.store.lock:
+        repo = hub.store.get(repo_id)
+        repo["tags"]["v1"] = second["commit"]
+        hub.store.put(repo_id, repo)
+    runner = CliRunner()
+    out = tmp_path / "pulled"
+    line = _stops(runner.invoke(app, ["pull", repo_id, "--version", "v1", "--out", str(out)]))
+    assert "the tag v1 points to a commit whose own params name version 'v2'" in line and not out.exists()
+    with pytest.raises(hub_versions.VersionAltered, match="tag v1"):
+        load(repo_id, "v1", base_model=str(tiny_model_dir))
+    assert "tag v1" in _stops(runner.invoke(app, ["diff", repo_id, "v1", "v2"], terminal_width=200))
+    listed = runner.invoke(app, ["versions", repo_id], terminal_width=200)
+    assert listed.exit_code == 0 and "refused: " in listed.output and "the tag v1 points" in listed.output
+    assert runner.invoke(app, ["pull", repo_id, "--version", "v2", "--out", str(out)]).exit_code == 0
+
+
+def test_an_altered_metrics_file_on_the_hub_is_refused_by_diff_and_flagged_by_versions(
+    outputs, hub, repo_id, tiny_model_dir
+):
+    from typer.testing import CliRunner
+
+    from kwanzaa_hub.cli.app import app
+
+    _, second = _two_versions(outputs, tiny_model_dir, repo_id)
+    runner = CliRunner()
+    with hub.store.lock:
+        repo = hub.store.get(repo_id)
+        altered = json.dumps({"adapter.format_compliance": 0.99, "adapter.citation_f1": 0.99}).encode()
+        repo["commits"][second["commit"]]["files"]["metrics.json"].update(hub.store.put_blob(altered))
+        hub.store.put(repo_id, repo)
+    line = _stops(runner.invoke(app, ["diff", repo_id, "v1", "v2"], terminal_width=200), 1)
+    assert "v2: metrics.json on the Hub is not the file its kwanzaa_manifest.json lists" in line
+    listed = runner.invoke(app, ["versions", repo_id], terminal_width=200)
+    assert listed.exit_code == 0, listed.output
+    assert "v2: metrics.json on the Hub is not the file" in listed.output
+    assert "0.990" not in listed.output and "0.750" in listed.output
+
+
+def test_diff_reads_version_tags_only_and_unknown_names_exit_2(outputs, hub, repo_id, tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from kwanzaa_hub.cli.app import app
+
+    first, _ = _two_versions(outputs, tiny_model_dir, repo_id)
+    runner = CliRunner()
+    for other in ("main", first["commit"]):
+        line = _stops(runner.invoke(app, ["diff", repo_id, "v1", other], terminal_width=200), 2)
+        assert f"has no version {other!r}" in line
+    assert "has no version 'v9'" in _stops(
+        runner.invoke(app, ["pull", repo_id, "--version", "v9", "--out", str(tmp_path / "x")]), 2
+    )
+    assert "does not exist" in _stops(runner.invoke(app, ["versions", "tester/no-such-repo"]), 2)

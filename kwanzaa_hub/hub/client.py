@@ -197,7 +197,10 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
     if said and said not in detail:
         detail = f"{detail.rstrip(': ')}: {said}"  # the Hub's own words ("see the Hub's answer" points here)
     detail = scrub(" ".join(detail.split()))
-    return HubError(f"{what} failed ({status or type(exc).__name__}): {detail}\n  {hint}")
+    failed = HubError(f"{what} failed ({status or type(exc).__name__}): {detail}\n  {hint}")
+    if isinstance(exc, (RepositoryNotFoundError, RevisionNotFoundError)) and status != 401:
+        failed.exit_code = 2  # a repo or version name to fix (or a token to give), not a Hub failure
+    return failed
 
 
 def call(
