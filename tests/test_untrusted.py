@@ -202,3 +202,28 @@ def test_diff_reads_version_tags_only_and_unknown_names_exit_2(outputs, hub, rep
         runner.invoke(app, ["pull", repo_id, "--version", "v9", "--out", str(tmp_path / "x")]), 2
     )
     assert "does not exist" in _stops(runner.invoke(app, ["versions", "tester/no-such-repo"]), 2)
+
+
+# ---- an adapter is scored on the base it was trained on --------------------------------------------------------------
+
+
+def test_eval_stops_when_the_local_base_was_rebuilt_since_training(tmp_path, monkeypatch, tiny_model_dir):
+    import shutil
+
+    from kwanzaa_hub.config.params import parse_params
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.runtime.models import base_identity
+    from kwanzaa_hub.stages.eval import load_models
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(tiny_model_dir, "models/base")
+    report = tmp_path / "reports/train.json"
+    report.parent.mkdir()
+    report.write_text(json.dumps({"base_model": {"name": "models/base", **base_identity("models/base")}}))
+    params = parse_params({"model": {"base": "models/base"}})
+    load_models(params, str(tiny_model_dir))  # the base it was trained on: loads
+
+    config = tmp_path / "models/base/config.json"  # rebuilt in place: other weights, or only another config
+    config.write_text(config.read_text().replace('"rms_norm_eps"', '"rope_theta_unused": 1, "rms_norm_eps"'))
+    with pytest.raises(InputError, match=r"models/base \(local [0-9a-f]{12}\) is not the base the adapter was trained"):
+        load_models(params, str(tiny_model_dir))  # before any model loads; InputError: exit 2, one line

@@ -202,6 +202,32 @@ def base_identity(base: str, revision: str = "main") -> dict[str, str]:
     return {"kind": "hub", "revision": revision, "commit": hub_commit(base, revision)}
 
 
+def check_trained_base(base: str, revision: str, train_report: str | Path) -> None:
+    """Stop (exit 2) when the base model about to load is not the one the adapter was trained on, as the train
+    report's ``base_model`` identity recorded it: a local folder or GGUF file rebuilt in place (edited into
+    params.yaml by hand, named with ``~``, set before it existed), or a Hub base swapped for a local one. A Hub base
+    is loaded at the very commit it was trained on, so its weights need no second look. A report without an
+    identity (older code) is not checked."""
+    import json
+
+    path = Path(train_report)
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("base_model") or {}
+    except (OSError, ValueError, AttributeError):
+        return  # no report (eval of an adapter trained elsewhere) or one this check cannot read
+    kind = recorded.get("kind")
+    if kind not in ("hub", "local", "gguf") or (kind == "hub" and is_hub_id(base)):
+        return
+    now = base_identity(base, revision)
+    if (now.get("kind"), now.get("sha256")) != (kind, recorded.get("sha256")):
+        trained = recorded.get("commit") or str(recorded.get("sha256", ""))[:12]
+        found = now.get("commit") or now.get("sha256", "")[:12]
+        raise InputError(
+            f"model.base: {base} ({now['kind']} {found}) is not the base the adapter was trained on ({kind} "
+            f"{trained}, recorded in {path}): run `dvc repro train` to train on it, or put the trained base back"
+        )
+
+
 def hub_commit(base: str, revision: str) -> str:
     """The commit ``revision`` of the Hub model ``base`` points to now (offline: the one the cache recorded)."""
     from huggingface_hub import constants
