@@ -227,3 +227,23 @@ def test_eval_stops_when_the_local_base_was_rebuilt_since_training(tmp_path, mon
     config.write_text(config.read_text().replace('"rms_norm_eps"', '"rope_theta_unused": 1, "rms_norm_eps"'))
     with pytest.raises(InputError, match=r"models/base \(local [0-9a-f]{12}\) is not the base the adapter was trained"):
         load_models(params, str(tiny_model_dir))  # before any model loads; InputError: exit 2, one line
+
+
+# ---- a folder made at the output path during the long work ----------------------------------------------------------
+
+
+def test_a_folder_made_at_the_out_path_during_a_slow_pull_is_not_replaced(tmp_path):
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.fs.atomic import atomic_dir
+
+    out = tmp_path / "pulled"
+    refused = pytest.raises(InputError, match="pulled/ exists and was not written by kwanzaa_hub")
+    with refused, atomic_dir(out, "pull") as tmp:
+        (tmp / "adapter_model.safetensors").write_text("new")
+        out.mkdir()  # meanwhile, a person puts their own work there
+        (out / "notes.txt").write_text("mine")
+    assert [p.name for p in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pulled"]  # the download was cleaned up
+    with atomic_dir(tmp_path / "fresh", "pull") as tmp:  # a path nobody touched meanwhile is written as before
+        (tmp / "a.txt").write_text("a")
+    assert (tmp_path / "fresh/a.txt").read_text() == "a"
