@@ -247,3 +247,58 @@ def test_a_folder_made_at_the_out_path_during_a_slow_pull_is_not_replaced(tmp_pa
     with atomic_dir(tmp_path / "fresh", "pull") as tmp:  # a path nobody touched meanwhile is written as before
         (tmp / "a.txt").write_text("a")
     assert (tmp_path / "fresh/a.txt").read_text() == "a"
+
+
+# ---- params: one YAML reading, no empty base, no lost update ------------------------------------------------------
+
+
+def _params_file(tmp_path):
+    from pathlib import Path
+
+    target = tmp_path / "params.yaml"
+    target.write_text((Path(__file__).parents[1] / "params.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    return target
+
+
+def test_set_refuses_an_empty_base_and_reads_yes_as_the_stages_do(tmp_path):
+    from kwanzaa_hub.config.edit import set_values
+    from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.errors import ParamsError
+
+    path = _params_file(tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(ParamsError, match="model.base: .*is empty"):
+        set_values(path, ["model.base="])
+    assert path.read_bytes() == before
+    path.write_text(path.read_text().replace("allow_truncation: false", "allow_truncation: yes"))
+    assert load_params(path).eval.allow_truncation is True  # how the stages (and DVC) read it
+    set_values(path, ["hub.version=v3"])  # `set` reads it the same way: no refusal of a value the stages take
+    assert load_params(path).hub.version == "v3" and "allow_truncation: yes" in path.read_text()
+
+
+def test_two_sets_at_once_lose_no_update(tmp_path):
+    import threading
+
+    from kwanzaa_hub.config.edit import set_values
+    from kwanzaa_hub.config.params import load_params
+
+    path = _params_file(tmp_path)
+    keys = {"train.seed": 7, "train.lora.r": 12, "eval.batch_size": 6, "train.logging_steps": 9}
+    errors: list = []
+
+    def setter(key: str, value: int) -> None:
+        try:
+            for step in range(value - 4, value + 1):
+                set_values(path, [f"{key}={step}"])
+        except Exception as exc:  # pragma: no cover - shown by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=setter, args=kv) for kv in keys.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    p = load_params(path)
+    assert (p.train.seed, p.train.lora.r, p.eval.batch_size, p.train.logging_steps) == tuple(keys.values())
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["params.yaml"]  # no lock file left behind

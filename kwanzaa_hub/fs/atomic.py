@@ -94,3 +94,21 @@ def all_or_nothing(*paths: str | Path) -> Iterator[None]:
             else:
                 p.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def exclusive(folder: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``flock`` on the folder itself: no lock file is left behind) while the
+    block runs: a second holder in any process waits for the first. Where ``flock`` does not exist (Windows), the
+    block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
