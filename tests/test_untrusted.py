@@ -302,3 +302,24 @@ def test_two_sets_at_once_lose_no_update(tmp_path):
     p = load_params(path)
     assert (p.train.seed, p.train.lora.r, p.eval.batch_size, p.train.logging_steps) == tuple(keys.values())
     assert sorted(f.name for f in tmp_path.iterdir()) == ["params.yaml"]  # no lock file left behind
+
+
+# ---- the Colab helper runs no shell text from the settings ------------------------------------------------------
+
+
+def test_the_colab_helper_runs_no_shell_text_from_its_settings_and_keeps_a_path_with_a_space(tmp_path, monkeypatch):
+    from kwanzaa_hub.cli import colab
+
+    monkeypatch.chdir(tmp_path)
+    url = "https://github.com/me/kwanzaa_hub.git"
+    for repo_id in ("me/kw;touch PWN", "me/kw $(touch PWN)", "me/kw\ntouch PWN"):
+        with pytest.raises(colab.Stop, match="Set REPO_ID") as exc:
+            colab.check_settings(url, repo_id, "v1")
+        assert "\n" not in str(exc.value)
+    with pytest.raises(colab.Stop, match="Set VERSION"):
+        colab.check_settings(url, "me/kw", "v1;touch PWN")
+    folder = tmp_path / "My Drive" / "kw;touch PWN"  # a Drive folder with a space (and worse) is one argument
+    colab.sh("mkdir -p {FOLDER}", FOLDER=str(folder))
+    assert folder.is_dir() and not (tmp_path / "PWN").exists()
+    with pytest.raises(colab.Stop, match="failed"):
+        colab.sh("test -d {FOLDER}", FOLDER=str(tmp_path / "nowhere; true"))
