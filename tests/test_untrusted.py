@@ -323,3 +323,18 @@ def test_the_colab_helper_runs_no_shell_text_from_its_settings_and_keeps_a_path_
     assert folder.is_dir() and not (tmp_path / "PWN").exists()
     with pytest.raises(colab.Stop, match="failed"):
         colab.sh("test -d {FOLDER}", FOLDER=str(tmp_path / "nowhere; true"))
+
+
+def test_the_card_names_a_local_base_in_plain_words(tmp_path, monkeypatch):
+    from kwanzaa_hub.hub.card import base_display, base_weights
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models/base").mkdir(parents=True)
+    (tmp_path / "tiny.gguf").write_bytes(b"GGUF")
+    assert base_display("models/base") == "`base` (a local model folder)"  # not "for **base**"
+    assert base_display("tiny.gguf") == "`tiny.gguf` (a local GGUF file)"
+    assert base_display("meta-llama/Llama-3.2-1B-Instruct") == "meta-llama/Llama-3.2-1B-Instruct"
+    local = base_weights({"base_model": {"name": "models/base", "kind": "local", "sha256": "ab12"}})
+    assert local == "sha256 `ab12` of the local folder models/base"  # not "the local local models/base"
+    gguf = base_weights({"base_model": {"name": "tiny.gguf", "kind": "gguf", "sha256": "cd34"}})
+    assert gguf == "sha256 `cd34` of the local GGUF file tiny.gguf"
