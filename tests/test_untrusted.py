@@ -338,3 +338,16 @@ def test_the_card_names_a_local_base_in_plain_words(tmp_path, monkeypatch):
     assert local == "sha256 `ab12` of the local folder models/base"  # not "the local local models/base"
     gguf = base_weights({"base_model": {"name": "tiny.gguf", "kind": "gguf", "sha256": "cd34"}})
     assert gguf == "sha256 `cd34` of the local GGUF file tiny.gguf"
+
+
+def test_the_train_and_preflight_lines_read_right_for_a_tiny_model():
+    from kwanzaa_hub.runtime import hardware
+
+    assert [hardware.human_count(n) for n in (1_235_814_400, 134_515_008, 1_050_624, 52_480)] == [
+        "1.24 B",
+        "135 M",
+        "1.1 M",
+        "52,480",
+    ]  # never "0.00 B parameters"
+    assert hardware.human_duration(0.3) == "under a minute"  # never "estimated about 1 s" for steps of 12 s
+    assert hardware.human_duration(75) == "about 75 s" and hardware.human_duration(600) == "about 10 minutes"
