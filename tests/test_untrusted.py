@@ -351,3 +351,34 @@ def test_the_train_and_preflight_lines_read_right_for_a_tiny_model():
     ]  # never "0.00 B parameters"
     assert hardware.human_duration(0.3) == "under a minute"  # never "estimated about 1 s" for steps of 12 s
     assert hardware.human_duration(75) == "about 75 s" and hardware.human_duration(600) == "about 10 minutes"
+
+
+def test_a_broken_adapter_config_is_one_line_not_a_traceback(outputs, hub, repo_id, tiny_model_dir):
+    from pathlib import Path
+
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.hub.pull import load
+    from kwanzaa_hub.stages import push as push_stage
+    from tests.helpers import FAST, params_for
+
+    Path("models/adapter/adapter_config.json").write_text('{"peft_type": "LORA", "r": 4', encoding="utf-8")
+    push_stage.run(params_for(repo_id), retry=FAST)
+    with pytest.raises(InputError, match=r"@v1: adapter_config.json is not a PEFT adapter config") as exc:
+        load(repo_id, "v1", base_model=str(tiny_model_dir))
+    assert "\n" not in str(exc.value)
+
+
+def test_a_deeply_nested_json_file_on_the_hub_is_refused_not_a_crash(hub, repo_id, tmp_path):
+    from huggingface_hub import HfApi
+
+    from kwanzaa_hub.hub import client as hub_mod
+    from kwanzaa_hub.hub import versions as hub_versions
+
+    api = HfApi()
+    api.create_repo(repo_id, private=True)
+    api.upload_file(
+        path_or_fileobj=b"[" * 100_000 + b"]" * 100_000, path_in_repo="kwanzaa_manifest.json", repo_id=repo_id
+    )
+    api.create_tag(repo_id, tag="v1")
+    with pytest.raises(hub_mod.HubError, match=r"kwanzaa_manifest.json is not valid JSON \(RecursionError"):
+        hub_versions.verified_download(repo_id, "v1", local_dir=tmp_path / "x")

@@ -18,6 +18,26 @@ from kwanzaa_hub.runtime.hubhttp import with_timeouts
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
+def adapter_base(folder: Path, where: str) -> str:
+    """The base model an adapter folder names (``adapter_config.json``'s ``base_model_name_or_path``); a one-line
+    ``InputError`` when the file is missing, not JSON, or names no base (never a traceback)."""
+    import json
+
+    try:
+        config = json.loads((Path(folder) / ADAPTER_FILES[0]).read_text(encoding="utf-8"))
+        base = config["base_model_name_or_path"]
+    except FileNotFoundError:
+        raise InputError(f"{where}: no {ADAPTER_FILES[0]}; this is not a PEFT adapter folder") from None
+    except (UnicodeDecodeError, ValueError, RecursionError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"{where}: {ADAPTER_FILES[0]} is not a PEFT adapter config naming its base model "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())})"
+        ) from None
+    if not isinstance(base, str) or not base.strip():
+        raise InputError(f"{where}: {ADAPTER_FILES[0]} names no base model (base_model_name_or_path)")
+    return base
+
+
 def is_gguf(base: str) -> bool:
     return base.lower().endswith(".gguf")
 
