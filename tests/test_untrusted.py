@@ -382,3 +382,23 @@ def test_a_deeply_nested_json_file_on_the_hub_is_refused_not_a_crash(hub, repo_i
     api.create_tag(repo_id, tag="v1")
     with pytest.raises(hub_mod.HubError, match=r"kwanzaa_manifest.json is not valid JSON \(RecursionError"):
         hub_versions.verified_download(repo_id, "v1", local_dir=tmp_path / "x")
+
+
+def test_plain_text_ids_follow_a_template_that_does_not_trim_the_text(tiny_model_dir):
+    """SmolLM2's ChatML template inserts each message as it is (Llama 3's trims it): both are kept apart."""
+    from transformers import AutoTokenizer
+
+    from kwanzaa_hub.runtime.chat import plain_text_ids, render_text
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok.chat_template = (
+        "{% for m in messages %}<|start_header_id|>{{ m['role'] }}\n{{ m['content'] }}<|eot_id|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|start_header_id|>assistant\n{% endif %}"
+    )
+    header = tok.convert_tokens_to_ids("<|start_header_id|>")
+    clean = _prompt(" Umoja means unity. ")
+    text = render_text(tok, clean, DATE, add_generation_prompt=True)
+    assert (
+        plain_text_ids(tok, clean, DATE, add_generation_prompt=True) == tok(text, add_special_tokens=False)["input_ids"]
+    )
+    assert plain_text_ids(tok, _prompt(FAKE_TURN), DATE, add_generation_prompt=True).count(header) == 3
