@@ -402,3 +402,21 @@ def test_plain_text_ids_follow_a_template_that_does_not_trim_the_text(tiny_model
         plain_text_ids(tok, clean, DATE, add_generation_prompt=True) == tok(text, add_special_tokens=False)["input_ids"]
     )
     assert plain_text_ids(tok, _prompt(FAKE_TURN), DATE, add_generation_prompt=True).count(header) == 3
+
+
+def test_versions_flags_a_tag_that_is_not_a_pushed_version_and_lists_the_rest(hub, repo_id, tmp_path):
+    from huggingface_hub import HfApi
+    from typer.testing import CliRunner
+
+    from kwanzaa_hub.cli.app import app
+
+    api = HfApi()
+    api.create_repo(repo_id, private=True)
+    api.upload_file(path_or_fileobj=b"# someone's notes\n", path_in_repo="notes.md", repo_id=repo_id)
+    api.create_tag(repo_id, tag="v1")
+    listed = CliRunner().invoke(app, ["versions", repo_id], terminal_width=200)
+    assert listed.exit_code == 0, listed.output
+    assert "refused: " in listed.output and "has no kwanzaa_manifest.json" in listed.output
+    out = tmp_path / "x"
+    pulled = CliRunner().invoke(app, ["pull", repo_id, "--version", "v1", "--out", str(out)])
+    assert "has no kwanzaa_manifest.json" in _stops(pulled, 1) and not out.exists()

@@ -45,7 +45,11 @@ def build_manifest(files: dict[str, Path]) -> dict[str, str]:
     return {name: sha256_file(path) for name, path in sorted(files.items()) if name != CARD_FILE}
 
 
-class VersionAltered(HubError):
+class VersionRefused(HubError):
+    """A version tag that leads to something this tool will not read: no manifest, a malformed one, pickles."""
+
+
+class VersionAltered(VersionRefused):
     """What a version tag leads to is not what was pushed as that version: a file that does not match the version's
     manifest, or a tag moved onto another version's commit."""
 
@@ -77,7 +81,7 @@ def _parse_json(path: Path, where: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise HubError(f"{where} is not valid JSON ({type(exc).__name__}: {exc}); refusing it") from None
+        raise VersionRefused(f"{where} is not valid JSON ({type(exc).__name__}: {exc}); refusing it") from None
 
 
 def read_json(
@@ -141,15 +145,15 @@ def verified_json(repo_id: str, version: str, commit: str, manifest: dict[str, s
 def check_manifest(data: Any, where: str) -> dict[str, str]:
     """``data`` as a manifest (``{path: sha256}``), or a ``HubError`` saying what is wrong with it."""
     if not isinstance(data, dict) or not data:
-        raise HubError(f"{where}: {MANIFEST} is not a non-empty object of file -> sha256; refusing this version")
+        raise VersionRefused(f"{where}: {MANIFEST} is not a non-empty object of file -> sha256; refusing this version")
     bad = [k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str) or not _SHA256.fullmatch(v)]
     if bad:
-        raise HubError(
+        raise VersionRefused(
             f"{where}: {MANIFEST} has entries that are not a 64-hex sha256: {bad[:5]}; refusing this version"
         )
     outside = [k for k in data if not _inside(k)]
     if outside:
-        raise HubError(
+        raise VersionRefused(
             f"{where}: {MANIFEST} names paths outside the download folder: {outside[:5]}; refusing this version"
         )
     return data
@@ -187,12 +191,17 @@ def resolve_version(repo_id: str, version: str) -> str:
 
 def remote_manifest(repo_id: str, revision: str) -> dict[str, str]:
     """The manifest at ``revision``, refusing versions that would need unsafe (pickle) files or lack safetensors."""
-    manifest = check_manifest(read_json(repo_id, MANIFEST, revision), f"{repo_id}@{revision}")
+    found = read_json(repo_id, MANIFEST, revision, missing_ok=True)
+    if found is None:
+        raise VersionRefused(f"{repo_id}@{revision} has no {MANIFEST}: not a version kwanzaa-hub pushed; refusing it")
+    manifest = check_manifest(found, f"{repo_id}@{revision}")
     unsafe = [p for p in manifest if p.lower().endswith(UNSAFE_SUFFIXES)]
     if unsafe:
-        raise HubError(f"{repo_id}@{revision} lists pickle files {unsafe}; refusing to load them (safetensors only)")
+        raise VersionRefused(
+            f"{repo_id}@{revision} lists pickle files {unsafe}; refusing to load them (safetensors only)"
+        )
     if "adapter_model.safetensors" not in manifest:
-        raise HubError(f"{repo_id}@{revision} has no adapter_model.safetensors; refusing to load it")
+        raise VersionRefused(f"{repo_id}@{revision} has no adapter_model.safetensors; refusing to load it")
     return manifest
 
 
@@ -239,7 +248,7 @@ def version_table(repo_id: str) -> list[dict[str, Any]]:
         try:
             checked = checked_version(repo_id, name, commit)
             metrics, problem = _numbers(verified_json(repo_id, name, *checked, REPO_LAYOUT["metrics"])), ""
-        except VersionAltered as exc:
+        except VersionRefused as exc:  # this version is flagged; the others are still listed
             metrics, problem = {}, str(exc)
         rows.append(
             {
