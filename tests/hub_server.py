@@ -11,7 +11,8 @@ anonymous and wrong-token requests with 401 ``RepoNotFound``, as the Hub does.
 
 Faults for reliability tests: ``server.inject(method, path_regex, status=..., times=1, headers=...)``
 answers matching requests with that status; ``action="reset"`` drops the connection after reading part of
-the request body; ``action="truncate"`` sends half a file under its full ``Content-Length``.
+the request body; ``action="truncate"`` sends half a file under its full ``Content-Length``; ``action="hang"``
+accepts the request and answers nothing for ``hang_s`` seconds.
 
 Standalone: ``python tests/hub_server.py --port 8999 --root /tmp/hub --token hf_xxx`` serves until
 interrupted; repos persist under ``--root``.
@@ -62,6 +63,8 @@ class Fault:
     times: int = 1
     headers: dict = field(default_factory=dict)
     action: str = "status"  # status | reset | truncate | echo_auth (an error quoting the Authorization header) | race
+    # | hang (read the request, answer nothing for ``hang_s`` seconds, then close: a Hub that never answers)
+    hang_s: float = 10.0
     race: str = ""  # action "race": the repo whose main gets another commit just before this request is served
 
 
@@ -263,6 +266,12 @@ class Handler(BaseHTTPRequestHandler):
             self.server.log.append((self.command, self.path, 0))
             self.close_connection = True
             self.connection.close()
+            return
+        if fault.action == "hang":
+            self._body()
+            self.server.log.append((self.command, self.path, 0))
+            time.sleep(fault.hang_s)
+            self.close_connection = True
             return
         if fault.action == "echo_auth":  # some proxies quote the request back in their error page
             self._body()

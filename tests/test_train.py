@@ -296,7 +296,8 @@ def test_the_line_before_training_says_device_precision_steps_and_time(prepared)
     trainer = qlora.build_trainer(params, plan(CPU))
     line = train_stage.summary_line(params, plan(CPU), CPU, trainer, None)
     assert line.startswith("train: test-cpu (cpu), fp32, 4-bit nf4, ")
-    assert "4 optimizer steps" in line and "tokens to train" in line and "estimated about" in line
+    assert "4 optimizer steps" in line and "tokens to train" in line
+    assert "estimated under a minute" in line  # a tiny model's steps: not "about 1 s"
 
 
 def test_the_sft_config_takes_run_control_but_no_recipe_key():

@@ -8,6 +8,7 @@ traceback. Outside Colab (the notebook test) ``google.colab`` is a stub module; 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -20,12 +21,19 @@ class Stop(SystemExit):
 
 
 def check_settings(repo_url: str, repo_id: str, version: str) -> None:
-    """The first cell's settings, before anything is cloned or installed."""
+    """The first cell's settings, before anything is cloned or installed, held to the params' own rules."""
+    from kwanzaa_hub.config.params import repo_id_problem, version_problem
+
     if PLACEHOLDER_URL in repo_url:
         raise Stop(f"Set REPO_URL in the first cell to your fork of kwanzaa_hub (it says {repo_url!r}), then Run all.")
-    if repo_id.startswith(PLACEHOLDER_REPO) or repo_id.count("/") != 1:
-        raise Stop(f"Set REPO_ID in the first cell to your private Hub repo, namespace/name (it says {repo_id!r}).")
-    if not version.startswith("v") or not version[1:].isdigit():
+    problem = repo_id_problem(repo_id)
+    if repo_id.startswith(PLACEHOLDER_REPO) or problem:
+        raise Stop(
+            f"Set REPO_ID in the first cell to your private Hub repo, namespace/name (it says {repo_id!r}"
+            + (f": {' '.join(problem.split())}" if problem else "")
+            + ")."
+        )
+    if version_problem(version):
         raise Stop(f"Set VERSION in the first cell to v1, v2, ... (it says {version!r}).")
 
 
@@ -73,12 +81,20 @@ def check_drive_remote(path: str, mount_point: str = "/content/drive") -> None:
         )
 
 
-def sh(command: str) -> None:
-    """Run a shell command with its output shown in the notebook; a failure stops the notebook."""
-    print(f"$ {command}", flush=True)
-    proc = subprocess.Popen(command, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+def sh(command: str, **values: str) -> None:
+    """Run a command with its output shown in the notebook; a failure stops the notebook.
+
+    No shell: the command is split into words first, then each ``{NAME}`` is filled in from ``values`` inside its
+    word, so a value with a space (a Drive folder) stays one argument, and one holding ``;`` or ``$(...)`` is
+    text, never a command."""
+    argv = [word.format(**values) for word in shlex.split(command)] if values else shlex.split(command)
+    print(f"$ {shlex.join(argv)}", flush=True)
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    except FileNotFoundError:
+        raise Stop(f"`{argv[0]}` is not installed here: run the set-up cell (1.) first.") from None
     assert proc.stdout is not None
     for line in proc.stdout:
         print(line, end="", flush=True)
     if proc.wait():
-        raise Stop(f"`{command}` failed (exit {proc.returncode}); the lines above say why.")
+        raise Stop(f"`{shlex.join(argv)}` failed (exit {proc.returncode}); the lines above say why.")

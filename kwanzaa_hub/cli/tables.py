@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from kwanzaa_hub.console import console, error, warn
 from kwanzaa_hub.contract.answer import CATEGORIES
@@ -155,7 +156,12 @@ def versions_table(repo_id: str, rows: list[dict[str, Any]]) -> Table:
     for row in rows:
         m = row["metrics"]
         values = [f"{m[f'adapter.{k}']:.3f}" if f"adapter.{k}" in m else "-" for k in registry.HEADLINE]
-        table.add_row(row["version"], row["commit"][:12], row["date"][:19], *values)
+        table.add_row(
+            row["version"] + (" (refused)" if row.get("problem") else ""), row["commit"][:12], row["date"][:19], *values
+        )
+    refused = [row["problem"] for row in rows if row.get("problem")]
+    if refused:  # a version whose files or tag do not match what was pushed: its numbers are not shown
+        table.caption = Text("\n".join(f"refused: {problem}" for problem in refused))  # the Hub's text, never markup
     return table
 
 

@@ -55,13 +55,24 @@ def apply(path: str | Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any
 
     Keys must exist in the params schema (a typo is an error naming it); the whole file is validated after the
     change, and nothing is written when any value is refused."""
+    from kwanzaa_hub.config.yamlfile import read_params_file
+    from kwanzaa_hub.fs.atomic import exclusive
+
+    path = Path(path)
+    read_params_file(path)  # a missing file is a ParamsError here, before its folder is locked
+    with exclusive(path.parent):  # two `set`s at once: the second reads what the first wrote, no update is lost
+        return _apply(path, pairs)
+
+
+def _apply(path: Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any, Any]]:
+    from io import StringIO
+
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     from kwanzaa_hub.config.params import parse_params
-    from kwanzaa_hub.config.yamlfile import read_params_file
+    from kwanzaa_hub.config.yamlfile import read_params_file, read_params_text
 
-    path = Path(path)
     read_params_file(path)  # a file that is not a params mapping (or holds aliases, keys twice) stops here
     yaml = YAML()  # round-trip: comments, order and quoting survive
     yaml.preserve_quotes = True
@@ -81,11 +92,11 @@ def apply(path: str | Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any
         old = node.get(leaf)
         node[leaf] = value
         changes.append((key, _plain(old), value))
-    parse_params(_plain(doc), source=str(path))  # the schema decides, before anything is written
-    from io import StringIO
-
     out = StringIO()
     yaml.dump(doc, out)
+    # the schema decides, before anything is written, on the text as the stages will read it (ruamel reads YAML
+    # 1.2, where `yes` is a string; the stages and DVC read 1.1, where it is true)
+    parse_params(read_params_text(out.getvalue(), path), source=str(path))
     atomic_write_text(path, out.getvalue())
     return changes
 

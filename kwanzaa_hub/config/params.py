@@ -54,6 +54,11 @@ def repo_id_problem(repo_id: str) -> str | None:
     return None
 
 
+def version_problem(version: str) -> str | None:
+    """Why ``version`` is not a version tag ``v1``, ``v2``, ... (None when it is)."""
+    return None if _VERSION_RE.fullmatch(version) else "must be 'v' followed by a positive integer (v1, v2, ...)"
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
@@ -67,6 +72,13 @@ class ModelParams(_Section):
         DEFAULT_CHAT_DATE,
         description="Date written into the Llama 3.x system header; pinned so every day renders the same tokens",
     )
+
+    @field_validator("base")
+    @classmethod
+    def _base_named(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("is empty: name a Hub id (org/name), a local model folder or a .gguf file")
+        return v
 
 
 class DataParams(_Section):
@@ -257,8 +269,9 @@ class HubParams(_Section):
     @field_validator("version")
     @classmethod
     def _version_shape(cls, v: str) -> str:
-        if not _VERSION_RE.fullmatch(v):
-            raise ValueError("must be 'v' followed by a positive integer (v1, v2, ...)")
+        problem = version_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @model_validator(mode="after")

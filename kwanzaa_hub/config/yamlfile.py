@@ -48,9 +48,17 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ParamsError(f"{path}: not found. Run from the project root or pass --params PATH.")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # _StrictLoader is a SafeLoader
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ParamsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return read_params_text(text, path)
+
+
+def read_params_text(text: str, path: str | Path) -> dict[str, Any]:
+    """Params text (of the file at ``path``) as a mapping, read the one way every command reads params (YAML 1.1,
+    as DVC and the stages read it: ``yes`` is true); problems as in :func:`read_params_file`."""
+    try:
+        raw = yaml.load(text, Loader=_StrictLoader)  # _StrictLoader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)

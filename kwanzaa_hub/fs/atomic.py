@@ -51,7 +51,8 @@ def atomic_dir(path: str | Path, key: str) -> Iterator[Path]:
     """Yield a temp directory beside ``path``; on success it replaces ``path``, on error it is removed.
 
     ``key`` is the params key naming the folder: the folder must be one this tool wrote (or absent, or
-    empty) before anything happens, and the new one carries the ownership marker (``kwanzaa_hub.fs.ownership``).
+    empty) before anything happens and again just before the swap, and the new one carries the ownership marker
+    (``kwanzaa_hub.fs.ownership``).
     """
     from kwanzaa_hub.fs.ownership import claim, mark
 
@@ -61,6 +62,7 @@ def atomic_dir(path: str | Path, key: str) -> Iterator[Path]:
     try:
         yield tmp
         mark(tmp, key)
+        claim(key, path, "dir")  # again: a folder someone made at the path during the long work is not replaced
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
             path.rename(old / path.name)
@@ -92,3 +94,21 @@ def all_or_nothing(*paths: str | Path) -> Iterator[None]:
             else:
                 p.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def exclusive(folder: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``flock`` on the folder itself: no lock file is left behind) while the
+    block runs: a second holder in any process waits for the first. Where ``flock`` does not exist (Windows), the
+    block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -135,7 +135,11 @@ def hub_base_model(base: str) -> str | None:
 
 def base_display(base: str) -> str:
     """How the card names the base: the Hub id, or a local folder's / GGUF file's name (not a machine's path)."""
-    return base if hub_base_model(base) else Path(base).name
+    from kwanzaa_hub.runtime.models import is_gguf
+
+    if hub_base_model(base):
+        return base
+    return f"`{Path(base).name}` (a local {'GGUF file' if is_gguf(base) else 'model folder'})"
 
 
 def base_weights(train_report: dict[str, Any]) -> str:
@@ -146,7 +150,8 @@ def base_weights(train_report: dict[str, Any]) -> str:
         return "not recorded (a train report of an older version)"
     if b.get("commit"):
         return f"commit `{b['commit']}` of {b.get('name', '?')} (revision `{b.get('revision', '?')}`)"
-    return f"sha256 `{b.get('sha256', '?')}` of the local {b.get('kind', 'folder')} {b.get('name', '?')}"
+    kind = {"gguf": "GGUF file"}.get(b.get("kind", ""), "folder")  # kind "local" is a folder: not "local local"
+    return f"sha256 `{b.get('sha256', '?')}` of the local {kind} {b.get('name', '?')}"
 
 
 def base_load_args(base: str) -> str:

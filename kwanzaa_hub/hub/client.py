@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kwanzaa_hub.errors import InputError, KwanzaaError
+from kwanzaa_hub.runtime.hubhttp import READ_ENV, timeouts, with_timeouts
 
 TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
 T = TypeVar("T")
@@ -62,6 +63,7 @@ def scrub(text: str) -> str:
 def api() -> Any:
     from huggingface_hub import HfApi
 
+    with_timeouts()
     return HfApi()
 
 
@@ -151,6 +153,11 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
             f"the Hub refused this token read access to {repo_id or 'that repo'} (403 Forbidden): use a token that "
             "may read it (a fine-grained token needs repo read on it; a gated model needs its license accepted)."
         )
+    elif isinstance(exc, TimeoutError) or type(exc).__name__.endswith("Timeout"):
+        hint = (
+            f"the Hub did not answer within {timeouts()[1]:g} s, on every try; rerun later (a slow link: raise "
+            f"{READ_ENV})."
+        )
     elif isinstance(exc, LocalEntryNotFoundError):
         hint = "the Hub could not be reached or kept failing, and no copy is cached; rerun later."
     elif isinstance(exc, RemoteEntryNotFoundError):
@@ -190,7 +197,10 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
     if said and said not in detail:
         detail = f"{detail.rstrip(': ')}: {said}"  # the Hub's own words ("see the Hub's answer" points here)
     detail = scrub(" ".join(detail.split()))
-    return HubError(f"{what} failed ({status or type(exc).__name__}): {detail}\n  {hint}")
+    failed = HubError(f"{what} failed ({status or type(exc).__name__}): {detail}\n  {hint}")
+    if isinstance(exc, (RepositoryNotFoundError, RevisionNotFoundError)) and status != 401:
+        failed.exit_code = 2  # a repo or version name to fix (or a token to give), not a Hub failure
+    return failed
 
 
 def call(
@@ -200,6 +210,7 @@ def call(
     from kwanzaa_hub.console import console
 
     policy = retry or DEFAULT_RETRY
+    with_timeouts()  # a Hub that accepts the connection and never answers ends as a transient failure
     start = time.monotonic()
     for attempt in range(1, policy.attempts + 1):
         try:

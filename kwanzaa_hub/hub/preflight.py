@@ -35,9 +35,8 @@ def check_hardware(
     params: Params, plan: hardware.TrainPlan, facts: hardware.HardwareFacts, n_params: int, tokens: int | None
 ) -> str:
     """One line on what the run will take here; an ``InputError`` for a large model on a CPU (unless allowed)."""
-    line = (
-        f"{params.model.base}: {n_params / 1e9:.2f} B parameters on {plan.hardware} ({plan.device}, {plan.precision})"
-    )
+    size = hardware.human_count(n_params)
+    line = f"{params.model.base}: {size} parameters on {plan.hardware} ({plan.device}, {plan.precision})"
     if tokens:
         took = hardware.human_duration(hardware.estimate_seconds(plan, facts.capability, n_params, tokens))
         line += f"; training time {took}"

@@ -6,7 +6,6 @@ loaded, accept safetensors only, and never pass ``trust_remote_code``.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -32,11 +31,11 @@ def load(repo_id: str, version: str = "v1", base_model: str | None = None, **mod
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from kwanzaa_hub.runtime.models import from_pretrained
+    from kwanzaa_hub.runtime.models import adapter_base, from_pretrained
 
     root, _commit = versions.verified_download(repo_id, version)
-    config = json.loads((root / "adapter_config.json").read_text(encoding="utf-8"))
-    base_id = base_model or config["base_model_name_or_path"]
+    named = adapter_base(root, f"{repo_id}@{version}")  # a broken adapter config: one line, not a traceback
+    base_id = base_model or named
     if base_id.startswith("<local>/"):
         raise InputError(
             f"{repo_id}@{version} was trained on a local base model ({base_id[8:]}): pass "

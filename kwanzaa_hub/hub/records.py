@@ -15,17 +15,13 @@ from typing import Any
 from kwanzaa_hub.config.params import Params
 from kwanzaa_hub.contract.metrics.paired import Comparison, compare, parse_records
 from kwanzaa_hub.errors import InputError
-from kwanzaa_hub.hub.client import call
 from kwanzaa_hub.hub.versions import (
-    MANIFEST,
     REPO_LAYOUT,
     _version_key,
-    check_manifest,
+    checked_version,
     metric_numbers,
-    read_json,
-    resolve_version,
-    sha256_file,
     tags,
+    verified_file,
 )
 
 
@@ -61,14 +57,15 @@ def definitions_note(old: Results, new: Results) -> str | None:
 
 
 def version_results(repo_id: str, version: str) -> Results:
-    """``repo_id@version``'s metrics and records, each file checked against the version's manifest. An unknown
-    version or a file whose sha256 differs from the manifest is an ``InputError``-class error (exit 2)."""
-    commit = resolve_version(repo_id, version)
+    """``repo_id@version``'s metrics and records, read as every version is read (:func:`versions.checked_version`:
+    the tag is a version's and its own record names it; each file checked against the version's manifest). An
+    unknown version, a moved tag or an altered file is refused with one line."""
+    commit, manifest = checked_version(repo_id, version)
     where = f"{repo_id}@{version}"
-    manifest = check_manifest(read_json(repo_id, MANIFEST, commit), where)
 
     def text(key: str) -> str | None:
-        return _verified_text(repo_id, commit, manifest, REPO_LAYOUT[key], where)
+        path = verified_file(repo_id, version, commit, manifest, REPO_LAYOUT[key])
+        return None if path is None else Path(path).read_text(encoding="utf-8")
 
     metrics = metric_numbers(_json(text("metrics"), where), _json(text("eval_details"), where))
     definitions = definitions_of(_json(text("eval_report"), where))
@@ -122,23 +119,6 @@ def previous_version(repo_id: str, version: str) -> str | None:
     """The newest tag before ``version`` (``v1`` before ``v2``), or None for the first version."""
     earlier = [t for t in tags(repo_id) if _version_key(t) < _version_key(version)]
     return max(earlier, key=_version_key) if earlier else None
-
-
-def _verified_text(repo_id: str, commit: str, manifest: dict[str, str], name: str, where: str) -> str | None:
-    """The text of ``name`` at ``commit`` after checking its sha256 against the manifest; None when not listed."""
-    from huggingface_hub import hf_hub_download
-
-    if name not in manifest:
-        return None
-    path = call(
-        hf_hub_download, repo_id, name, revision=commit, what=f"downloading {name}@{commit[:12]}", repo_id=repo_id
-    )
-    if sha256_file(path) != manifest[name]:
-        raise InputError(
-            f"{where}: {name} does not match the sha256 in {MANIFEST}; refusing it (delete the cached copy and "
-            "retry, or report a tampered repo)"
-        )
-    return Path(path).read_text(encoding="utf-8")
 
 
 def _json(text: str | None, where: str) -> Any:

@@ -47,11 +47,26 @@ def build_manifest(files: dict[str, Path]) -> dict[str, str]:
     return {name: sha256_file(path) for name, path in sorted(files.items()) if name != CARD_FILE}
 
 
-def read_json(
-    repo_id: str, filename: str, revision: str, *, missing_ok: bool = False, retry: RetryPolicy | None = None
-) -> Any:
-    """A JSON file of the repo at ``revision``. A file that is not JSON is a ``HubError`` that says so; a file
-    that is not there is None with ``missing_ok``, a ``HubError`` otherwise."""
+class VersionRefused(HubError):
+    """A version tag that leads to something this tool will not read: no manifest, a malformed one, pickles. The
+    version named is not one to use: exit 2, as for an unknown version."""
+
+    exit_code = 2
+
+
+class VersionAltered(VersionRefused):
+    """What a version tag leads to is not what was pushed as that version: a file that does not match the version's
+    manifest, or a tag moved onto another version's commit."""
+
+
+class UnknownVersion(HubError):
+    """The repo has no such version tag: input the user fixes."""
+
+    exit_code = 2
+
+
+def _fetch(repo_id: str, filename: str, revision: str, *, missing_ok: bool, retry: RetryPolicy | None) -> Path | None:
+    """The file at ``revision`` in the HF cache; None when the Hub says it is not there and ``missing_ok``."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import RemoteEntryNotFoundError
 
@@ -64,26 +79,86 @@ def read_json(
             raise
 
     path = call(download, what=f"downloading {filename}@{revision}", repo_id=repo_id, retry=retry)
-    if path is None:
-        return None
+    return Path(path) if path is not None else None
+
+
+def _parse_json(path: Path, where: str) -> Any:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HubError(f"{repo_id}@{revision}: {filename} is not valid JSON ({exc}); refusing it") from None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise VersionRefused(f"{where} is not valid JSON ({type(exc).__name__}: {exc}); refusing it") from None
+
+
+def read_json(
+    repo_id: str, filename: str, revision: str, *, missing_ok: bool = False, retry: RetryPolicy | None = None
+) -> Any:
+    """A JSON file of the repo at ``revision``. A file that is not JSON is a ``HubError`` that says so; a file
+    that is not there is None with ``missing_ok``, a ``HubError`` otherwise."""
+    path = _fetch(repo_id, filename, revision, missing_ok=missing_ok, retry=retry)
+    return None if path is None else _parse_json(path, f"{repo_id}@{revision}: {filename}")
+
+
+def verified_file(repo_id: str, version: str, commit: str, manifest: dict[str, str], filename: str) -> Path | None:
+    """A file of a version, after checking its sha256 against the version's manifest: None when the manifest does
+    not list it (the version has no such file), a ``VersionAltered`` when the Hub's copy is not the one pushed."""
+    if filename not in manifest:
+        return None
+    path = _fetch(repo_id, filename, commit, missing_ok=True, retry=None)
+    if path is None or sha256_file(path) != manifest[filename]:
+        raise VersionAltered(
+            f"{repo_id}@{version}: {filename} on the Hub is not the file its {MANIFEST} lists (sha256 differs or it "
+            "is gone): the version was altered after it was pushed; refusing to read it (tell the repo's owner)"
+        )
+    return path
+
+
+def check_record(repo_id: str, version: str, params_file: Path | None) -> None:
+    """The version's own pushed params name it (``hub.version``): a tag moved onto another version's commit is
+    refused. A version pushed without params has no record to check."""
+    from kwanzaa_hub.config.yamlfile import read_params_file
+    from kwanzaa_hub.errors import ParamsError
+
+    if params_file is None:
+        return
+    try:
+        named = (read_params_file(params_file).get("hub") or {}).get("version")
+    except (ParamsError, AttributeError):
+        named = None
+    if named != version:
+        raise VersionAltered(
+            f"{repo_id}: the tag {version} points to a commit whose own params name version {named!r}: the tag "
+            f"was moved after the push; refusing it (list the versions with `kwanzaa-hub versions {repo_id}`)"
+        )
+
+
+def checked_version(repo_id: str, version: str, commit: str | None = None) -> tuple[str, dict[str, str]]:
+    """(commit, manifest) of the version tag ``version`` (tags only: not a branch, not a commit id; ``commit`` when
+    the tag was just listed), after checking that the version's own record names that tag."""
+    commit = commit or resolve_version(repo_id, version)
+    manifest = remote_manifest(repo_id, commit)
+    check_record(repo_id, version, verified_file(repo_id, version, commit, manifest, REPO_LAYOUT["params"]))
+    return commit, manifest
+
+
+def verified_json(repo_id: str, version: str, commit: str, manifest: dict[str, str], filename: str) -> Any:
+    """A JSON file of a checked version (:func:`checked_version`), verified against its manifest; None when the
+    version has no such file."""
+    path = verified_file(repo_id, version, commit, manifest, filename)
+    return None if path is None else _parse_json(path, f"{repo_id}@{version}: {filename}")
 
 
 def check_manifest(data: Any, where: str) -> dict[str, str]:
     """``data`` as a manifest (``{path: sha256}``), or a ``HubError`` saying what is wrong with it."""
     if not isinstance(data, dict) or not data:
-        raise HubError(f"{where}: {MANIFEST} is not a non-empty object of file -> sha256; refusing this version")
+        raise VersionRefused(f"{where}: {MANIFEST} is not a non-empty object of file -> sha256; refusing this version")
     bad = [k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str) or not _SHA256.fullmatch(v)]
     if bad:
-        raise HubError(
+        raise VersionRefused(
             f"{where}: {MANIFEST} has entries that are not a 64-hex sha256: {bad[:5]}; refusing this version"
         )
     outside = [k for k in data if not _inside(k)]
     if outside:
-        raise HubError(
+        raise VersionRefused(
             f"{where}: {MANIFEST} names paths outside the download folder: {outside[:5]}; refusing this version"
         )
     return data
@@ -108,12 +183,6 @@ def owned_files(repo_id: str, head: str, current: list[str], retry: RetryPolicy 
     return set(previous) | {MANIFEST, CARD_FILE}
 
 
-class UnknownVersion(HubError):
-    """The repo has no such tag: bad input (exit 2), not a failure of the Hub."""
-
-    exit_code = 2
-
-
 def resolve_version(repo_id: str, version: str) -> str:
     """The commit the tag ``version`` points to now (a ``HubError`` naming the versions when it does not exist)."""
     found = tags(repo_id)
@@ -127,12 +196,17 @@ def resolve_version(repo_id: str, version: str) -> str:
 
 def remote_manifest(repo_id: str, revision: str) -> dict[str, str]:
     """The manifest at ``revision``, refusing versions that would need unsafe (pickle) files or lack safetensors."""
-    manifest = check_manifest(read_json(repo_id, MANIFEST, revision), f"{repo_id}@{revision}")
+    found = read_json(repo_id, MANIFEST, revision, missing_ok=True)
+    if found is None:
+        raise VersionRefused(f"{repo_id}@{revision} has no {MANIFEST}: not a version kwanzaa-hub pushed; refusing it")
+    manifest = check_manifest(found, f"{repo_id}@{revision}")
     unsafe = [p for p in manifest if p.lower().endswith(UNSAFE_SUFFIXES)]
     if unsafe:
-        raise HubError(f"{repo_id}@{revision} lists pickle files {unsafe}; refusing to load them (safetensors only)")
+        raise VersionRefused(
+            f"{repo_id}@{revision} lists pickle files {unsafe}; refusing to load them (safetensors only)"
+        )
     if "adapter_model.safetensors" not in manifest:
-        raise HubError(f"{repo_id}@{revision} has no adapter_model.safetensors; refusing to load it")
+        raise VersionRefused(f"{repo_id}@{revision} has no adapter_model.safetensors; refusing to load it")
     return manifest
 
 
@@ -160,26 +234,34 @@ def verified_download(repo_id: str, version: str, *, local_dir: Path | None = No
         if not path.is_file() or sha256_file(path) != expected:
             bad.append(name)
     if bad:
-        raise HubError(
+        raise VersionAltered(
             f"{repo_id}@{version}: {bad} do not match the sha256 in {MANIFEST}; refusing this version "
             "(delete the cached copy and pull again, or report a tampered repo)"
         )
+    params = REPO_LAYOUT["params"]
+    check_record(repo_id, version, root / params if params in manifest else None)
     return root, commit
 
 
 def version_table(repo_id: str) -> list[dict[str, Any]]:
-    """Each tag: version, commit, date and the version's metrics.json."""
+    """Each tag: version, commit, date and the version's metrics.json, checked against the version's manifest and
+    record; a version that fails the check has no metrics and says why in ``problem``."""
     hub = api()
     rows = []
     for name, commit in sorted(tags(repo_id).items(), key=lambda kv: _version_key(kv[0])):
         commits = call(hub.list_repo_commits, repo_id, revision=commit, what=f"reading {name}", repo_id=repo_id)
-        metrics = _numbers(read_json(repo_id, REPO_LAYOUT["metrics"], commit, missing_ok=True))
+        try:
+            checked = checked_version(repo_id, name, commit)
+            metrics, problem = _numbers(verified_json(repo_id, name, *checked, REPO_LAYOUT["metrics"])), ""
+        except VersionRefused as exc:  # this version is flagged; the others are still listed
+            metrics, problem = {}, str(exc)
         rows.append(
             {
                 "version": name,
                 "commit": commit,
                 "date": commits[0].created_at.isoformat() if commits else "",
                 "metrics": metrics,
+                "problem": problem,
             }
         )
     return rows
@@ -194,8 +276,11 @@ def metric_diff(repo_id: str, old: str, new: str) -> list[tuple[str, float | Non
     eval details (every metric per category) where the version has them."""
 
     def numbers(version: str) -> dict[str, float]:
-        metrics = read_json(repo_id, REPO_LAYOUT["metrics"], version)
-        return metric_numbers(metrics, read_json(repo_id, REPO_LAYOUT["eval_details"], version, missing_ok=True))
+        checked = checked_version(repo_id, version)
+        return metric_numbers(
+            verified_json(repo_id, version, *checked, REPO_LAYOUT["metrics"]),
+            verified_json(repo_id, version, *checked, REPO_LAYOUT["eval_details"]),
+        )
 
     return metric_rows(numbers(old), numbers(new))
 

@@ -54,6 +54,60 @@ def render_text(tokenizer: Any, messages: list[Message], chat_date: str, *, add_
     )
 
 
+_SLOT = "\ue000kwanzaa-message-{}\ue001"  # private-use characters: no template or tokenizer gives them a meaning
+
+
+def special_token_texts(tokenizer: Any) -> list[str]:
+    """The text of every special token (``<|eot_id|>``, ``<|start_header_id|>``, ...), longest first."""
+    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    found = {t.content for t in added.values() if getattr(t, "special", False)}
+    found |= set(getattr(tokenizer, "all_special_tokens", []) or [])
+    return sorted(filter(None, found), key=len, reverse=True)
+
+
+def special_texts_in(tokenizer: Any, messages: list[Message]) -> list[str]:
+    """The special-token strings that the messages' own text holds (what a hostile document would use)."""
+    text = "\n".join(m["content"] for m in messages)
+    return [t for t in special_token_texts(tokenizer) if t in text]
+
+
+def plain_text_ids(
+    tokenizer: Any, messages: list[Message], chat_date: str, *, add_generation_prompt: bool = False
+) -> list[int]:
+    """Token ids of the rendered conversation in which only the chat template's own text makes special tokens.
+
+    Each message's text (a retrieved document, the question) is tokenized with ``split_special_tokens``: a
+    document that holds ``<|eot_id|><|start_header_id|>system<|end_header_id|>`` reaches the model as those
+    characters, never as control tokens that would open a turn of its own. The template is rendered once with a
+    slot in place of each message's text, and the pieces between the slots are tokenized as usual; for text
+    without special-token strings the ids equal those of the whole render."""
+    text = render_text(tokenizer, messages, chat_date, add_generation_prompt=add_generation_prompt)
+    slots = [{**m, "content": _SLOT.format(i)} for i, m in enumerate(messages)]
+    skeleton = render_text(tokenizer, slots, chat_date, add_generation_prompt=add_generation_prompt)
+    for shape in (str, str.strip):  # templates that insert the text as it is, and those that trim it (Llama 3)
+        pieces, rest = [], skeleton
+        for i, m in enumerate(messages):
+            head, sep, rest = rest.partition(_SLOT.format(i))
+            if not sep:
+                break
+            pieces += [(head, False), (shape(m["content"]), True)]
+        pieces.append((rest, False))
+        if "".join(p for p, _ in pieces) == text:
+            break
+    else:
+        from kwanzaa_hub.errors import KwanzaaError
+
+        raise KwanzaaError(
+            "the base model's chat template rewrites message text, so documents cannot be kept apart from its "
+            "control tokens; use a model whose template inserts each message as it is (or trimmed)"
+        )
+    ids: list[int] = []
+    for piece, plain in pieces:
+        if piece:
+            ids += tokenizer(piece, add_special_tokens=False, split_special_tokens=plain)["input_ids"]
+    return ids
+
+
 @dataclass(frozen=True)
 class Lengths:
     """Token counts of one sample: the whole conversation and the trained answer part."""

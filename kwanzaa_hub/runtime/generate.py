@@ -152,8 +152,8 @@ def generate(
 
     set_pad_token(tokenizer)
     tokenizer.padding_side = "left"
-    rendered = [chat.render_text(tokenizer, p, chat_date, add_generation_prompt=True) for p in prompts]
-    encoded = [tokenizer(r, add_special_tokens=False)["input_ids"] for r in rendered]
+    # documents and questions stay plain text: only the template's own special tokens are special
+    encoded = [chat.plain_text_ids(tokenizer, p, chat_date, add_generation_prompt=True) for p in prompts]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True)
     texts: list[str] = [""] * len(encoded)
     reasons: list[str] = [""] * len(encoded)

@@ -172,9 +172,23 @@ def estimate_seconds(plan: TrainPlan, capability: tuple[int, int] | None, n_para
 
 
 def human_duration(seconds: float) -> str:
-    """``"about 12 minutes"`` / ``"about 10.5 hours"``."""
+    """``"about 12 minutes"`` / ``"about 10.5 hours"``; below a minute only ``"under a minute"``: the rate model
+    counts tokens, not the fixed cost of each step and of loading, so a tiny run's seconds would be a guess."""
+    if seconds < 60:
+        return "under a minute"
     if seconds < 90:
-        return f"about {max(seconds, 1):.0f} s"
+        return f"about {seconds:.0f} s"
     if seconds < 5400:
         return f"about {seconds / 60:.0f} minutes"
     return f"about {seconds / 3600:.1f} hours"
+
+
+def human_count(n: int) -> str:
+    """A parameter count people read at a glance: ``"1.24 B"``, ``"135 M"``, ``"1.1 M"``, ``"52,480"``."""
+    if n >= 1e9:
+        return f"{n / 1e9:.2f} B"
+    if n >= 1e8:
+        return f"{n / 1e6:.0f} M"
+    if n >= 1e6:
+        return f"{n / 1e6:.1f} M"
+    return f"{n:,}"

@@ -12,9 +12,30 @@ from pathlib import Path
 from typing import Any
 
 from kwanzaa_hub.errors import InputError, KwanzaaError
+from kwanzaa_hub.runtime.hubhttp import with_timeouts
 
 #: What an adapter folder must hold (the tokenizer files travel beside them).
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+def adapter_base(folder: Path, where: str) -> str:
+    """The base model an adapter folder names (``adapter_config.json``'s ``base_model_name_or_path``); a one-line
+    ``InputError`` when the file is missing, not JSON, or names no base (never a traceback)."""
+    import json
+
+    try:
+        config = json.loads((Path(folder) / ADAPTER_FILES[0]).read_text(encoding="utf-8"))
+        base = config["base_model_name_or_path"]
+    except FileNotFoundError:
+        raise InputError(f"{where}: no {ADAPTER_FILES[0]}; this is not a PEFT adapter folder") from None
+    except (UnicodeDecodeError, ValueError, RecursionError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"{where}: {ADAPTER_FILES[0]} is not a PEFT adapter config naming its base model "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())})"
+        ) from None
+    if not isinstance(base, str) or not base.strip():
+        raise InputError(f"{where}: {ADAPTER_FILES[0]} names no base model (base_model_name_or_path)")
+    return base
 
 
 def is_gguf(base: str) -> bool:
@@ -122,6 +143,7 @@ def check_access(base: str, revision: str = "main") -> None:
     if not is_hub_id(base) or constants.HF_HUB_OFFLINE:  # offline: the cached copy is all there is to use
         return
 
+    with_timeouts()
     try:
         HfApi().auth_check(base)
     except Exception as exc:
@@ -146,6 +168,7 @@ def from_pretrained(loader: Any, base: str, revision: str = "main", **kwargs: An
     """``loader.from_pretrained`` on the resolved base (Hub id, directory or converted GGUF); the revision
     applies to Hub ids only, and Hub failures become an error that says how to fix them."""
     resolved = resolve_base(base)
+    with_timeouts()
     try:
         return loader.from_pretrained(resolved, revision=None if Path(resolved).exists() else revision, **kwargs)
     except Exception as exc:
@@ -199,6 +222,32 @@ def base_identity(base: str, revision: str = "main") -> dict[str, str]:
     return {"kind": "hub", "revision": revision, "commit": hub_commit(base, revision)}
 
 
+def check_trained_base(base: str, revision: str, train_report: str | Path) -> None:
+    """Stop (exit 2) when the base model about to load is not the one the adapter was trained on, as the train
+    report's ``base_model`` identity recorded it: a local folder or GGUF file rebuilt in place (edited into
+    params.yaml by hand, named with ``~``, set before it existed), or a Hub base swapped for a local one. A Hub base
+    is loaded at the very commit it was trained on, so its weights need no second look. A report without an
+    identity (older code) is not checked."""
+    import json
+
+    path = Path(train_report)
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("base_model") or {}
+    except (OSError, ValueError, AttributeError):
+        return  # no report (eval of an adapter trained elsewhere) or one this check cannot read
+    kind = recorded.get("kind")
+    if kind not in ("hub", "local", "gguf") or (kind == "hub" and is_hub_id(base)):
+        return
+    now = base_identity(base, revision)
+    if (now.get("kind"), now.get("sha256")) != (kind, recorded.get("sha256")):
+        trained = recorded.get("commit") or str(recorded.get("sha256", ""))[:12]
+        found = now.get("commit") or now.get("sha256", "")[:12]
+        raise InputError(
+            f"model.base: {base} ({now['kind']} {found}) is not the base the adapter was trained on ({kind} "
+            f"{trained}, recorded in {path}): run `dvc repro train` to train on it, or put the trained base back"
+        )
+
+
 def hub_commit(base: str, revision: str) -> str:
     """The commit ``revision`` of the Hub model ``base`` points to now (offline: the one the cache recorded)."""
     from huggingface_hub import constants
@@ -215,6 +264,7 @@ def hub_commit(base: str, revision: str) -> str:
         )
     from huggingface_hub import HfApi
 
+    with_timeouts()
     try:
         return HfApi().model_info(base, revision=revision).sha
     except Exception as exc:

@@ -179,6 +179,14 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         ]
     masked = masked_spans(all_samples, p.placeholders)
 
+    # training renders the text as it is, so a special-token string in a sample becomes a control token there
+    special = {s.where: chat.special_texts_in(tokenizer, s.messages) for s in all_samples}
+    special = {where: found for where, found in special.items() if found}
+    warnings += [
+        f"{where}: holds the text of special tokens {found}; training reads them as control tokens "
+        "(eval and ask keep such text plain): remove them from the sample"
+        for where, found in special.items()
+    ]
     prepared_answers = [s.messages[-1]["content"] for s in all_samples]
     kept_answers = [s.messages[-1]["content"] for split in ("train", "eval") for s in kept[split]]
     schema = answer_schema.from_answers(kept_answers, margin=p.schema_margin)
@@ -202,6 +210,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         },
         "placeholders": {split: sum(s.split == split for s in placeholders) for split in ("train", "eval")},
         "placeholder_policy": p.placeholders,
+        "special_token_text": sorted(special),
         "placeholder_samples": listed,
         "placeholders_masked": {
             split: masked_report(kept[split], lengths, masked or {}, tokenizer, params.model.chat_date)

@@ -84,8 +84,9 @@ def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, str]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from kwanzaa_hub.runtime.hardware import detect, plan
-    from kwanzaa_hub.runtime.models import from_pretrained
+    from kwanzaa_hub.runtime.models import check_trained_base, from_pretrained
 
+    check_trained_base(params.model.base, params.model.revision, params.train.report)  # the base it was trained on
     p = plan(detect(), precision=params.train.precision, quantize=False)
     base = from_pretrained(
         AutoModelForCausalLM, params.model.base, trained_revision(params), dtype=getattr(torch, p.compute_dtype)
