@@ -46,7 +46,8 @@ OVERRIDES = {
     "train.save_steps": 5,
     "eval.max_new_tokens": "auto",
     "eval.allow_truncation": False,
-    "eval.decoding": "both",  # free (what training taught) and held to the decoding schema (what a server returns)
+    "eval.decoding": "both",  # free (what training taught) and held to the request schema (what a server returns)
+    "eval.team_schema": str(SHARED / "answer_json.schema.json"),  # team_schema_valid beside format_compliance
 }
 #: The four runs of the eval: each model free and constrained, on the same prompts and batches.
 RUNS = ("base", "adapter", "base_constrained", "adapter_constrained")

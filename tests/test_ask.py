@@ -212,3 +212,33 @@ def test_a_prompt_longer_than_the_base_models_context_exits_2_with_the_counts(ou
     assert result.stdout == ""
     line = " ".join(result.stderr.split())
     assert f"over the base model's context of {context:,}" in line and "--max-new-tokens 64" in line
+
+
+@pytest.mark.slow
+def test_ask_on_a_version_refuses_another_base_than_it_was_trained_on(outputs, hub, repo_id):
+    """The version's own train report records its base (sha256 of the local folder): `ask --repo --base OTHER` is exit
+    2 before any weights load; without a recorded base it answers with a warning that nothing was checked."""
+    import shutil
+
+    from kwanzaa_hub.runtime.models import base_identity
+    from kwanzaa_hub.stages import push as push_stage
+
+    report = json.loads((outputs / "reports/train.json").read_text())
+    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
+    unrecorded = CliRunner().invoke(
+        app, ["ask", "When?", "--docs", str(_docs(outputs)), "--max-new-tokens", "200", "--base", "models/base"]
+    )
+    assert unrecorded.exit_code == 0, unrecorded.output
+    assert "no train report records which base" in " ".join(unrecorded.stderr.split())
+    (outputs / "reports/train.json").write_text(
+        json.dumps({**report, "base_model": {"name": "models/base", **base_identity("models/base")}})
+    )
+    push_stage.run(params_for(repo_id), retry=FAST)
+    other = outputs / "models/other"
+    shutil.copytree(outputs / "models/base", other)
+    (other / "config.json").write_text((other / "config.json").read_text().replace('"rms_norm_eps"', '"rms_norm_eps" '))
+    args = ["ask", "When?", "--docs", str(_docs(outputs)), "--repo", repo_id, "--version", "v1", "--base", str(other)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert "is not the base the adapter was trained on" in " ".join(result.stderr.split())

@@ -203,6 +203,8 @@ def ask(
         base=base or p.model.base,
         revision=p.model.revision,
         schema_file=None if repo else p.data.decoding_schema,  # a version's own schema, never the workspace's
+        # the workspace's train report speaks for the workspace's adapter only
+        train_report=p.train.report if adapter is None or Path(adapter) == Path(p.train.output_dir) else None,
     )
     text = ask_mod.answer(
         loaded, question, documents, free=free, max_new_tokens=max_new_tokens, chat_date=p.model.chat_date
@@ -223,22 +225,10 @@ def schema_cmd(
     citations only from them), for a server that takes a schema per request (vLLM, llama.cpp)."""
     from kwanzaa_hub.config.params import load_params
     from kwanzaa_hub.contract.decoding_schema import schema_text
-    from kwanzaa_hub.contract.request_schema import schema_for
-    from kwanzaa_hub.errors import InputError
-    from kwanzaa_hub.serve import ask as ask_mod
+    from kwanzaa_hub.serve.ask import request_schema
 
-    if adapter is not None and repo is not None:
-        raise InputError("--adapter and --repo both given: narrow a local adapter's schema or a pushed version's")
-    documents = ask_mod.load_documents(docs)
-    p = load_params(params)
-    static = ask_mod.version_schema(
-        adapter=adapter, repo_id=repo, version=version, schema_file=None if repo else p.data.decoding_schema
-    )
-    if static is None:
-        raise InputError(
-            f"no decoding schema: {p.data.decoding_schema} is missing (run `dvc repro data`), or pass --repo/--adapter"
-        )
-    print(schema_text(schema_for(documents, static)), end="")
+    schema = request_schema(docs, adapter=adapter, repo_id=repo, version=version, params=load_params(params))
+    print(schema_text(schema), end="")
 
 
 @app.command()

@@ -236,6 +236,11 @@ def check_trained_base(base: str, revision: str, train_report: str | Path) -> No
     except (OSError, ValueError, AttributeError):
         return  # no report (eval of an adapter trained elsewhere) or one this check cannot read
     kind = recorded.get("kind")
+    if kind == "hub" and is_hub_id(base) and recorded.get("name") not in (None, base):
+        raise InputError(
+            f"model.base: {base} is not the base the adapter was trained on ({recorded['name']}, recorded in {path}): "
+            f"use {recorded['name']}, or train an adapter on {base}"
+        )
     if kind not in ("hub", "local", "gguf") or (kind == "hub" and is_hub_id(base)):
         return
     now = base_identity(base, revision)

@@ -60,10 +60,13 @@ def load_model(
     base: str,
     revision: str = "main",
     schema_file: str | Path | None = None,
+    train_report: str | Path | None = None,
 ) -> Loaded:
     """The adapter from a local folder, or ``repo_id@version`` through :func:`kwanzaa_hub.hub.pull.load` (verified),
     on ``base``. The schema is the version's ``answer.schema.json`` (in the folder or the version), else
-    ``schema_file``."""
+    ``schema_file``. Before any weights load, ``base`` is checked against the base the adapter was trained on, as
+    its train report recorded it (the version's own ``reports/train.json``, or ``train_report`` for a local
+    adapter): another base is refused; without a recorded identity a warning says so."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -73,16 +76,66 @@ def load_model(
     if adapter is not None and repo_id is not None:
         raise InputError("--adapter and --repo both given: answer with a local adapter folder or a pushed version")
     if repo_id is not None:
+        from kwanzaa_hub.hub import versions
         from kwanzaa_hub.hub.pull import load
 
         hub.check_repo_id(repo_id)
+        root, _ = versions.verified_download(repo_id, version or "v1")  # the cached, checked files
+        _check_base(base, revision, root / versions.REPO_LAYOUT["train_report"], f"{repo_id}@{version or 'v1'}")
         model, tokenizer = load(repo_id, version or "v1", base_model=base)
     else:
         folder = _adapter_folder(adapter)
+        _check_base(base, revision, train_report, str(folder))
         model = PeftModel.from_pretrained(from_pretrained(AutoModelForCausalLM, base, revision), str(folder))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
     schema = version_schema(adapter=adapter, repo_id=repo_id, version=version, schema_file=schema_file)
     return Loaded(model, tokenizer, schema)
+
+
+def request_schema(
+    docs: str | Path,
+    *,
+    adapter: str | Path | None = None,
+    repo_id: str | None = None,
+    version: str | None = None,
+    params: Any,
+) -> dict[str, Any]:
+    """``kwanzaa-hub schema``: the request schema of the documents in ``docs`` under the version's schema (a pushed
+    ``repo_id@version``, a local ``adapter`` folder, else the data stage's ``data.decoding_schema`` of ``params``)."""
+    from kwanzaa_hub.contract.request_schema import schema_for
+
+    if adapter is not None and repo_id is not None:
+        raise InputError("--adapter and --repo both given: narrow a local adapter's schema or a pushed version's")
+    documents = load_documents(docs)
+    fallback = None if repo_id else params.data.decoding_schema
+    static = version_schema(adapter=adapter, repo_id=repo_id, version=version, schema_file=fallback)
+    if static is None:
+        raise InputError(
+            f"no decoding schema: {fallback or repo_id} has none (run `dvc repro data`), or pass --repo/--adapter"
+        )
+    return schema_for(documents, static)
+
+
+def _check_base(base: str, revision: str, report: str | Path | None, adapter: str) -> None:
+    """Refuse a base other than the one ``adapter`` was trained on (its train report's ``base_model``); warn when
+    nothing recorded which base that was."""
+    import json
+
+    from kwanzaa_hub.runtime.models import check_trained_base
+
+    recorded = None
+    if report is not None and Path(report).is_file():
+        try:
+            recorded = json.loads(Path(report).read_text(encoding="utf-8")).get("base_model")
+        except (ValueError, AttributeError):
+            recorded = None
+    if not isinstance(recorded, dict) or not recorded.get("kind"):
+        warn(
+            f"no train report records which base {adapter} was trained on: answering on {base} unchecked; an adapter "
+            "on another base than its own answers badly"
+        )
+        return
+    check_trained_base(base, revision, report)
 
 
 def _adapter_folder(adapter: str | Path | None) -> Path:
