@@ -53,6 +53,14 @@ def _source(source: str) -> dict:
     return {"publisher": name, "year": int(year.rstrip(")"))}
 
 
+def _broken_adapter(tmp_path: Path) -> Path:
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text('{"base_model_name_or_path": ', encoding="utf-8")
+    (tmp_path / "params.yaml").write_text("model:\n  base: models/base\n")
+    return folder
+
+
 def _bad(tmp_path: Path, name: str, data: bytes) -> str:
     path = tmp_path / name
     path.write_bytes(data)
@@ -70,6 +78,7 @@ def _bad(tmp_path: Path, name: str, data: bytes) -> str:
         "nested too deep",
         "no tokens",
         "negative tokens",
+        "broken adapter config",
     ],
 )
 def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_path, monkeypatch):
@@ -84,6 +93,7 @@ def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_pa
         "nested too deep": ["When?", "--docs", _bad(tmp_path, "deep.json", b"[" * 100_000 + b"]" * 100_000)],
         "no tokens": ["When?", "--docs", str(docs), "--max-new-tokens", "0"],
         "negative tokens": ["When?", "--docs", str(docs), "--max-new-tokens", "-5"],
+        "broken adapter config": ["When?", "--docs", str(docs), "--adapter", str(_broken_adapter(tmp_path))],
     }[case]
     result = CliRunner().invoke(app, ["ask", *args])
     assert result.exit_code == 2, result.output
@@ -99,6 +109,7 @@ def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_pa
         "nested too deep": "deep.json: the JSON is nested too deeply",
         "no tokens": "--max-new-tokens 0: give a positive number",
         "negative tokens": "--max-new-tokens -5: give a positive number",
+        "broken adapter config": "adapter_config.json is not a PEFT adapter config",
     }[case]
     assert expected in lines[0]
 

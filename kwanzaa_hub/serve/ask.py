@@ -139,9 +139,13 @@ def _check_base(base: str, revision: str, report: str | Path | None, adapter: st
 
 
 def _adapter_folder(adapter: str | Path | None) -> Path:
+    """A local adapter folder whose ``adapter_config.json`` reads as a PEFT config (else one line, exit 2)."""
+    from kwanzaa_hub.runtime.models import adapter_base
+
     folder = Path(adapter) if adapter is not None else None
     if folder is None or not (folder / "adapter_config.json").is_file():
         raise InputError(f"--adapter {folder}: no adapter_config.json there; train first or pass --repo/--version")
+    adapter_base(folder, f"--adapter {folder}")
     return folder
 
 
