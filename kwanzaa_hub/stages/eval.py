@@ -63,7 +63,7 @@ def resolve_budget(max_new_tokens: int | str, answer_tokens: Sequence[int], *, a
 def trained_revision(params: Params) -> str:
     """The revision a Hub base is loaded at: the commit the train stage resolved and trained on (``train.report``'s
     ``base_model.commit``), so a ``main`` that moved between train and eval cannot slip other weights under the
-    adapter. ``model.revision`` when the report names no commit (a local base, a report of older code)."""
+    adapter. ``model.revision`` when the report names no commit (a local base, a report that records none)."""
     path = Path(params.train.report)
     if not path.is_file():
         return params.model.revision
