@@ -1,7 +1,7 @@
 """Paths judged as the filesystem resolves them, markers that name their output, the base model as an input,
 params edits that keep the file whole, Hub errors named by what happened (issue 19).
 
-Each test is a row of RELIABILITY.md's "safety, round 2" table and fails when its fix is taken out.
+Each test is a row of RELIABILITY.md's "Paths resolved, markers named" table and fails when its fix is taken out.
 """
 
 from __future__ import annotations
