@@ -230,7 +230,9 @@ def test_each_bad_input_of_diff_exits_2_with_one_line(outputs, hub, repo_id):
         entry = repo["commits"][receipt["commit"]]["files"]["eval/predictions.jsonl"]
         entry.update(hub.store.put_blob(b'{"id": "q00"}\n'))
         hub.store.put(repo_id, repo)
-    _one_line_exit_2(_invoke("diff", repo_id, "v2", "v3", "--examples"), "v3: eval/predictions.jsonl does not match")
+    _one_line_exit_2(
+        _invoke("diff", repo_id, "v2", "v3", "--examples"), "v3: eval/predictions.jsonl on the Hub is not the file"
+    )
 
 
 def test_diff_workspace_without_eval_outputs_says_what_to_run(outputs, hub, repo_id):
