@@ -190,3 +190,15 @@ def test_what_the_decoder_closes_passes_the_teams_schema(tiny_tokenizer, example
         assert parse_answer(closed).status == "ok"
         checked += 1
     assert checked > 20
+
+
+def test_the_public_schema_for_takes_the_versions_schema_as_a_dict_or_a_path(tmp_path):
+    import kwanzaa_hub
+
+    static = decoding_schema.build({})
+    path = tmp_path / "answer.schema.json"
+    path.write_text(decoding_schema.schema_text(static), encoding="utf-8")
+    docs = [{"title": "T", "content": "c", "url": "https://a.org/x", "publisher": "P", "year": 1998}]
+    assert kwanzaa_hub.schema_for(docs, path) == kwanzaa_hub.schema_for(docs, static)
+    assert kwanzaa_hub.schema_for(docs, static) == request_schema.schema_for(docs, static)
+    assert kwanzaa_hub.schema_for([], static)["properties"]["sources"]["maxItems"] == 0

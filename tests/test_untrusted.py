@@ -180,7 +180,7 @@ def test_an_altered_metrics_file_on_the_hub_is_refused_by_diff_and_flagged_by_ve
         altered = json.dumps({"adapter.format_compliance": 0.99, "adapter.citation_f1": 0.99}).encode()
         repo["commits"][second["commit"]]["files"]["metrics.json"].update(hub.store.put_blob(altered))
         hub.store.put(repo_id, repo)
-    line = _stops(runner.invoke(app, ["diff", repo_id, "v1", "v2"], terminal_width=200), 1)
+    line = _stops(runner.invoke(app, ["diff", repo_id, "v1", "v2"], terminal_width=200), 2)  # a refused version
     assert "v2: metrics.json on the Hub is not the file its kwanzaa_manifest.json lists" in line
     listed = runner.invoke(app, ["versions", repo_id], terminal_width=200)
     assert listed.exit_code == 0, listed.output
@@ -419,4 +419,4 @@ def test_versions_flags_a_tag_that_is_not_a_pushed_version_and_lists_the_rest(hu
     assert "refused: " in listed.output and "has no kwanzaa_manifest.json" in listed.output
     out = tmp_path / "x"
     pulled = CliRunner().invoke(app, ["pull", repo_id, "--version", "v1", "--out", str(out)])
-    assert "has no kwanzaa_manifest.json" in _stops(pulled, 1) and not out.exists()
+    assert "has no kwanzaa_manifest.json" in _stops(pulled, 2) and not out.exists()

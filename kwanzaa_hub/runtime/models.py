@@ -238,8 +238,8 @@ def check_trained_base(base: str, revision: str, train_report: str | Path) -> No
     kind = recorded.get("kind")
     if kind == "hub" and is_hub_id(base) and recorded.get("name") not in (None, base):
         raise InputError(
-            f"model.base: {base} is not the base the adapter was trained on ({recorded['name']}, recorded in {path}): "
-            f"use {recorded['name']}, or train an adapter on {base}"
+            f"model.base: {base} is not the base of this adapter: it was trained on {recorded['name']} (recorded in "
+            f"{path}); run `dvc repro train` to train on {base}, or use {recorded['name']}"
         )
     if kind not in ("hub", "local", "gguf") or (kind == "hub" and is_hub_id(base)):
         return

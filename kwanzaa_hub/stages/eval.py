@@ -68,13 +68,7 @@ def trained_revision(params: Params) -> str:
     if not path.is_file():
         return params.model.revision
     trained = json.loads(path.read_text(encoding="utf-8")).get("base_model") or {}
-    name = trained.get("name")
-    if name is not None and trained.get("kind") == "hub" and name != params.model.base:
-        raise InputError(
-            f"{path}: the adapter was trained on {name}, model.base is {params.model.base}: run `dvc repro train` "
-            "(or set model.base back)"
-        )
-    return trained.get("commit") or params.model.revision
+    return trained.get("commit") or params.model.revision  # another base is refused first (check_trained_base)
 
 
 def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, str]:
