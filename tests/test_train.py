@@ -328,7 +328,8 @@ def test_the_sft_config_uses_transformers_5_names_and_warns_nothing():
 
 def test_a_quantized_trainer_warns_nothing_and_logs_one_line_per_step(prepared, capsys):
     """peft's calls of transformers' deprecated aliases are silenced (``runtime.quiet``, which every command runs
-    first); the progress bar writes ``step 3/30: loss ...`` where the Trainer wrote a Python dict."""
+    first); building the trainer shows no bar; the progress bar writes ``step 3/30: loss ...`` where the Trainer
+    wrote a Python dict."""
     import warnings
 
     from transformers import ProgressCallback, TrainerControl, TrainerState
@@ -341,6 +342,8 @@ def test_a_quantized_trainer_warns_nothing_and_logs_one_line_per_step(prepared, 
         quiet_libraries()
         trainer = qlora.build_trainer(params, plan(CPU))  # 4-bit on CPU: prepare_model_for_kbit_training runs
     assert [str(w.message) for w in seen if issubclass(w.category, FutureWarning)] == []
+    err = capsys.readouterr().err  # one bar, training's: none for loading the weights or TRL's passes over the data
+    assert "Loading weights" not in err and "Tokenizing train dataset" not in err, err
     bars = [c for c in trainer.callback_handler.callbacks if isinstance(c, ProgressCallback)]
     assert len(bars) == 1
     state = TrainerState(max_steps=30, global_step=3)

@@ -3,6 +3,8 @@ Trainer would print a Python dict (the same numbers dvclive records)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from transformers import ProgressCallback
@@ -27,3 +29,23 @@ def one_line_per_step(trainer: Any) -> None:
     """Swap the trainer's progress callback (there is one unless ``disable_tqdm``) for :class:`StepLines`."""
     if trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(StepLines())
+
+
+@contextmanager
+def no_preparation_bars() -> Iterator[None]:
+    """While the trainer is built: no bars for loading the weights and for TRL's passes over the data (tokenizing,
+    labels, truncating, dropping: eight bars for a second's work), so training shows one bar. The training bar is
+    :class:`StepLines`, which these switches do not reach; each is restored as it was."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets_on, hf_on = not datasets.are_progress_bars_disabled(), hf_logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if datasets_on:
+            datasets.enable_progress_bars()
+        if hf_on:
+            hf_logging.enable_progress_bar()

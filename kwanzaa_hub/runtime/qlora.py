@@ -140,7 +140,7 @@ def build_trainer(
     from trl import SFTTrainer
 
     from kwanzaa_hub.runtime.models import load_tokenizer, set_pad_token
-    from kwanzaa_hub.runtime.progress import one_line_per_step
+    from kwanzaa_hub.runtime.progress import no_preparation_bars, one_line_per_step
 
     t = params.train
     if t.padding_free and plan.attention != "flash_attention_2":
@@ -158,21 +158,21 @@ def build_trainer(
     tokenizer = load_tokenizer(params.model.base, revision or params.model.revision)
     set_pad_token(tokenizer)
     torch.manual_seed(t.seed)
-    model = model_for_lora(params, plan, revision)
-    config = sft_config(params, plan)
-    trainer = SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        peft_config=lora_config(params),
-        callbacks=callbacks or [],
-    )
+    with no_preparation_bars():
+        model = model_for_lora(params, plan, revision)
+        trainer = SFTTrainer(
+            model=model,
+            args=sft_config(params, plan),
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            processing_class=tokenizer,
+            peft_config=lora_config(params),
+            callbacks=callbacks or [],
+        )
+        if MASKED in keep:
+            trainer.train_dataset = mask_spans(trainer.train_dataset, tokenizer, params.model.chat_date)
+            trainer.eval_dataset = mask_spans(trainer.eval_dataset, tokenizer, params.model.chat_date)
     one_line_per_step(trainer)
-    if MASKED in keep:
-        trainer.train_dataset = mask_spans(trainer.train_dataset, tokenizer, params.model.chat_date)
-        trainer.eval_dataset = mask_spans(trainer.eval_dataset, tokenizer, params.model.chat_date)
     return trainer
 
 
