@@ -32,10 +32,11 @@ def one_line_per_step(trainer: Any) -> None:
 
 
 @contextmanager
-def no_preparation_bars() -> Iterator[None]:
-    """While the trainer is built: no bars for loading the weights and for TRL's passes over the data (tokenizing,
-    labels, truncating, dropping: eight bars for a second's work), so training shows one bar. The training bar is
-    :class:`StepLines`, which these switches do not reach; each is restored as it was."""
+def no_loading_bars() -> Iterator[None]:
+    """No bars for loading weights (transformers) and passes over data (datasets) inside the block: while the
+    trainer is built (TRL's tokenizing, labels, truncating, dropping: eight bars for a second's work, so training
+    shows one bar, :class:`StepLines`, which these switches do not reach) and while ``ask`` loads its model (its
+    stderr holds real warnings only). Each switch is restored as it was."""
     import datasets
     from transformers.utils import logging as hf_logging
 

@@ -140,7 +140,7 @@ def build_trainer(
     from trl import SFTTrainer
 
     from kwanzaa_hub.runtime.models import load_tokenizer, set_pad_token
-    from kwanzaa_hub.runtime.progress import no_preparation_bars, one_line_per_step
+    from kwanzaa_hub.runtime.progress import no_loading_bars, one_line_per_step
 
     t = params.train
     if t.padding_free and plan.attention != "flash_attention_2":
@@ -158,7 +158,7 @@ def build_trainer(
     tokenizer = load_tokenizer(params.model.base, revision or params.model.revision)
     set_pad_token(tokenizer)
     torch.manual_seed(t.seed)
-    with no_preparation_bars():
+    with no_loading_bars():
         model = model_for_lora(params, plan, revision)
         trainer = SFTTrainer(
             model=model,
