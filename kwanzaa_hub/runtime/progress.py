@@ -35,8 +35,9 @@ def one_line_per_step(trainer: Any) -> None:
 def no_loading_bars() -> Iterator[None]:
     """No bars for loading weights (transformers) and passes over data (datasets) inside the block: while the
     trainer is built (TRL's tokenizing, labels, truncating, dropping: eight bars for a second's work, so training
-    shows one bar, :class:`StepLines`, which these switches do not reach) and while ``ask`` loads its model (its
-    stderr holds real warnings only). Each switch is restored as it was."""
+    shows one bar, :class:`StepLines`, which these switches do not reach), while ``ask`` loads its model (its
+    stderr holds real warnings only) and while the data stage saves its splits. Each switch is restored as it
+    was."""
     import datasets
     from transformers.utils import logging as hf_logging
 
