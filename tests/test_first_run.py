@@ -36,3 +36,12 @@ def test_the_bitsandbytes_kernel_message_is_silenced_and_its_errors_are_not(capl
     logger.warning("Failed to load CPU gemm_4bit_forward from kernels-community: offline")
     logger.error("a real failure")
     assert [r.getMessage() for r in caplog.records if r.name == BNB_KERNEL_LOGGER] == ["a real failure"]
+
+
+def test_the_eval_stage_loads_its_model_without_a_bar(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    from kwanzaa_hub.config.params import parse_params
+    from kwanzaa_hub.stages.eval import load_models
+
+    monkeypatch.chdir(tmp_path)  # no reports/train.json: nothing recorded to check the base against
+    load_models(parse_params({"model": {"base": str(tiny_model_dir)}}), str(tiny_model_dir))
+    assert "Loading weights" not in capsys.readouterr().err

@@ -79,12 +79,14 @@ def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, str]:
 
     from kwanzaa_hub.runtime.hardware import detect, plan
     from kwanzaa_hub.runtime.models import check_trained_base, from_pretrained
+    from kwanzaa_hub.runtime.progress import no_loading_bars
 
     check_trained_base(params.model.base, params.model.revision, params.train.report)  # the base it was trained on
     p = plan(detect(), precision=params.train.precision, quantize=False)
-    base = from_pretrained(
-        AutoModelForCausalLM, params.model.base, trained_revision(params), dtype=getattr(torch, p.compute_dtype)
-    )
+    with no_loading_bars():  # the stage prints its own progress, per batch
+        base = from_pretrained(
+            AutoModelForCausalLM, params.model.base, trained_revision(params), dtype=getattr(torch, p.compute_dtype)
+        )
     base.to("cuda" if p.device == "cuda" else "cpu")
     return base, AutoTokenizer.from_pretrained(adapter_dir), p.device
 
