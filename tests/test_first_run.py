@@ -26,7 +26,7 @@ def test_the_demo_ends_with_whole_metric_names_at_80_columns_and_what_the_tiny_m
     assert "…" not in out.output
     for name in registry.HEADLINE:
         assert f"* {name} " in out.output
-    assert "random" in out.output and "0 (or chance) by design" in out.output
+    assert "random" in out.output and "what it scores by design" in out.output
     assert "kwanzaa-hub demo --model smollm2" in " ".join(out.output.split())
 
 

