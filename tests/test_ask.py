@@ -131,6 +131,7 @@ def test_ask_answers_one_schema_valid_object_from_a_local_adapter(outputs):
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.count("\n") == 1
+    assert "Loading weights" not in result.stderr  # stderr: real warnings only
     data = _valid(result.stdout, schema)
     assert data["version"] == "kwanzaa.answer.v1"
 

@@ -177,12 +177,13 @@ def _params(tmp_path, **data):
     )
 
 
-def test_stage_writes_prepared_dataset_and_report(tmp_path, example_samples, tiny_tokenizer):
+def test_stage_writes_prepared_dataset_and_report(tmp_path, example_samples, tiny_tokenizer, capsys):
     from datasets import load_from_disk
 
     write_jsonl(tmp_path / "train.jsonl", example_samples[0])
     write_jsonl(tmp_path / "eval.jsonl", example_samples[1])
     result = data_stage.run(_params(tmp_path), tokenizer=tiny_tokenizer)
+    assert "Saving the dataset" not in capsys.readouterr().err  # no bar per split for a few ms of work
     report = json.loads((tmp_path / "report.json").read_text())
     assert report == result.report
     assert report["train"]["samples"] == 66 and report["eval"]["samples"] == 24

@@ -1,7 +1,7 @@
 """Paths judged as the filesystem resolves them, markers that name their output, the base model as an input,
 params edits that keep the file whole, Hub errors named by what happened (issue 19).
 
-Each test is a row of RELIABILITY.md's "safety, round 2" table and fails when its fix is taken out.
+Each test is a row of RELIABILITY.md's "Paths resolved, markers named" table and fails when its fix is taken out.
 """
 
 from __future__ import annotations
@@ -105,10 +105,9 @@ def test_a_marker_that_names_no_output_is_refused_with_how_to_fix(tmp_path):
     folder.mkdir()
     (folder / out_mod.MARKER).write_text("")
     (folder / "x").write_text("1")
-    with pytest.raises(InputError, match=r"an older version .* delete its \.kwanzaa-hub file"):
+    with pytest.raises(InputError, match=r"for no output \(its marker names none\).* delete its \.kwanzaa-hub file"):
         out_mod.claim("pull", folder, "dir")
-    # markers of the released version name the commands' old keys: read as those commands
-    out_mod.mark(folder, "the project folder")
+    out_mod.mark(folder, "demo")  # a marker naming its output: only that output may replace the folder
     assert out_mod.claim("demo", folder, "dir") == folder
 
 

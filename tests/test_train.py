@@ -312,6 +312,50 @@ def test_the_sft_config_takes_run_control_but_no_recipe_key():
         qlora.sft_config(params, plan, learning_rate=2e-4)
 
 
+def test_the_sft_config_uses_transformers_5_names_and_warns_nothing():
+    import warnings
+
+    from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.runtime import hardware
+
+    params = load_params(REPO / "params.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # `gradient_checkpointing` is deprecated ... in v6
+        config = qlora.sft_config(params, qlora.training_plan(params, hardware.HardwareFacts("cpu", "test")))
+    assert config.activation_checkpointing is params.train.gradient_checkpointing is True
+    assert config.activation_checkpointing_kwargs == {"use_reentrant": False}
+
+
+def test_a_quantized_trainer_warns_nothing_and_logs_one_line_per_step(prepared, capsys):
+    """peft's calls of transformers' deprecated aliases are silenced (``runtime.quiet``, which every command runs
+    first); building the trainer shows no bar; the progress bar writes ``step 3/30: loss ...`` where the Trainer
+    wrote a Python dict."""
+    import warnings
+
+    from transformers import ProgressCallback, TrainerControl, TrainerState
+
+    from kwanzaa_hub.runtime.quiet import quiet_libraries
+
+    params = prepared()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_libraries()
+        trainer = qlora.build_trainer(params, plan(CPU))  # 4-bit on CPU: prepare_model_for_kbit_training runs
+    assert [str(w.message) for w in seen if issubclass(w.category, FutureWarning)] == []
+    err = capsys.readouterr().err  # one bar, training's: none for loading the weights or TRL's passes over the data
+    assert "Loading weights" not in err and "Tokenizing train dataset" not in err, err
+    bars = [c for c in trainer.callback_handler.callbacks if isinstance(c, ProgressCallback)]
+    assert len(bars) == 1
+    state = TrainerState(max_steps=30, global_step=3)
+    bars[0].on_train_begin(trainer.args, state, TrainerControl())
+    logs = {"loss": 7.40512, "grad_norm": 0.4844, "learning_rate": 1e-4, "total_flos": 12.0, "epoch": 0.09}
+    bars[0].on_log(trainer.args, state, TrainerControl(), logs=logs)
+    bars[0].on_train_end(trainer.args, state, TrainerControl())
+    out = capsys.readouterr().out
+    assert "step 3/30: loss 7.405, grad_norm 0.4844, learning_rate 0.0001, epoch 0.09\n" in out
+    assert "{" not in out and "total_flos" not in out
+
+
 TEMPLATE = '[This answer would synthesize multiple sources to explain "Umoja" and cite them: [1]]'
 
 

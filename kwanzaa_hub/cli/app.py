@@ -29,6 +29,13 @@ app = typer.Typer(
 ParamsOpt = typer.Option(Path("params.yaml"), "--params", "-p", help="params file")
 
 
+@app.callback()
+def _every_command() -> None:  # before any command: no library noise on the console (runtime/quiet.py)
+    from kwanzaa_hub.runtime.quiet import quiet_libraries
+
+    quiet_libraries()
+
+
 def handled(fn: Callable) -> Callable:
     """Turn KwanzaaError into a message on stderr and its exit code."""
 
@@ -371,11 +378,12 @@ def demo(
 ) -> None:
     """The offline main job: run the pipeline on the example data and a local model, no Hub push."""
     from kwanzaa_hub.cli.tables import metrics_table
-    from kwanzaa_hub.devtools.demo import run_demo
+    from kwanzaa_hub.devtools.demo import run_demo, scores_note
 
     result = run_demo(workdir, model=model, stages=stages or [])
     if result.metrics is not None:
         console.print(metrics_table(result.metrics, title=f"demo ({model}) eval"))
+        console.print(scores_note(model))
     console.print(
         f"done: outputs under {result.project}/ (cd there and run `dvc metrics show`, `dvc plots show`; "
         f"the card is {result.card_file})"

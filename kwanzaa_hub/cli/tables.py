@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -101,9 +102,14 @@ def metrics_table(metrics: dict[str, float], title: str = "eval", records: list 
 
     runs = [m for m in ("base", "adapter") if any(k.startswith(f"{m}.") for k in metrics)]
     held = [f"{m}_constrained" for m in ("base", "adapter") if any(k.startswith(f"{m}_constrained.") for k in metrics)]
-    table = Table(title=title)
-    for col in ("metric", *runs, *(["change", ""] if len(runs) == 2 else []), *(f"{h} (schema)" for h in held)):
-        table.add_column(col, justify="left" if col in ("metric", "") else "right")
+    # Whole names and numbers at 80 columns: no vertical rules, a constrained run's header wraps ("adapter" over
+    # "schema"), and so do long change labels.
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("metric", no_wrap=True, min_width=2 + max(len(s.name) for s in registry.QUALITY))
+    for col in (*runs, *(["change", ""] if len(runs) == 2 else [])):
+        table.add_column(col, justify="left" if col == "" else "right", no_wrap=col != "")
+    for h in held:
+        table.add_column(h.replace("_constrained", " schema"), justify="right")
     last = (runs or held)[-1]
     tested = paired.compare(records, records, old_run="base", new_run="adapter") if records and len(runs) == 2 else None
     for spec in registry.QUALITY:

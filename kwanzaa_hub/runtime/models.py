@@ -49,17 +49,17 @@ def gguf_cache_dir(gguf_path: Path) -> Path:
     return root / "gguf" / f"{gguf_path.name}-{gguf_path.stat().st_size}.hf"
 
 
-def resolve_base(base: str, *, cache_root: Path | None = None) -> str:
+def resolve_base(base: str) -> str:
     """Return something ``from_pretrained`` accepts: a Hub id, or a local directory.
 
-    A ``.gguf`` file is dequantized once into a safetensors checkpoint (see :func:`gguf_cache_dir`, or
-    under ``cache_root``) and that directory is returned.
+    A ``.gguf`` file is dequantized once into a safetensors checkpoint (see :func:`gguf_cache_dir`) and that
+    directory is returned.
     """
     if is_gguf(base):
         path = Path(base).expanduser()
         if not path.is_file():
             raise InputError(f"model.base: GGUF file {base!r} not found")
-        out = (cache_root / (path.name + ".hf")) if cache_root else gguf_cache_dir(path)
+        out = gguf_cache_dir(path)
         if not (out / "config.json").is_file():
             _convert_gguf(path, out)
         return str(out)
@@ -227,7 +227,7 @@ def check_trained_base(base: str, revision: str, train_report: str | Path) -> No
     report's ``base_model`` identity recorded it: a local folder or GGUF file rebuilt in place (edited into
     params.yaml by hand, named with ``~``, set before it existed), or a Hub base swapped for a local one. A Hub base
     is loaded at the very commit it was trained on, so its weights need no second look. A report without an
-    identity (older code) is not checked."""
+    identity is not checked (``ask`` warns about it)."""
     import json
 
     path = Path(train_report)

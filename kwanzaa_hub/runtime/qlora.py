@@ -107,8 +107,9 @@ def sft_config(params: Params, plan: hardware.TrainPlan, **run_control: Any) -> 
         use_cpu=plan.device == "cpu",
         optim=plan.optim,
         use_liger_kernel=plan.kernels == "liger",  # TRL's integration: fused linear cross-entropy, RMSNorm, RoPE
-        gradient_checkpointing=t.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+        # transformers 5's names (gradient_checkpointing* are deprecated aliases that warn on every run)
+        activation_checkpointing=t.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
         ddp_find_unused_parameters=False,  # LoRA: every trainable parameter is used in each step
         # the data stage guarantees nothing is longer, so nothing is truncated (TRL wants None when padding-free)
         max_length=None if t.padding_free else params.data.max_length,
@@ -139,6 +140,7 @@ def build_trainer(
     from trl import SFTTrainer
 
     from kwanzaa_hub.runtime.models import load_tokenizer, set_pad_token
+    from kwanzaa_hub.runtime.progress import no_loading_bars, one_line_per_step
 
     t = params.train
     if t.padding_free and plan.attention != "flash_attention_2":
@@ -156,20 +158,21 @@ def build_trainer(
     tokenizer = load_tokenizer(params.model.base, revision or params.model.revision)
     set_pad_token(tokenizer)
     torch.manual_seed(t.seed)
-    model = model_for_lora(params, plan, revision)
-    config = sft_config(params, plan)
-    trainer = SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        peft_config=lora_config(params),
-        callbacks=callbacks or [],
-    )
-    if MASKED in keep:
-        trainer.train_dataset = mask_spans(trainer.train_dataset, tokenizer, params.model.chat_date)
-        trainer.eval_dataset = mask_spans(trainer.eval_dataset, tokenizer, params.model.chat_date)
+    with no_loading_bars():
+        model = model_for_lora(params, plan, revision)
+        trainer = SFTTrainer(
+            model=model,
+            args=sft_config(params, plan),
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            processing_class=tokenizer,
+            peft_config=lora_config(params),
+            callbacks=callbacks or [],
+        )
+        if MASKED in keep:
+            trainer.train_dataset = mask_spans(trainer.train_dataset, tokenizer, params.model.chat_date)
+            trainer.eval_dataset = mask_spans(trainer.eval_dataset, tokenizer, params.model.chat_date)
+    one_line_per_step(trainer)
     return trainer
 
 

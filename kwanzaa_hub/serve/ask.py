@@ -72,6 +72,7 @@ def load_model(
 
     from kwanzaa_hub.hub import client as hub
     from kwanzaa_hub.runtime.models import from_pretrained
+    from kwanzaa_hub.runtime.progress import no_loading_bars
 
     if adapter is not None and repo_id is not None:
         raise InputError("--adapter and --repo both given: answer with a local adapter folder or a pushed version")
@@ -82,11 +83,13 @@ def load_model(
         hub.check_repo_id(repo_id)
         root, _ = versions.verified_download(repo_id, version or "v1")  # the cached, checked files
         _check_base(base, revision, root / versions.REPO_LAYOUT["train_report"], f"{repo_id}@{version or 'v1'}")
-        model, tokenizer = load(repo_id, version or "v1", base_model=base)
+        with no_loading_bars():
+            model, tokenizer = load(repo_id, version or "v1", base_model=base)
     else:
         folder = _adapter_folder(adapter)
         _check_base(base, revision, train_report, str(folder))
-        model = PeftModel.from_pretrained(from_pretrained(AutoModelForCausalLM, base, revision), str(folder))
+        with no_loading_bars():
+            model = PeftModel.from_pretrained(from_pretrained(AutoModelForCausalLM, base, revision), str(folder))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
     schema = version_schema(adapter=adapter, repo_id=repo_id, version=version, schema_file=schema_file)
     return Loaded(model, tokenizer, schema)

@@ -123,6 +123,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
     from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_dir, atomic_write_json, atomic_write_text
     from kwanzaa_hub.fs.ownership import claim_all
     from kwanzaa_hub.runtime.models import load_tokenizer
+    from kwanzaa_hub.runtime.progress import no_loading_bars
 
     p = params.data
     claim_all(params.outputs("data"))
@@ -221,7 +222,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         "warning_list": warnings,
     }
     with all_or_nothing(p.prepared_dir, p.report, p.decoding_schema):
-        with atomic_dir(p.prepared_dir, "data.prepared_dir") as tmp:
+        with atomic_dir(p.prepared_dir, "data.prepared_dir") as tmp, no_loading_bars():  # a bar per split, for ms
             DatasetDict(
                 {
                     split: Dataset.from_list(to_records(kept[split], lengths, params.model.chat_date, masked))

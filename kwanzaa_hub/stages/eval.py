@@ -63,7 +63,7 @@ def resolve_budget(max_new_tokens: int | str, answer_tokens: Sequence[int], *, a
 def trained_revision(params: Params) -> str:
     """The revision a Hub base is loaded at: the commit the train stage resolved and trained on (``train.report``'s
     ``base_model.commit``), so a ``main`` that moved between train and eval cannot slip other weights under the
-    adapter. ``model.revision`` when the report names no commit (a local base, a report of older code)."""
+    adapter. ``model.revision`` when the report names no commit (a local base, a report that records none)."""
     path = Path(params.train.report)
     if not path.is_file():
         return params.model.revision
@@ -79,12 +79,14 @@ def load_models(params: Params, adapter_dir: str) -> tuple[Any, Any, str]:
 
     from kwanzaa_hub.runtime.hardware import detect, plan
     from kwanzaa_hub.runtime.models import check_trained_base, from_pretrained
+    from kwanzaa_hub.runtime.progress import no_loading_bars
 
     check_trained_base(params.model.base, params.model.revision, params.train.report)  # the base it was trained on
     p = plan(detect(), precision=params.train.precision, quantize=False)
-    base = from_pretrained(
-        AutoModelForCausalLM, params.model.base, trained_revision(params), dtype=getattr(torch, p.compute_dtype)
-    )
+    with no_loading_bars():  # the stage prints its own progress, per batch
+        base = from_pretrained(
+            AutoModelForCausalLM, params.model.base, trained_revision(params), dtype=getattr(torch, p.compute_dtype)
+        )
     base.to("cuda" if p.device == "cuda" else "cpu")
     return base, AutoTokenizer.from_pretrained(adapter_dir), p.device
 

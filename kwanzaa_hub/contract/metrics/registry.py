@@ -55,14 +55,12 @@ QUALITY = (
 BY_NAME = {m.name: m for m in QUALITY}
 HEADLINE = tuple(m.name for m in QUALITY if m.headline)
 MODELS = ("adapter", "base")
-#: How a run was decoded: ``free`` (what training taught) or held to the decoding schema (what a server enforcing
-#: it returns). A constrained run's metrics are keyed ``<model>_constrained.<metric>``.
-DECODINGS = ("free", "constrained")
 RUNS = ("adapter", "adapter_constrained", "base", "base_constrained")
 
 
 def run_name(model: str, decoding: str) -> str:
-    """``adapter`` / ``adapter_constrained``: the key prefix of one model under one decoding."""
+    """``adapter`` / ``adapter_constrained``: the key prefix of one model under one decoding, ``free`` (what
+    training taught) or ``constrained`` (held to the decoding schema, what a server enforcing it returns)."""
     return model if decoding == "free" else f"{model}_constrained"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from kwanzaa_hub.contract.answer import Document, ParsedAnswer, extract_citations, parse_answer, parse_documents
 
@@ -96,13 +95,6 @@ def citation_accuracy(
     }
 
 
-class Judge(Protocol):
-    """Scores how well ``sentence`` is supported by the documents, in [0, 1]. An NLI model can replace
-    the lexical judge by implementing this."""
-
-    def __call__(self, sentence: str, documents: Sequence[Document]) -> float: ...
-
-
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     (
@@ -157,6 +149,9 @@ def grounding(
       at least ``threshold`` / all answer sentences (0.0 when there are none);
     - ``unsupported_number_rate`` = answers stating a number or year (outside ``[n]`` markers) that appears
       in no retrieved document / answers considered (0.0 when none).
+
+    ``judge`` scores how well a sentence is supported by the documents, in [0, 1] (an NLI model can replace
+    the lexical one).
     """
     total = supported = answers = bad_numbers = 0
     for pred, prompt in zip(predictions, prompts, strict=True):
