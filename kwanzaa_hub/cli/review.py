@@ -8,9 +8,10 @@ import re
 
 from rich.text import Text
 
+from kwanzaa_hub.cli.tables import change_cells
 from kwanzaa_hub.console import console
 from kwanzaa_hub.contract.metrics import registry
-from kwanzaa_hub.contract.metrics.paired import LEVEL, Change, Comparison, change_label
+from kwanzaa_hub.contract.metrics.paired import LEVEL, Change, Comparison
 
 EXCERPT_CHARS = 60
 
@@ -30,18 +31,8 @@ def headline_rows(old: dict[str, float], new: dict[str, float], comparisons: dic
         a, b = old.get(f"adapter.{name}"), new.get(f"adapter.{name}")
         if a is None and b is None:
             continue
-        both = a is not None and b is not None
         c = (comparisons or {}).get(name)
-        rows.append(
-            (
-                name,
-                "-" if a is None else f"{a:.3f}",
-                "-" if b is None else f"{b:.3f}",
-                f"{b - a:+.3f}" if both else "-",
-                change_label(name, b - a, comparisons) if both else "",
-                c.evidence if c else "",
-            )
-        )
+        rows.append((name, *change_cells(name, a, b, comparisons), c.evidence if c else ""))
     return rows
 
 

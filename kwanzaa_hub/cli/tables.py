@@ -177,7 +177,6 @@ def diff_table(
     """Each quality metric of two versions, the change, and whether it is better or worse for that metric (for a
     headline metric with per-example ``comparisons``: the paired test's label)."""
     from kwanzaa_hub.contract.metrics import registry
-    from kwanzaa_hub.contract.metrics.paired import change_label
 
     known = [(k, a, b) for k, a, b in rows if k.rsplit(".", 1)[-1] in registry.BY_NAME]
     known = [(k, a, b) for k, a, b in known if per_category or k.count(".") == 1]
@@ -187,13 +186,19 @@ def diff_table(
     for col in ("metric", old, new, "change", ""):
         table.add_column(col, justify="left" if col in ("metric", "") else "right")
     for key in order:
-        a, b = values[key]
-        numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
-        table.add_row(
-            key,
-            "-" if a is None else f"{a:.3f}",
-            "-" if b is None else f"{b:.3f}",
-            f"{b - a:+.3f}" if numbers else "-",
-            change_label(key, b - a, comparisons) if numbers else "",
-        )
+        table.add_row(key, *change_cells(key, *values[key], comparisons))
     return table
+
+
+def change_cells(name: str, a: Any, b: Any, comparisons: dict | None) -> tuple[str, str, str, str]:
+    """Old value, new value, the change and its label (``within noise (n = 27)`` where a paired test ran): the cells
+    every diff prints for one metric, "-" where a side has no value."""
+    from kwanzaa_hub.contract.metrics import paired
+
+    numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
+    return (
+        "-" if a is None else f"{a:.3f}",
+        "-" if b is None else f"{b:.3f}",
+        f"{b - a:+.3f}" if numbers else "-",
+        paired.change_label(name, b - a, comparisons) if numbers else "",
+    )
