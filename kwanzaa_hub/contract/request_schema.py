@@ -95,22 +95,15 @@ def for_documents(schema: dict[str, Any], documents: Sequence[Document]) -> dict
     text = props["answer"]["properties"]["text"]
     text["pattern"] = citation_pattern(k)
 
+    # a source or a result is named by its URL: a document without a valid one cannot be listed
+    listed = [(doc, values) for doc in documents if "canonical_url" in (values := source_fields(doc))]
     sources = props["sources"]
-    options = []
-    for doc in documents:
-        values = source_fields(doc)
-        if "canonical_url" in values:  # a source is named by its URL: a document without one cannot be listed
-            options.append(_pinned(sources["items"], values))
-    _one_per_document(sources, options)
+    _one_per_document(sources, [_pinned(sources["items"], values) for _, values in listed])
 
     summary = props["retrieval_summary"]["properties"]
     results = summary["results"]
-    options = [
-        _pinned(results["items"], {"rank": doc.number, "canonical_url": doc.url})
-        for doc in documents
-        if doc.url and re.match(URL_PATTERN, doc.url)
-    ]
-    _one_per_document(results, options)
+    pinned = [{"rank": doc.number, "canonical_url": values["canonical_url"]} for doc, values in listed]
+    _one_per_document(results, [_pinned(results["items"], p) for p in pinned])
 
     top_k = summary["top_k"]
     top_k["minimum"] = max(1, k, top_k.get("minimum", 0))

@@ -19,9 +19,8 @@ from kwanzaa_hub.contract.prompt import RetrievedDoc, user_message
 from kwanzaa_hub.contract.request_schema import for_prompt
 from kwanzaa_hub.errors import InputError, KwanzaaError
 
-__all__ = ["Loaded", "answer", "ask", "load_documents", "load_model", "messages", "version_schema"]
+__all__ = ["Loaded", "answer", "ask", "load_documents", "load_model", "messages", "version_folder", "version_schema"]
 
-SCHEMA_FILE = "answer.schema.json"  # versions.REPO_LAYOUT["decoding_schema"]: the name a version's schema has
 DEFAULT_PERSONA = "researcher"
 
 
@@ -81,18 +80,17 @@ def load_model(
         from kwanzaa_hub.hub.pull import load
 
         hub.check_repo_id(repo_id)
-        root, _ = versions.verified_download(repo_id, version or "v1")  # the cached, checked files
-        _check_base(base, revision, root / versions.REPO_LAYOUT["train_report"], f"{repo_id}@{version or 'v1'}")
+        folder = version_folder(repo_id=repo_id, version=version)
+        _check_base(base, revision, folder / versions.REPO_LAYOUT["train_report"], f"{repo_id}@{version or 'v1'}")
         with no_loading_bars():
             model, tokenizer = load(repo_id, version or "v1", base_model=base)
     else:
-        folder = _adapter_folder(adapter)
+        folder = version_folder(adapter=adapter)
         _check_base(base, revision, train_report, str(folder))
         with no_loading_bars():
             model = PeftModel.from_pretrained(from_pretrained(AutoModelForCausalLM, base, revision), str(folder))
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    schema = version_schema(adapter=adapter, repo_id=repo_id, version=version, schema_file=schema_file)
-    return Loaded(model, tokenizer, schema)
+    return Loaded(model, tokenizer, version_schema(folder, schema_file))
 
 
 def request_schema(
@@ -111,7 +109,8 @@ def request_schema(
         raise InputError("--adapter and --repo both given: narrow a local adapter's schema or a pushed version's")
     documents = load_documents(docs)
     fallback = None if repo_id else params.data.decoding_schema
-    static = version_schema(adapter=adapter, repo_id=repo_id, version=version, schema_file=fallback)
+    folder = version_folder(adapter=adapter, repo_id=repo_id, version=version) if adapter or repo_id else None
+    static = version_schema(folder, fallback)
     if static is None:
         raise InputError(
             f"no decoding schema: {fallback or repo_id} has none (run `dvc repro data`), or pass --repo/--adapter"
@@ -152,22 +151,25 @@ def _adapter_folder(adapter: str | Path | None) -> Path:
     return folder
 
 
-def version_schema(
-    *,
-    adapter: str | Path | None = None,
-    repo_id: str | None = None,
-    version: str | None = None,
-    schema_file: str | Path | None = None,
-) -> dict[str, Any] | None:
-    """The decoding schema a version ships: ``answer.schema.json`` of the pushed ``repo_id@version`` (checked against
-    its manifest) or of the local ``adapter`` folder, else ``schema_file`` (the data stage's); None when none exists."""
+def version_folder(
+    *, adapter: str | Path | None = None, repo_id: str | None = None, version: str | None = None
+) -> Path:
+    """The files of the version answered with: the pushed ``repo_id@version`` downloaded and checked against its
+    manifest (cached: :func:`kwanzaa_hub.hub.pull.load` reads the same copy), or the local ``adapter`` folder."""
     from kwanzaa_hub.hub import versions
 
     if repo_id is not None:
-        root, _ = versions.verified_download(repo_id, version or "v1")  # the cached, checked files
-        schema = _read_schema(root / SCHEMA_FILE)
-    else:
-        schema = _read_schema(_adapter_folder(adapter) / SCHEMA_FILE) if adapter is not None else None
+        root, _ = versions.verified_download(repo_id, version or "v1")
+        return root
+    return _adapter_folder(adapter)
+
+
+def version_schema(folder: Path | None, schema_file: str | Path | None = None) -> dict[str, Any] | None:
+    """The decoding schema a version ships (``answer.schema.json`` in its ``folder``: :func:`version_folder`), else
+    ``schema_file`` (the data stage's); None when neither exists."""
+    from kwanzaa_hub.hub.versions import REPO_LAYOUT
+
+    schema = _read_schema(folder / REPO_LAYOUT["decoding_schema"]) if folder is not None else None
     if schema is None and schema_file is not None:
         schema = _read_schema(Path(schema_file))
     return schema
@@ -196,9 +198,11 @@ def answer(
     chat = messages(question, docs, persona)
     check_context(loaded, chat, chat_date or DEFAULT_CHAT_DATE, max_new_tokens)
     if not free and loaded.schema is None:
+        from kwanzaa_hub.hub.versions import REPO_LAYOUT
+
         raise InputError(
-            f"no decoding schema for this adapter ({SCHEMA_FILE} is not in the version or folder, and no "
-            "data.decoding_schema file): run `dvc repro data`, or pass --free"
+            f"no decoding schema for this adapter ({REPO_LAYOUT['decoding_schema']} is not in the version or folder, "
+            "and no data.decoding_schema file): run `dvc repro data`, or pass --free"
         )
     gen = generate(
         loaded.model,
