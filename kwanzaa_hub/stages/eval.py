@@ -161,7 +161,7 @@ def generate_all(
 
     e = params.eval
     modes = decodings(e.decoding)
-    schema = requests.schemas if requests is not None and "constrained" in modes else None
+    schema = requests.schemas if requests is not None else None  # made only when a decoding is constrained
     base, tokenizer, device = load_models(params, params.train.output_dir)
     runs = (["base"] if e.baseline else []) + ["adapter"]
     console.print(
