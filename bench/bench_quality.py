@@ -125,7 +125,7 @@ def collect(project: Path, state: dict, name: str) -> dict:
     if train.get("resumed_from_step") and "train_tokens_this_run" not in train:
         # reports/train.json of code before 2026-11-28 divided the whole run's tokens by the last process's time
         # (that checkpoint may be rotated away: the tokens seen at that step come from the last one's log)
-        from kwanzaa_hub.hub.mirror import newest_complete
+        from kwanzaa_hub.longrun.mirror import newest_complete
 
         last = json.loads((newest_complete(project / "checkpoints") / "trainer_state.json").read_text())
         seen = {h["step"]: h["num_input_tokens_seen"] for h in last["log_history"] if "num_input_tokens_seen" in h}

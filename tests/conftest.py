@@ -103,7 +103,8 @@ def make_dvc_project(tmp_path, tiny_model_dir):
     """Factory: a git + DVC copy of this repo's pipeline in tmp_path, on the tiny model, no push."""
     import shutil
 
-    from kwanzaa_hub.devtools.project import declare_local_base, make_project
+    from kwanzaa_hub.config.base_model import declare_local_base
+    from kwanzaa_hub.devtools.project import make_project
 
     def factory(overrides: dict | None = None, name: str = "project") -> Path:
         dest = tmp_path / name

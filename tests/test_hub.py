@@ -222,13 +222,6 @@ def test_card_metadata_round_trips_and_template_syntax_stays_text(outputs):
         )
 
 
-def test_card_names_a_hub_base_model_in_metadata():
-    from kwanzaa_hub.hub.card import hub_base_model
-
-    assert hub_base_model("meta-llama/Llama-3.2-1B-Instruct") == "meta-llama/Llama-3.2-1B-Instruct"
-    assert hub_base_model("models/nowhere/x.gguf") is None
-
-
 def test_two_versions_pushed_at_once_each_tag_holds_its_own_files(hub, repo_id, tmp_path, tiny_model_dir, monkeypatch):
     from huggingface_hub import HfApi
 

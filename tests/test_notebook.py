@@ -15,7 +15,7 @@ import nbformat
 import pytest
 import yaml
 
-from kwanzaa_hub.cli import colab
+from kwanzaa_hub import colab
 from kwanzaa_hub.cli.app import app
 from tests.conftest import HUB_TOKEN, REPO
 

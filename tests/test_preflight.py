@@ -64,7 +64,7 @@ def test_a_large_base_model_on_a_cpu_runtime_stops_with_how_to_get_a_t4(project,
     from transformers import LlamaConfig
 
     from kwanzaa_hub.config.params import load_params
-    from kwanzaa_hub.hub import preflight
+    from kwanzaa_hub.longrun import preflight
 
     one_b = LlamaConfig(
         vocab_size=128256,

@@ -66,7 +66,7 @@ def test_an_absolute_mirror_with_dotdot_is_a_params_error(mirror):
 
 
 def test_a_mirror_folder_is_judged_resolved_when_training_starts(tmp_path, monkeypatch):
-    from kwanzaa_hub.hub.mirror import DirMirror
+    from kwanzaa_hub.longrun.mirror import DirMirror
 
     monkeypatch.chdir(tmp_path)
     before = _mine(tmp_path / "mine")

@@ -179,7 +179,7 @@ def test_a_relative_mirror_folder_obeys_the_output_rules(mirror, message):
 
 
 def test_an_absolute_mirror_inside_the_project_or_on_an_unmounted_drive_is_refused(tmp_path, monkeypatch):
-    from kwanzaa_hub.hub.mirror import DirMirror
+    from kwanzaa_hub.longrun.mirror import DirMirror
 
     monkeypatch.chdir(tmp_path)
     for root, message in (
@@ -397,7 +397,7 @@ def test_retry_after_is_clamped(outputs, hub, repo_id, value):
 @pytest.mark.slow
 def test_a_failed_mirror_fingerprint_read_warns_and_odd_folders_are_ignored(hub, repo_id, tmp_path, monkeypatch):
     from kwanzaa_hub.console import console
-    from kwanzaa_hub.hub import mirror as checkpoints
+    from kwanzaa_hub.longrun import mirror as checkpoints
 
     monkeypatch.setattr(hub_mod, "DEFAULT_RETRY", FAST)
     mirror = checkpoints.HubMirror(repo_id, private=True, allow_public=False)

@@ -7,7 +7,7 @@ import pytest
 from transformers import TrainerCallback
 
 from kwanzaa_hub.config.params import parse_params
-from kwanzaa_hub.hub import mirror as checkpoints
+from kwanzaa_hub.longrun import mirror as checkpoints
 from kwanzaa_hub.runtime import chat, qlora
 from kwanzaa_hub.runtime.hardware import HardwareFacts, plan
 from kwanzaa_hub.stages import data as data_stage

@@ -308,7 +308,7 @@ def test_two_sets_at_once_lose_no_update(tmp_path):
 
 
 def test_the_colab_helper_runs_no_shell_text_from_its_settings_and_keeps_a_path_with_a_space(tmp_path, monkeypatch):
-    from kwanzaa_hub.cli import colab
+    from kwanzaa_hub import colab
 
     monkeypatch.chdir(tmp_path)
     url = "https://github.com/me/kwanzaa_hub.git"

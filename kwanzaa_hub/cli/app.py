@@ -127,7 +127,7 @@ def preflight(
     can write to the repo's namespace. Exit 2 with what to do when one is not."""
     from kwanzaa_hub.config.params import load_params
     from kwanzaa_hub.hub import client as hub
-    from kwanzaa_hub.hub import preflight as checks
+    from kwanzaa_hub.longrun import preflight as checks
 
     if repo_id:
         hub.check_repo_id(repo_id)
@@ -143,8 +143,8 @@ def set_cmd(
     params: Path = ParamsOpt,
 ) -> None:
     """Set params keys in params.yaml, keeping its comments and order (validated before writing)."""
+    from kwanzaa_hub.config.base_model import declare_local_base
     from kwanzaa_hub.config.edit import set_values
-    from kwanzaa_hub.devtools.project import declare_local_base
 
     changes = set_values(params, assignments)
     for key, old, new in changes:

@@ -47,7 +47,9 @@ def _plain(node: Any) -> Any:
 
 def set_values(path: str | Path, assignments: list[str]) -> list[tuple[str, Any, Any]]:
     """Set each ``KEY=VALUE`` in the params file at ``path``; returns ``(key, old, new)`` per change."""
-    return apply(path, [parse_assignment(item) for item in assignments])
+    from kwanzaa_hub.config.base_model import for_params
+
+    return apply(path, [for_params(*parse_assignment(item)) for item in assignments])
 
 
 def apply(path: str | Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any, Any]]:

@@ -12,19 +12,18 @@ the reference table config/reference.py.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kwanzaa_hub.config.base_model import base_ref
+from kwanzaa_hub.config.names import repo_id_problem, version_problem
 from kwanzaa_hub.config.yamlfile import read_params_file
 from kwanzaa_hub.errors import ParamsError
 from kwanzaa_hub.fs.ownership import Output, layout_problems
 
 DEFAULT_PARAMS = Path("params.yaml")
-_VERSION_RE = re.compile(r"v[1-9][0-9]*")  # matched with fullmatch: no trailing newline slips through
-REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 #: transformers schedulers that run with no extra scheduler arguments (tests keep this in step with
 #: transformers' SchedulerType; the others need kwargs or an eval metric this pipeline does not pass).
 SCHEDULERS = (
@@ -38,25 +37,6 @@ SCHEDULERS = (
 )
 
 DEFAULT_CHAT_DATE = "26 Jul 2024"  # the date Llama 3.2 was released; any fixed date keeps renders stable
-
-
-def repo_id_problem(repo_id: str) -> str | None:
-    """Why ``repo_id`` is not a Hub repo id of the form namespace/name (None when it is)."""
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    if not REPO_ID.fullmatch(repo_id):
-        return "must be 'namespace/name' (letters, digits, . _ -)"
-    try:
-        validate_repo_id(repo_id)  # the Hub's own rules: no '--' or '..', no '.git' ending, at most 96 characters
-    except HFValidationError as exc:
-        return str(exc)
-    return None
-
-
-def version_problem(version: str) -> str | None:
-    """Why ``version`` is not a version tag ``v1``, ``v2``, ... (None when it is)."""
-    return None if _VERSION_RE.fullmatch(version) else "must be 'v' followed by a positive integer (v1, v2, ...)"
 
 
 class _Section(BaseModel):
@@ -355,7 +335,7 @@ class Params(_Section):
             ("train.accelerate_config", self.train.accelerate_config),
             ("eval.team_schema", self.eval.team_schema),
         ]
-        if base.lower().endswith(".gguf") or base.count("/") != 1 or Path(base).exists():
+        if base_ref(base).kind != "hub":
             items.append(("model.base", base))  # a local folder or file, not a Hub id
         return [(k, v) for k, v in items if v and v != "."]
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import yaml
 
+from kwanzaa_hub.config.base_model import declare_local_base
 from kwanzaa_hub.console import console
-from kwanzaa_hub.devtools.project import declare_local_base, dvc, make_project
+from kwanzaa_hub.devtools.project import dvc, make_project
 from kwanzaa_hub.errors import InputError
 
 TINY_OVERRIDES = {

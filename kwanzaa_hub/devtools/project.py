@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from kwanzaa_hub.errors import InputError
-from kwanzaa_hub.fs.atomic import atomic_write_text
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = PACKAGE_DIR.parent
@@ -29,6 +28,7 @@ def make_project(
 ) -> Path:
     """Create (or refresh) a git + DVC project at ``dest`` running this repo's pipeline, on the example data
     or on the ``kwanzaa_train.jsonl`` / ``kwanzaa_eval.jsonl`` files in ``raw_data``."""
+    from kwanzaa_hub.config.base_model import declare_local_base
     from kwanzaa_hub.config.edit import apply
     from kwanzaa_hub.devtools import example_data
     from kwanzaa_hub.fs.ownership import claim, mark
@@ -77,36 +77,3 @@ def make_project(
             check=True,
         )
     return dest
-
-
-#: The stages that load the base model: a local base folder or file is a DVC dependency of each.
-BASE_STAGES = ("data", "train", "eval")
-
-
-def declare_local_base(project: Path) -> bool:
-    """Keep ``${model.base}`` among the deps of the stages that load the base exactly when ``model.base`` is a local
-    folder or file, so `dvc status` sees a base rebuilt in place; a Hub id cannot be a DVC dependency (deps are
-    paths): its commit is resolved by the train stage and recorded in the checkpoint fingerprint and the train
-    report, and a dep left from a local base is removed. Returns True when the deps name the base."""
-    import yaml
-
-    from kwanzaa_hub.config.yamlfile import read_params_file
-    from kwanzaa_hub.runtime.models import is_gguf
-
-    base = str(read_params_file(project / "params.yaml").get("model", {}).get("base", ""))
-    local = is_gguf(base) or Path(base).is_absolute() or (project / base).exists()
-    dvc_yaml = project / "dvc.yaml"
-    text = dvc_yaml.read_text(encoding="utf-8")
-    stages = yaml.safe_load(text)["stages"]
-    out, stage = [], None
-    for line in text.splitlines(keepends=True):
-        if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
-            stage = line.strip()[:-1]
-        if stage in BASE_STAGES and line.strip() == "- ${model.base}" and not local:
-            continue  # a Hub id now: the dep would name a path that does not exist
-        out.append(line)
-        if local and stage in BASE_STAGES and line.strip() == "deps:" and "${model.base}" not in stages[stage]["deps"]:
-            out.append(line[: len(line) - len(line.lstrip())] + "  - ${model.base}\n")
-    if "".join(out) != text:
-        atomic_write_text(dvc_yaml, "".join(out))
-    return local

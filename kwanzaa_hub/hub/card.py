@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from kwanzaa_hub.config.base_model import base_ref
 from kwanzaa_hub.config.params import Params
 from kwanzaa_hub.contract.metrics import paired, registry
 from kwanzaa_hub.errors import KwanzaaError
@@ -126,20 +127,10 @@ def dataset_line(inputs: CardInputs) -> str:
     return f"`{folder}`, hash unknown (no `data.dvc`, no `dvc.lock` entry)"
 
 
-def hub_base_model(base: str) -> str | None:
-    """The base model as a Hub id for the metadata, or None for a local folder / GGUF file."""
-    from kwanzaa_hub.runtime.models import is_gguf
-
-    return None if is_gguf(base) or Path(base).exists() or base.count("/") != 1 else base
-
-
 def base_display(base: str) -> str:
     """How the card names the base: the Hub id, or a local folder's / GGUF file's name (not a machine's path)."""
-    from kwanzaa_hub.runtime.models import is_gguf
-
-    if hub_base_model(base):
-        return base
-    return f"`{Path(base).name}` (a local {'GGUF file' if is_gguf(base) else 'model folder'})"
+    ref = base_ref(base)
+    return ref.hub_id or f"`{ref.name}` (a {ref.describe()})"
 
 
 def base_weights(train_report: dict[str, Any]) -> str:
@@ -157,13 +148,12 @@ def base_weights(train_report: dict[str, Any]) -> str:
 def base_load_args(base: str) -> str:
     """The arguments of ``from_pretrained`` for the base model in the card's load code. A local base is named,
     never located: the card holds no machine paths."""
-    from kwanzaa_hub.runtime.models import is_gguf
-
-    if hub_base_model(base):
-        return json.dumps(base)
-    if is_gguf(base):
-        return f'"path/to/folder/of/the/file", gguf_file={json.dumps(Path(base).name)}'
-    return json.dumps(f"path/to/{Path(base).name}")
+    ref = base_ref(base)
+    if ref.hub_id:
+        return json.dumps(ref.hub_id)
+    if ref.kind == "gguf":
+        return f'"path/to/folder/of/the/file", gguf_file={json.dumps(ref.name)}'
+    return json.dumps(f"path/to/{ref.name}")
 
 
 def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -200,7 +190,7 @@ def build_card(inputs: CardInputs) -> Any:
     p, m = inputs.params, inputs.metrics
     names = card_metrics(m)
     repo_id = p.hub.repo_id or "your-namespace/kwanzaa-adapter"
-    base_id = hub_base_model(p.model.base)
+    base_id = base_ref(p.model.base).hub_id
     eval_results = [
         EvalResult(
             task_type="text-generation",

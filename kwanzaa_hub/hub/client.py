@@ -236,7 +236,7 @@ def call(
 
 def check_repo_id(repo_id: str) -> str:
     """``repo_id`` when it is ``namespace/name``; an ``InputError`` otherwise."""
-    from kwanzaa_hub.config.params import repo_id_problem
+    from kwanzaa_hub.config.names import repo_id_problem
 
     problem = repo_id_problem(repo_id)
     if problem:

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from kwanzaa_hub.config.base_model import base_ref
 from kwanzaa_hub.errors import InputError, KwanzaaError
 from kwanzaa_hub.runtime.hubhttp import with_timeouts
 
@@ -38,10 +39,6 @@ def adapter_base(folder: Path, where: str) -> str:
     return base
 
 
-def is_gguf(base: str) -> bool:
-    return base.lower().endswith(".gguf")
-
-
 def gguf_cache_dir(gguf_path: Path) -> Path:
     """``$KWANZAA_HUB_CACHE`` (default ``~/.cache/kwanzaa_hub``) ``/gguf/<name>-<size>.hf``: outside the
     package folder the file may live in (site-packages can be read-only), one per file content size."""
@@ -55,22 +52,24 @@ def resolve_base(base: str) -> str:
     A ``.gguf`` file is dequantized once into a safetensors checkpoint (see :func:`gguf_cache_dir`) and that
     directory is returned.
     """
-    if is_gguf(base):
-        path = Path(base).expanduser()
-        if not path.is_file():
-            raise InputError(f"model.base: GGUF file {base!r} not found")
-        out = gguf_cache_dir(path)
+    ref = base_ref(base)
+    if ref.path is None:
+        return base
+    if ref.kind == "gguf":
+        if not ref.path.is_file():
+            raise InputError(f"model.base: GGUF file {base!r} not found ({ref.path})")
+        out = gguf_cache_dir(ref.path)
         if not (out / "config.json").is_file():
-            _convert_gguf(path, out)
+            _convert_gguf(ref.path, out)
         return str(out)
-    local = Path(base).expanduser()
-    if local.exists():
-        if not (local / "config.json").is_file() and not (local / "tokenizer_config.json").is_file():
-            raise InputError(f"model.base: {base!r} is a path but holds no config.json / tokenizer_config.json")
-        return str(local)
-    if base.count("/") != 1:
-        raise InputError(f"model.base: {base!r} is neither an existing path, a .gguf file, nor a Hub id 'org/name'")
-    return base
+    if not ref.path.exists():
+        raise InputError(
+            f"model.base: {base!r} is neither an existing folder ({ref.path} not found), a .gguf file, nor a Hub id "
+            "'org/name'"
+        )
+    if not (ref.path / "config.json").is_file() and not (ref.path / "tokenizer_config.json").is_file():
+        raise InputError(f"model.base: {base!r} is a path but holds no config.json / tokenizer_config.json")
+    return str(ref.path)
 
 
 def _convert_gguf(path: Path, out: Path) -> None:
@@ -95,11 +94,6 @@ def _convert_gguf(path: Path, out: Path) -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def is_hub_id(base: str) -> bool:
-    """True when ``model.base`` names a Hub repo (not a local folder or a GGUF file)."""
-    return not is_gguf(base) and base.count("/") == 1 and not Path(base).expanduser().exists()
 
 
 def access_page(base: str) -> str:
@@ -140,7 +134,7 @@ def check_access(base: str, revision: str = "main") -> None:
     and GGUF files need no check."""
     from huggingface_hub import HfApi, constants
 
-    if not is_hub_id(base) or constants.HF_HUB_OFFLINE:  # offline: the cached copy is all there is to use
+    if base_ref(base).kind != "hub" or constants.HF_HUB_OFFLINE:  # offline: the cached copy is all there is to use
         return
 
     with_timeouts()
@@ -204,10 +198,11 @@ def base_identity(base: str, revision: str = "main") -> dict[str, str]:
     train report and the card, so a base that changed in place trains again (never restores an old run)."""
     import hashlib
 
-    if not is_hub_id(base):
-        path = Path(base).expanduser()
+    ref = base_ref(base)
+    if ref.path is not None:
+        path = ref.path
         if not path.exists():
-            raise InputError(f"model.base: {base!r} is neither an existing path, a .gguf file, nor a Hub id")
+            raise InputError(f"model.base: {base!r} ({ref.describe()}) not found at {path}")
         h = hashlib.sha256()
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
         for f in files:
@@ -218,7 +213,7 @@ def base_identity(base: str, revision: str = "main") -> dict[str, str]:
             with open(f, "rb") as fh:
                 for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
                     h.update(chunk)
-        return {"kind": "gguf" if is_gguf(base) else "local", "sha256": h.hexdigest()}
+        return {"kind": ref.kind, "sha256": h.hexdigest()}
     return {"kind": "hub", "revision": revision, "commit": hub_commit(base, revision)}
 
 
@@ -235,13 +230,13 @@ def check_trained_base(base: str, revision: str, train_report: str | Path) -> No
         recorded = json.loads(path.read_text(encoding="utf-8")).get("base_model") or {}
     except (OSError, ValueError, AttributeError):
         return  # no report (eval of an adapter trained elsewhere) or one this check cannot read
-    kind = recorded.get("kind")
-    if kind == "hub" and is_hub_id(base) and recorded.get("name") not in (None, base):
+    kind, now_hub = recorded.get("kind"), base_ref(base).kind == "hub"
+    if kind == "hub" and now_hub and recorded.get("name") not in (None, base):
         raise InputError(
             f"model.base: {base} is not the base of this adapter: it was trained on {recorded['name']} (recorded in "
             f"{path}); run `dvc repro train` to train on {base}, or use {recorded['name']}"
         )
-    if kind not in ("hub", "local", "gguf") or (kind == "hub" and is_hub_id(base)):
+    if kind not in ("hub", "local", "gguf") or (kind == "hub" and now_hub):
         return
     now = base_identity(base, revision)
     if (now.get("kind"), now.get("sha256")) != (kind, recorded.get("sha256")):

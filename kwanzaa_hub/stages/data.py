@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kwanzaa_hub.config.base_model import check_declared
 from kwanzaa_hub.config.params import DEFAULT_CHAT_DATE, Params
 from kwanzaa_hub.contract.answer import CATEGORIES
 from kwanzaa_hub.contract.placeholders import answer_text_span
@@ -124,6 +125,8 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
     from kwanzaa_hub.fs.ownership import claim_all
     from kwanzaa_hub.runtime.models import load_tokenizer
     from kwanzaa_hub.runtime.progress import no_loading_bars
+
+    check_declared(params.model.base, "data")  # a local base DVC does not follow stops here
 
     p = params.data
     claim_all(params.outputs("data"))

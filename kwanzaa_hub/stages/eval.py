@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kwanzaa_hub.config.base_model import check_declared
 from kwanzaa_hub.config.params import Params
 from kwanzaa_hub.console import console
 from kwanzaa_hub.contract.answer import parse_answer
@@ -333,6 +334,8 @@ def run(params: Params) -> EvalResult:
 
     from kwanzaa_hub.contract.metrics import scoring
     from kwanzaa_hub.fs.ownership import claim_all, without_machine_paths
+
+    check_declared(params.model.base, "eval")  # a local base DVC does not follow stops here
 
     e = params.eval
     claim_all(params.outputs("eval"))  # every output is new or ours before a model loads

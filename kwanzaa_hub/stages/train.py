@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kwanzaa_hub.config.base_model import check_declared
 from kwanzaa_hub.config.params import Params
 from kwanzaa_hub.console import console
 from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_write_json
 from kwanzaa_hub.fs.ownership import claim_all, mark, without_machine_paths
-from kwanzaa_hub.hub import mirror as checkpoints
+from kwanzaa_hub.longrun import mirror as checkpoints
 from kwanzaa_hub.runtime import hardware
 from kwanzaa_hub.runtime.qlora import build_trainer, peak_memory_mib, save_adapter, training_plan
 
@@ -85,6 +86,7 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
 
     from kwanzaa_hub.runtime.launch import is_main_process, under_launcher
 
+    check_declared(params.model.base, "train")  # a local base DVC does not follow stops here
     t = params.train
     facts = facts or hardware.detect()
     plan = training_plan(params, facts)
@@ -223,7 +225,7 @@ def prepare(params: Params, facts: hardware.HardwareFacts | None = None) -> tupl
     """Before any model loads: the preflight checks (base model access, hardware, the Hub token when a repo is
     configured), then the resume point (the local checkpoint of this exact run, else the newest one in the
     mirror). Returns (fingerprint, resume, the base model's identity)."""
-    from kwanzaa_hub.hub import preflight
+    from kwanzaa_hub.longrun import preflight
 
     claim_all(params.outputs("train"))  # every output is new, empty or ours before anything happens
     for line in preflight.check_all(params, facts):  # fail now, not 20 minutes in

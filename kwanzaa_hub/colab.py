@@ -22,7 +22,7 @@ class Stop(SystemExit):
 
 def check_settings(repo_url: str, repo_id: str, version: str) -> None:
     """The first cell's settings, before anything is cloned or installed, held to the params' own rules."""
-    from kwanzaa_hub.config.params import repo_id_problem, version_problem
+    from kwanzaa_hub.config.names import repo_id_problem, version_problem
 
     if PLACEHOLDER_URL in repo_url:
         raise Stop(f"Set REPO_URL in the first cell to your fork of kwanzaa_hub (it says {repo_url!r}), then Run all.")

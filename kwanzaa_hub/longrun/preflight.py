@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kwanzaa_hub.config.base_model import base_ref
 from kwanzaa_hub.config.params import Params
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.hub import client as hub
@@ -59,7 +60,7 @@ def check_all(
     to ``hub.repo_id`` (empty: no repo check); ``tokens`` (the run's train tokens) gives a time estimate."""
     found = []
     models.check_access(params.model.base, params.model.revision)
-    if models.is_hub_id(params.model.base):
+    if base_ref(params.model.base).kind == "hub":
         found.append(f"base model {params.model.base}: this token can read it")
     facts = facts or hardware.detect()
     t = params.train
