@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -47,10 +48,30 @@ def _fresh_hardware_detection():
     hardware.detect.cache_clear()
 
 
+class _LibraryClock:
+    """Stands in for ``time`` inside huggingface_hub's backoff: its waits (1 to 8 s each) are recorded, not slept,
+    so a test of a fault the library retries takes no time, and the server's log still counts every try."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
 @pytest.fixture
 def hub(monkeypatch):
-    """The loopback Hub with the write token in HF_TOKEN; faults injected by a test are cleared after it."""
+    """The loopback Hub with the write token in HF_TOKEN; faults injected by a test are cleared after it.
+    huggingface_hub's backoff does not sleep meanwhile (:class:`_LibraryClock`)."""
+    from huggingface_hub import file_download
+    from huggingface_hub.utils import _http
+
     monkeypatch.setenv("HF_TOKEN", HUB_TOKEN)
+    for module in (_http, file_download):
+        monkeypatch.setattr(module, "time", _LibraryClock())
     HUB.faults.clear()
     yield HUB
     HUB.faults.clear()

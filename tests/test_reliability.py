@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,11 +24,11 @@ from tests.conftest import HUB_TOKEN
 from tests.helpers import FAST, params_for
 
 COMMIT = r"^/api/models/[^/]+/[^/]+/commit/"
+PREUPLOAD = r"^/api/models/[^/]+/[^/]+/preupload/"
+LIBRARY_TRIES = 6  # huggingface_hub's http_backoff: the request and its 5 retries (max_retries=5)
 
 
 def statuses(hub, pattern: str) -> list[int]:
-    import re
-
     return [s for m, p, s in hub.log if re.search(pattern, p.split("?")[0])]
 
 
@@ -48,13 +49,46 @@ def test_transient_hub_errors_are_retried(outputs, hub, repo_id, status, headers
 
 def test_a_hub_that_stays_down_fails_cleanly_with_no_tag_and_no_outputs(outputs, hub, repo_id):
     hub.inject("POST", COMMIT, status=503, times=99)
+    hub.log.clear()
     with pytest.raises(hub_mod.HubError, match=r"(?s)\(503\).*rerun later"):
         push_stage.run(params_for(repo_id), retry=FAST)
+    assert statuses(hub, COMMIT) == [503] * FAST.attempts  # the commit POST is sent once by the library: ours
     assert tags_of(repo_id) == {}
     assert not Path("reports/push.json").exists() and not Path("MODEL_CARD.md").exists()
     hub.faults.clear()
     receipt = push_stage.run(params_for(repo_id), retry=FAST)  # the rerun completes the version
     assert tags_of(repo_id) == {"v1": receipt["commit"]}
+
+
+@pytest.mark.parametrize(
+    "method, pattern, then",
+    [("GET", r"^/api/whoami-v2$", 200), ("GET", r"^/api/models/[^/]+/[^/]+$", 404)]  # 404: the repo is new
+    + [("POST", r"^/api/repos/create$", 200), ("GET", r"/refs$", 200), ("POST", r"^/api/validate-yaml$", 200)],
+)
+def test_a_request_the_library_sends_once_is_retried_by_us(outputs, hub, repo_id, method, pattern, then):
+    hub.log.clear()
+    hub.inject(method, pattern, status=503, times=1)
+    receipt = push_stage.run(params_for(repo_id), retry=FAST)
+    assert tags_of(repo_id) == {"v1": receipt["commit"]}
+    assert [s for m, p, s in hub.log if m == method and re.search(pattern, p.split("?")[0])][:2] == [503, then]
+
+
+def test_a_transient_fault_the_library_retries_is_retried_by_it_alone(outputs, hub, repo_id):
+    hub.log.clear()
+    hub.inject("POST", PREUPLOAD, status=503, times=2)
+    receipt = push_stage.run(params_for(repo_id), retry=FAST)
+    assert tags_of(repo_id) == {"v1": receipt["commit"]}
+    assert statuses(hub, PREUPLOAD) == [503, 503, 200] and statuses(hub, COMMIT) == [200]
+
+
+def test_a_fault_the_library_retries_that_stays_is_tried_by_it_alone(outputs, hub, repo_id):
+    """The preupload goes through huggingface_hub's backoff: 6 tries, not 6 per try of ours (24 with FAST)."""
+    hub.log.clear()
+    hub.inject("POST", PREUPLOAD, status=503, times=99)
+    with pytest.raises(hub_mod.HubError, match=r"(?s)\(503\).*rerun later"):
+        push_stage.run(params_for(repo_id), retry=FAST)
+    assert statuses(hub, PREUPLOAD) == [503] * LIBRARY_TRIES and statuses(hub, COMMIT) == []
+    assert tags_of(repo_id) == {}
 
 
 @pytest.mark.parametrize("status, message", [(413, "too large"), (403, "cannot write"), (400, "400")])
@@ -93,8 +127,10 @@ def test_missing_repo_and_missing_version_say_what_to_do(hub, tmp_path, outputs,
 def test_connection_reset_mid_upload_then_a_rerun_completes_the_version(outputs, hub, repo_id):
     # the LFS upload of the adapter keeps dropping: the push fails and tags nothing
     hub.inject("PUT", r"^/lfs-upload/", action="reset", times=99)
+    hub.log.clear()
     with pytest.raises(hub_mod.HubError):
         push_stage.run(params_for(repo_id), retry=FAST)
+    assert statuses(hub, r"^/lfs-upload/") == [0] * LIBRARY_TRIES  # the library's backoff alone (0: dropped)
     assert tags_of(repo_id) == {}
     # one more drop, then the network is back: the rerun completes v1, exactly one tag on a full commit
     hub.faults.clear()
@@ -117,7 +153,8 @@ def test_a_truncated_download_is_retried_and_verified(outputs, hub, repo_id, tmp
     assert (
         hub_versions.sha256_file(out / "adapter_model.safetensors") == receipt["manifest"]["adapter_model.safetensors"]
     )
-    assert len([s for m, p, s in hub.log if m == "GET" and p.endswith("adapter_model.safetensors")]) >= 2
+    # the library resumes the dropped transfer once; nothing retries the download around it
+    assert len([s for m, p, s in hub.log if m == "GET" and p.endswith("adapter_model.safetensors")]) == 2
 
 
 def test_the_token_is_scrubbed_from_hub_error_messages(outputs, hub, repo_id):

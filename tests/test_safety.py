@@ -336,15 +336,18 @@ def test_the_next_version_replaces_only_files_of_the_previous_manifest(outputs, 
 # ------------------------------------------------------------------------------ 6. Hub failures are named truthfully
 
 
-@pytest.mark.slow
 def test_an_outage_while_reading_the_remote_manifest_is_a_hub_error_not_a_conflict(outputs, hub, repo_id):
     push_stage.run(params_for(repo_id), retry=FAST)
     hub.inject("GET", r"/resolve/[^/]+/kwanzaa_manifest\.json$", status=503, times=99)
     hub.inject("HEAD", r"/resolve/[^/]+/kwanzaa_manifest\.json$", status=503, times=99)
+    hub.log.clear()
     with pytest.raises(hub_mod.HubError) as exc:
         push_stage.run(params_for(repo_id), retry=FAST)
     assert not isinstance(exc.value, hub_mod.VersionConflict) and exc.value.exit_code == 1
     assert "rerun" in str(exc.value) and "bump" not in str(exc.value)
+    # huggingface_hub's download: one HEAD, then (nothing cached at that commit) its backoff's 6; no GET
+    manifest = [m for m, p, s in hub.log if p.endswith("/kwanzaa_manifest.json")]
+    assert manifest == ["HEAD"] * 7
 
 
 def test_a_503_on_the_tag_is_retried(outputs, hub, repo_id):
@@ -359,9 +362,11 @@ def test_a_connection_reset_on_the_tag_is_a_hub_error_with_exit_1(outputs, hub, 
     monkeypatch.setattr(hub_mod, "DEFAULT_RETRY", FAST)
     hub.inject("POST", r"/tag/", action="reset", times=99)
     Path("params.yaml").write_text(yaml.safe_dump(params_for(repo_id).model_dump(mode="json")))
+    hub.log.clear()
     result = CliRunner().invoke(app, ["push"])
     assert result.exit_code == 1 and "tagging v1 failed" in result.output, result.output
     assert "Traceback" not in result.output
+    assert [s for m, p, s in hub.log if "/tag/" in p] == [0] * FAST.attempts  # sent once by the library: ours
 
 
 @pytest.mark.parametrize(
@@ -394,7 +399,6 @@ def test_retry_after_is_clamped(outputs, hub, repo_id, value):
 # ------------------------------------------------------------------------------ 7. the checkpoint mirror is loud
 
 
-@pytest.mark.slow
 def test_a_failed_mirror_fingerprint_read_warns_and_odd_folders_are_ignored(hub, repo_id, tmp_path, monkeypatch):
     from kwanzaa_hub.console import console
     from kwanzaa_hub.longrun import mirror as checkpoints
@@ -403,9 +407,11 @@ def test_a_failed_mirror_fingerprint_read_warns_and_odd_folders_are_ignored(hub,
     mirror = checkpoints.HubMirror(repo_id, private=True, allow_public=False)
     hub.inject("HEAD", r"/resolve/checkpoints/fingerprint\.txt$", status=500, times=99)
     hub.inject("GET", r"/resolve/checkpoints/fingerprint\.txt$", status=500, times=99)
+    hub.log.clear()
     with console.capture() as cap:
         assert mirror.remote_stamp() is None
     assert "could not read the checkpoint mirror's fingerprint" in cap.get()
+    assert [m for m, p, s in hub.log if p.endswith("/fingerprint.txt")] == ["HEAD"] * 7  # 1, then the library's 6
     folder = tmp_path / "ckpts"
     for name in ("checkpoint-2", "checkpoint-2 (1)", "checkpoint-x", "checkpoint-10"):
         (folder / name).mkdir(parents=True)

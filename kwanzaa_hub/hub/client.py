@@ -1,8 +1,9 @@
 """Talking to the Hub: token and preflight, repo visibility, immutable version pushes, verified pulls.
 
-Every call goes through :func:`call`, which retries what is transient (429 with ``Retry-After``, 5xx,
-dropped connections, truncated downloads) within a bounded budget and turns the rest into a
-:class:`HubError` that says what went wrong and what to do. The token is read by ``huggingface_hub``
+Every call goes through :func:`call`, which turns a failure into a :class:`HubError` that says what went wrong
+and what to do. Retrying is ``huggingface_hub``'s own (``http_backoff``) wherever it has one; :func:`call` retries
+only the requests the library sends once (:data:`SENT_ONCE`), on the library's own transient statuses and
+errors, within a bounded budget and honouring ``Retry-After``. The token is read by ``huggingface_hub``
 (``HF_TOKEN`` or the saved login) and never formatted into a message: :func:`scrub` removes it from any
 text that leaves this module.
 
@@ -23,12 +24,27 @@ from typing import Any, TypeVar
 from kwanzaa_hub.errors import InputError, KwanzaaError
 from kwanzaa_hub.runtime.hubhttp import READ_ENV, timeouts, with_timeouts
 
-TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
 T = TypeVar("T")
+
+# The requests huggingface_hub sends exactly once, read in its 2.4.0 source: whoami, repo_info/model_info,
+# list_repo_refs, create_repo, create_branch and create_tag call the shared client directly (hf_api.py), and so
+# does create_commit's final commit POST (_commit_api._commit, retry_on_error=False), as does validate-yaml.
+# Everything else it sends has its own backoff, 6 tries with waits of 1-8 s (utils/_http.py http_backoff): the
+# preupload, the LFS batch, upload and verify (lfs.py), paginated listings such as list_repo_files and
+# list_repo_commits (utils/_pagination.py), and the download HEAD (file_download.py, retried when nothing is
+# cached); a download's GET resumes after a dropped connection. Retrying those here too would multiply the tries.
+_REPO_API = r"/api/(?:models|datasets|spaces)/[^/]+/[^/]+"
+SENT_ONCE = {
+    "GET": re.compile(rf"(?:/api/whoami-v2|{_REPO_API}(?:/revision/[^/]+)?|{_REPO_API}/refs)$"),
+    "POST": re.compile(rf"(?:/api/repos/create|/api/validate-yaml|{_REPO_API}/(?:branch|tag|commit)/[^/]+)$"),
+}
 
 
 class HubError(KwanzaaError):
-    """A Hub call failed for good (after retries where it was transient)."""
+    """A Hub call failed for good (after retries where it was transient). ``status`` is the Hub's HTTP status
+    (None for a transport error)."""
+
+    status: int | None = None
 
 
 class VersionConflict(HubError):
@@ -39,6 +55,8 @@ class VersionConflict(HubError):
 
 @dataclass
 class RetryPolicy:
+    """Our own retry of a request the library sends once (:data:`SENT_ONCE`): tries, backoff and time budget."""
+
     attempts: int = 5
     base_delay_s: float = 1.0
     max_delay_s: float = 30.0
@@ -97,19 +115,38 @@ def _offline(exc: BaseException) -> bool:
     return isinstance(exc, OfflineModeIsEnabled) or bool(constants.HF_HUB_OFFLINE)
 
 
-def _is_transient(exc: BaseException) -> bool:
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+def _failed_request(exc: BaseException) -> tuple[str, str] | None:
+    """(method, URL path) of the request ``exc`` answers: the response's request for a Hub error, the request of a
+    transport error; None when neither is known."""
+    from urllib.parse import urlsplit
+
+    response = getattr(exc, "response", None)
+    try:
+        request = response.request if response is not None else exc.request  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError for a request that was never set
+        return None
+    return request.method, urlsplit(str(request.url)).path
+
+
+def _ours_to_retry(exc: BaseException) -> bool:
+    """True for a transient failure (the library's own list of statuses and errors) of a request the library sent
+    once; what the library retried itself, and everything permanent, is final."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    # huggingface_hub names its transient statuses and errors only in these private constants; importing them
+    # keeps one list (file_download.py imports them the same way).
+    from huggingface_hub.utils._http import _DEFAULT_RETRY_ON_EXCEPTIONS, _DEFAULT_RETRY_ON_STATUS_CODES
 
     exc = what_happened(exc)
     if _offline(exc):  # offline mode does not pass by waiting
         return False
-    if isinstance(exc, LocalEntryNotFoundError):  # the download could not reach the Hub and nothing was cached
-        return True
     if isinstance(exc, HfHubHTTPError):
-        return status_of(exc) in TRANSIENT_STATUS
-    if type(exc).__module__.startswith("httpx") or isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    return isinstance(exc, OSError) and "Consistency check failed" in str(exc)
+        transient = status_of(exc) in _DEFAULT_RETRY_ON_STATUS_CODES
+    else:
+        transient = isinstance(exc, _DEFAULT_RETRY_ON_EXCEPTIONS)
+    request = _failed_request(exc)
+    sent_once = SENT_ONCE.get(request[0]) if request else None
+    return transient and sent_once is not None and sent_once.search(request[1]) is not None
 
 
 def _retry_after(exc: BaseException, policy: RetryPolicy) -> float | None:
@@ -198,6 +235,7 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
         detail = f"{detail.rstrip(': ')}: {said}"  # the Hub's own words ("see the Hub's answer" points here)
     detail = scrub(" ".join(detail.split()))
     failed = HubError(f"{what} failed ({status or type(exc).__name__}): {detail}\n  {hint}")
+    failed.status = status
     if isinstance(exc, (RepositoryNotFoundError, RevisionNotFoundError)) and status != 401:
         failed.exit_code = 2  # a repo or version name to fix (or a token to give), not a Hub failure
     return failed
@@ -206,7 +244,8 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
 def call(
     fn: Callable[..., T], *args: Any, what: str, repo_id: str = "", retry: RetryPolicy | None = None, **kwargs: Any
 ) -> T:
-    """``fn(*args, **kwargs)``, retrying transient failures with backoff; other failures become ``HubError``."""
+    """``fn(*args, **kwargs)``; a transient failure of a request the library sent once is retried with backoff
+    within ``retry``'s budget, every other failure (or the last) becomes a ``HubError``."""
     from kwanzaa_hub.console import console
 
     policy = retry or DEFAULT_RETRY
@@ -221,7 +260,7 @@ def call(
             asked = _retry_after(exc, policy)
             delay = asked if asked is not None else min(policy.base_delay_s * 2 ** (attempt - 1), policy.max_delay_s)
             spent = time.monotonic() - start
-            if not _is_transient(exc) or attempt == policy.attempts or spent + delay > policy.budget_s:
+            if not _ours_to_retry(exc) or attempt == policy.attempts or spent + delay > policy.budget_s:
                 raise explain(exc, what, repo_id) from None
             console.print(
                 f"hub: {what}: {status_of(exc) or type(exc).__name__}, retrying in {delay:.1f} s "

@@ -90,7 +90,7 @@ def push_version(
             )
             break
         except HubError as err:
-            if "(412)" not in str(err) or attempt == 2:
+            if err.status != 412 or attempt == 2:  # 412: the head moved; plan again on the new one
                 raise
     commit = info.oid
     if not _tag(repo_id, version, commit, message, retry):

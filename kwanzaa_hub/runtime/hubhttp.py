@@ -3,7 +3,8 @@
 ``huggingface_hub`` builds its client without a timeout, so a Hub (or a proxy) that accepts the connection and
 never answers would hold every command forever. Each Hub request here gives up after
 ``KWANZAA_HUB_CONNECT_TIMEOUT`` seconds without a connection or ``KWANZAA_HUB_READ_TIMEOUT`` seconds without a
-byte of the answer; the caller's retry budget (``kwanzaa_hub.hub.client.call``) then decides. transformers and
+byte of the answer; ``huggingface_hub``'s own backoff then decides, or ``kwanzaa_hub.hub.client.call``'s retry budget
+for the requests the library sends once. transformers and
 peft download through the same client, so the base model's files get the same timeouts.
 """
 
