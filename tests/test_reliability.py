@@ -157,6 +157,22 @@ def test_a_truncated_download_is_retried_and_verified(outputs, hub, repo_id, tmp
     assert len([s for m, p, s in hub.log if m == "GET" and p.endswith("adapter_model.safetensors")]) == 2
 
 
+def test_a_5xx_on_a_downloads_get_is_retried_once_by_us(outputs, hub, repo_id, tmp_path, monkeypatch):
+    """The library retries a download's GET on 408/429 only: a 503 there is ours to retry, exactly once."""
+    from kwanzaa_hub.hub.pull import pull
+
+    receipt = push_stage.run(params_for(repo_id), retry=FAST)
+    monkeypatch.setattr(hub_mod, "DEFAULT_RETRY", FAST)
+    hub.log.clear()
+    hub.inject("GET", r"/resolve/[^/]+/adapter_model\.safetensors$", status=503, times=1)
+    out = pull(repo_id, "v1", tmp_path / "pulled")
+    assert (
+        hub_versions.sha256_file(out / "adapter_model.safetensors") == receipt["manifest"]["adapter_model.safetensors"]
+    )
+    gets = [s for m, p, s in hub.log if m == "GET" and p.endswith("adapter_model.safetensors")]
+    assert gets == [503, 200]
+
+
 def test_the_token_is_scrubbed_from_hub_error_messages(outputs, hub, repo_id):
     hub.inject("POST", COMMIT, status=400, times=1, headers={"X-Error-Message": f"bad header Bearer {HUB_TOKEN}"})
     with pytest.raises(hub_mod.HubError) as exc:

@@ -38,6 +38,10 @@ SENT_ONCE = {
     "GET": re.compile(rf"(?:/api/whoami-v2|{_REPO_API}(?:/revision/[^/]+)?|{_REPO_API}/refs)$"),
     "POST": re.compile(rf"(?:/api/repos/create|/api/validate-yaml|{_REPO_API}/(?:branch|tag|commit)/[^/]+)$"),
 }
+# A download's GET is retried by the library on 408 and 429 only (file_download.py http_get,
+# retry_on_status_codes=(408, 429)): a 5xx on it is ours to retry, the rest stays the library's.
+DOWNLOAD_GET = re.compile(r"/resolve/[^/]+/.+$")
+LIBRARY_RETRIES_ON_DOWNLOAD = (408, 429)
 
 
 class HubError(KwanzaaError):
@@ -145,8 +149,13 @@ def _ours_to_retry(exc: BaseException) -> bool:
     else:
         transient = isinstance(exc, _DEFAULT_RETRY_ON_EXCEPTIONS)
     request = _failed_request(exc)
-    sent_once = SENT_ONCE.get(request[0]) if request else None
-    return transient and sent_once is not None and sent_once.search(request[1]) is not None
+    if not transient or request is None:
+        return False
+    method, path = request
+    if method == "GET" and DOWNLOAD_GET.search(path):
+        return status_of(exc) not in (None, *LIBRARY_RETRIES_ON_DOWNLOAD)
+    sent_once = SENT_ONCE.get(method)
+    return sent_once is not None and sent_once.search(path) is not None
 
 
 def _retry_after(exc: BaseException, policy: RetryPolicy) -> float | None:
