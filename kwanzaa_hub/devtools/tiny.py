@@ -103,6 +103,8 @@ def build_tiny_llama(
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
+    from kwanzaa_hub.runtime.progress import no_loading_bars
+
     if texts is None:
         from kwanzaa_hub.devtools.example_data import corpus
 
@@ -126,6 +128,7 @@ def build_tiny_llama(
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config = GenerationConfig(bos_token_id=tok.bos_token_id, eos_token_id=[eos, eot])
-    model.save_pretrained(out)
+    with no_loading_bars():  # a "Writing model shards" bar for one small file, the demo's first console line
+        model.save_pretrained(out)
     tok.save_pretrained(out)
     return out
