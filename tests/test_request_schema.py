@@ -125,6 +125,38 @@ def test_a_source_that_is_not_a_retrieved_document_is_refused(example_samples):
     assert _refused(schema, {**answer, "retrieval_summary": {**answer["retrieval_summary"], "results": moved}})
 
 
+def test_each_document_is_listed_at_most_once_and_in_rank_order(example_samples, grammar_tok):
+    """Every reference lists its sources and results in rank order, each document once (134 of 134): a source or a
+    result named twice, or out of order, is refused, by JSON Schema and by the grammar."""
+    static, _, answer = _static_and_prompt(example_samples)
+    documents = [{"title": f"Doc {n}", "url": f"https://example.org/{n}", "content": "Text."} for n in (1, 2, 3)]
+    schema = request_schema.schema_for(documents, static)
+    source = answer["sources"][0]
+    sources = [{**source, "citation_label": f"Doc {n}", "canonical_url": f"https://example.org/{n}"} for n in (1, 2, 3)]
+    results = [
+        {**answer["retrieval_summary"]["results"][0], "rank": n, "canonical_url": f"https://example.org/{n}"}
+        for n in (1, 2, 3)
+    ]
+
+    def with_lists(src: list, res: list) -> dict:
+        return {**answer, "sources": src, "retrieval_summary": {**answer["retrieval_summary"], "results": res}}
+
+    style = decoding_schema.json_style([json.dumps(answer)])
+    for src, res in (([sources[0], sources[2]], results), (sources, results[1:]), ([], [])):
+        data = decoding_schema.canonical(with_lists(src, res))
+        assert not _refused(schema, data)
+        assert _accepts(grammar_tok, schema, decoding_schema.dumps(data, style))
+    for src, res in (
+        ([sources[0], sources[0]], results),  # one document twice, within the count of documents
+        ([sources[1], sources[0]], results),  # out of rank order
+        (sources, [results[2], results[2]]),
+        (sources, [results[1], results[0]]),
+    ):
+        data = decoding_schema.canonical(with_lists(src, res))
+        assert _refused(schema, data)
+        assert not _accepts(grammar_tok, schema, decoding_schema.dumps(data, style))
+
+
 def test_nothing_retrieved_means_no_sources_no_results_and_no_citations(example_samples):
     static, _, answer = _static_and_prompt(example_samples)
     schema = request_schema.schema_for([], static)
@@ -146,7 +178,7 @@ def test_schema_for_reads_the_documents_as_the_prompt_shows_them():
     static = decoding_schema.build({})
     docs = [{"title": "T", "content": "c", "url": "https://a.org/x", "publisher": "P", "year": 1998, "score": 0.876}]
     schema = request_schema.schema_for(docs, static)
-    item = schema["properties"]["sources"]["items"]["anyOf"][0]["properties"]
+    item = schema["$defs"]["source_1"]["properties"]
     assert (item["citation_label"], item["canonical_url"], item["source_org"], item["year"]) == (
         {"const": "T"},
         {"const": "https://a.org/x"},
@@ -154,7 +186,8 @@ def test_schema_for_reads_the_documents_as_the_prompt_shows_them():
         {"const": 1998},
     )
     assert item["relevance_score"] == {"const": 0.88}
-    assert schema["properties"]["sources"]["maxItems"] == 1
+    lists = schema["properties"]["sources"]["anyOf"]  # nothing, or the one document
+    assert [(t["maxItems"], t.get("prefixItems")) for t in lists] == [(0, []), (1, [{"$ref": "#/$defs/source_1"}])]
     assert static["properties"]["sources"]["items"]["properties"]["citation_label"] != {"const": "T"}  # unchanged
 
 

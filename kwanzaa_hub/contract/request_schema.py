@@ -6,14 +6,15 @@ documents or list a source with an invented URL, and the static schema accepts i
 static schema to one prompt's documents (what vLLM's ``response_format`` and llama.cpp's ``json_schema`` accept per
 request):
 
-- ``sources``: each item is one of the documents, with the fields the prompt states *pinned* (``const``), at most
-  one item per document, none when nothing was retrieved. Pinned, because every reference answer of the team's data
+- ``sources``: each item is one of the documents, with the fields the prompt states *pinned* (``const``), each
+  document at most once and in rank order (as all 134 reference answers list them), none when nothing was
+  retrieved (see :data:`MAX_ORDERED` for many documents). Pinned, because every reference answer of the team's data
   copies them verbatim (215 of 215 sources): ``citation_label`` = the title, ``canonical_url`` = the URL,
   ``source_org`` and ``year`` = the ``Source: Org (1998)`` line, ``relevance_score`` = the relevance score. The
   other source fields (``content_type``, ``license``, ``namespace``, ``doc_id``, ``chunk_id``, ``tags``) are not in
   the prompt and keep the static bounds.
 - ``retrieval_summary.results``: each item names one document by ``rank`` (its number) and ``canonical_url`` (234 of
-  234 results in the team's data); at most one per document. Their ``score`` and ``citation_label`` are not pinned:
+  234 results in the team's data); each document at most once, in rank order. Their ``score`` and ``citation_label`` are not pinned:
   18 and 24 reference results round or shorten them.
 - ``retrieval_summary.top_k``: at least the number of documents and at least 1 (the team's schema refuses 0).
 - ``answer.text``: a bracketed number is a citation, and only ``[1]`` .. ``[k]`` can be written (none when k = 0);
@@ -80,9 +81,34 @@ def _pinned(item: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def _one_per_document(array: dict[str, Any], options: list[dict[str, Any]]) -> None:
-    array["maxItems"] = min(array.get("maxItems", len(options)), len(options))
-    array["items"] = {"anyOf": options} if options else array["items"]
+#: Up to this many documents, a list names each document at most once and in rank order (2**k tuples, each item a
+#: ``$ref``); past it (no prompt of the team's data has more than 3), each item is any document and only the count
+#: is bounded.
+MAX_ORDERED = 6
+
+
+def _one_per_document(
+    array: dict[str, Any], options: list[dict[str, Any]], name: str, defs: dict[str, Any]
+) -> dict[str, Any]:
+    """``array`` (a list of sources or results) held to ``options`` (one item schema per document, in rank order):
+    each document at most once, in rank order, as every reference answer lists them (134 of 134)."""
+    from itertools import combinations
+
+    n = len(options)
+    low, high = array.get("minItems", 0), min(array.get("maxItems", n), n)
+    if n == 0 or n > MAX_ORDERED:
+        return {**array, "maxItems": high, **({"items": {"anyOf": options}} if options else {})}
+    refs = []
+    for i, option in enumerate(options, 1):
+        defs[f"{name}_{i}"] = option
+        refs.append({"$ref": f"#/$defs/{name}_{i}"})
+    kept = {k: v for k, v in array.items() if k not in ("type", "items", "minItems", "maxItems")}
+    tuples = [
+        {"type": "array", "prefixItems": [refs[i] for i in chosen], "items": False, "minItems": size, "maxItems": size}
+        for size in range(low, high + 1)
+        for chosen in combinations(range(n), size)
+    ]
+    return {**kept, "anyOf": tuples}
 
 
 def for_documents(schema: dict[str, Any], documents: Sequence[Document]) -> dict[str, Any]:
@@ -97,13 +123,17 @@ def for_documents(schema: dict[str, Any], documents: Sequence[Document]) -> dict
 
     # a source or a result is named by its URL: a document without a valid one cannot be listed
     listed = [(doc, values) for doc in documents if "canonical_url" in (values := source_fields(doc))]
+    defs: dict[str, Any] = {}
     sources = props["sources"]
-    _one_per_document(sources, [_pinned(sources["items"], values) for _, values in listed])
+    options = [_pinned(sources["items"], values) for _, values in listed]
+    props["sources"] = _one_per_document(sources, options, "source", defs)
 
     summary = props["retrieval_summary"]["properties"]
     results = summary["results"]
     pinned = [{"rank": doc.number, "canonical_url": values["canonical_url"]} for doc, values in listed]
-    _one_per_document(results, [_pinned(results["items"], p) for p in pinned])
+    summary["results"] = _one_per_document(results, [_pinned(results["items"], p) for p in pinned], "result", defs)
+    if defs:
+        out["$defs"] = defs
 
     top_k = summary["top_k"]
     top_k["minimum"] = max(1, k, top_k.get("minimum", 0))
