@@ -95,6 +95,32 @@ def test_settings_left_at_their_placeholder_stop_with_one_line(url, repo, versio
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    "key, value",
+    [("hub.version", "v0"), ("hub.version", "v01"), ("hub.repo_id", "me/x--y"), ("hub.repo_id", "me/x.git")]
+    + [("hub.version", "v12"), ("hub.repo_id", "me/x-y")],
+)
+def test_the_first_cell_refuses_exactly_what_the_params_refuse(key, value):
+    """The notebook stops at its first cell on a repo id or version the params would refuse after the long install,
+    and accepts what they accept: one rule each (config/names.py)."""
+    from kwanzaa_hub.config.params import Params, with_overrides
+    from kwanzaa_hub.errors import ParamsError
+
+    try:
+        with_overrides(Params(), {key: value})
+        params_ok = True
+    except ParamsError:
+        params_ok = False
+    repo, version = ("me/x", value) if key == "hub.version" else (value, "v1")
+    try:
+        colab.check_settings("https://github.com/me/kwanzaa_hub.git", repo, version)
+        colab_ok = True
+    except colab.Stop:
+        colab_ok = False
+    assert colab_ok == params_ok
+    assert params_ok == (value in ("v12", "me/x-y"))
+
+
 def test_the_clone_cell_refuses_the_placeholder_url_before_cloning():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     setup = _cells(nb, "colab-setup")[0].source
