@@ -131,8 +131,10 @@ def metrics_table(metrics: dict[str, float], title: str = "eval", records: list 
 
 def generation_summary(report: dict[str, Any]) -> str:
     """One line per model: how generations stopped and the speed (kept apart from the quality metrics)."""
+    from kwanzaa_hub.contract.metrics import registry
+
     lines = []
-    for name in ("base", "base_constrained", "adapter", "adapter_constrained"):
+    for name in (registry.run_name(m, d) for m in reversed(registry.MODELS) for d in registry.DECODINGS):
         r = report.get(name)
         if r:
             stops = ", ".join(f"{k} {v}" for k, v in r["stop_reasons"].items())

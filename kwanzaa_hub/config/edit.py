@@ -73,7 +73,7 @@ def _apply(path: Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any, Any
     from ruamel.yaml.error import YAMLError
 
     from kwanzaa_hub.config.params import parse_params
-    from kwanzaa_hub.config.yamlfile import read_params_file, read_params_text
+    from kwanzaa_hub.config.yamlfile import parent_of, read_params_file, read_params_text
 
     read_params_file(path)  # a file that is not a params mapping (or holds aliases, keys twice) stops here
     yaml = YAML()  # round-trip: comments, order and quoting survive
@@ -85,12 +85,7 @@ def _apply(path: Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any, Any
         raise ParamsError(f"{path}: cannot be edited in place: {' '.join(str(exc).split())}") from None
     changes = []
     for key, value in pairs:
-        *parents, leaf = key.split(".")
-        node = doc
-        for part in parents:
-            node = node.setdefault(part, {}) if isinstance(node, dict) else None
-            if not isinstance(node, dict):
-                raise ParamsError(f"{path}: {key}: {part!r} is a value, not a section of params")
+        node, leaf = parent_of(doc, key, where=str(path), create=True)
         old = node.get(leaf)
         node[leaf] = value
         changes.append((key, _plain(old), value))

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kwanzaa_hub.config.base_model import base_ref
 from kwanzaa_hub.config.names import repo_id_problem, version_problem
-from kwanzaa_hub.config.yamlfile import read_params_file
+from kwanzaa_hub.config.yamlfile import parent_of, read_params_file
 from kwanzaa_hub.errors import ParamsError
 from kwanzaa_hub.fs.ownership import Output, layout_problems
 
@@ -401,11 +401,6 @@ def with_overrides(params: Params, overrides: dict[str, Any], *, source: str = "
     """``params`` with each dotted key of ``overrides`` set (``{"train.lora.r": 32}``), validated like the file."""
     raw = to_yaml_dict(params)
     for key, value in overrides.items():
-        *parents, leaf = key.split(".")
-        node = raw
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or leaf not in node:
-            raise ParamsError(f"{source}: {key}: unknown key")
+        node, leaf = parent_of(raw, key, where=source)
         node[leaf] = value
     return parse_params(raw, source=source)

@@ -74,3 +74,22 @@ def read_params_text(text: str, path: str | Path) -> dict[str, Any]:
             f"{path}: expected a mapping of sections (model, data, train, eval, hub), found {type(raw).__name__}"
         )
     return raw
+
+
+def parent_of(doc: Any, key: str, *, where: str, create: bool = False) -> tuple[Any, str]:
+    """The mapping that holds the dotted ``key`` (``"train.lora.r"`` -> ``(doc["train"]["lora"], "r")``); with
+    ``create``, missing sections are made (a value in the way is a ``ParamsError``), without it a key that is not
+    there is one. One walk for ``kwanzaa-hub set`` (on the round-trip document) and params overrides (on plain
+    data)."""
+    *parents, leaf = key.split(".")
+    node = doc
+    for part in parents:
+        if create and isinstance(node, dict):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ParamsError(f"{where}: {key}: {part!r} is a value, not a section of params")
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or (not create and leaf not in node):
+        raise ParamsError(f"{where}: {key}: unknown key")
+    return node, leaf

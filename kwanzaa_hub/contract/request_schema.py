@@ -14,8 +14,8 @@ request):
   other source fields (``content_type``, ``license``, ``namespace``, ``doc_id``, ``chunk_id``, ``tags``) are not in
   the prompt and keep the static bounds.
 - ``retrieval_summary.results``: each item names one document by ``rank`` (its number) and ``canonical_url`` (234 of
-  234 results in the team's data); each document at most once, in rank order. Their ``score`` and ``citation_label`` are not pinned:
-  18 and 24 reference results round or shorten them.
+  234 results in the team's data); each document at most once, in rank order. Their ``score`` and
+  ``citation_label`` are not pinned: 18 and 24 reference results round or shorten them.
 - ``retrieval_summary.top_k``: at least the number of documents and at least 1 (the team's schema refuses 0).
 - ``answer.text``: a bracketed number is a citation, and only ``[1]`` .. ``[k]`` can be written (none when k = 0);
   a ``[`` that opens anything else is followed by a character that is not a digit (``[This ...`` stays possible).

@@ -230,6 +230,10 @@ def claim_all(outputs: Iterable[Output]) -> None:
         claim(out.key, out.path, out.kind, out.fields)
 
 
+#: What a machine path is cut to in anything pushed: ``<local>/`` and its last part (``<local>/base``).
+LOCAL = "<local>/"
+
+
 def without_machine_paths(data: object) -> object:
     """``data`` with every absolute path (a local base model, a Drive mirror folder) cut to its last part, so no
     card or pushed file tells where things lie on the machine that trained."""
@@ -238,5 +242,5 @@ def without_machine_paths(data: object) -> object:
     if isinstance(data, list):
         return [without_machine_paths(v) for v in data]
     if isinstance(data, str) and (data.startswith(("/", "~", "\\")) or (len(data) > 2 and data[1:3] in (":\\", ":/"))):
-        return f"<local>/{Path(data.replace(chr(92), '/')).name}"
+        return f"{LOCAL}{Path(data.replace(chr(92), '/')).name}"
     return data

@@ -12,6 +12,7 @@ from typing import Any
 
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.fs.atomic import atomic_dir
+from kwanzaa_hub.fs.ownership import LOCAL
 from kwanzaa_hub.hub import versions
 
 
@@ -36,9 +37,9 @@ def load(repo_id: str, version: str = "v1", base_model: str | None = None, **mod
     root, _commit = versions.verified_download(repo_id, version)
     named = adapter_base(root, f"{repo_id}@{version}")  # a broken adapter config: one line, not a traceback
     base_id = base_model or named
-    if base_id.startswith("<local>/"):
+    if base_id.startswith(LOCAL):
         raise InputError(
-            f"{repo_id}@{version} was trained on a local base model ({base_id[8:]}): pass "
+            f"{repo_id}@{version} was trained on a local base model ({base_id.removeprefix(LOCAL)}): pass "
             "base_model= the path of that model on this machine"
         )
     base = from_pretrained(AutoModelForCausalLM, base_id, **model_kwargs)

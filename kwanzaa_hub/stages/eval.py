@@ -148,7 +148,7 @@ def request_schemas(schema: dict[str, Any], prompts: list) -> RequestSchemas:
 
 def decodings(mode: str) -> list[str]:
     """``eval.decoding`` as the decodings to run, free first."""
-    return ["free", "constrained"] if mode == "both" else [mode]
+    return list(registry.DECODINGS) if mode == "both" else [mode]
 
 
 def generate_all(

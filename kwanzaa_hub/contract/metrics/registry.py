@@ -55,13 +55,17 @@ QUALITY = (
 BY_NAME = {m.name: m for m in QUALITY}
 HEADLINE = tuple(m.name for m in QUALITY if m.headline)
 MODELS = ("adapter", "base")
-RUNS = ("adapter", "adapter_constrained", "base", "base_constrained")
+DECODINGS = ("free", "constrained")
 
 
 def run_name(model: str, decoding: str) -> str:
     """``adapter`` / ``adapter_constrained``: the key prefix of one model under one decoding, ``free`` (what
     training taught) or ``constrained`` (held to the decoding schema, what a server enforcing it returns)."""
     return model if decoding == "free" else f"{model}_constrained"
+
+
+#: Every run of the eval, in reading order: adapter, adapter_constrained, base, base_constrained.
+RUNS = tuple(run_name(m, d) for m in MODELS for d in DECODINGS)
 
 
 def headline(metrics: dict[str, float]) -> dict[str, float]:
