@@ -46,7 +46,10 @@ class _Section(BaseModel):
 class ModelParams(_Section):
     """The base model and how its chat template is rendered."""
 
-    base: str = Field("meta-llama/Llama-3.2-1B-Instruct", description="Hub id, local directory or .gguf file")
+    base: str = Field(
+        "meta-llama/Llama-3.2-1B-Instruct",
+        description="Hub id org/name, local folder (./m, /abs/m; a local one is a DVC dep: set it with kwanzaa-hub set) or .gguf file",
+    )
     revision: str = Field("main", description="Hub revision of the base model (ignored for local paths)")
     chat_date: str = Field(
         DEFAULT_CHAT_DATE,
