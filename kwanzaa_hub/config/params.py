@@ -48,7 +48,8 @@ class ModelParams(_Section):
 
     base: str = Field(
         "meta-llama/Llama-3.2-1B-Instruct",
-        description="Hub id org/name, local folder (./m, /abs/m; a local one is a DVC dep: set it with kwanzaa-hub set) or .gguf file",
+        description="Hub id org/name, a local folder (./m, /abs/m) or a .gguf file; set a local one with "
+        "kwanzaa-hub set (it becomes a DVC dep)",
     )
     revision: str = Field("main", description="Hub revision of the base model (ignored for local paths)")
     chat_date: str = Field(

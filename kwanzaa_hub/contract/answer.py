@@ -37,6 +37,16 @@ CATEGORIES = ("grounded", "multi_source", "partial", "refusal", "uncited")
 _LIFTED = ("citation_label", "canonical_url")
 
 
+def lift_metadata(result: object) -> object:
+    """A retrieval result with ``citation_label``/``canonical_url`` lifted out of its ``metadata`` when it lacks them
+    at the top (the tolerated deviation, read the same everywhere); anything else is returned as it is."""
+    if isinstance(result, dict) and isinstance(result.get("metadata"), dict):
+        lifted = {k: result["metadata"][k] for k in _LIFTED if k not in result and k in result["metadata"]}
+        if lifted:
+            return {**result, **lifted}
+    return result
+
+
 def _uri(value: str) -> str:
     parsed = urlparse(value)
     if not parsed.scheme or not (parsed.netloc or parsed.path):
@@ -93,11 +103,7 @@ class RetrievalResult(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _lift_metadata(cls, data: object) -> object:
-        if isinstance(data, dict) and isinstance(data.get("metadata"), dict):
-            lifted = {k: data["metadata"][k] for k in _LIFTED if k not in data and k in data["metadata"]}
-            if lifted:
-                return {**data, **lifted}
-        return data
+        return lift_metadata(data)
 
 
 class Filters(_Strict):

@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from kwanzaa_hub.contract.answer import _LIFTED, CONTRACT_VERSION, AnswerV1
+from kwanzaa_hub.contract.answer import CONTRACT_VERSION, AnswerV1, lift_metadata
 
 #: Bounds never go below these, whatever the data holds: a new retrieved document may have a longer title or
 #: URL than any in the training data, and a list the data left empty may still get an item.
@@ -73,11 +73,9 @@ def canonical(data: dict[str, Any]) -> dict[str, Any]:
     lifted out of ``metadata`` (the tolerated deviation the contract reads the same way), keys that are not
     the contract's dropped, and keys in the contract's order. Values are kept as they are."""
     data = copy.deepcopy(data)
-    for r in (data.get("retrieval_summary") or {}).get("results") or []:
-        if isinstance(r, dict) and isinstance(r.get("metadata"), dict):
-            for k in _LIFTED:
-                if k not in r and k in r["metadata"]:
-                    r[k] = r["metadata"][k]
+    summary = data.get("retrieval_summary")
+    if isinstance(summary, dict) and isinstance(summary.get("results"), list):
+        summary["results"] = [lift_metadata(r) for r in summary["results"]]
     return _only_known(data, contract_schema())
 
 

@@ -350,21 +350,3 @@ def ensure_repo(repo_id: str, *, private: bool, allow_public: bool) -> bool:
             "Make it private on the Hub, or set hub.allow_public: true to publish."
         )
     return False
-
-
-# ---------------------------------------------------------------------------------------- versions
-
-
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def _inside(name: str) -> bool:
-    """True when ``name`` is a relative path in a repo that stays inside the folder it is downloaded to."""
-    parts = name.split("/")
-    return (
-        bool(name)
-        and "\\" not in name
-        and not name.startswith("/")
-        and ":" not in parts[0]
-        and all(p not in ("", ".", "..") for p in parts)
-    )

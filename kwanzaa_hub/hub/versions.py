@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from kwanzaa_hub.hub.client import _SHA256, HubError, RetryPolicy, _inside, api, call
+from kwanzaa_hub.hub.client import HubError, RetryPolicy, api, call
 
 MANIFEST = "kwanzaa_manifest.json"
+
+
+#: A manifest entry: the sha256 of a file, in lowercase hex.
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def inside(name: str) -> bool:
+    """True when ``name`` is a relative path in a repo that stays inside the folder it is downloaded to."""
+    parts = name.split("/")
+    return (
+        bool(name)
+        and "\\" not in name
+        and not name.startswith("/")
+        and ":" not in parts[0]
+        and all(p not in ("", ".", "..") for p in parts)
+    )
 
 
 CARD_FILE = "README.md"
@@ -151,12 +168,12 @@ def check_manifest(data: Any, where: str) -> dict[str, str]:
     """``data`` as a manifest (``{path: sha256}``), or a ``HubError`` saying what is wrong with it."""
     if not isinstance(data, dict) or not data:
         raise VersionRefused(f"{where}: {MANIFEST} is not a non-empty object of file -> sha256; refusing this version")
-    bad = [k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str) or not _SHA256.fullmatch(v)]
+    bad = [k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str) or not SHA256.fullmatch(v)]
     if bad:
         raise VersionRefused(
             f"{where}: {MANIFEST} has entries that are not a 64-hex sha256: {bad[:5]}; refusing this version"
         )
-    outside = [k for k in data if not _inside(k)]
+    outside = [k for k in data if not inside(k)]
     if outside:
         raise VersionRefused(
             f"{where}: {MANIFEST} names paths outside the download folder: {outside[:5]}; refusing this version"
