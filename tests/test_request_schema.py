@@ -187,7 +187,8 @@ def test_schema_for_reads_the_documents_as_the_prompt_shows_them():
     )
     assert item["relevance_score"] == {"const": 0.88}
     lists = schema["properties"]["sources"]["anyOf"]  # nothing, or the one document
-    assert [(t["maxItems"], t.get("prefixItems")) for t in lists] == [(0, []), (1, [{"$ref": "#/$defs/source_1"}])]
+    assert [(t["maxItems"], t.get("prefixItems")) for t in lists] == [(0, None), (1, [{"$ref": "#/$defs/source_1"}])]
+    jsonschema.Draft202012Validator.check_schema(schema)  # a valid schema, as a server's compiler reads it
     assert static["properties"]["sources"]["items"]["properties"]["citation_label"] != {"const": "T"}  # unchanged
 
 

@@ -105,6 +105,8 @@ def _one_per_document(
     kept = {k: v for k, v in array.items() if k not in ("type", "items", "minItems", "maxItems")}
     tuples = [
         {"type": "array", "prefixItems": [refs[i] for i in chosen], "items": False, "minItems": size, "maxItems": size}
+        if size
+        else {"type": "array", "maxItems": 0}  # prefixItems may not be empty
         for size in range(low, high + 1)
         for chosen in combinations(range(n), size)
     ]
