@@ -7,7 +7,6 @@ reason a CPU could have shown: structure of the JSON, the seed ratio, loss agree
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import statistics
@@ -17,15 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.gpu import data, machine, models, train, variants
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "bench" / "bench_gpu.py"
-
-
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_gpu", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
@@ -117,6 +111,11 @@ def test_tiny_cpu_run_writes_the_full_result(tmp_path):
     assert out.with_suffix(".md").read_text().startswith("device:")
 
 
+def test_help_lists_the_variants():
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--help"], check=True, capture_output=True, text=True)
+    assert "--budget-s" in proc.stdout and ", ".join(variants.VARIANTS) in " ".join(proc.stdout.split())
+
+
 def test_lengths_file_holds_numbers_of_the_real_data():
     lengths = json.loads((REPO / "bench/data/kwanzaa_lengths.json").read_text())
     assert "SmolLM2" in lengths["tokenizer"]
@@ -128,30 +127,28 @@ def test_lengths_file_holds_numbers_of_the_real_data():
 
 
 def test_rounds_rotate_and_every_variant_runs_once_per_round():
-    bench = load_bench()
-    pairs = bench.schedule(["a", "b", "c"], 2)
+    pairs = variants.schedule(["a", "b", "c"], 2)
     assert [n for r, n in pairs if r == 0] == ["a", "b", "c"]
     assert [n for r, n in pairs if r == 1] == ["b", "c", "a"]
     from kwanzaa_hub.config.params import load_params
 
-    assert next(iter(bench.VARIANTS)) == "seed" and bench.VARIANTS["seed"] == {}  # params.yaml as it is
+    assert next(iter(variants.VARIANTS)) == "seed" and variants.VARIANTS["seed"] == {}  # params.yaml as it is
     params = load_params(REPO / "params.yaml")
     per_step = params.train.per_device_batch_size * params.train.gradient_accumulation_steps
-    for overrides in bench.VARIANTS.values():  # every variant trains the same samples per optimizer step
-        t = bench.variant_params(params, overrides, REPO, 5).train
+    for overrides in variants.VARIANTS.values():  # every variant trains the same samples per optimizer step
+        t = variants.variant_params(params, overrides, REPO, 5).train
         assert t.per_device_batch_size * t.gradient_accumulation_steps == per_step
 
 
 def test_the_bench_trains_with_the_train_stages_arguments(tmp_path):
     """Only where it writes, whether it saves, the steps and the logging differ from the stage's SFTConfig."""
-    bench = load_bench()
     from kwanzaa_hub.config.params import load_params
     from kwanzaa_hub.runtime import hardware, qlora
 
     params = load_params(REPO / "params.yaml")
     facts = hardware.HardwareFacts("cpu", "test")
-    ours = bench.variant_params(params, bench.VARIANTS["seed"], tmp_path, 5)
-    args = bench.training_args(ours, qlora.training_plan(ours, facts), str(tmp_path))
+    ours = variants.variant_params(params, variants.VARIANTS["seed"], tmp_path, 5)
+    args = train.training_args(ours, qlora.training_plan(ours, facts), str(tmp_path))
     stage = qlora.sft_config(params, qlora.training_plan(params, facts))
     different = {f.name for f in dataclasses.fields(stage) if getattr(args, f.name) != getattr(stage, f.name)}
     # max_steps: the benchmark's budget (without it the stage evaluates each epoch: do_eval, eval_strategy)
@@ -161,15 +158,13 @@ def test_the_bench_trains_with_the_train_stages_arguments(tmp_path):
 
 
 def test_collator_pads_right_and_masks_padding_from_the_loss():
-    bench = load_bench()
-    batch = bench.pad_collate([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [9], "labels": [9]}])
+    batch = data.pad_collate([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [9], "labels": [9]}])
     assert batch["input_ids"].tolist() == [[5, 6, 7], [9, 0, 0]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"].tolist() == [[-100, 6, 7], [9, -100, -100]]
 
 
 def test_a_failing_run_is_recorded_not_raised(tmp_path):
-    bench = load_bench()
     from kwanzaa_hub.config.params import load_params
     from kwanzaa_hub.runtime import hardware
 
@@ -184,21 +179,20 @@ def test_a_failing_run_is_recorded_not_raised(tmp_path):
         "deadline": float("inf"),
         "t4_limit": 13.5,
     }
-    record = bench.run_variant("seed", bench.VARIANTS["seed"], ctx, with_worst_case=True)
+    record = train.run_variant("seed", variants.VARIANTS["seed"], ctx, with_worst_case=True)
     assert "error" in record and "worst_case" not in record
-    assert bench.fits({"error": "torch.OutOfMemoryError: CUDA out of memory"}, "peak_reserved_gib", 13.5) is False
-    assert bench.fits({"peak_reserved_gib": 14.0}, "peak_reserved_gib", 13.5) is False
-    assert bench.fits({"peak_reserved_gib": 9.0}, "peak_reserved_gib", 13.5) is True
+    assert train.fits({"error": "torch.OutOfMemoryError: CUDA out of memory"}, "peak_reserved_gib", 13.5) is False
+    assert train.fits({"peak_reserved_gib": 14.0}, "peak_reserved_gib", 13.5) is False
+    assert train.fits({"peak_reserved_gib": 9.0}, "peak_reserved_gib", 13.5) is True
 
 
 def test_on_a_big_gpu_the_plan_is_the_t4_one(monkeypatch):
-    bench = load_bench()
     from kwanzaa_hub.config.params import load_params
-    from kwanzaa_hub.runtime import hardware
+    from kwanzaa_hub.runtime import hardware, qlora
 
     params = load_params(REPO / "params.yaml")
     monkeypatch.setattr(hardware, "detect", lambda: hardware.HardwareFacts("cuda", "NVIDIA H200", (9, 0), 139.8))
-    plan = bench.choose_plan("t4", params)
+    plan = qlora.training_plan(params, machine.bench_facts("t4"))
     assert (plan.precision, plan.compute_dtype, plan.optim, plan.attention, plan.tf32) == (
         "fp16",
         "float16",
@@ -207,21 +201,19 @@ def test_on_a_big_gpu_the_plan_is_the_t4_one(monkeypatch):
         False,
     )
     assert plan.hardware == "Tesla T4 (forced on NVIDIA H200) (sm_75)"
-    assert bench.choose_plan("detected", params).precision == "bf16"
+    assert qlora.training_plan(params, machine.bench_facts("detected")).precision == "bf16"
 
 
 def test_sdpa_probe_names_the_kernels_that_take_grouped_query_attention():
-    bench = load_bench()
-    probe = bench.sdpa_gqa_probe(bench.SHAPES["tiny"], 16, device="cpu")
+    probe = machine.sdpa_gqa_probe(models.SHAPES["tiny"], 16, device="cpu")
     assert probe["gqa_no_mask_math"] == "ok"
     assert set(probe) == {"gqa_no_mask_efficient", "gqa_no_mask_math"}
 
 
 def test_the_real_shape_is_llama_3_2_1b():
-    bench = load_bench()
     import torch
 
-    model = bench.build_random_model(bench.SHAPES["llama-3.2-1b"], torch.float16, "meta")  # no memory used
+    model = models.build_random_model(models.SHAPES["llama-3.2-1b"], torch.float16, "meta")  # no memory used
     assert sum(p.numel() for p in model.parameters()) == 1_235_814_400  # meta-llama/Llama-3.2-1B-Instruct
     assert model.lm_head.weight is model.model.embed_tokens.weight
     assert model.config.rope_parameters["rope_theta"] == 500000.0
