@@ -87,7 +87,7 @@ def test_every_consumer_reads_each_form_of_model_base_the_same_way(forms, monkey
             continue
         assert models.base_identity(text)["kind"] == kind, text
         if kind == "local":
-            assert Path(models.resolve_base(text)) == ref.path == Path(os.path.expanduser(text)).resolve()
+            assert Path(models.resolve_base(text)).resolve() == ref.path == Path(os.path.expanduser(text)).resolve()
 
 
 def test_a_folder_named_like_a_hub_id_that_exists_in_the_project_is_local(tmp_path):

@@ -121,6 +121,7 @@ def example_request() -> tuple[str, list[dict[str, Any]]]:
     """:data:`EXAMPLE_QUESTION` and its documents as the team's backend hands them over (dicts), read back from
     the example eval prompt that asks it, so ``ask`` builds that prompt byte for byte."""
     from kwanzaa_hub.contract.answer import parse_documents, parse_query
+    from kwanzaa_hub.contract.request_schema import source_fields
     from kwanzaa_hub.devtools import example_data
 
     _, held = example_data.build()
@@ -130,14 +131,14 @@ def example_request() -> tuple[str, list[dict[str, Any]]]:
         raise InputError(f"no example eval prompt asks {EXAMPLE_QUESTION!r}: update demo.EXAMPLE_QUESTION")
     docs = []
     for d in parse_documents(user):
-        publisher, _, year = (d.source or "").rpartition(" (")  # the prompt's "Source: <publisher> (<year>)"
+        stated = source_fields(d)  # the "Source: <publisher> (<year>)" line, read as the request schema reads it
         docs.append(
             {
                 "title": d.title,
                 "content": d.content,
                 "url": d.url,
-                "publisher": publisher,
-                "year": int(year.rstrip(")")),
+                "publisher": stated["source_org"],
+                "year": stated["year"],
                 "relevance_score": d.relevance,
             }
         )

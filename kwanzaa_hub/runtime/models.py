@@ -69,7 +69,7 @@ def resolve_base(base: str) -> str:
         )
     if not (ref.path / "config.json").is_file() and not (ref.path / "tokenizer_config.json").is_file():
         raise InputError(f"model.base: {base!r} is a path but holds no config.json / tokenizer_config.json")
-    return str(ref.path)
+    return os.path.expanduser(base)  # as written (a relative base stays relative in the adapter's config)
 
 
 def _convert_gguf(path: Path, out: Path) -> None:
