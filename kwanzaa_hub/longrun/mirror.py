@@ -195,17 +195,14 @@ class HubMirror:
         """Before training: a ``checkpoints`` branch that exists must be one this tool made."""
         self._check_owned(self._files())
 
+    def _call(self, fn: Any, what: str, **kwargs: Any) -> Any:
+        """``fn(repo_id, **kwargs)`` through the Hub client (its errors and retries), on this mirror's repo."""
+        return hub.call(fn, self.repo_id, what=what, repo_id=self.repo_id, **kwargs)
+
     def _ensure_branch(self) -> None:
         if not self._ready:
             hub.ensure_repo(self.repo_id, private=self.private, allow_public=self.allow_public)
-            hub.call(
-                hub.api().create_branch,
-                self.repo_id,
-                branch=BRANCH,
-                exist_ok=True,
-                what=f"creating the {BRANCH} branch",
-                repo_id=self.repo_id,
-            )
+            self._call(hub.api().create_branch, f"creating the {BRANCH} branch", branch=BRANCH, exist_ok=True)
             self._ready = True
 
     def upload(self, ckpt: Path, fingerprint: str) -> None:
@@ -223,15 +220,9 @@ class HubMirror:
         ]
         ops.append(CommitOperationAdd(STAMP, fingerprint.encode()))
         ops += [CommitOperationDelete(f"{d}/", is_folder=True) for d in stale if d not in keep and d != ckpt.name]
-        hub.call(
-            hub.api().create_commit,
-            self.repo_id,
-            operations=ops,
-            revision=BRANCH,
-            commit_message=f"{ckpt.name} (resume point)",
-            what=f"mirroring {ckpt.name}",
-            repo_id=self.repo_id,
-        )
+        message = f"{ckpt.name} (resume point)"
+        commit = hub.api().create_commit
+        self._call(commit, f"mirroring {ckpt.name}", operations=ops, revision=BRANCH, commit_message=message)
 
     def remote_stamp(self) -> str | None:
         """The mirrored run's fingerprint; None when nothing is mirrored yet. A read that fails for another
@@ -265,14 +256,9 @@ class HubMirror:
         if not done:
             return None
         newest = done[-1]
-        hub.call(
-            snapshot_download,
-            self.repo_id,
-            revision=BRANCH,
-            allow_patterns=[f"{newest}/*"],
-            local_dir=str(dest),
-            what=f"downloading {newest}",
-            repo_id=self.repo_id,
+        pattern = f"{newest}/*"
+        self._call(
+            snapshot_download, f"downloading {newest}", revision=BRANCH, allow_patterns=[pattern], local_dir=str(dest)
         )
         shutil.rmtree(dest / ".cache", ignore_errors=True)  # huggingface_hub's local_dir bookkeeping
         return dest / newest
