@@ -18,15 +18,16 @@ from kwanzaa_hub.config.reference import reference_rows
 REPO = Path(__file__).resolve().parents[1]
 
 
+def leaves(d: dict, prefix: str = "") -> dict[str, object]:
+    """A params mapping as ``{dotted key: value}`` (``{"train": {"seed": 42}}`` -> ``{"train.seed": 42}``)."""
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        out.update(leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
 def stale_keys(path: Path) -> list[tuple[str, object]]:
     """``(key, default)`` for every key whose value in ``path`` is not the classes' default (or is missing)."""
-
-    def leaves(d: dict, prefix: str = "") -> dict:
-        out = {}
-        for k, v in d.items():
-            out.update(leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-        return out
-
     in_file = leaves(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     defaults = {key: yaml.safe_load(default) for key, default, _ in reference_rows()}
     return [(k, v) for k, v in defaults.items() if k not in in_file or in_file[k] != v]

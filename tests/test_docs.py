@@ -48,15 +48,11 @@ def test_params_reference_write_rewrites_only_the_block_of_docs_params_md(tmp_pa
 
 
 def test_every_key_in_params_yaml_is_documented_and_the_defaults_agree():
-    def leaves(d, prefix=""):
-        for k, v in d.items():
-            yield from leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else [(f"{prefix}{k}", v)]
+    from tests.params_defaults import leaves, stale_keys
 
-    in_file = dict(leaves(yaml.safe_load((REPO / "params.yaml").read_text())))
+    in_file = leaves(yaml.safe_load((REPO / "params.yaml").read_text()))
     documented = {k: d for k, d, _ in reference_rows()}
     assert set(in_file) == set(documented)
-    from tests.params_defaults import stale_keys
-
     assert stale_keys(REPO / "params.yaml") == [], "run `python -m tests.params_defaults` (params.yaml is generated)"
 
 
