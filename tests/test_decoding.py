@@ -208,6 +208,39 @@ def test_a_row_whose_object_is_complete_is_forced_to_end(tiny_tokenizer):
     assert proc.c.errors == []
 
 
+def test_a_number_ends_after_max_digits_in_a_row(tiny_tokenizer):
+    """A model that keeps writing ``0`` after ``0.`` (the tiny demo model did, until the budget ran out): after
+    MAX_DIGITS digits in a row no token may start with a digit, so the number ends and the object closes."""
+    import torch
+
+    from kwanzaa_hub.runtime.constrained import MAX_DIGITS, SchemaConstraint
+
+    schema = {
+        "type": "object",
+        "properties": {"c": {"type": "number", "minimum": 0, "maximum": 1}},
+        "required": ["c"],
+        "additionalProperties": False,
+    }
+    eos = tiny_tokenizer.convert_tokens_to_ids("<|eot_id|>")
+    proc = SchemaConstraint(tiny_tokenizer, schema, [eos]).processor(1)
+    zero, comma, close = (tiny_tokenizer.convert_tokens_to_ids(t) for t in ("0", ",", "}"))
+    prefer = torch.zeros(1, len(tiny_tokenizer))
+    prefer[0, zero], prefer[0, close], prefer[0, comma] = 3.0, 2.0, 1.0  # "0" whenever allowed, then "}"
+    ids = [7]
+    proc(torch.tensor([ids]), prefer.clone())
+    for tok in tiny_tokenizer('{"c": 0.', add_special_tokens=False)["input_ids"]:
+        ids.append(tok)
+        out = proc(torch.tensor([ids]), prefer.clone())
+    for _ in range(3 * MAX_DIGITS):
+        ids.append(int(out[0].argmax()))
+        if ids[-1] == eos:
+            break
+        out = proc(torch.tensor([ids]), prefer.clone())
+    text = tiny_tokenizer.decode(ids[1:-1])
+    assert text == '{"c": 0.' + "0" * MAX_DIGITS + "}"
+    assert proc.c.errors == []
+
+
 def test_a_vocabulary_of_a_multiple_of_32_ids_is_masked(tiny_tokenizer):
     """llguidance's mask of a vocabulary whose size is a multiple of 32 (SmolLM2: 49,152 ids) is one word wider
     than ceil(vocab / 32): the processor takes the width from the mask (the real model crashed on it)."""

@@ -12,7 +12,8 @@ in the schema's ``x-guidance`` block, so decoding never fights what the model le
 ``kwanzaa.answer.v[0-9]+`` becomes the one constant this project writes.
 
 Floats keep a range (``[0, 1]`` for scores) but JSON Schema cannot bound their digits without ``multipleOf``,
-which would reject the reference answers' 16-digit scores: a float's digits are the one thing left to the
+which would reject the reference answers' 16-digit scores: a float's digits are left to the decoder
+(:data:`kwanzaa_hub.runtime.constrained.MAX_DIGITS` digits in a row at most) or, on a server without that cap, to the
 generation budget.
 
 No torch here: the data stage, ``push`` and the tests import this module.

@@ -19,8 +19,12 @@ request):
 - ``retrieval_summary.top_k``: at least the number of documents and at least 1 (the team's schema refuses 0).
 - ``answer.text``: a bracketed number is a citation, and only ``[1]`` .. ``[k]`` can be written (none when k = 0);
   a ``[`` that opens anything else is followed by a character that is not a digit (``[This ...`` stays possible).
+- ``answer``: with documents retrieved, it cites at least one of them or is a refusal (``completeness:
+  insufficient_data``): an uncited answer is never served as if grounded (:func:`cite_or_refuse`).
 
-No reference answer of the team's data is excluded by these rules (tests/test_request_schema.py checks all 134).
+No real reference answer of the team's data is excluded by these rules (tests/test_request_schema.py checks all 134:
+the one refused is a greeting with ``top_k: 0``, which the team's schema refuses too; 8 authoring templates that
+neither cite nor refuse are counted apart).
 :func:`schema_for` is the public entry: documents as the backend has them (dicts, as ``kwanzaa-hub ask --docs``
 reads them) in, the request's schema out. It renders the documents into the prompt's text and reads them back
 (:func:`~kwanzaa_hub.contract.answer.parse_documents`), so the values pinned are the values the model was shown.
@@ -33,7 +37,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from kwanzaa_hub.contract.answer import Document, parse_documents
+from kwanzaa_hub.contract.answer import REFUSAL, Document, parse_documents
 from kwanzaa_hub.contract.decoding_schema import URL_PATTERN
 from kwanzaa_hub.contract.documents import from_dicts
 from kwanzaa_hub.contract.prompt import user_message
@@ -62,15 +66,46 @@ def source_fields(doc: Document) -> dict[str, Any]:
     return out
 
 
+def _numbers(k: int) -> str:
+    return "|".join(str(n) for n in range(1, k + 1))
+
+
+def _text_atoms(k: int) -> str:
+    """One step of an answer text with ``k`` documents: a character that is not ``[``, a citation ``[1]`` ..
+    ``[k]``, or a ``[`` followed by a character that is neither a digit nor ``[`` (``Symbol[]``, ``[This ...``)."""
+    other = r"\[[^0-9\[]"
+    if k <= 0:
+        return rf"[^\[]|{other}"
+    return rf"[^\[]|\[({_numbers(k)})\]|{other}"
+
+
 def citation_pattern(k: int) -> str:
     """The regex an answer text must match when ``k`` documents were retrieved: every ``[`` followed by a digit is a
     citation ``[1]`` .. ``[k]``; any other ``[`` is followed by a character that is neither a digit nor ``[``
     (``Symbol[]`` and ``[This ...`` stay possible)."""
-    other = r"\[[^0-9\[]"
-    if k <= 0:
-        return rf"^([^\[]|{other})*$"
-    numbers = "|".join(str(n) for n in range(1, k + 1))
-    return rf"^([^\[]|\[({numbers})\]|{other})*$"
+    return rf"^({_text_atoms(k)})*$"
+
+
+def cited_pattern(k: int) -> str:
+    """:func:`citation_pattern` with at least one citation ``[1]`` .. ``[k]`` written (``k`` >= 1), and no other ``[``
+    before the first one (no real reference answer has one: the authoring templates, ``[This answer ...``, do).
+    The simpler prefix is also what lets llguidance decide that the pattern and the text's length bounds leave
+    something: with ``[`` allowed before the first citation, that check gives up and the grammar does not compile."""
+    return rf"^[^\[]*\[({_numbers(k)})\]({_text_atoms(k)})*$"
+
+
+def cite_or_refuse(answer: dict[str, Any], k: int) -> dict[str, Any]:
+    """The ``answer`` object of a request with ``k`` >= 1 documents: its text cites at least one of them, or its
+    ``completeness`` is the refusal (``insufficient_data``). Every real reference answer of the team's data with
+    documents does one or the other (20 of 20 answers cite; 5 of 23 refusals cite too, which stays allowed); only 8
+    authoring templates (``[This answer demonstrates ...]``) do neither. The text comes first, so a text closed
+    without a citation leaves only the refusal to write."""
+    cites = copy.deepcopy(answer)
+    cites["properties"]["text"]["pattern"] = cited_pattern(k)
+    refuses = copy.deepcopy(answer)
+    refuses["properties"]["completeness"] = {"const": REFUSAL}
+    refuses["required"] = [*[r for r in answer.get("required", []) if r != "completeness"], "completeness"]
+    return {"anyOf": [cites, refuses]}
 
 
 def _pinned(item: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -120,8 +155,9 @@ def for_documents(schema: dict[str, Any], documents: Sequence[Document]) -> dict
     props = out["properties"]
     k = len(documents)
 
-    text = props["answer"]["properties"]["text"]
-    text["pattern"] = citation_pattern(k)
+    props["answer"]["properties"]["text"]["pattern"] = citation_pattern(k)
+    if k:
+        props["answer"] = cite_or_refuse(props["answer"], k)
 
     # a source or a result is named by its URL: a document without a valid one cannot be listed
     listed = [(doc, values) for doc in documents if "canonical_url" in (values := source_fields(doc))]

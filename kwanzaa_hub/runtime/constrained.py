@@ -18,6 +18,11 @@ decoding, which is what this project runs); when that plan and the end token wou
 its closing plan instead. Such a row ends with a whole, schema-valid object whose text was cut short, and is listed
 in ``closed`` so the caller reports it (stop reason ``budget``), never as a natural end.
 
+**Digits.** JSON Schema bounds a float's range but not its digits (``multipleOf`` would refuse the references'
+17-digit scores), so a model can write ``1.000000...`` until the budget ends (the tiny demo model did). A row that
+has written :data:`MAX_DIGITS` digits in a row outside a string may not start another token with a digit: the
+number ends there, and the grammar takes what follows.
+
 The mask is applied with plain torch: llguidance's own helper is ``torch.compile``d, which costs about 80 s on its
 first CPU call.
 """
@@ -29,11 +34,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from kwanzaa_hub.runtime.jsontext import Strings
+from kwanzaa_hub.runtime.jsontext import DIGITS, Strings
 
 #: How far ahead of its closing plan a row starts looking one token ahead: the most one token raised the plan on
 #: the team's reference answers (SmolLM2's tokenizer) was 64 tokens (a ``{`` opening a source's 9 required keys).
 LOOKAHEAD = 128
+#: The most digits one number of an answer may write in a row: the team's reference answers' longest run is 17 (a
+#: float's shortest repr, ``0.12345678901234567``); 3 more leave room for leading zeros.
+MAX_DIGITS = 20
 
 
 def grammar(schema: dict[str, Any]) -> str:
@@ -64,6 +72,17 @@ class SchemaConstraint:
         self.template = self.matcher(schema) if schema is not None else None
         self.errors: list[str] = []
         self.closer = Closer(self.tokenizer)
+        self._digit_first: Any = None
+
+    def digit_first(self, width: int) -> Any:
+        """(width,) bool: the token ids whose text starts with a digit (ids past the tokenizer's vocabulary: none)."""
+        if self._digit_first is None or len(self._digit_first) != width:
+            import torch
+
+            first = [self.tokenizer.decode_bytes([t])[:1] for t in range(min(width, self.tokenizer.vocab_size))]
+            flags = [bool(b) and b[0] in DIGITS for b in first]
+            self._digit_first = torch.tensor(flags + [False] * (width - len(flags)), dtype=torch.bool)
+        return self._digit_first
 
     def matcher(self, schema: dict[str, Any]) -> Any:
         """The compiled matcher of ``schema`` (a fresh copy to consume tokens with); compiled on first use."""
@@ -183,7 +202,7 @@ class _Processor:
                 self.forcing[i].pop(0)
             if not m.consume_token(tok):
                 self.c.errors.append(m.get_error())
-            elif self.budget is not None and self.strings[i].feed(self.c.tokenizer.decode_bytes([tok])):
+            elif self.strings[i].feed(self.c.tokenizer.decode_bytes([tok])) and self.budget is not None:
                 self.plans[i] = None  # the structure moved: re-plan when the budget is near
 
     def _plan(self, i: int, left: int) -> list[int] | None:
@@ -245,6 +264,9 @@ class _Processor:
         if allowed.shape[1] < vocab:  # ids past the tokenizer's vocabulary (a padded embedding) are never text
             pad = torch.zeros(allowed.shape[0], vocab - allowed.shape[1], dtype=torch.bool)
             allowed = torch.cat([allowed, pad], dim=1)
+        long_numbers = [i for i in masks if self.strings[i].digits >= MAX_DIGITS]
+        if long_numbers:
+            allowed[long_numbers] &= ~self.c.digit_first(allowed.shape[1])
         eos = self.c.eos_ids
         for i in range(len(self.matchers)):
             if self.done[i]:

@@ -11,24 +11,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 QUOTE, BACKSLASH = 0x22, 0x5C
+DIGITS = range(0x30, 0x3A)
 
 
 class Strings:
-    """Whether the text so far stands inside a JSON string, and whether its last character escapes the next."""
+    """Whether the text so far stands inside a JSON string, whether its last character escapes the next, and how
+    many digits in a row end it outside a string (``digits``: the run of the number being written, 0 elsewhere)."""
 
-    __slots__ = ("escaped", "inside")
+    __slots__ = ("digits", "escaped", "inside")
 
-    def __init__(self, inside: bool = False, escaped: bool = False) -> None:
-        self.inside, self.escaped = inside, escaped
+    def __init__(self, inside: bool = False, escaped: bool = False, digits: int = 0) -> None:
+        self.inside, self.escaped, self.digits = inside, escaped, digits
 
     def copy(self) -> Strings:
-        return Strings(self.inside, self.escaped)
+        return Strings(self.inside, self.escaped, self.digits)
 
     def step(self, code: int) -> bool:
         """Take one character (code point or byte); True when it is structure: it stood outside a string, or it
         is the quote that ends one."""
         if not self.inside:
             self.inside = code == QUOTE
+            self.digits = self.digits + 1 if code in DIGITS else 0
             return True
         if self.escaped:
             self.escaped = False
