@@ -18,13 +18,14 @@ request):
   ``citation_label`` are not pinned: 18 and 24 reference results round or shorten them.
 - ``retrieval_summary.top_k``: at least the number of documents and at least 1 (the team's schema refuses 0).
 - ``answer.text``: a bracketed number is a citation, and only ``[1]`` .. ``[k]`` can be written (none when k = 0);
-  a ``[`` that opens anything else is followed by a character that is not a digit (``[This ...`` stays possible).
+  a ``[`` that opens anything else is followed by a character that is not a digit, and the text never opens with
+  one: every authoring template does (``[This answer would ...``), no real reference answer.
 - ``answer``: with documents retrieved, it cites at least one of them or is a refusal (``completeness:
   insufficient_data``): an uncited answer is never served as if grounded (:func:`cite_or_refuse`).
 
 No real reference answer of the team's data is excluded by these rules (tests/test_request_schema.py checks all 134:
-the one refused is a greeting with ``top_k: 0``, which the team's schema refuses too; 8 authoring templates that
-neither cite nor refuse are counted apart).
+the one refused is a greeting with ``top_k: 0``, which the team's schema refuses too; the 79 authoring templates,
+each opening with ``[``, are refused and counted apart).
 :func:`schema_for` is the public entry: documents as the backend has them (dicts, as ``kwanzaa-hub ask --docs``
 reads them) in, the request's schema out. It renders the documents into the prompt's text and reads them back
 (:func:`~kwanzaa_hub.contract.answer.parse_documents`), so the values pinned are the values the model was shown.
@@ -82,8 +83,11 @@ def _text_atoms(k: int) -> str:
 def citation_pattern(k: int) -> str:
     """The regex an answer text must match when ``k`` documents were retrieved: every ``[`` followed by a digit is a
     citation ``[1]`` .. ``[k]``; any other ``[`` is followed by a character that is neither a digit nor ``[``
-    (``Symbol[]`` and ``[This ...`` stay possible)."""
-    return rf"^({_text_atoms(k)})*$"
+    (``Symbol[]`` stays possible), and never opens the text: its first character after any whitespace is not ``[``
+    unless a citation opens it. Every authoring template opens with ``[`` (``[This answer would ...``, ``[Generated
+    answer for: ...]``: 79 of 79 in the team's data); no real reference does (0 of 55, and 0 of 90 example answers)."""
+    first = r"[^\s\[]" if k <= 0 else rf"[^\s\[]|\[({_numbers(k)})\]"
+    return rf"^\s*(({first})({_text_atoms(k)})*)?$"
 
 
 def cited_pattern(k: int) -> str:
