@@ -106,6 +106,13 @@ def _refused(schema: dict, data: dict) -> bool:
     return False
 
 
+def _refused_by_both(grammar_tok, schema: dict, data: dict, style) -> bool:
+    """Whether JSON Schema refuses ``data``, after checking that the grammar, token by token, says the same."""
+    by_schema = _refused(schema, data)
+    assert by_schema is not _accepts(grammar_tok, schema, decoding_schema.dumps(data, style)), data["answer"]
+    return by_schema
+
+
 def test_a_citation_past_the_documents_is_refused(example_samples):
     static, user, answer = _static_and_prompt(example_samples)
     schema = request_schema.for_prompt(static, user)
@@ -125,9 +132,7 @@ def test_with_documents_an_answer_cites_one_or_refuses(example_samples, grammar_
 
     def refused_both(text: str, completeness: str) -> bool:
         data = {**answer, "answer": {**answer["answer"], "text": text, "completeness": completeness}}
-        by_schema = _refused(schema, data)
-        assert by_schema is not _accepts(grammar_tok, schema, decoding_schema.dumps(data, style)), (text, completeness)
-        return by_schema
+        return _refused_by_both(grammar_tok, schema, data, style)
 
     for text in ("Kwanzaa began in 1966.", "Symbol[] then [1]."):
         assert refused_both(text, "complete") and refused_both(text, "partial"), text
@@ -147,9 +152,7 @@ def test_no_answer_text_opens_with_a_bracket_other_than_a_citation(example_sampl
 
     def refused_both(schema: dict, data: dict, text: str) -> bool:
         data = {**data, "answer": {**data["answer"], "text": text, "completeness": "insufficient_data"}}
-        by_schema = _refused(schema, data)
-        assert by_schema is not _accepts(grammar_tok, schema, decoding_schema.dumps(data, style)), text
-        return by_schema
+        return _refused_by_both(grammar_tok, schema, data, style)
 
     templates = (
         "[This answer would synthesize the documents [1].]",
@@ -199,8 +202,7 @@ def test_each_document_is_listed_at_most_once_and_in_rank_order(example_samples,
     style = decoding_schema.json_style([json.dumps(answer)])
     for src, res in (([sources[0], sources[2]], results), (sources, results[1:]), ([], [])):
         data = decoding_schema.canonical(with_lists(src, res))
-        assert not _refused(schema, data)
-        assert _accepts(grammar_tok, schema, decoding_schema.dumps(data, style))
+        assert not _refused_by_both(grammar_tok, schema, data, style)
     for src, res in (
         ([sources[0], sources[0]], results),  # one document twice, within the count of documents
         ([sources[1], sources[0]], results),  # out of rank order
@@ -208,8 +210,7 @@ def test_each_document_is_listed_at_most_once_and_in_rank_order(example_samples,
         (sources, [results[1], results[0]]),
     ):
         data = decoding_schema.canonical(with_lists(src, res))
-        assert _refused(schema, data)
-        assert not _accepts(grammar_tok, schema, decoding_schema.dumps(data, style))
+        assert _refused_by_both(grammar_tok, schema, data, style)
 
 
 def test_nothing_retrieved_means_no_sources_no_results_and_no_citations(example_samples):
