@@ -50,28 +50,27 @@ def closure(start: set[str], root: Path) -> set[Path]:
     return {module_file(root, n).relative_to(root) for n in seen}
 
 
+def command_function(root: Path, command: str) -> tuple[Path, ast.FunctionDef]:
+    """The module and function of ``kwanzaa-hub <command>``, as cli/app.py's ``COMMANDS`` registers it."""
+    app = ast.parse((root / PACKAGE / "cli" / "app.py").read_text())
+    table = next(n.value for n in app.body if isinstance(n, ast.Assign) and n.targets[0].id == "COMMANDS")
+    ref = next(pair.elts[1] for pair in table.elts if pair.elts[0].value == command)
+    path = root / PACKAGE / "cli" / f"{ref.value.id}.py"
+    tree = ast.parse(path.read_text())
+    return path, next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == ref.attr)
+
+
 def command_modules(root: Path, command: str) -> set[Path]:
-    """The project files that ``kwanzaa-hub <command>`` runs: what its function in cli/app.py imports and what
-    cli/app.py imports at module level, followed transitively. cli/app.py itself is left out: it only parses
-    arguments and prints, so editing another command's text does not rerun a stage."""
-    cli = ast.parse((root / PACKAGE / "cli" / "app.py").read_text())
+    """The project files that ``kwanzaa-hub <command>`` runs: what its function imports and what its CLI module
+    imports at module level, followed transitively. The CLI's own files are left out: they only parse arguments
+    and print, so editing another command's text does not rerun a stage."""
+    path, fn = command_function(root, command)
     top = set()
-    for node in cli.body:
+    for node in ast.parse(path.read_text()).body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             top |= imported_modules(node, root)
-    fn = next(
-        n
-        for n in cli.body
-        if isinstance(n, ast.FunctionDef)
-        and (
-            n.name == command
-            or any(
-                isinstance(d, ast.Call) and d.args and getattr(d.args[0], "value", None) == command
-                for d in n.decorator_list
-            )
-        )
-    )
-    return closure(top | imported_modules(fn, root), root) - {Path(PACKAGE) / "cli" / "app.py"}
+    found = closure(top | imported_modules(fn, root), root)
+    return {p for p in found if p.parts[:2] != (PACKAGE, "cli")}
 
 
 def write_code_deps(root: Path, stages: tuple[str, ...] = ("data", "train", "eval", "push")) -> bool:

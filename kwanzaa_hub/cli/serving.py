@@ -1,0 +1,74 @@
+"""Answering one question (``ask``) and the decoding schema of one request (``schema``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kwanzaa_hub.cli.common import ParamsOpt, handled
+from kwanzaa_hub.console import warn
+
+
+@handled
+def ask(
+    question: str = typer.Argument(..., help="the question to answer"),
+    docs: Path = typer.Option(..., "--docs", help="retrieved documents: a JSON list or a JSONL file"),
+    adapter: Optional[Path] = typer.Option(None, help="local adapter folder (default: train.output_dir)"),
+    repo: Optional[str] = typer.Option(None, "--repo", help="a pushed version's repo (namespace/name)"),
+    version: str = typer.Option("v1", help="with --repo: the version tag"),
+    free: bool = typer.Option(False, "--free", help="free decoding (not held to the decoding schema)"),
+    base: Optional[str] = typer.Option(None, help="base model (default: model.base from params)"),
+    max_new_tokens: int = typer.Option(2048, help="generation budget"),
+    params: Path = ParamsOpt,
+) -> None:
+    """Answer one question from retrieved documents: prints one JSON object (held to the version's decoding
+    schema unless --free) on stdout, nothing else."""
+    from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.serve import ask as ask_mod
+
+    if adapter is not None and repo is not None:
+        raise InputError("--adapter and --repo both given: answer with a local adapter folder or a pushed version")
+    if not question.strip():
+        raise InputError("the question is empty: pass the question to answer")
+    if max_new_tokens < 1:
+        raise InputError(f"--max-new-tokens {max_new_tokens}: give a positive number of tokens")
+    documents = ask_mod.load_documents(docs)  # bad documents fail before any model loads
+    if not documents:
+        how = "is empty" if not docs.read_bytes().strip() else "holds no documents"
+        warn(f"{docs} {how}: answering as if nothing was retrieved (no sources, no citations)")
+    p = load_params(params)
+    loaded = ask_mod.load_model(
+        adapter=None if repo else (adapter or Path(p.train.output_dir)),
+        repo_id=repo,
+        version=version,
+        base=base or p.model.base,
+        revision=p.model.revision,
+        schema_file=None if repo else p.data.decoding_schema,  # a version's own schema, never the workspace's
+        # the workspace's train report speaks for the workspace's adapter only
+        train_report=p.train.report if adapter is None or Path(adapter) == Path(p.train.output_dir) else None,
+    )
+    text = ask_mod.answer(
+        loaded, question, documents, free=free, max_new_tokens=max_new_tokens, chat_date=p.model.chat_date
+    )
+    print(text)
+
+
+@handled
+def schema_cmd(
+    docs: Path = typer.Option(..., "--docs", help="retrieved documents: a JSON list or a JSONL file"),
+    adapter: Optional[Path] = typer.Option(None, help="local adapter folder whose answer.schema.json to narrow"),
+    repo: Optional[str] = typer.Option(None, "--repo", help="a pushed version's repo (namespace/name)"),
+    version: str = typer.Option("v1", help="with --repo: the version tag"),
+    params: Path = ParamsOpt,
+) -> None:
+    """Print the decoding schema of one request: the version's schema narrowed to these documents (sources and
+    citations only from them), for a server that takes a schema per request (vLLM, llama.cpp)."""
+    from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.contract.decoding_schema import schema_text
+    from kwanzaa_hub.serve.ask import request_schema
+
+    schema = request_schema(docs, adapter=adapter, repo_id=repo, version=version, params=load_params(params))
+    print(schema_text(schema), end="")
