@@ -61,8 +61,8 @@ def rows(runs: dict[str, dict[str, list]], *, split: str = "plain", prompts: lis
 
 
 def write(folder: Path, rows_: list[dict], *, definitions: int = 3) -> None:
-    """An eval output folder: the rows, a metrics.json of their plain-split means, an eval report naming the
-    definitions (the layout of a workspace with default params and of a pulled version)."""
+    """An eval output folder: the rows, their plain-split means added to metrics.json, the definitions added to the
+    eval report (the layout of a workspace with default params and of a pulled version)."""
     from kwanzaa_hub.contract.metrics.specs import aggregate
 
     (folder / "eval").mkdir(parents=True, exist_ok=True)
@@ -76,5 +76,8 @@ def write(folder: Path, rows_: list[dict], *, definitions: int = 3) -> None:
     for name in means:
         run, m = name.split(".")
         means[name] = aggregate([r["runs"][run]["values"][m] for r in rows_ if r["split"] == "plain"]).mean
-    (folder / "metrics.json").write_text(json.dumps(means), encoding="utf-8")
-    (folder / "reports/eval.json").write_text(json.dumps({"metric_definitions": definitions}), encoding="utf-8")
+    metrics, report = folder / "metrics.json", folder / "reports/eval.json"
+    kept = json.loads(metrics.read_text()) if metrics.is_file() else {}
+    metrics.write_text(json.dumps({**kept, **means}), encoding="utf-8")
+    kept = json.loads(report.read_text()) if report.is_file() else {}
+    report.write_text(json.dumps({**kept, "metric_definitions": definitions}), encoding="utf-8")

@@ -1,11 +1,13 @@
-"""Reviewing a version by its answers: the paired tests on hand-made verdicts, per-example records in every pushed
-version, `diff --examples` / `--md` / `--workspace` against the loopback Hub, the card's "Changes since" section."""
+"""Reviewing a version by its answers through `kwanzaa-hub diff` (the CLI runner): the served run and the adapter
+tested per split by default, `--all` for the rest; two local folders, a pulled version or the workspace without a
+Hub repo; bad rows and bad argument combinations refused with one line; older definitions compared by headline
+numbers only; the card's "Changes since" is the same review. Rows and metric specs are hand-made (tests/rows.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,182 +15,25 @@ import pytest
 from typer.testing import CliRunner
 
 from kwanzaa_hub.cli.app import app
-from kwanzaa_hub.cli.tables import metrics_table
-from kwanzaa_hub.contract.metrics import paired, registry
+from kwanzaa_hub.contract.metrics import paired
+from kwanzaa_hub.contract.metrics import specs as metric_specs
 from kwanzaa_hub.stages import push as push_stage
-from tests.conftest import REPO
-from tests.helpers import FAST, METRICS, listed_prompts, moved_prompts, params_for, records
+from tests.helpers import FAST, params_for
+from tests.rows import SPECS, key, rows, write
 
-# v1 -> v2 of the adapter on 8 prompts, same adapter weights, different answers
-V1 = {
-    "format_compliance": [1, 1, 0, 0, 1, 1, 0, 1],
-    "citation_f1": [0.2] * 8,
-    "truncated_rate": [0, 0, 1, 0, 0, 0, 0, 0],
-}
-V2 = {
-    "format_compliance": [1, 0, 1, 1, 1, 1, 1, 1],  # q02, q03, q06 fixed; q01 broken
-    "citation_f1": [0.2, 0.4, 0.2, 0.1, 0.2, None, 0.2, 0.2],  # q01 fixed, q03 broken, q05 not scored
-    "truncated_rate": [0] * 8,  # q02 fixed (lower is better)
-}
+SERVED, A, B = "adapter_constrained", "adapter", "base"
 
 
-def _verdicts(fixed: int, broken: int, unchanged: int = 0, *, metric: str = "format_compliance") -> tuple:
-    """Two runs' records on one metric with ``fixed`` prompts 0 -> 1, ``broken`` 1 -> 0, the rest equal."""
-    old = [0] * fixed + [1] * broken + [1] * unchanged
-    new = [1] * fixed + [0] * broken + [1] * unchanged
-    n = len(old)
-    return records({metric: old}, n=n), records({metric: new}, n=n)
+@pytest.fixture(autouse=True)
+def hand_made_specs(monkeypatch):
+    from kwanzaa_hub.console import console
 
-
-def test_exact_sign_test_p_values_computed_by_hand():
-    assert paired.sign_test_p(6, 0) == 2 / 2**6 == 0.03125  # 2 * C(6,0) / 2^6
-    assert paired.sign_test_p(0, 6) == 0.03125
-    assert paired.sign_test_p(3, 2) == 1.0  # 2 * (C(5,0) + C(5,1) + C(5,2)) / 2^5 = 2 * 16 / 32
-    assert paired.sign_test_p(7, 1) == 2 * (1 + 8) / 2**8 == 0.0703125
-    assert paired.sign_test_p(8, 0) == 2 / 2**8
-    assert paired.sign_test_p(0, 0) == 1.0
-
-
-def test_labels_of_hand_made_verdicts_six_fixed_is_better_three_against_two_is_noise():
-    old, new = _verdicts(6, 0, 21)
-    c = paired.compare(old, new)["format_compliance"]
-    assert (len(c.fixed), len(c.broken), c.unchanged, c.n) == (6, 0, 21, 27)
-    assert c.p_value == 0.03125 and c.label == "better" and c.evidence == "p = 0.0312"
-    assert [ch.id for ch in c.fixed] == [f"q{i:02d}" for i in range(6)]
-    old, new = _verdicts(3, 2, 22)
-    c = paired.compare(old, new)["format_compliance"]
-    assert (len(c.fixed), len(c.broken), c.p_value, c.label) == (3, 2, 1.0, "within noise (n = 27)")
-    old, new = _verdicts(0, 6, 21)
-    assert paired.compare(old, new)["format_compliance"].label == "worse"
-    # lower is better: truncated 1 -> 0 is a fix
-    old, new = _verdicts(0, 6, 21, metric="truncated_rate")
-    c = paired.compare(old, new)["truncated_rate"]
-    assert (len(c.fixed), c.label) == (6, "better")
-    same = paired.compare(old, old)["format_compliance"]
-    assert (same.label, same.unchanged) == ("same", 27)
-    other_prompts = [{**r, "prompt_sha256": "f" * 64} for r in old]  # same ids, other prompts: nothing pairs
-    assert paired.compare(old, other_prompts)["format_compliance"].label == "not tested (no prompt scored in both)"
-
-
-def test_a_value_that_is_not_scored_is_neither_tested_nor_counted():
-    old = records({"format_compliance": [0, 0, 0, 0, 0, 0, None]}, n=7)
-    new = records({"format_compliance": [1, 1, 1, 1, 1, 1, 1]}, n=7)
-    del new[5]["adapter"]["scores"]["format_compliance"]  # missing counts as not scored too
-    c = paired.compare(old, new)["format_compliance"]
-    assert (c.n, len(c.fixed), c.p_value, c.label) == (5, 5, 2 / 2**5, "within noise (n = 5)")  # 0.0625
-
-
-def test_paired_bootstrap_for_f1_type_metrics_is_seeded_and_labels_by_its_interval():
-    assert paired.TESTS.keys() == set(registry.HEADLINE)
-    assert paired.bootstrap_interval([0.25] * 10) == (0.25, 0.25)
-    diffs = [0.3, -0.2, 0.1, 0.0, -0.1, 0.2, 0.0, -0.3, 0.1, 0.05]
-    assert paired.bootstrap_interval(diffs) == paired.bootstrap_interval(diffs)  # seed fixed: reproducible
-    lo, hi = paired.bootstrap_interval(diffs)
-    assert lo < 0 < hi
-    old = records({"citation_f1": [0.1] * 10}, n=10)
-    up = records({"citation_f1": [0.4] * 9 + [0.1]}, n=10)
-    c = paired.compare(old, up)["citation_f1"]
-    assert c.test == "paired bootstrap" and c.p_value is None and c.interval[0] > 0 and c.label == "better"
-    assert c.evidence.startswith("95% CI [+")
-    mixed = records({"citation_f1": [0.1 + d for d in diffs]}, n=10)
-    assert paired.compare(old, mixed)["citation_f1"].label == "within noise (n = 10)"
-
-
-def test_the_eval_table_labels_base_vs_adapter_by_the_paired_test():
-    metrics = {"base.format_compliance": 0.5, "adapter.format_compliance": 0.625}
-    rows = records({"format_compliance": [1, 1, 1, 1, 0, 0, 1, 0]}, {"format_compliance": [1, 1, 1, 1, 0, 0, 0, 0]})
-    width = 200
-
-    def text(table) -> str:
-        import io
-
-        from rich.console import Console
-
-        console = Console(width=width, file=io.StringIO())
-        console.print(table)
-        return console.file.getvalue()
-
-    assert "within noise (n = 8)" in text(metrics_table(metrics, records=rows))
-    assert "better" in text(metrics_table(metrics))  # without records: the direction alone
-
-
-def _write(root: Path, adapter: dict) -> list[dict]:
-    rows = records(adapter)
-    (root / "eval/predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    means = {}
-    for m in registry.HEADLINE:
-        vals = [r["adapter"]["scores"][m] for r in rows if r["adapter"]["scores"][m] is not None]
-        means[f"adapter.{m}"] = round(sum(vals) / len(vals), 4)
-    (root / "metrics.json").write_text(json.dumps({**METRICS, **means}))
-    return rows
+    monkeypatch.setattr(metric_specs, "SPECS", SPECS, raising=False)
+    monkeypatch.setattr(console, "_width", 220)  # whole cells, one table row per line
 
 
 def _invoke(*args: str):
-    return CliRunner().invoke(app, list(args), terminal_width=200)
-
-
-def test_diff_examples_lists_exactly_the_prompts_whose_verdict_changed(outputs, hub, repo_id, tmp_path):
-    from huggingface_hub import HfApi
-
-    old = _write(outputs, V1)
-    push_stage.run(params_for(repo_id), retry=FAST)
-    new = _write(outputs, V2)
-    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
-
-    # before the push: the workspace against v1
-    before = _invoke("diff", repo_id, "v1", "--workspace", "--examples")
-    assert before.exit_code == 0, before.output
-    expected = moved_prompts(old, new)
-    assert listed_prompts(before.output) == expected
-    assert expected["format_compliance"] == {("fixed", "q02"), ("fixed", "q03"), ("fixed", "q06"), ("broken", "q01")}
-    assert expected["citation_f1"] == {("fixed", "q01"), ("broken", "q03")}
-
-    receipt = push_stage.run(params_for(repo_id, "v2"), retry=FAST)
-    manifest = receipt["manifest"]
-    assert (
-        manifest["eval/predictions.jsonl"]
-        == hashlib.sha256((outputs / "eval/predictions.jsonl").read_bytes()).hexdigest()
-    )
-    result = _invoke("diff", repo_id, "v1", "v2", "--examples")
-    assert result.exit_code == 0, result.output
-    assert listed_prompts(result.output) == expected
-    printed = result.output[result.output.index("per example, adapter, v1 -> v2") :].rstrip()
-    assert printed in (REPO / "docs/versions.md").read_text(), "docs/versions.md: paste this output again"
-    shown = (REPO / "README.md").read_text().split("--examples` output", 1)[1].split("```text\n", 1)[1].split("```")[0]
-    command, shown = shown.split("\n", 1)
-    assert command.endswith("v1 v2 --examples") and shown in printed + "\n", "README: paste this output's start again"
-    fc = next(line for line in result.output.splitlines() if line.startswith("format_compliance:"))
-    assert fc.endswith("within noise (n = 8) (p = 0.625): 3 fixed, 1 broken, 4 unchanged")  # 2*(1+4)/16
-    assert "v1: adapter answer to q01: format 1, citations 0.2" in result.output  # one-line excerpts of both answers
-    assert "v2: adapter answer to q01: format 0, citations 0.4" in result.output
-
-    md = _invoke("diff", repo_id, "v1", "v2", "--examples", "--md")
-    assert md.exit_code == 0, md.output
-    assert "| format_compliance | 0.625 | 0.875 | +0.250 | within noise (n = 8) | 3 | 1 | 4 | p = 0.625 |" in md.output
-    assert "#### format_compliance: 3 fixed, 1 broken" in md.output
-    broken = (
-        r"^\| broken \| q01 \| refusal \| adapter answer to q01: format 1, citations 0.2 \| adapter answer to q01: "
-    )
-    assert re.search(broken, md.output, re.M)
-
-    plain = _invoke("diff", repo_id, "v1", "v2")
-    assert plain.exit_code == 0 and "exact sign test" in plain.output
-    table = {line.split()[1]: line for line in plain.output.splitlines() if line.startswith("│ ")}
-    assert "within noise (n = 8)" in table["adapter.format_compliance"]
-    assert "same" in table["base.format_compliance"]  # the paired test is the adapter's: base rows keep the direction
-
-    v1_card = Path(HfApi().hf_hub_download(repo_id, "README.md", revision="v1")).read_text()
-    assert "## Changes since the previous version" in v1_card and "none to compare" in v1_card
-    card = Path(HfApi().hf_hub_download(repo_id, "README.md", revision="v2")).read_text()
-    assert "## Changes since v1" in card
-    assert "| format_compliance | 0.625 | 0.875 | +0.250 (within noise (n = 8)) | 3 | 1 | p = 0.625 |" in card
-    assert "| citation_f1 | 0.200 | 0.214 | +0.014 (within noise (n = 7)) | 1 | 1 | 95% CI [" in card
-
-    pulled = _invoke("pull", repo_id, "--version", "v2", "--out", str(tmp_path / "pulled"))
-    assert pulled.exit_code == 0, pulled.output
-    assert (tmp_path / "pulled/eval/predictions.jsonl").read_bytes() == (
-        outputs / "eval/predictions.jsonl"
-    ).read_bytes()
+    return CliRunner().invoke(app, list(args), terminal_width=220)
 
 
 def _one_line_exit_2(result, says: str) -> None:
@@ -197,13 +42,220 @@ def _one_line_exit_2(result, says: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], result.output
 
 
-def test_each_bad_input_of_diff_exits_2_with_one_line(outputs, hub, repo_id):
+def _table(output: str) -> dict[str, list[str]]:
+    """The diff table's rows: ``{"split metric" or "metric": cells}``."""
+    found = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip()[1:-1].split("│")]
+        if line.startswith("│ ") and len(cells) > 4 and cells[0] not in ("metric", "split"):
+            name = f"{cells[0]} {cells[1]}" if cells[0] in paired.SPLITS else cells[0]
+            found[name] = cells
+    return found
+
+
+def _side(folder: Path, runs: dict, *, n: int = 8, distractors: bool = False, **kw) -> list[dict]:
+    made = rows(runs, **kw)
+    if distractors:
+        made += rows(runs, split="distractors", **kw)
+    folder.mkdir(parents=True, exist_ok=True)
+    write(folder, made)
+    return made
+
+
+def _runs(verdict: list, **extra) -> dict:
+    n = len(verdict)
+    values = {"verdict": verdict, "overlap": [0.5] * n, "truncated": [0] * n, "extra": [1] * n}
+    return {run: {**values, **extra} for run in (SERVED, A, B)}
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch):
+    """cwd = a workspace with default params (no Hub repo anywhere)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("model:\n  base: models/base\n")
+    return tmp_path
+
+
+def test_diff_tests_the_served_run_and_the_adapter_per_split_by_default_and_all_adds_the_rest(here):
+    _side(here / "old", _runs([0] * 8), distractors=True)
+    _side(here, _runs([1] * 8), distractors=True)
+    result = _invoke("diff", "--from", "old", "--workspace")
+    assert result.exit_code == 0, result.output
+    table = _table(result.output)
+    headline = [f"{r}.{m}" for r in (SERVED, A) for m in ("verdict", "overlap", "truncated")]
+    assert sorted(table) == sorted(f"{s} {h}" for s in paired.SPLITS for h in headline)  # 12 rows, no base
+    assert table[f"plain {SERVED}.verdict"][2:] == ["0.000", "1.000", "+1.000", "better", "p = 0.00781"]  # 2/2^8
+    assert table[f"distractors {A}.overlap"][2:] == ["0.500", "0.500", "+0.000", "same", "95% CI [+0.000, +0.000]"]
+    assert paired.LEVEL.split(":")[0] in " ".join(result.output.split())
+    everything = _table(_invoke("diff", "--from", "old", "--workspace", "--all").output)
+    assert len(everything) == 2 * 3 * 4  # splits x runs x metrics
+    assert everything[f"plain {B}.extra"][-2] == "same"
+
+
+def test_two_folders_and_a_pulled_version_are_compared_without_a_hub_repo(outputs, hub, repo_id):
+    """`pull` writes a version's folder; `diff --from FOLDER --workspace` and `--from A --to B` need no repo."""
+    _side(outputs, _runs([0] * 8))
+    push_stage.run(params_for(repo_id), retry=FAST)
+    _side(outputs, _runs([1] * 8))
+    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
+    assert _invoke("pull", repo_id, "--version", "v1", "--out", "v1").exit_code == 0
+    pulled = _invoke("diff", "--from", "v1", "--workspace")
+    assert pulled.exit_code == 0, pulled.output
+    assert _table(pulled.output)[f"{SERVED}.verdict"][1:] == ["0.000", "1.000", "+1.000", "better", "p = 0.00781"]
+    hubbed = _invoke("diff", repo_id, "v1", "--workspace")
+    assert _table(hubbed.output) == _table(pulled.output)  # the Hub form reads the same figures and tests
+    shutil.copytree(outputs / "eval", outputs / "ws/eval")
+    shutil.copy(outputs / "metrics.json", outputs / "ws/metrics.json")
+    assert _table(_invoke("diff", "--from", "v1", "--to", "ws").output) == _table(pulled.output)
+    # a pulled file edited afterwards: refused against the folder's manifest
+    (outputs / "v1/eval/predictions.jsonl").write_text((outputs / "eval/predictions.jsonl").read_text())
+    _one_line_exit_2(_invoke("diff", "--from", "v1", "--workspace"), "v1/eval/predictions.jsonl: not the file")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ((), "name the older side"),
+        (("--workspace",), "name the older side"),
+        (("--from", "old"), "name one newer side"),
+        (("--from", "old", "--workspace", "--to", "old"), "name one newer side"),
+        (("tester/x", "v1", "--from", "old", "--workspace"), "--from FOLDER is the older side"),
+        (("tester/x", "v1", "v2", "--workspace"), "or pass --workspace"),
+        (("tester/x", "v1"), "or pass --workspace"),
+        (("--from", "nowhere", "--workspace"), "nowhere: no metrics.json in it"),
+    ],
+)
+def test_a_bad_combination_of_sides_exits_2_with_one_line(here, args, says):
+    _side(here / "old", _runs([0] * 4))
+    _side(here, _runs([0] * 4))
+    _one_line_exit_2(_invoke("diff", *args), says)
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda r: r.update(id=[1]), "id is [1], expected a string"),
+        (lambda r: r.update(runs={"adapter": "x"}), 'runs.adapter is "x"'),
+        (lambda r: r["runs"][A]["values"].update(verdict=10**400), "values.verdict is a huge integer"),
+        (lambda r: r["runs"][A]["values"].update(verdict=float("nan")), "values.verdict is nan"),
+        (lambda r: r["runs"][A]["values"].update(verdict=float("inf")), "values.verdict is inf"),
+        (lambda r: r["runs"][A]["values"].update(verdict=-0.5), "values.verdict is -0.5, expected a number in [0, 1]"),
+        (lambda r: r.update(key=key(0)), "duplicate prompt key"),
+    ],
+)
+def test_a_malformed_row_in_the_workspace_is_refused_with_one_line_naming_file_and_line(here, edit, says):
+    _side(here / "old", _runs([0] * 4))
+    made = _side(here, _runs([1] * 4))
+    edit(made[2])
+    (here / "eval/predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in made))
+    result = _invoke("diff", "--from", "old", "--workspace")
+    _one_line_exit_2(result, "eval/predictions.jsonl:3: ")
+    assert says in result.output and "Traceback" not in result.output
+
+
+def test_inserting_one_sample_unpairs_nothing_and_different_prompt_sets_are_flagged(here):
+    _side(here / "old", _runs([0] * 24), prompts=list(range(24)))
+    _side(here, _runs([1] * 12), prompts=[99, *range(11)])  # one new prompt first: every id moved
+    result = _invoke("diff", "--from", "old", "--workspace")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "the prompt sets differ (plain split): 11 shared, 13 only in old, 1 only in workspace" in text
+    assert _table(result.output)[f"{A}.verdict"][1:] == ["0.000", "1.000", "+1.000", "better", "p = 0.000977"]
+
+
+def test_never_refusing_against_always_refusing_is_within_noise_on_the_same_figure(here):
+    _side(here / "old", _runs([1, 0] * 12))
+    _side(here, _runs([0, 1] * 12))
+    cells = _table(_invoke("diff", "--from", "old", "--workspace").output)[f"{SERVED}.verdict"]
+    assert cells[1:] == ["0.500", "0.500", "+0.000", "within noise (n = 24)", "p = 1"]
+
+
+def test_no_prompt_in_common_is_not_tested_never_p_equals_1(here):
+    _side(here / "old", _runs([0] * 4), prompts=[0, 1, 2, 3])
+    _side(here, _runs([1] * 4), prompts=[4, 5, 6, 7])
+    result = _invoke("diff", "--from", "old", "--workspace")
+    assert result.exit_code == 0, result.output
+    assert _table(result.output)[f"{A}.verdict"][4] == paired.NOT_TESTED and "p = 1" not in result.output
+
+
+def _legacy(folder: Path, definitions: int) -> None:
+    (folder / "eval").mkdir(parents=True)
+    (folder / "reports").mkdir()
+    legacy = [{"id": "eval-00001", "adapter": {"scores": {"verdict": 1}}}]
+    (folder / "eval/predictions.jsonl").write_text(json.dumps(legacy[0]) + "\n")
+    (folder / "metrics.json").write_text(json.dumps({f"{A}.verdict": 0.25, f"{SERVED}.verdict": 0.5}))
+    (folder / "reports/eval.json").write_text(json.dumps({"metric_definitions": definitions}))
+
+
+def test_a_side_of_older_definitions_gets_headline_numbers_and_one_line_never_a_label(here):
+    _legacy(here / "old", 2)
+    _side(here, _runs([1] * 8))
+    result = _invoke("diff", "--from", "old", "--workspace")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "definitions" in line]
+    assert len(lines) == 1 and lines[0].startswith("old was scored under metric definitions 2 and workspace under 3")
+    table = _table(result.output)
+    assert table[f"{A}.verdict"][1:] == ["0.250", "1.000", "+0.750", "", ""]  # no label across definitions
+    _one_line_exit_2(_invoke("diff", "--from", "old", "--workspace", "--examples"), "metric definitions 2")
+    _legacy(here / "older", 2)
+    alike = _invoke("diff", "--from", "older", "--to", "old")
+    assert "older was scored under metric definitions 2 (rows not keyed by prompt): headline metrics only" in (
+        " ".join(alike.output.split())
+    )
+    assert _table(alike.output)[f"{A}.verdict"][4] == "same"  # same definitions: the direction alone
+
+
+def _listed(output: str) -> dict[str, set]:
+    found, metric = {}, None
+    for line in output.splitlines():
+        if m := re.match(r"^([\w.]+): .* fixed, \d+ broken, \d+ unchanged$", line):
+            metric = m.group(1)
+            found[metric] = set()
+        elif m := re.match(r"^  (fixed|broken)\s+(\S+) \(", line):
+            found[metric].add((m.group(1), m.group(2)))
+    return found
+
+
+def test_hub_versions_examples_markdown_and_the_card_are_one_review(outputs, hub, repo_id):
+    _side(outputs, _runs([1, 1, 0, 0, 1, 1, 0, 1], overlap=[0.2] * 8))
+    push_stage.run(params_for(repo_id), retry=FAST)
+    _side(
+        outputs,
+        _runs([1, 0, 1, 1, 1, 1, 1, 1], overlap=[0.2, 0.4, 0.2, 0.1, 0.2, None, 0.2, 0.2]),
+        prompts=[*range(7), 9],
+    )
+    push_stage.run(params_for(repo_id, "v2"), retry=FAST)
+
+    result = _invoke("diff", repo_id, "v1", "v2", "--examples")
+    assert result.exit_code == 0, result.output
+    listed = _listed(result.output)
+    assert listed[f"{SERVED}.verdict"] == {
+        ("fixed", "eval-00003"),
+        ("fixed", "eval-00004"),
+        ("fixed", "eval-00007"),
+        ("broken", "eval-00002"),
+    }
+    assert listed[f"{A}.overlap"] == {("fixed", "eval-00002"), ("broken", "eval-00004")}
+    line = next(x for x in result.output.splitlines() if x.startswith(f"{SERVED}.verdict:"))
+    assert line.endswith("0.571 -> 0.857 (+0.286), within noise (n = 7) (p = 0.625): 3 fixed, 1 broken, 3 unchanged")
+    md = _invoke("diff", repo_id, "v1", "v2", "--md")
+    assert (
+        md.exit_code == 0
+        and "| adapter_constrained.verdict | 0.571 | 0.857 | +0.286 | within noise (n = 7) |" in md.output
+    )
+
+    card = (outputs / "MODEL_CARD.md").read_text()
+    assert "## Changes since v1" in card and "The prompt sets differ (plain split): 7 shared, 1 only in v1" in card
+    assert f"| {SERVED}.verdict | 0.571 | 0.857 | +0.286 (within noise (n = 7)) | 3 | 1 | p = 0.625 |" in card
+
+
+def test_a_version_without_records_diffs_headline_numbers_and_refuses_examples(outputs, hub, repo_id):
     from huggingface_hub import HfApi
 
     from kwanzaa_hub.hub import publish
 
     HfApi().create_repo(repo_id, private=True)
-    # a version pushed before versions carried per-example records: headline diff only, one line saying why
+    _side(outputs, _runs([1] * 8))
     with tempfile.TemporaryDirectory() as tmp:
         files = push_stage.payload(params_for(repo_id), Path(tmp))
         files.pop("eval/predictions.jsonl")
@@ -211,19 +263,14 @@ def test_each_bad_input_of_diff_exits_2_with_one_line(outputs, hub, repo_id):
     receipt = push_stage.run(params_for(repo_id, "v2"), retry=FAST)
     card = (outputs / "MODEL_CARD.md").read_text()
     assert "## Changes since v1" in card and "was pushed before versions carried per-example records" in card
-
     headline = _invoke("diff", repo_id, "v1", "v2")
     assert headline.exit_code == 0, headline.output
     why = [line for line in headline.output.splitlines() if "per-example records" in line]
     assert len(why) == 1 and "headline metrics only" in why[0]
-
     _one_line_exit_2(_invoke("diff", repo_id, "v1", "v2", "--examples"), "was pushed before versions carried")
     _one_line_exit_2(_invoke("diff", repo_id, "v2", "v9", "--examples"), "has no version 'v9'")
-    _one_line_exit_2(_invoke("diff", repo_id, "v2"), "or pass --workspace")
-    _one_line_exit_2(_invoke("diff", repo_id, "v1", "v2", "--workspace"), "or pass --workspace")
 
     # a tampered file: v3's records swapped on the server for other bytes (before anything downloaded them)
-    _write(outputs, V2)
     receipt = push_stage.run(params_for(repo_id, "v3"), retry=FAST)
     with hub.store.lock:
         repo = hub.store.get(repo_id)
@@ -233,46 +280,3 @@ def test_each_bad_input_of_diff_exits_2_with_one_line(outputs, hub, repo_id):
     _one_line_exit_2(
         _invoke("diff", repo_id, "v2", "v3", "--examples"), "v3: eval/predictions.jsonl on the Hub is not the file"
     )
-
-
-def test_diff_workspace_without_eval_outputs_says_what_to_run(outputs, hub, repo_id):
-    push_stage.run(params_for(repo_id), retry=FAST)
-    (outputs / "eval/predictions.jsonl").unlink()
-    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
-    _one_line_exit_2(_invoke("diff", repo_id, "v1", "--workspace"), "run `dvc repro eval` first")
-
-
-@pytest.mark.parametrize("bad", ["not json\n", '{"no_id": 1}\n'])
-def test_a_records_file_that_is_not_records_is_refused(bad):
-    from kwanzaa_hub.errors import InputError
-
-    with pytest.raises(InputError, match=r"x\.jsonl:1: "):
-        paired.parse_records(bad, "x.jsonl")
-
-
-def test_the_card_labels_base_vs_adapter_by_the_paired_test(outputs):
-    from kwanzaa_hub.config.params import parse_params
-    from kwanzaa_hub.hub import card
-
-    rows = records({"format_compliance": [1, 1, 1, 1, 0, 0, 1, 0]}, {"format_compliance": [1, 1, 1, 1, 0, 0, 0, 0]})
-    (outputs / "eval/predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    text = str(card.build_card(card.gather(parse_params({"model": {"base": "models/base"}}))))
-    row = next(line for line in text.splitlines() if line.startswith("| **format_compliance**"))
-    assert row == "| **format_compliance** | 0.250 | 0.750 | +0.500 (within noise (n = 8)) |"
-    assert "exact sign test (McNemar)" in text and "This is the first version: none to compare." in text
-
-
-def test_diff_says_when_the_two_sides_were_scored_under_different_metric_definitions(outputs, hub, repo_id):
-    """v1's eval report names no metric definitions (definitions 1: every prompt); the workspace's names 2 (text
-    metrics over real references only): the diff says so in one line instead of comparing them silently."""
-    _write(outputs, V1)
-    push_stage.run(params_for(repo_id), retry=FAST)
-    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
-    alike = _invoke("diff", repo_id, "v1", "--workspace")
-    assert alike.exit_code == 0, alike.output
-    assert "metric definitions" not in alike.output
-    report = json.loads((outputs / "reports/eval.json").read_text())
-    (outputs / "reports/eval.json").write_text(json.dumps({**report, "metric_definitions": 2}))
-    unlike = _invoke("diff", repo_id, "v1", "--workspace")
-    assert unlike.exit_code == 0, unlike.output
-    assert "v1 was scored under metric definitions 1 and workspace under 2" in " ".join(unlike.output.split())

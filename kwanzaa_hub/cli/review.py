@@ -1,6 +1,7 @@
-"""What ``kwanzaa-hub diff`` prints: the headline table with each change's paired-test label, and with
-``--examples`` the prompts whose per-example verdict changed (fixed / broken) with a one-line excerpt of both
-answers; ``--md`` the same as Markdown (for a pull request or a Hub discussion) on stdout."""
+"""What ``kwanzaa-hub diff`` prints from a review (:func:`kwanzaa_hub.hub.records.review`): the table of figures
+with each change's paired-test label, with ``--examples`` the prompts whose per-example value moved (fixed /
+broken) with a one-line excerpt of both answers, with ``--md`` the same as Markdown (for a pull request or a Hub
+discussion) on stdout."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from rich.text import Text
 
 from kwanzaa_hub.cli.tables import change_cells
 from kwanzaa_hub.console import console
-from kwanzaa_hub.contract.metrics import registry
-from kwanzaa_hub.contract.metrics.paired import LEVEL, Change, Comparison
+from kwanzaa_hub.contract.metrics.paired import Change, Comparison
 
 EXCERPT_CHARS = 60
 
@@ -24,31 +24,27 @@ def excerpt(generation: str, width: int = EXCERPT_CHARS) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def headline_rows(old: dict[str, float], new: dict[str, float], comparisons: dict[str, Comparison] | None) -> list:
-    """``(metric, old, new, change, label, evidence)`` for each headline metric of the adapter in either version."""
-    rows = []
-    for name in registry.HEADLINE:
-        a, b = old.get(f"adapter.{name}"), new.get(f"adapter.{name}")
-        if a is None and b is None:
-            continue
-        c = (comparisons or {}).get(name)
-        rows.append((name, *change_cells(name, a, b, comparisons), c.evidence if c else ""))
-    return rows
-
-
 def _moved(c: Comparison) -> list[tuple[str, Change]]:
     return [("fixed", ch) for ch in c.fixed] + [("broken", ch) for ch in c.broken]
 
 
-def print_examples(old: str, new: str, rows: list, comparisons: dict[str, Comparison]) -> None:
-    """Per headline metric: the change, its label and test, the counts, and each prompt that moved."""
-    console.print(f"per example, adapter, {old} -> {new}; {LEVEL}")
-    for name, a, b, change, label, evidence in rows:
-        c = comparisons[name]
+def _where(row, splits: int) -> str:
+    return f"{row.name} ({row.split})" if splits > 1 else row.name
+
+
+def print_examples(old: str, new: str, review) -> None:
+    """Per row: the change, its label and test, the counts, and each prompt that moved."""
+    console.print(Text(f"per example, {old} -> {new}"))
+    for note in review.notes:
+        console.print(Text(note))
+    for row in review.rows:
+        c = row.comparison
+        a, b, change, label, evidence = change_cells(row)
         console.print(
             Text(
-                f"\n{name}: {a} -> {b} ({change}), {label}{f' ({evidence})' if evidence else ''}: "
-                f"{len(c.fixed)} fixed, {len(c.broken)} broken, {c.unchanged} unchanged"
+                f"\n{_where(row, len(review.splits))}: {a} -> {b} ({change}), {label}"
+                f"{f' ({evidence})' if evidence else ''}: {len(c.fixed)} fixed, {len(c.broken)} broken, "
+                f"{c.unchanged} unchanged"
             )
         )
         for verdict, ch in _moved(c):
@@ -61,21 +57,24 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
 
 
-def markdown(title: str, old: str, new: str, rows: list, comparisons: dict[str, Comparison] | None, note: str) -> str:
-    """The diff as Markdown: the headline table, then (with ``comparisons``) the prompts that moved per metric."""
-    out = [f"### {_cell(title)}", "", _cell(note), ""]
-    counts = "| fixed | broken | unchanged " if comparisons else ""
-    out += [f"| metric | {old} | {new} | change | label {counts}| test |", "|---" * (9 if comparisons else 6) + "|"]
-    for name, a, b, change, label, evidence in rows:
-        c = (comparisons or {}).get(name)
+def markdown(title: str, old: str, new: str, review, examples: bool) -> str:
+    """The diff as Markdown: the table, then (with ``examples``) the prompts that moved per row."""
+    splits = len(review.splits)
+    out = [f"### {_cell(title)}", ""] + [_cell(n) + "  " for n in review.notes] + [""]
+    counts = "| fixed | broken | unchanged " if review.tested else ""
+    out += [f"| metric | {_cell(old)} | {_cell(new)} | change | label {counts}| test |"]
+    out += ["|---" * (9 if review.tested else 6) + "|"]
+    for row in review.rows:
+        a, b, change, label, evidence = change_cells(row)
+        c = row.comparison
         extra = f"| {len(c.fixed)} | {len(c.broken)} | {c.unchanged} " if c else ""
-        out.append(f"| {name} | {a} | {b} | {change} | {label} {extra}| {evidence} |")
-    for name, *_ in rows:
-        c = (comparisons or {}).get(name)
+        out.append(f"| {_where(row, splits)} | {a} | {b} | {change} | {label} {extra}| {evidence} |")
+    for row in review.rows if examples else []:
+        c = row.comparison
         if c is None or not (c.fixed or c.broken):
             continue
-        out += ["", f"#### {name}: {len(c.fixed)} fixed, {len(c.broken)} broken", ""]
-        out += [f"| | id | category | {old} | {new} |", "|---|---|---|---|---|"]
+        out += ["", f"#### {_where(row, splits)}: {len(c.fixed)} fixed, {len(c.broken)} broken", ""]
+        out += [f"| | id | category | {_cell(old)} | {_cell(new)} |", "|---|---|---|---|---|"]
         for verdict, ch in _moved(c):
             out.append(
                 f"| {verdict} | {_cell(ch.id)} | {_cell(ch.category)} | {_cell(excerpt(ch.old_generation))} "

@@ -173,34 +173,21 @@ def versions_table(repo_id: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def diff_table(
-    repo_id: str, old: str, new: str, rows: list[tuple[str, Any, Any]], *, per_category: bool, comparisons=None
-) -> Table:
-    """Each quality metric of two versions, the change, and whether it is better or worse for that metric (for a
-    headline metric with per-example ``comparisons``: the paired test's label)."""
-    from kwanzaa_hub.contract.metrics import registry
-
-    known = [(k, a, b) for k, a, b in rows if k.rsplit(".", 1)[-1] in registry.BY_NAME]
-    known = [(k, a, b) for k, a, b in known if per_category or k.count(".") == 1]
-    order = registry.ordered({k: 0 for k, _, _ in known})
-    values = {k: (a, b) for k, a, b in known}
-    table = Table(title=f"{repo_id}: {old} -> {new}")
-    for col in ("metric", old, new, "change", ""):
-        table.add_column(col, justify="left" if col in ("metric", "") else "right")
-    for key in order:
-        table.add_row(key, *change_cells(key, *values[key], comparisons))
+def diff_table(title: str, old: str, new: str, rows: list) -> Table:
+    """The rows of a review (:class:`kwanzaa_hub.hub.records.Row`): per metric of a run (and split, when the review
+    has two), both figures, the change, its label and the test that gave it."""
+    splits = len({r.split for r in rows}) > 1
+    table = Table(title=Text(title))  # names come from the command line and the Hub: never markup
+    widest = max((len(r.name) for r in rows), default=6)
+    for col in (*(["split"] if splits else []), "metric", old, new, "change", "", "test"):
+        left = col in ("split", "metric", "", "test")
+        table.add_column(Text(col), justify="left" if left else "right", min_width=widest if col == "metric" else None)
+    for r in rows:
+        cells = change_cells(r)
+        table.add_row(*([r.split] if splits else []), r.name, *(Text(c) for c in cells))
     return table
 
 
-def change_cells(name: str, a: Any, b: Any, comparisons: dict | None) -> tuple[str, str, str, str]:
-    """Old value, new value, the change and its label (``within noise (n = 27)`` where a paired test ran): the cells
-    every diff prints for one metric, "-" where a side has no value."""
-    from kwanzaa_hub.contract.metrics import paired
-
-    numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
-    return (
-        "-" if a is None else f"{a:.3f}",
-        "-" if b is None else f"{b:.3f}",
-        f"{b - a:+.3f}" if numbers else "-",
-        paired.change_label(name, b - a, comparisons) if numbers else "",
-    )
+def change_cells(row: Any) -> tuple[str, str, str, str, str]:
+    """The cells every diff prints for one row of a review (:meth:`kwanzaa_hub.hub.records.Row.cells`)."""
+    return row.cells()

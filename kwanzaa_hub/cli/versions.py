@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.text import Text
 
 from kwanzaa_hub.cli.common import ParamsOpt, handled
-from kwanzaa_hub.console import console, warn
+from kwanzaa_hub.console import console
 
 
 @handled
@@ -36,54 +37,63 @@ def versions(repo_id: str = typer.Argument(..., help="namespace/name")) -> None:
 
 @handled
 def diff(
-    repo_id: str = typer.Argument(..., help="namespace/name"),
-    old: str = typer.Argument(..., help="older version, e.g. v1"),
-    new: Optional[str] = typer.Argument(None, help="newer version, e.g. v2 (or --workspace)"),
-    workspace: bool = typer.Option(False, "--workspace", help="compare the workspace's eval outputs with OLD"),
-    examples: bool = typer.Option(False, "--examples", help="list the prompts whose per-example verdict changed"),
+    repo_id: Optional[str] = typer.Argument(None, help="namespace/name (for pushed versions)"),
+    old: Optional[str] = typer.Argument(None, help="older version, e.g. v1 (or --from FOLDER)"),
+    new: Optional[str] = typer.Argument(None, help="newer version, e.g. v2 (or --workspace, or --to FOLDER)"),
+    workspace: bool = typer.Option(False, "--workspace", help="the newer side is this workspace's eval outputs"),
+    from_folder: Optional[Path] = typer.Option(
+        None, "--from", help="the older side is a folder: a pulled version (kwanzaa-hub pull) or eval outputs"
+    ),
+    to_folder: Optional[Path] = typer.Option(None, "--to", help="the newer side is such a folder"),
+    examples: bool = typer.Option(False, "--examples", help="list the prompts whose per-example value changed"),
     md: bool = typer.Option(False, "--md", help="print Markdown on stdout (for a pull request or a discussion)"),
-    all_metrics: bool = typer.Option(False, "--all", help="include per-category metrics"),
+    all_metrics: bool = typer.Option(
+        False,
+        "--all",
+        help="every run (base too) and every metric, not only the served run's and the adapter's headline",
+    ),
     params: Path = ParamsOpt,
 ) -> None:
-    """Each quality metric of two pushed versions (or a version and the workspace), the change, and whether it is
-    better, worse or within noise (a paired test on the same prompts' per-example results)."""
-    from kwanzaa_hub.cli import review
+    """The headline metrics of the served run (adapter_constrained) and the adapter in two versions, per split,
+    the change, and whether it is better, worse or within noise (a paired test of the printed figures on the same
+    prompts). A side is a pushed version (REPO OLD [NEW]), the workspace (--workspace) or a folder (--from / --to:
+    a version `kwanzaa-hub pull` wrote, or another project's eval outputs), so no Hub repo is needed to review."""
+    from kwanzaa_hub.cli import review as show
     from kwanzaa_hub.cli.tables import diff_table
     from kwanzaa_hub.config.params import load_params
-    from kwanzaa_hub.contract.metrics.paired import LEVEL
     from kwanzaa_hub.errors import InputError
     from kwanzaa_hub.hub import client as hub
     from kwanzaa_hub.hub import records
-    from kwanzaa_hub.hub.versions import metric_rows
 
-    if (new is None) != workspace:
-        raise InputError("name the newer version (kwanzaa-hub diff REPO v1 v2) or pass --workspace, not both")
-    hub.check_repo_id(repo_id)
-    a = records.version_results(repo_id, old)
-    b = records.workspace_results(load_params(params)) if workspace else records.version_results(repo_id, new)
-    comparisons = records.compare_results(a, b, required=examples)
-    note = LEVEL if comparisons else f"{(a if a.records is None else b).missing}: headline metrics only, no paired test"
-    if unlike := records.definitions_note(a, b):
-        warn(unlike)
-        note = f"{note}\n{unlike}"
-    rows = review.headline_rows(a.metrics, b.metrics, comparisons)
-    if md:
-        print(
-            review.markdown(
-                f"{repo_id}: {a.name} -> {b.name}", a.name, b.name, rows, comparisons if examples else None, note
-            ),
-            end="",
+    if from_folder is not None and (repo_id or old or new):
+        raise InputError(
+            "--from FOLDER is the older side: pass it without REPO OLD (kwanzaa-hub diff --from F --workspace)"
         )
-    elif examples:
-        review.print_examples(a.name, b.name, rows, comparisons)
+    if from_folder is None and not old:
+        raise InputError(
+            "name the older side: REPO OLD (a pushed version, e.g. kwanzaa-hub diff REPO v1 v2) or --from FOLDER"
+        )
+    if sum([new is not None, workspace, to_folder is not None]) != 1:
+        raise InputError(
+            "name one newer side: a version (kwanzaa-hub diff REPO v1 v2), --to FOLDER, or pass --workspace"
+        )
+    if repo_id:
+        hub.check_repo_id(repo_id)
+    a = records.folder_results(from_folder) if from_folder is not None else records.version_results(repo_id, old)
+    if workspace:
+        b = records.workspace_results(load_params(params))
+    elif to_folder is not None:
+        b = records.folder_results(to_folder)
     else:
-        table = diff_table(
-            repo_id,
-            a.name,
-            b.name,
-            metric_rows(a.metrics, b.metrics),
-            per_category=all_metrics,
-            comparisons=comparisons,
-        )
-        console.print(table)
-        console.print(note)
+        b = records.version_results(repo_id, new)
+    result = records.review(a, b, everything=all_metrics, required=examples)
+    title = f"{repo_id}: {a.name} -> {b.name}" if repo_id else f"{a.name} -> {b.name}"
+    if md:
+        print(show.markdown(title, a.name, b.name, result, examples), end="")
+        return
+    if examples:
+        show.print_examples(a.name, b.name, result)
+        return
+    console.print(diff_table(title, a.name, b.name, result.rows))
+    for note in result.notes:
+        console.print(Text(note))

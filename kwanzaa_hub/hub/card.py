@@ -21,7 +21,8 @@ from kwanzaa_hub.config.params import Params
 from kwanzaa_hub.contract.metrics import paired, registry
 from kwanzaa_hub.errors import KwanzaaError
 from kwanzaa_hub.fs.ownership import CARD_SIGNATURE, without_machine_paths
-from kwanzaa_hub.hub.records import Results, compare_results
+from kwanzaa_hub.hub import records
+from kwanzaa_hub.hub.records import Results
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"
 PROJECT_URL = "https://github.com/kwanzaa-hub/kwanzaa_hub"
@@ -294,34 +295,33 @@ def build_card(inputs: CardInputs) -> Any:
 
 
 def changes_since(inputs: CardInputs) -> dict[str, Any]:
-    """The card's "Changes since vN-1": per headline metric of the adapter, the previous and this version's value,
-    the change with its paired-test label and the fixed / broken answers. The first version says there is none."""
+    """The card's "Changes since vN-1": the review ``diff`` prints (:func:`records.review`, the same rows, labels and
+    notes: the served run and the adapter, per split, each headline metric with its paired test, where the prompt
+    sets differ). The first version says there is none."""
     prev = inputs.previous
     if prev is None:
         return {"title": "Changes since the previous version", "note": "This is the first version: none to compare."}
-    comparisons = compare_results(prev, Results(inputs.params.hub.version, inputs.metrics, inputs.records))
+    this = records.results(
+        inputs.params.hub.version, "this version", inputs.metrics, inputs.eval_report, inputs.records
+    )
+    result = records.review(prev, this)
+    splits = len(result.splits)
     rows = []
-    for name in registry.HEADLINE:
-        a, b = prev.metrics.get(f"adapter.{name}"), inputs.metrics.get(f"adapter.{name}")
-        if a is None or b is None:
-            continue
-        c = comparisons[name] if comparisons else None
+    for r in result.rows:
+        old, new, change, label, _evidence = r.cells()
+        c = r.comparison
         rows.append(
             {
-                "name": name,
-                "old": f"{a:.3f}",
-                "new": f"{b:.3f}",
-                "change": f"{b - a:+.3f} ({paired.change_label(name, b - a, comparisons)})",
+                "name": f"{r.name} ({r.split})" if splits > 1 else r.name,
+                "old": old,
+                "new": new,
+                "change": f"{change} ({label})" if label else change,
                 "fixed": len(c.fixed) if c else "—",
                 "broken": len(c.broken) if c else "—",
-                "evidence": c.evidence if c else "—",
+                "evidence": (c.evidence or "—") if c else "—",
             }
         )
-    note = (
-        f"Compared with {prev.name}: {paired.LEVEL}."
-        if comparisons
-        else f"{prev.missing}: headline changes only, no paired test."
-    )
+    note = " ".join(f"{n[0].upper()}{n[1:]}." for n in result.notes)
     return {"title": f"Changes since {prev.name}", "note": note, "previous": prev.name, "rows": rows}
 
 
