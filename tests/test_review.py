@@ -280,3 +280,30 @@ def test_a_version_without_records_diffs_headline_numbers_and_refuses_examples(o
     _one_line_exit_2(
         _invoke("diff", repo_id, "v2", "v3", "--examples"), "v3: eval/predictions.jsonl on the Hub is not the file"
     )
+
+
+def test_base_against_adapter_in_the_eval_table_and_the_card_is_the_same_paired_test(outputs, monkeypatch):
+    """The eval table and the card label base -> adapter with :func:`paired.compare` on the rows too."""
+    from kwanzaa_hub.cli.tables import metrics_table
+    from kwanzaa_hub.config.params import parse_params
+    from kwanzaa_hub.contract.metrics.specs import Metric
+    from kwanzaa_hub.hub import card
+
+    fc = Metric("format_compliance", True, True, "valid answer", lambda *_: None, "sign")
+    monkeypatch.setattr(metric_specs, "SPECS", (fc,), raising=False)
+    made = rows(
+        {B: {"format_compliance": [1, 1, 1, 1, 0, 0, 0, 0]}, A: {"format_compliance": [1, 1, 1, 1, 0, 0, 1, 0]}}
+    )
+    write(outputs, made)
+    metrics = {"base.format_compliance": 0.5, "adapter.format_compliance": 0.625}
+
+    import io
+
+    from rich.console import Console
+
+    screen = Console(width=200, file=io.StringIO())
+    screen.print(metrics_table(metrics, records=made))
+    assert "within noise (n = 8)" in screen.file.getvalue()
+    text = str(card.build_card(card.gather(parse_params({"model": {"base": "models/base"}}))))
+    row = next(line for line in text.splitlines() if line.startswith("| **format_compliance**"))
+    assert row.startswith("| **format_compliance** | ") and "(within noise (n = 8))" in row
