@@ -170,6 +170,17 @@ def test_never_refusing_against_always_refusing_is_within_noise_on_the_same_figu
     assert cells[1:] == ["0.500", "0.500", "+0.000", "within noise (n = 24)", "p = 1"]
 
 
+def test_a_run_or_split_on_one_side_only_is_named_not_silently_dropped(here):
+    _side(here / "old", {A: {"verdict": [0] * 4}})
+    _side(here, _runs([1] * 4), distractors=True)
+    result = _invoke("diff", "--from", "old", "--workspace")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"the {SERVED} run is only in workspace: not compared" in text
+    assert "the distractors split is only in workspace: not compared" in text
+    assert sorted(_table(result.output)) == [f"{A}.overlap", f"{A}.truncated", f"{A}.verdict"]
+
+
 def test_no_prompt_in_common_is_not_tested_never_p_equals_1(here):
     _side(here / "old", _runs([0] * 4), prompts=[0, 1, 2, 3])
     _side(here, _runs([1] * 4), prompts=[4, 5, 6, 7])

@@ -235,6 +235,9 @@ def review(
     shown = chosen if everything else [m for m in chosen if m.headline]
     result = Review(old, new, notes=[paired.LEVEL], tested=True)
     splits_old, splits_new = paired.splits_of(old.records), paired.splits_of(new.records)
+    runs_old, runs_new = paired.runs_of(old.records), paired.runs_of(new.records)
+    for run in _runs(runs_old ^ runs_new, everything):
+        result.notes.append(f"the {run} run is only in {(old if run in runs_old else new).name}: not compared")
     for split in paired.SPLITS:
         if (split in splits_old) != (split in splits_new):
             side = old if split in splits_old else new
@@ -244,8 +247,7 @@ def review(
         pairing = paired.pair(old.records, new.records, split)
         if note := paired.prompt_sets_note(pairing, old.name, new.name, split):
             result.notes.append(note)
-        both = paired.runs_of(old.records) & paired.runs_of(new.records)
-        for run in _runs(both, everything):
+        for run in _runs(runs_old & runs_new, everything):
             for metric, c in paired.compare(old.records, new.records, run, run, split, shown).items():
                 result.rows.append(Row(split, run, metric, c.old.mean, c.new.mean, c.label, c))
     return result
