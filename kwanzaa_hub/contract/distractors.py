@@ -105,6 +105,11 @@ def _key(text: str | None) -> str:
     return " ".join((text or "").split()).casefold()
 
 
+def document_key(document: Any) -> str:
+    """What makes two documents the same one: the URL, or the content (whitespace and case aside) without one."""
+    return document.url or f"content:{_key(document.content)}"
+
+
 def pool_of(samples: Sequence[Messages], ids: Sequence[str] | None = None) -> list[Pooled]:
     """Every distinct document of ``samples`` (by URL, or by content when it has none), first occurrence kept, with
     the id of its sample (``ids``, or the sample's index)."""
@@ -113,7 +118,7 @@ def pool_of(samples: Sequence[Messages], ids: Sequence[str] | None = None) -> li
     for i, messages in enumerate(samples):
         query, docs = _read(messages[-2]["content"])
         for d in docs:
-            key = d.url or f"content:{_key(d.content)}"
+            key = document_key(d)
             if key not in seen:
                 seen.add(key)
                 out.append(Pooled(d, ids[i] if ids is not None else str(i), query))
@@ -228,11 +233,29 @@ def add_distractors(sample: Messages, pool: Sequence[Pooled], k: int, rng: rando
     return out, Mapping(numbers, distractors, renumbered, raised)
 
 
+class Unrenumbered(ValueError):
+    """Samples :func:`distractor_split` could not rewrite: one line per sample, ``<id>: <why>``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
 def distractor_split(
     samples: Sequence[Messages], k: int, seed: int = SEED, ids: Sequence[str] | None = None
 ) -> list[tuple[Messages, Mapping]]:
     """Every sample of ``samples`` with ``k`` distractors drawn from the other samples' documents
-    (:func:`add_distractors`), in order; ``ids`` name the samples in the mappings (default: their index). Each
-    sample's draw is seeded by ``seed`` and its own user message: the same samples and seed give the same bytes."""
-    pool = pool_of(samples, ids)
-    return [add_distractors(s, pool, k, random.Random(f"{seed}\n{s[-2]['content']}")) for s in samples]
+    (:func:`add_distractors`), in order; ``ids`` name the samples in the mappings and the errors (default: their
+    index). Each sample's draw is seeded by ``seed`` and its own user message: the same samples and seed give the
+    same bytes. Raises :class:`Unrenumbered` naming every sample that cannot be rewritten."""
+    names = list(ids) if ids is not None else [str(i) for i in range(len(samples))]
+    pool = pool_of(samples, names)
+    out, problems = [], []
+    for name, s in zip(names, samples, strict=True):
+        try:
+            out.append(add_distractors(s, pool, k, random.Random(f"{seed}\n{s[-2]['content']}")))
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+    if problems:
+        raise Unrenumbered(problems)
+    return out
