@@ -426,6 +426,10 @@ def test_distractors_are_added_to_the_training_prompts_only_and_the_report_says_
     from datasets import load_from_disk
 
     train, held = example_samples
+    # an eval document no training sample holds: it must never reach a training prompt
+    url = _urls(held[0]["messages"][:-1])[0]
+    only = json.loads(json.dumps(held[0]).replace(url, "https://eval-only.example.org/doc"))
+    held = [*held, only]
     write_jsonl(tmp_path / "train.jsonl", train)
     write_jsonl(tmp_path / "eval.jsonl", held)
     result = data_stage.run(_params(tmp_path, distractors=2), tokenizer=tiny_tokenizer)
@@ -436,6 +440,7 @@ def test_distractors_are_added_to_the_training_prompts_only_and_the_report_says_
     # every training prompt holds its own documents and 2 others, all from other training samples
     train_urls = {u for s in train for u in _urls(s["messages"][:-1])}
     eval_urls = {u for s in held for u in _urls(s["messages"][:-1])}
+    assert "https://eval-only.example.org/doc" in eval_urls - train_urls
     renumbered = 0
     for row, s in zip(ds["train"], train, strict=True):
         own, now = _urls(s["messages"][:-1]), _urls(row["prompt"])
