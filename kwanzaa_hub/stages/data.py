@@ -1,6 +1,9 @@
 """The ``data`` stage: validate every sample against the contract, measure tokens, check leakage,
 write the prepared dataset and ``reports/data.json``.
 
+With ``data.distractors`` > 0 the training prompts also get documents of other training samples, the answers
+renumbered to match (:mod:`kwanzaa_hub.contract.distractors`); the report's ``distractors`` says what they held.
+
 Errors (a line that cannot be used) are collected across both files and raised together as
 ``DataValidationError``: nothing is written. Warnings (quality issues that don't block training) go
 into the report and the on-screen summary.
@@ -154,7 +157,7 @@ class Distractors:
         }
 
 
-def add_distractors(train: list[Sample], held: list[Sample], k: int) -> tuple[list[Sample], Distractors]:
+def training_distractors(train: list[Sample], held: list[Sample], k: int) -> tuple[list[Sample], Distractors]:
     """The training samples with ``k`` distractor documents each, drawn from the other training samples only
     (:func:`~kwanzaa_hub.contract.distractors.distractor_split`); the eval split is untouched, and how many pool
     documents it already holds is counted. ``k`` = 0 leaves every sample as written. Raises
@@ -209,7 +212,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
     errors += leak_errors
     if errors:
         raise DataValidationError(errors)
-    checks[0].samples, distractors = add_distractors(checks[0].samples, checks[1].samples, p.distractors)
+    checks[0].samples, distractors = training_distractors(checks[0].samples, checks[1].samples, p.distractors)
 
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(params.model.base, params.model.revision)
     all_samples = checks[0].samples + checks[1].samples
