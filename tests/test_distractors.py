@@ -255,3 +255,30 @@ def test_the_pool_holds_each_document_once_with_the_sample_it_came_from():
     rows = [_sample(["A", "B"], "[1]", ["A"]), _sample(["B", "C"], "[1]", ["B"])]
     pool = pool_of(rows, ids=["s1", "s2"])
     assert [(p.document.title, p.origin) for p in pool] == [("Doc A", "s1"), ("Doc B", "s1"), ("Doc C", "s2")]
+
+
+@pytest.fixture(scope="module")
+def grammar_tok(tiny_tokenizer):
+    import llguidance.hf
+
+    return llguidance.hf.from_tokenizer(tiny_tokenizer)
+
+
+def test_the_grammar_of_the_new_prompts_request_schema_takes_every_rewritten_real_answer(data_sets, grammar_tok):
+    """What a constrained decoder would be held to, token by token (as tests/test_request_schema.py checks it)."""
+    from tests.test_request_schema import _accepts
+
+    for name, rows in data_sets.items():
+        out = distractor_split(rows, 2)
+        texts = [new[-1]["content"] for new, _ in out]
+        static, style = decoding_schema.from_answers(texts, margin=1.5), decoding_schema.json_style(texts)
+        static_before = decoding_schema.from_answers([row[-1]["content"] for row in rows], margin=1.5)
+        checked = 0
+        for i, (row, (new, _)) in enumerate(zip(rows, out, strict=True)):
+            data = decoding_schema.canonical(json.loads(new[-1]["content"]))
+            if placeholder_kind(data["answer"]["text"]) or not _passes_its_prompt(static_before, row):
+                continue
+            schema = request_schema.for_prompt(static, new[-2]["content"])
+            assert _accepts(grammar_tok, schema, decoding_schema.dumps(data, style)), f"{name}:{i + 1}"
+            checked += 1
+        assert checked >= len(rows) // 3, name
