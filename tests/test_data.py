@@ -409,3 +409,151 @@ def test_compact_answers_are_one_line_in_the_decoders_form_and_the_schema_follow
     assert written_schema["x-guidance"]["whitespace_pattern"] == "\\n {0,16}"
     assert written["answers_rewritten"] == {"layout": 0, "fields": 0}
     assert report["train"]["tokens"]["max"] < written["train"]["tokens"]["max"]
+
+
+# ---- data.distractors: distractor documents in the training prompts ---------------------------------------------
+
+
+def _urls(prompt: list[dict]) -> list[str]:
+    from kwanzaa_hub.contract.answer import parse_documents
+
+    return [d.url for d in parse_documents(prompt[-1]["content"])]
+
+
+def test_distractors_are_added_to_the_training_prompts_only_and_the_report_says_what_they_held(
+    tmp_path, example_samples, tiny_tokenizer
+):
+    from datasets import load_from_disk
+
+    train, held = example_samples
+    # an eval document no training sample holds: it must never reach a training prompt
+    url = _urls(held[0]["messages"][:-1])[0]
+    only = json.loads(json.dumps(held[0]).replace(url, "https://eval-only.example.org/doc"))
+    held = [*held, only]
+    write_jsonl(tmp_path / "train.jsonl", train)
+    write_jsonl(tmp_path / "eval.jsonl", held)
+    result = data_stage.run(_params(tmp_path, distractors=2), tokenizer=tiny_tokenizer)
+    ds = load_from_disk(str(tmp_path / "prepared"))
+
+    # the eval split is untouched: its prompts and answers as written
+    assert [row["prompt"] + row["completion"] for row in ds["eval"]] == [s["messages"] for s in held]
+    # every training prompt holds its own documents and 2 others, all from other training samples
+    train_urls = {u for s in train for u in _urls(s["messages"][:-1])}
+    eval_urls = {u for s in held for u in _urls(s["messages"][:-1])}
+    assert "https://eval-only.example.org/doc" in eval_urls - train_urls
+    renumbered = 0
+    for row, s in zip(ds["train"], train, strict=True):
+        own, now = _urls(s["messages"][:-1]), _urls(row["prompt"])
+        assert len(now) == len(own) + 2 and set(own) < set(now) and set(now) <= train_urls, row["id"]
+        renumbered += row["completion"][0]["content"] != s["messages"][-1]["content"]
+    before = [len(_urls(s["messages"][:-1])) for s in train]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["distractors"] == {
+        "per_prompt": 2,
+        "added": 2 * 66,
+        "documents_per_prompt": {
+            "as_written": {"mean": round(sum(before) / 66, 3), "prompts": {"0": 10, "1": 30, "2": 26}},
+            "trained": {"mean": round(sum(before) / 66 + 2, 3), "prompts": {"2": 10, "3": 30, "4": 26}},
+        },
+        "answers_renumbered": renumbered,
+        "top_k_raised": 0,
+        "pool_documents": len(train_urls),
+        "pool_documents_in_eval": len(train_urls & eval_urls),
+        "over_max_length": {"count": 0, "samples": []},
+    }
+    assert renumbered > 0 and report["train"]["tokens"]["max"] > 0 and result.report == report
+
+
+def test_without_distractors_the_prompts_are_as_written_and_the_report_says_so(
+    tmp_path, example_samples, tiny_tokenizer
+):
+    from datasets import load_from_disk
+
+    write_jsonl(tmp_path / "train.jsonl", example_samples[0])
+    write_jsonl(tmp_path / "eval.jsonl", example_samples[1])
+    report = data_stage.run(_params(tmp_path), tokenizer=tiny_tokenizer).report["distractors"]
+    ds = load_from_disk(str(tmp_path / "prepared"))
+    assert [row["prompt"] + row["completion"] for row in ds["train"]] == [s["messages"] for s in example_samples[0]]
+    assert report["per_prompt"] == report["added"] == report["answers_renumbered"] == 0
+    assert report["documents_per_prompt"]["as_written"] == report["documents_per_prompt"]["trained"]
+
+
+def _over_with_distractors(example_samples, tiny_tokenizer, k: int, max_length: int) -> list[str]:
+    """Ids of the training samples that fit ``max_length`` as written but not with ``k`` distractors."""
+    from kwanzaa_hub.contract.distractors import distractor_split
+
+    train = [s["messages"] for s in example_samples[0]]
+
+    def total(m: list[dict]) -> int:
+        return data_stage.chat.measure(tiny_tokenizer, m, "26 Jul 2024").total
+
+    return [
+        f"train-{i:05d}"
+        for i, (old, (new, _)) in enumerate(zip(train, distractor_split(train, k), strict=True), 1)
+        if total(old) <= max_length < total(new)
+    ]
+
+
+def test_samples_that_only_overflow_with_distractors_are_named_and_counted(tmp_path, example_samples, tiny_tokenizer):
+    write_jsonl(tmp_path / "train.jsonl", example_samples[0])
+    write_jsonl(tmp_path / "eval.jsonl", example_samples[1])
+    over = _over_with_distractors(example_samples, tiny_tokenizer, 3, 900)
+    assert over  # the example data holds such samples at this length
+
+    result = data_stage.run(_params(tmp_path, distractors=3, max_length=900, overflow="drop"), tokenizer=tiny_tokenizer)
+    assert result.report["distractors"]["over_max_length"] == {"count": len(over), "samples": over}
+    assert sum("with data.distractors" in d for d in result.report["dropped_samples"]) == len(over)
+    assert result.report["train"]["tokens"]["max"] <= 900
+
+    with pytest.raises(DataValidationError) as exc:
+        data_stage.run(_params(tmp_path, distractors=3, max_length=900), tokenizer=tiny_tokenizer)
+    assert str(exc.value).count("(it fits without its data.distractors 3)") == len(over)
+    assert f"or fewer data.distractors ({len(over)} fit without)" in str(exc.value)
+
+
+def test_an_answer_that_cannot_be_renumbered_stops_the_stage_with_its_line(tmp_path, example_samples, tiny_tokenizer):
+    train = [json.loads(json.dumps(s)) for s in example_samples[0]]
+    answer = _answer(train[0])
+    answer["retrieval_summary"]["results"][0]["rank"] = 9
+    _set_answer(train[0], answer)
+    write_jsonl(tmp_path / "train.jsonl", train)
+    write_jsonl(tmp_path / "eval.jsonl", example_samples[1])
+    data_stage.run(_params(tmp_path), tokenizer=tiny_tokenizer)  # without distractors the rank is never read
+    with pytest.raises(DataValidationError) as exc:
+        data_stage.run(_params(tmp_path, distractors=1), tokenizer=tiny_tokenizer)
+    assert f"{tmp_path / 'train.jsonl'}:1: retrieval_summary.results[0].rank 9 names no document" in str(exc.value)
+    assert "fix these samples, or set data.distractors: 0" in str(exc.value)
+
+
+def test_the_cli_prints_one_line_about_the_distractors(tmp_path, example_samples, tiny_model_dir, monkeypatch):
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "data/raw/kwanzaa_train.jsonl", example_samples[0])
+    write_jsonl(tmp_path / "data/raw/kwanzaa_eval.jsonl", example_samples[1])
+    Path("params.yaml").write_text(yaml.safe_dump({"model": {"base": str(tiny_model_dir)}, "data": {"distractors": 1}}))
+    result = runner.invoke(app, ["data"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("distractors"))
+    assert line.startswith("distractors (data.distractors 1): 66 added to the training prompts, documents per prompt ")
+    assert "answers renumbered, 0 over max_length with them;" in line
+
+
+@pytest.mark.parametrize("key", ["data.distractors", "eval.distractors"])
+def test_a_negative_number_of_distractors_is_refused(key):
+    from kwanzaa_hub.errors import ParamsError
+
+    section, name = key.split(".")
+    with pytest.raises(ParamsError, match=rf"{key}: Input should be greater than or equal to 0"):
+        parse_params({section: {name: -1}})
+    assert getattr(getattr(parse_params({}), section), name) == {"data": 0, "eval": 2}[section]
+
+
+def test_a_changed_data_distractors_reruns_data_and_train():
+    """``dvc repro`` reruns a stage whose params changed: data lists the key, and train takes data's output."""
+    import yaml
+
+    stages = yaml.safe_load((Path(__file__).resolve().parents[1] / "dvc.yaml").read_text())["stages"]
+    assert "data.distractors" in stages["data"]["params"]
+    assert "${data.prepared_dir}" in stages["train"]["deps"]
+    assert "eval.distractors" in stages["eval"]["params"]

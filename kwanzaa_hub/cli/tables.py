@@ -60,6 +60,15 @@ def print_data_summary(report: dict[str, Any], warnings: list[str]) -> None:
         f"overflow (> {report['max_length']} tokens): {report['overflow']} dropped; "
         f"duplicates: {report['duplicates']}; refusals citing context: {report['refusals_citing_context']}"
     )
+    d = report.get("distractors") or {}
+    if d.get("per_prompt"):
+        docs = d["documents_per_prompt"]
+        console.print(
+            f"distractors (data.distractors {d['per_prompt']}): {d['added']} added to the training prompts, documents "
+            f"per prompt {docs['as_written']['mean']:.2f} -> {docs['trained']['mean']:.2f}, {d['answers_renumbered']} "
+            f"answers renumbered, {d['over_max_length']['count']} over max_length with them; "
+            f"{d['pool_documents_in_eval']} of {d['pool_documents']} pool documents are also in eval prompts"
+        )
     if warnings:
         warn(f"{len(warnings)} in the data (full list in the report):")
         for kind, n in _warning_kinds(warnings).most_common(8):

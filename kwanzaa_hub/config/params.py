@@ -90,6 +90,13 @@ class DataParams(_Section):
     schema_margin: float = Field(
         1.5, ge=1.0, description="Decoding schema bounds = longest reference value x this (maxLength, maxItems)"
     )
+    distractors: int = Field(
+        0,
+        ge=0,
+        description="Documents of other training samples added to each training prompt, all documents shuffled "
+        "(fixed seed) and the answer's [n], sources and results renumbered; 0 = the prompts as written; the eval "
+        "split is untouched",
+    )
     report: str = Field("reports/data.json", description="Data report, a DVC metric")
     decoding_schema: str = Field(
         "reports/answer.schema.json", description="Bounded JSON Schema of the answer for constrained decoding"
@@ -204,6 +211,12 @@ class EvalParams(_Section):
         "both",
         description="free: what training taught; constrained: every answer held to data.decoding_schema "
         "(what a server enforcing the schema returns); both: score each",
+    )
+    distractors: int = Field(
+        2,
+        ge=0,
+        description="Documents of other eval prompts added to each eval prompt for the distractor split (all "
+        "documents shuffled with a fixed seed, the reference renumbered); 0 = no distractor split",
     )
     team_schema: str = Field(
         "",

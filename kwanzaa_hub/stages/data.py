@@ -1,6 +1,9 @@
 """The ``data`` stage: validate every sample against the contract, measure tokens, check leakage,
 write the prepared dataset and ``reports/data.json``.
 
+With ``data.distractors`` > 0 the training prompts also get documents of other training samples, the answers
+renumbered to match (:mod:`kwanzaa_hub.contract.distractors`); the report's ``distractors`` says what they held.
+
 Errors (a line that cannot be used) are collected across both files and raised together as
 ``DataValidationError``: nothing is written. Warnings (quality issues that don't block training) go
 into the report and the on-screen summary.
@@ -9,14 +12,16 @@ into the report and the on-screen summary.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from kwanzaa_hub.config.base_model import check_declared
 from kwanzaa_hub.config.params import DEFAULT_CHAT_DATE, Params
-from kwanzaa_hub.contract.answer import CATEGORIES
+from kwanzaa_hub.contract import distractors as distractor_docs
+from kwanzaa_hub.contract.answer import CATEGORIES, extract_citations, parse_answer
 from kwanzaa_hub.contract.placeholders import answer_text_span
 from kwanzaa_hub.contract.samples import FileCheck, Sample, check_file, check_leakage
 from kwanzaa_hub.errors import DataValidationError, InputError
@@ -116,6 +121,77 @@ def masked_report(
     }
 
 
+def _documents_per_prompt(counts: list[int]) -> dict[str, Any]:
+    return {
+        "mean": round(sum(counts) / len(counts), 3) if counts else 0.0,
+        "prompts": {str(n): c for n, c in sorted(Counter(counts).items())},
+    }
+
+
+@dataclass
+class Distractors:
+    """What ``data.distractors`` did to the training prompts: the samples as written, by id, and each rewrite."""
+
+    k: int
+    originals: dict[str, Sample]
+    mappings: dict[str, distractor_docs.Mapping]
+    pool_documents: int
+    shared_with_eval: int
+
+    def report(self, kept: list[Sample], over: list[str]) -> dict[str, Any]:
+        """The data report's ``distractors``: per training prompt kept, its documents as written and as trained,
+        the distractors added, the answers renumbered, and the samples that only overflow with distractors."""
+        hit = [self.mappings[s.id] for s in kept if s.id in self.mappings]
+        return {
+            "per_prompt": self.k,
+            "added": sum(len(m.distractors) for m in hit),
+            "documents_per_prompt": {
+                "as_written": _documents_per_prompt([len(self.originals[s.id].documents) for s in kept]),
+                "trained": _documents_per_prompt([len(s.documents) for s in kept]),
+            },
+            "answers_renumbered": sum(m.renumbered for m in hit),
+            "top_k_raised": sum(m.top_k_raised for m in hit),
+            "pool_documents": self.pool_documents,
+            "pool_documents_in_eval": self.shared_with_eval,
+            "over_max_length": {"count": len(over), "samples": over},
+        }
+
+
+def training_distractors(train: list[Sample], held: list[Sample], k: int) -> tuple[list[Sample], Distractors]:
+    """The training samples with ``k`` distractor documents each, drawn from the other training samples only
+    (:func:`~kwanzaa_hub.contract.distractors.distractor_split`); the eval split is untouched, and how many pool
+    documents it already holds is counted. ``k`` = 0 leaves every sample as written. Raises
+    ``DataValidationError`` naming each sample whose answer cannot be renumbered."""
+    messages = [s.messages for s in train]
+    pool = distractor_docs.pool_of(messages)
+    in_eval = {distractor_docs.document_key(p.document) for p in distractor_docs.pool_of([s.messages for s in held])}
+    shared = sum(distractor_docs.document_key(p.document) in in_eval for p in pool)
+    found = Distractors(k, {s.id: s for s in train}, {}, len(pool), shared)
+    if k == 0:
+        return train, found
+    try:
+        rewritten = distractor_docs.distractor_split(messages, k, ids=[s.where for s in train])
+    except distractor_docs.Unrenumbered as exc:
+        raise DataValidationError(
+            [f"{line} (data.distractors {k} renumbers every answer)" for line in exc.problems]
+            + ["fix these samples, or set data.distractors: 0"]
+        ) from None
+    out = []
+    for s, (new, mapping) in zip(train, rewritten, strict=True):
+        found.mappings[s.id] = mapping
+        answer = parse_answer(new[-1]["content"])
+        out.append(
+            replace(
+                s,
+                messages=new,
+                answer=answer,
+                documents=distractor_docs.documents_of(new[-2]["content"]),
+                citations=extract_citations(answer.answer.answer.text),
+            )
+        )
+    return out, found
+
+
 def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable], Iterable] = iter) -> DataResult:
     """Validate both files, measure, check leakage, apply the overflow policy and write the outputs."""
     from datasets import Dataset, DatasetDict
@@ -136,6 +212,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
     errors += leak_errors
     if errors:
         raise DataValidationError(errors)
+    checks[0].samples, distractors = training_distractors(checks[0].samples, checks[1].samples, p.distractors)
 
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(params.model.base, params.model.revision)
     all_samples = checks[0].samples + checks[1].samples
@@ -145,13 +222,19 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
             s.messages = [*s.messages[:-1], {"role": "assistant", "content": answer_schema.compact(s.answer.data)}]
     lengths = measure_lengths(all_samples, tokenizer, params.model.chat_date, progress)
     too_long = [s for s in all_samples if lengths[s.id].total > p.max_length]
+    by_distractors = fit_without_distractors(too_long, distractors, tokenizer, params)
     if too_long and p.overflow == "error":
         longest = max(lengths[s.id].total for s in too_long)
         raise DataValidationError(
-            [f"{s.where}: {lengths[s.id].total} tokens > data.max_length {p.max_length}" for s in too_long]
+            [
+                f"{s.where}: {lengths[s.id].total} tokens > data.max_length {p.max_length}"
+                + (f" (it fits without its data.distractors {p.distractors})" if s.id in by_distractors else "")
+                for s in too_long
+            ]
             + [
                 f"set data.max_length to at least {longest} to keep every sample, "
                 "or data.overflow: drop to leave these out"
+                + (f", or fewer data.distractors ({len(by_distractors)} fit without)" if by_distractors else "")
             ]
         )
     placeholders = [s for s in all_samples if s.placeholder]
@@ -161,7 +244,10 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
             [f"{w}: answer.text is a template, not an answer" for w in listed]
             + ["write real answers for these samples, or set data.placeholders: drop, mask (or keep)"]
         )
-    dropped = [f"{s.where} ({lengths[s.id].total} tokens)" for s in too_long]
+    dropped = [
+        f"{s.where} ({lengths[s.id].total} tokens{', with data.distractors' if s.id in by_distractors else ''})"
+        for s in too_long
+    ]
     removed = set(map(id, too_long)) | (set(map(id, placeholders)) if p.placeholders == "drop" else set())
     if p.placeholders == "drop":
         dropped += [f"{w}: placeholder answer" for w in listed]
@@ -201,6 +287,7 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         "overflow": len(too_long),
         "duplicates": duplicates,
         "refusals_citing_context": sum(c.refusals_citing_context for c in checks),
+        "distractors": distractors.report(kept["train"], by_distractors),
         "answer_format": p.answer_format,
         "answer_chars": {
             "as_written": sum(map(len, written)),
@@ -235,6 +322,26 @@ def run(params: Params, *, tokenizer: Any = None, progress: Callable[[Iterable],
         atomic_write_json(p.report, report)
         atomic_write_text(p.decoding_schema, answer_schema.schema_text(schema))
     return DataResult(report, warnings)
+
+
+def fit_without_distractors(
+    too_long: list[Sample], distractors: Distractors, tokenizer: Any, params: Params
+) -> list[str]:
+    """Ids of the samples over ``data.max_length`` that fit as written, without their distractor documents (measured
+    in the answer format they are trained in)."""
+    from kwanzaa_hub.contract import decoding_schema as answer_schema
+
+    out = []
+    for s in too_long:
+        if s.id not in distractors.mappings or not distractors.mappings[s.id].distractors:
+            continue
+        messages = distractors.originals[s.id].messages
+        if params.data.answer_format == "compact":
+            original = distractors.originals[s.id].answer.data
+            messages = [*messages[:-1], {"role": "assistant", "content": answer_schema.compact(original)}]
+        if chat.measure(tokenizer, messages, params.model.chat_date).total <= params.data.max_length:
+            out.append(s.id)
+    return out
 
 
 def validate(
