@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from kwanzaa_hub.cli.common import ParamsOpt, handled
-from kwanzaa_hub.console import warn
+from kwanzaa_hub.console import result, warn
 
 
 @handled
@@ -53,7 +53,7 @@ def ask(
     text = ask_mod.answer(
         loaded, question, documents, free=free, max_new_tokens=max_new_tokens, chat_date=p.model.chat_date
     )
-    print(text)
+    result(text)
 
 
 @handled
@@ -71,4 +71,4 @@ def schema_cmd(
     from kwanzaa_hub.serve.ask import request_schema
 
     schema = request_schema(docs, adapter=adapter, repo_id=repo, version=version, params=load_params(params))
-    print(schema_text(schema), end="")
+    result(schema_text(schema), end="")

@@ -9,7 +9,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from kwanzaa_hub.console import console, error, warn
+from kwanzaa_hub.console import console, error, result, warn
 from kwanzaa_hub.contract.answer import CATEGORIES
 
 SHORT = ("grnd", "multi", "part", "refuse", "uncited")  # CATEGORIES, abbreviated for 80 columns
@@ -85,7 +85,7 @@ def print_validation(results: list) -> int:
             over,
         )
         errors += len(check.errors)
-    console.print(table)
+    result(table)
     for check, _ in results:
         for e in check.errors:
             error(e)

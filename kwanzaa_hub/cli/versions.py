@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from kwanzaa_hub.cli.common import ParamsOpt, handled
-from kwanzaa_hub.console import console, warn
+from kwanzaa_hub.console import console, result, warn
 
 
 @handled
@@ -31,7 +31,7 @@ def versions(repo_id: str = typer.Argument(..., help="namespace/name")) -> None:
     from kwanzaa_hub.hub import client as hub
     from kwanzaa_hub.hub import versions as hub_versions
 
-    console.print(versions_table(repo_id, hub_versions.version_table(hub.check_repo_id(repo_id))))
+    result(versions_table(repo_id, hub_versions.version_table(hub.check_repo_id(repo_id))))
 
 
 @handled
