@@ -29,7 +29,8 @@ stdout = Console(stderr=False, **_PLAIN)  # results only, through result()
 
 def result(renderable: Any, end: str = "\n") -> None:
     """Print a command's result on stdout: a string as it is (no markup, no wrapping, byte for byte), a rich
-    renderable (a table) rendered at the terminal's width."""
+    renderable (a table) rendered at the terminal's width (80 columns when neither stdin, stdout nor stderr is a
+    terminal and ``COLUMNS`` is unset)."""
     if isinstance(renderable, str):
         stdout.file.write(renderable + end)
         stdout.file.flush()
