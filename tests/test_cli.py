@@ -104,3 +104,52 @@ def test_every_table_is_built_by_new_table():
                 if any(c.func.id == "Table" for c in calls):
                     built_apart.add(fn.name)
     assert built_apart == pending
+
+
+def test_version_prints_the_installed_version_on_stdout():
+    from importlib.metadata import version
+
+    shown = CliRunner().invoke(app, ["--version"])
+    assert shown.exit_code == 0 and shown.stdout == f"kwanzaa-hub {version('kwanzaa-hub')}\n" and shown.stderr == ""
+
+
+def test_the_command_list_shows_each_line_whole_at_80_columns():
+    from kwanzaa_hub.cli.app import ABOUT, COMMANDS
+
+    listed = CliRunner().invoke(app, ["--help"], terminal_width=80)
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert max(map(len, lines)) <= 80
+    for name, _ in COMMANDS:
+        assert any(line.split() == [name, *ABOUT[name][0].split()] for line in lines), name
+
+
+def test_every_command_help_ends_with_an_example_of_itself_that_fits_80_columns():
+    from kwanzaa_hub.cli.app import COMMANDS
+
+    for name, _ in COMMANDS:
+        shown = CliRunner().invoke(app, [name, "--help"], terminal_width=80)
+        assert shown.exit_code == 0, shown.output
+        heading, example = shown.stdout.rstrip().splitlines()[-2:]
+        assert heading.strip() == "Example:" and f"{example} ".startswith(f"    kwanzaa-hub {name} "), (name, example)
+        assert len(example) <= 80, example
+
+
+def test_the_offline_examples_run_as_written(tmp_path, monkeypatch):
+    """The examples that need no Hub and no model, run in order in an empty folder: each exits 0."""
+    import shlex
+    import shutil
+    from pathlib import Path
+
+    import yaml
+
+    from kwanzaa_hub.cli.app import ABOUT
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(Path(__file__).parents[1] / "params.yaml", tmp_path / "params.yaml")
+    for name in ("example-data", "validate", "params-reference", "set"):
+        command = ABOUT[name][1].split(" > ")[0].split(" | ")[0]
+        ran = CliRunner().invoke(app, shlex.split(command)[1:])
+        assert ran.exit_code == 0, (command, ran.output)
+    assert Path("data/raw/kwanzaa_eval.jsonl").is_file()
+    assert yaml.safe_load(Path("params.yaml").read_text())["hub"]["repo_id"] == "your-namespace/kwanzaa-adapter"
