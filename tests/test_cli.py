@@ -4,6 +4,9 @@ it printed."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from typer.testing import CliRunner
 
 from kwanzaa_hub import console as console_mod
@@ -153,3 +156,53 @@ def test_the_offline_examples_run_as_written(tmp_path, monkeypatch):
         assert ran.exit_code == 0, (command, ran.output)
     assert Path("data/raw/kwanzaa_eval.jsonl").is_file()
     assert yaml.safe_load(Path("params.yaml").read_text())["hub"]["repo_id"] == "your-namespace/kwanzaa-adapter"
+
+
+def _ask_answering(monkeypatch, tmp_path, text: str) -> list[str]:
+    """``ask``'s model answers ``text`` (load and generation are tested in test_ask.py); returns the command line."""
+    from kwanzaa_hub.serve import ask as ask_mod
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs.json").write_text(json.dumps([{"title": "t", "content": "Kwanzaa began in 1966.", "url": ""}]))
+    (tmp_path / "params.yaml").write_text("model:\n  base: models/base\n")
+    monkeypatch.setattr(ask_mod, "load_model", lambda **kwargs: None)
+    monkeypatch.setattr(ask_mod, "answer", lambda *args, **kwargs: text)
+    return ["ask", "When did Kwanzaa begin?", "--docs", "docs.json", "--free"]
+
+
+def test_ask_free_says_it_is_not_held_to_the_schema_and_passes_a_contract_answer(
+    monkeypatch, tmp_path, example_samples
+):
+    text = example_samples[1][0]["messages"][-1]["content"]
+    done = CliRunner().invoke(app, _ask_answering(monkeypatch, tmp_path, text))
+    assert done.exit_code == 0, done.output
+    assert done.stdout == text + "\n"
+    assert "--free: free decoding is not held to the decoding schema" in " ".join(done.stderr.split())
+    assert "error:" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Kwanzaa began in 1966 [1]. " * 40, "not valid JSON: Expecting value: line 1 column 1 (char 0)"),
+        ('{"version": "kwanzaa.answer.v1"}', "required field is missing (and "),
+    ],
+)
+def test_ask_free_exits_1_with_one_line_when_the_text_is_not_a_contract_answer(monkeypatch, tmp_path, text, reason):
+    done = CliRunner().invoke(app, _ask_answering(monkeypatch, tmp_path, text))
+    assert done.exit_code == 1, done.output
+    assert done.stdout == text + "\n"  # nothing lost
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith("error: ")]
+    assert line.startswith("error: --free: the text is not a kwanzaa.answer.v1 answer: ") and reason in line
+    assert line.endswith("; stdout holds the text as the model wrote it")
+
+
+@pytest.mark.slow
+def test_ask_free_on_the_tiny_model_keeps_its_text_and_exits_1(outputs):
+    """The random tiny model decoding freely writes no answer: its text on stdout, exit 1, the reason on stderr."""
+    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
+    (outputs / "docs.json").write_text(json.dumps([{"title": "t", "content": "Kwanzaa began in 1966.", "url": ""}]))
+    done = CliRunner().invoke(app, ["ask", "When?", "--docs", "docs.json", "--free", "--max-new-tokens", "16"])
+    assert done.exit_code == 1, done.output
+    assert len(done.stdout) > 1  # its text (this one: blank lines) and the newline
+    assert "error: --free: the text is not a kwanzaa.answer.v1 answer: " in done.stderr
