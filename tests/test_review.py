@@ -33,7 +33,7 @@ def hand_made_specs(monkeypatch):
 
 
 def _invoke(*args: str):
-    return CliRunner().invoke(app, list(args), terminal_width=220)
+    return CliRunner().invoke(app, list(args), terminal_width=220, env={"COLUMNS": "220"})
 
 
 def _one_line_exit_2(result, says: str) -> None:

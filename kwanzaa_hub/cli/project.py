@@ -9,7 +9,7 @@ import typer
 
 from kwanzaa_hub.cli.common import ParamsOpt, handled
 from kwanzaa_hub.config.params import DEFAULT_CHAT_DATE
-from kwanzaa_hub.console import console
+from kwanzaa_hub.console import console, result
 
 
 @handled
@@ -27,7 +27,7 @@ def preflight(
         hub.check_repo_id(repo_id)
     p = load_params(params)
     for line in checks.check_all(p, repo_id=repo_id, tokens=checks.planned_tokens(p)):
-        console.print(f"preflight: {line}")
+        result(f"preflight: {line}")
 
 
 @handled
@@ -83,7 +83,7 @@ def params_reference(
     from kwanzaa_hub.config.reference import reference_markdown
 
     if not write:
-        console.print(reference_markdown())
+        result(reference_markdown(), end="")
         return
     file = file or Path(REFERENCE_FILE)
     write_reference(file, reference_markdown())

@@ -10,7 +10,7 @@ import re
 from rich.text import Text
 
 from kwanzaa_hub.cli.tables import change_cells
-from kwanzaa_hub.console import console
+from kwanzaa_hub.console import result
 from kwanzaa_hub.contract.metrics.paired import Change, Comparison
 
 EXCERPT_CHARS = 60
@@ -34,13 +34,13 @@ def _where(row, splits: int) -> str:
 
 def print_examples(old: str, new: str, review) -> None:
     """Per row: the change, its label and test, the counts, and each prompt that moved."""
-    console.print(Text(f"per example, {old} -> {new}"))
+    result(Text(f"per example, {old} -> {new}"))
     for note in review.notes:
-        console.print(Text(note))
+        result(Text(note))
     for row in review.rows:
         c = row.comparison
         a, b, change, label, evidence = change_cells(row)
-        console.print(
+        result(
             Text(
                 f"\n{_where(row, len(review.splits))}: {a} -> {b} ({change}), {label}"
                 f"{f' ({evidence})' if evidence else ''}: {len(c.fixed)} fixed, {len(c.broken)} broken, "
@@ -48,9 +48,9 @@ def print_examples(old: str, new: str, review) -> None:
             )
         )
         for verdict, ch in _moved(c):
-            console.print(Text(f"  {verdict:<6} {ch.id} ({ch.category})  {ch.old:g} -> {ch.new:g}"))
-            console.print(Text(f"         {old}: {excerpt(ch.old_generation)}"))
-            console.print(Text(f"         {new}: {excerpt(ch.new_generation)}"))
+            result(Text(f"  {verdict:<6} {ch.id} ({ch.category})  {ch.old:g} -> {ch.new:g}"))
+            result(Text(f"         {old}: {excerpt(ch.old_generation)}"))
+            result(Text(f"         {new}: {excerpt(ch.new_generation)}"))
 
 
 def _cell(text: str) -> str:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from kwanzaa_hub.cli.common import ParamsOpt, handled
-from kwanzaa_hub.console import warn
+from kwanzaa_hub.console import error, result, warn
 
 
 @handled
@@ -18,13 +18,18 @@ def ask(
     adapter: Optional[Path] = typer.Option(None, help="local adapter folder (default: train.output_dir)"),
     repo: Optional[str] = typer.Option(None, "--repo", help="a pushed version's repo (namespace/name)"),
     version: str = typer.Option("v1", help="with --repo: the version tag"),
-    free: bool = typer.Option(False, "--free", help="free decoding (not held to the decoding schema)"),
+    free: bool = typer.Option(
+        False, "--free", help="free decoding: not held to the schema; exit 1 when the text is not a contract answer"
+    ),
     base: Optional[str] = typer.Option(None, help="base model (default: model.base from params)"),
-    max_new_tokens: int = typer.Option(2048, help="generation budget"),
+    max_new_tokens: int = typer.Option(2048, help="generation budget (tokens)"),
     params: Path = ParamsOpt,
 ) -> None:
-    """Answer one question from retrieved documents: prints one JSON object (held to the version's decoding
-    schema unless --free) on stdout, nothing else."""
+    """Answer one question from retrieved documents: prints one JSON object, held to the version's decoding schema,
+    on stdout, nothing else.
+
+    With --free the model decodes freely (no schema): stdout holds its text as written, whatever it is, and when that
+    text is not a kwanzaa.answer.v1 answer the command exits 1 with the reason on stderr."""
     from kwanzaa_hub.config.params import load_params
     from kwanzaa_hub.errors import InputError
     from kwanzaa_hub.serve import ask as ask_mod
@@ -50,10 +55,30 @@ def ask(
         # the workspace's train report speaks for the workspace's adapter only
         train_report=p.train.report if adapter is None or Path(adapter) == Path(p.train.output_dir) else None,
     )
+    if free:
+        warn(
+            "--free: free decoding is not held to the decoding schema, so the text may not be an answer (checked after)"
+        )
     text = ask_mod.answer(
         loaded, question, documents, free=free, max_new_tokens=max_new_tokens, chat_date=p.model.chat_date
     )
-    print(text)
+    result(text)  # as the model wrote it: with --free, nothing is lost when it is not an answer
+    if free and (problem := contract_problem(text)):
+        error(f"--free: {problem}; stdout holds the text as the model wrote it")
+        raise typer.Exit(1)
+
+
+def contract_problem(text: str) -> str | None:
+    """Why ``text`` is not a kwanzaa.answer.v1 answer, in one line (the first violation and how many more), or None
+    when it is one (:func:`kwanzaa_hub.contract.answer.parse_answer` decides)."""
+    from kwanzaa_hub.contract.answer import CONTRACT_VERSION, parse_answer
+
+    parsed = parse_answer(text)
+    if parsed.compliant:
+        return None
+    first, more = parsed.errors[0], len(parsed.errors) - 1
+    reason = " ".join(first.split()) + (f" (and {more} more)" if more else "")
+    return f"the text is not a {CONTRACT_VERSION} answer: {reason}"
 
 
 @handled
@@ -71,4 +96,4 @@ def schema_cmd(
     from kwanzaa_hub.serve.ask import request_schema
 
     schema = request_schema(docs, adapter=adapter, repo_id=repo, version=version, params=load_params(params))
-    print(schema_text(schema), end="")
+    result(schema_text(schema), end="")

@@ -1,7 +1,12 @@
-"""Rich tables for the stages' on-screen summaries."""
+"""Rich tables for the stages' on-screen summaries and the commands' results.
+
+Every table is built by :func:`new_table`: no cell ever loses a character (a name or a number too long for its
+column folds onto the next line instead of ending in "…"), and the frame is light so that the tables fit 80
+columns. Headers are short; where a short header stands for a longer name, the table's caption is the legend."""
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from typing import Any
 
@@ -9,10 +14,45 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from kwanzaa_hub.console import console, error, warn
+from kwanzaa_hub.console import console, error, result, warn
 from kwanzaa_hub.contract.answer import CATEGORIES
 
 SHORT = ("grnd", "multi", "part", "refuse", "uncited")  # CATEGORIES, abbreviated for 80 columns
+#: A headline metric's header where a table has one column per metric (the caption's legend names it whole).
+HEADER = {
+    "format_compliance": "format",
+    "citation_f1": "cite",
+    "grounded_sentence_rate": "grounded",
+    "refusal_balanced_accuracy": "refusal",
+    "truncated_rate": "trunc",
+    "answer_repetition_rate": "repeat",
+}
+
+
+class WholeTable(Table):
+    """A :class:`rich.table.Table` whose columns fold what does not fit (``overflow="fold"``) instead of cutting it
+    with an ellipsis."""
+
+    def add_column(self, header: Any = "", *args: Any, overflow: str = "fold", **kwargs: Any) -> None:
+        super().add_column(header, *args, overflow=overflow, **kwargs)
+
+
+def new_table(title: str | None = None, **options: Any) -> Table:
+    """The way every table here is built: whole cells (:class:`WholeTable`), no vertical rules, no outer edge, a rule
+    under the header. ``options`` are :class:`rich.table.Table`'s."""
+    frame = {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False, "collapse_padding": True}
+    return WholeTable(title=title, **{**frame, **options})
+
+
+def legend(names: Any) -> str:
+    """The caption naming what each short header stands for, and its direction."""
+    from kwanzaa_hub.contract.metrics import registry
+
+    def better(n: str) -> str:
+        return "higher" if registry.spec(n).higher_is_better else "lower"
+
+    text = "; ".join(f"{HEADER.get(n, n)} = {n} ({better(n)} is better)" for n in names)
+    return textwrap.fill(text, 79, break_long_words=False, break_on_hyphens=False)  # fits 80 columns, in a file too
 
 
 def _warning_kinds(warnings: list[str]) -> Counter:
@@ -23,7 +63,7 @@ def _warning_kinds(warnings: list[str]) -> Counter:
 
 
 def print_data_summary(report: dict[str, Any], warnings: list[str]) -> None:
-    table = Table(title="data report", show_lines=False)
+    table = new_table("data report")
     for col in ("split", "n", *SHORT, "tok p50", "p90", "max", "ans%"):
         table.add_column(col, justify="right" if col != "split" else "left")
     for split in ("train", "eval"):
@@ -77,7 +117,7 @@ def print_data_summary(report: dict[str, Any], warnings: list[str]) -> None:
 
 def print_validation(results: list) -> int:
     """Print one row per file and every error; return the error count."""
-    table = Table(title="validation")
+    table = new_table("validation")
     for col in ("file", "n", "errors", "warn", *SHORT, "tok max", "> max"):
         table.add_column(col, justify="left" if col == "file" else "right")
     errors = 0
@@ -94,7 +134,7 @@ def print_validation(results: list) -> int:
             over,
         )
         errors += len(check.errors)
-    console.print(table)
+    result(table)
     for check, _ in results:
         for e in check.errors:
             error(e)
@@ -165,20 +205,19 @@ def versions_table(repo_id: str, rows: list[dict[str, Any]]) -> Table:
     """One row per pushed version: commit, date and the adapter's headline metrics."""
     from kwanzaa_hub.contract.metrics import registry
 
-    table = Table(title=f"{repo_id} versions (headline metrics of the adapter)")
+    table = new_table(f"{repo_id} versions (headline metrics of the adapter)")
     for col in ("version", "commit", "date"):
         table.add_column(col)
     for name in registry.HEADLINE:
-        table.add_column(f"{name} {'(higher)' if registry.spec(name).higher_is_better else '(lower)'}", justify="right")
+        table.add_column(HEADER.get(name, name), justify="right")
     for row in rows:
         m = row["metrics"]
         values = [f"{m[f'adapter.{k}']:.3f}" if f"adapter.{k}" in m else "-" for k in registry.HEADLINE]
-        table.add_row(
-            row["version"] + (" (refused)" if row.get("problem") else ""), row["commit"][:12], row["date"][:19], *values
-        )
-    refused = [row["problem"] for row in rows if row.get("problem")]
-    if refused:  # a version whose files or tag do not match what was pushed: its numbers are not shown
-        table.caption = Text("\n".join(f"refused: {problem}" for problem in refused))  # the Hub's text, never markup
+        name = row["version"] + (" (refused)" if row.get("problem") else "")
+        table.add_row(name, row["commit"][:7], row["date"][:10], *values)
+    refused = [f"refused: {row['problem']}" for row in rows if row.get("problem")]
+    # a version whose files or tag do not match what was pushed: its numbers are not shown; the Hub's text, never markup
+    table.caption = Text("\n".join([legend(registry.HEADLINE), *refused]), justify="left")
     return table
 
 

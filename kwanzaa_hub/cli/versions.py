@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.text import Text
 
 from kwanzaa_hub.cli.common import ParamsOpt, handled
-from kwanzaa_hub.console import console
+from kwanzaa_hub.console import console, result
 
 
 @handled
@@ -32,7 +31,7 @@ def versions(repo_id: str = typer.Argument(..., help="namespace/name")) -> None:
     from kwanzaa_hub.hub import client as hub
     from kwanzaa_hub.hub import versions as hub_versions
 
-    console.print(versions_table(repo_id, hub_versions.version_table(hub.check_repo_id(repo_id))))
+    result(versions_table(repo_id, hub_versions.version_table(hub.check_repo_id(repo_id))))
 
 
 @handled
@@ -86,14 +85,14 @@ def diff(
         b = records.folder_results(to_folder)
     else:
         b = records.version_results(repo_id, new)
-    result = records.review(a, b, everything=all_metrics, required=examples)
+    reviewed = records.review(a, b, everything=all_metrics, required=examples)
     title = f"{repo_id}: {a.name} -> {b.name}" if repo_id else f"{a.name} -> {b.name}"
     if md:
-        print(show.markdown(title, a.name, b.name, result, examples), end="")
+        print(show.markdown(title, a.name, b.name, reviewed, examples), end="")
         return
     if examples:
-        show.print_examples(a.name, b.name, result)
+        show.print_examples(a.name, b.name, reviewed)
         return
-    console.print(diff_table(title, a.name, b.name, result.rows))
-    for note in result.notes:
-        console.print(Text(note))
+    result(diff_table(title, a.name, b.name, reviewed.rows))
+    for note in reviewed.notes:
+        result(note)
