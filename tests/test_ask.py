@@ -38,7 +38,8 @@ def test_the_prompt_is_the_training_datas_format(example_samples):
 
     sample = example_samples[1][0]["messages"]
     docs = [
-        {"title": d.title, "content": d.content, "url": d.url, "relevance_score": d.relevance, **_source(d.source)}
+        {"title": d.title, "content": d.content, "url": d.url, "relevance_score": d.relevance}
+        | {"publisher": d.publisher, "year": d.year}
         for d in parse_documents(sample[1]["content"])
     ]
     from kwanzaa_hub.contract.documents import from_dicts
@@ -46,11 +47,6 @@ def test_the_prompt_is_the_training_datas_format(example_samples):
     built = messages(parse_query(sample[1]["content"]), from_dicts(docs))
     assert built[1]["content"] == sample[1]["content"]
     assert built[0]["content"].startswith("You are a researcher")
-
-
-def _source(source: str) -> dict:
-    name, year = source.rsplit(" (", 1)
-    return {"publisher": name, "year": int(year.rstrip(")"))}
 
 
 def _broken_adapter(tmp_path: Path) -> Path:

@@ -28,7 +28,7 @@ the one refused is a greeting with ``top_k: 0``, which the team's schema refuses
 each opening with ``[``, are refused and counted apart).
 :func:`schema_for` is the public entry: documents as the backend has them (dicts, as ``kwanzaa-hub ask --docs``
 reads them) in, the request's schema out. It renders the documents into the prompt's text and reads them back
-(:func:`~kwanzaa_hub.contract.answer.parse_documents`), so the values pinned are the values the model was shown.
+(:func:`~kwanzaa_hub.contract.prompt.parse_documents`), so the values pinned are the values the model was shown.
 """
 
 from __future__ import annotations
@@ -38,12 +38,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from kwanzaa_hub.contract.answer import REFUSAL, Document, parse_documents
+from kwanzaa_hub.contract.answer import REFUSAL
 from kwanzaa_hub.contract.decoding_schema import URL_PATTERN
-from kwanzaa_hub.contract.documents import from_dicts
-from kwanzaa_hub.contract.prompt import user_message
+from kwanzaa_hub.contract.documents import Document, from_dicts
+from kwanzaa_hub.contract.prompt import parse_documents, user_message
 
-_SOURCE_LINE = re.compile(r"^(?P<org>.*\S)\s*\((?P<year>\d{1,4})\)$")
 #: The contract's limits on the pinned source fields: a document whose value breaks one leaves that field unpinned.
 _LIMITS = {"citation_label": 500, "source_org": 200}
 
@@ -56,12 +55,10 @@ def source_fields(doc: Document) -> dict[str, Any]:
         out["citation_label"] = doc.title
     if doc.url and re.match(URL_PATTERN, doc.url):
         out["canonical_url"] = doc.url
-    m = _SOURCE_LINE.match(doc.source or "")
-    org = m.group("org") if m else (doc.source or "").strip()
-    if org and len(org) <= _LIMITS["source_org"]:
-        out["source_org"] = org
-    if m and 1600 <= int(m.group("year")) <= 2100:
-        out["year"] = int(m.group("year"))
+    if doc.publisher and len(doc.publisher) <= _LIMITS["source_org"]:
+        out["source_org"] = doc.publisher
+    if doc.year is not None and 1600 <= doc.year <= 2100:
+        out["year"] = doc.year
     if doc.relevance is not None and 0.0 <= doc.relevance <= 1.0:
         out["relevance_score"] = doc.relevance
     return out
@@ -164,7 +161,9 @@ def for_documents(schema: dict[str, Any], documents: Sequence[Document]) -> dict
         props["answer"] = cite_or_refuse(props["answer"], k)
 
     # a source or a result is named by its URL: a document without a valid one cannot be listed
-    listed = [(doc, values) for doc in documents if "canonical_url" in (values := source_fields(doc))]
+    listed = [
+        (number, values) for number, doc in enumerate(documents, 1) if "canonical_url" in (values := source_fields(doc))
+    ]
     defs: dict[str, Any] = {}
     sources = props["sources"]
     options = [_pinned(sources["items"], values) for _, values in listed]
@@ -172,7 +171,7 @@ def for_documents(schema: dict[str, Any], documents: Sequence[Document]) -> dict
 
     summary = props["retrieval_summary"]["properties"]
     results = summary["results"]
-    pinned = [{"rank": doc.number, "canonical_url": values["canonical_url"]} for doc, values in listed]
+    pinned = [{"rank": number, "canonical_url": values["canonical_url"]} for number, values in listed]
     summary["results"] = _one_per_document(results, [_pinned(results["items"], p) for p in pinned], "result", defs)
     if defs:
         out["$defs"] = defs

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from kwanzaa_hub.console import warn
-from kwanzaa_hub.contract.documents import from_dicts, load_documents
-from kwanzaa_hub.contract.prompt import RetrievedDoc, user_message
+from kwanzaa_hub.contract.documents import Document, from_dicts, load_documents
+from kwanzaa_hub.contract.prompt import user_message
 from kwanzaa_hub.contract.request_schema import for_prompt
 from kwanzaa_hub.errors import InputError, KwanzaaError
 
@@ -24,7 +24,7 @@ __all__ = ["Loaded", "answer", "ask", "load_documents", "load_model", "messages"
 DEFAULT_PERSONA = "researcher"
 
 
-def messages(question: str, docs: list[RetrievedDoc], persona: str = DEFAULT_PERSONA) -> list[dict[str, str]]:
+def messages(question: str, docs: list[Document], persona: str = DEFAULT_PERSONA) -> list[dict[str, str]]:
     """The system and user messages of the training data's format for ``question`` over ``docs``."""
     from kwanzaa_hub.contract.prompt import PERSONAS, RULES
 
@@ -178,7 +178,7 @@ def version_schema(folder: Path | None, schema_file: str | Path | None = None) -
 def answer(
     loaded: Loaded,
     question: str,
-    docs: list[RetrievedDoc],
+    docs: list[Document],
     *,
     free: bool = False,
     max_new_tokens: int = 2048,
