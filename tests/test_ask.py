@@ -250,3 +250,38 @@ def test_ask_on_a_version_refuses_another_base_than_it_was_trained_on(outputs, h
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
     assert "is not the base the adapter was trained on" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ('{"version": "kwanzaa.answer.v1", "answer": {"text": "Umoja', "not whole JSON"),
+        ('["kwanzaa"]', "a JSON list"),
+        ('{"version": "kwanzaa.answer.v1"}', "invalid at $: 'answer' is a required property"),
+    ],
+    ids=["cut", "not an object", "not under the schema"],
+)
+def test_ask_never_prints_an_answer_that_is_not_whole_json_under_the_schema(
+    text, says, tmp_path, monkeypatch, tiny_tokenizer
+):
+    """Issue 38.3: whatever the decoder hands back (cut by a special token, or anything else the grammar should
+    have prevented), `ask` prints nothing, says why on stderr and exits 1; never cut JSON with exit 0."""
+    from types import SimpleNamespace
+
+    from kwanzaa_hub.contract import decoding_schema
+    from kwanzaa_hub.runtime import generate as generate_mod
+    from kwanzaa_hub.runtime.generate import Generations
+    from kwanzaa_hub.serve import ask as ask_mod
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("model:\n  base: models/base\n")
+    model = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=None))
+    loaded = ask_mod.Loaded(model, tiny_tokenizer, decoding_schema.build({}))
+    monkeypatch.setattr(ask_mod, "load_model", lambda **_: loaded)
+    monkeypatch.setattr(generate_mod, "generate", lambda *a, **k: Generations([text], 9, 0.1, ["eot"]))
+    docs = _docs(tmp_path, [{**DOCS[0], "title": "Umoja <|eot_id|>"}])
+    result = CliRunner().invoke(app, ["ask", "When?", "--docs", str(docs)])
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    line = " ".join(result.stderr.split())
+    assert line.startswith("error: the decoder did not finish a valid answer under the schema") and says in line

@@ -12,7 +12,8 @@ request):
   copies them verbatim (215 of 215 sources): ``citation_label`` = the title, ``canonical_url`` = the URL,
   ``source_org`` and ``year`` = the ``Source: Org (1998)`` line, ``relevance_score`` = the relevance score. The
   other source fields (``content_type``, ``license``, ``namespace``, ``doc_id``, ``chunk_id``, ``tags``) are not in
-  the prompt and keep the static bounds.
+  the prompt and keep the static bounds. A value a decoder cannot write as plain text (special-token text such as
+  ``<|eot_id|>``: :func:`pinnable`) is not pinned; a document whose URL is not pinned cannot be listed.
 - ``retrieval_summary.results``: each item names one document by ``rank`` (its number) and ``canonical_url`` (234 of
   234 results in the team's data); each document at most once, in rank order. Their ``score`` and
   ``citation_label`` are not pinned: 18 and 24 reference results round or shorten them.
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from kwanzaa_hub.contract.answer import REFUSAL
@@ -45,17 +46,30 @@ from kwanzaa_hub.contract.prompt import parse_documents, user_message
 
 #: The contract's limits on the pinned source fields: a document whose value breaks one leaves that field unpinned.
 _LIMITS = {"citation_label": 500, "source_org": 200}
+#: Text shaped like a special token of a tokenizer (``<|eot_id|>``, ``<|im_end|>``, ``<filename>``, ``<s>``): a
+#: grammar-constrained decoder writes a pinned value's text with the tokenizer's own tokens, and this text becomes the
+#: special token, which the decoder blocks (an end id) or drops when it decodes, so the answer would be cut. A value
+#: holding it is never pinned, with or without the tokenizer at hand (``kwanzaa-hub schema``, ``schema_for``).
+SPECIAL_SHAPE = re.compile(r"<[^\s<>]{1,64}>")
 
 
-def source_fields(doc: Document) -> dict[str, Any]:
+def pinnable(value: str, reserved: Collection[str] = ()) -> bool:
+    """Whether a constrained decoder can write ``value`` as plain text: it holds neither text shaped like a special
+    token (:data:`SPECIAL_SHAPE`) nor any of ``reserved`` (the special tokens' texts of the tokenizer that decodes,
+    :func:`kwanzaa_hub.runtime.chat.special_token_texts`)."""
+    return not SPECIAL_SHAPE.search(value) and not any(t and t in value for t in reserved)
+
+
+def source_fields(doc: Document, reserved: Collection[str] = ()) -> dict[str, Any]:
     """The source fields of ``doc`` that its prompt block states, as a reference answer copies them (contract key
-    order). A field the block lacks, or whose value the contract would refuse, is left out (not pinned)."""
+    order). A field the block lacks, whose value the contract would refuse, or that a decoder could not write as
+    plain text (:func:`pinnable`: special-token text), is left out (not pinned)."""
     out: dict[str, Any] = {}
-    if doc.title and len(doc.title) <= _LIMITS["citation_label"]:
+    if doc.title and len(doc.title) <= _LIMITS["citation_label"] and pinnable(doc.title, reserved):
         out["citation_label"] = doc.title
-    if doc.url and re.match(URL_PATTERN, doc.url):
+    if doc.url and re.match(URL_PATTERN, doc.url) and pinnable(doc.url, reserved):
         out["canonical_url"] = doc.url
-    if doc.publisher and len(doc.publisher) <= _LIMITS["source_org"]:
+    if doc.publisher and len(doc.publisher) <= _LIMITS["source_org"] and pinnable(doc.publisher, reserved):
         out["source_org"] = doc.publisher
     if doc.year is not None and 1600 <= doc.year <= 2100:
         out["year"] = doc.year
@@ -149,9 +163,12 @@ def _one_per_document(
     return {**kept, "anyOf": tuples}
 
 
-def for_documents(schema: dict[str, Any], documents: Sequence[Document]) -> dict[str, Any]:
+def for_documents(
+    schema: dict[str, Any], documents: Sequence[Document], reserved: Collection[str] = ()
+) -> dict[str, Any]:
     """``schema`` (a version's decoding schema) narrowed to one request's ``documents`` (see the module's
-    docstring). ``schema`` is not changed."""
+    docstring); ``reserved``: the special tokens' texts of the decoding tokenizer, never pinned (:func:`pinnable`).
+    ``schema`` is not changed."""
     out = copy.deepcopy(schema)
     props = out["properties"]
     k = len(documents)
@@ -182,9 +199,9 @@ def for_documents(schema: dict[str, Any], documents: Sequence[Document]) -> dict
     return out
 
 
-def for_prompt(schema: dict[str, Any], user_text: str) -> dict[str, Any]:
+def for_prompt(schema: dict[str, Any], user_text: str, reserved: Collection[str] = ()) -> dict[str, Any]:
     """The request schema of a user message in the training prompts' format (its numbered document blocks)."""
-    return for_documents(schema, parse_documents(user_text))
+    return for_documents(schema, parse_documents(user_text), reserved)
 
 
 def schema_for(documents: Sequence[dict[str, Any]], schema: dict[str, Any]) -> dict[str, Any]:
