@@ -75,6 +75,7 @@ def _bad(tmp_path: Path, name: str, data: bytes) -> str:
         "no tokens",
         "negative tokens",
         "broken adapter config",
+        "eleven documents",
     ],
 )
 def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_path, monkeypatch):
@@ -90,6 +91,7 @@ def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_pa
         "no tokens": ["When?", "--docs", str(docs), "--max-new-tokens", "0"],
         "negative tokens": ["When?", "--docs", str(docs), "--max-new-tokens", "-5"],
         "broken adapter config": ["When?", "--docs", str(docs), "--adapter", str(_broken_adapter(tmp_path))],
+        "eleven documents": ["When?", "--docs", _bad(tmp_path, "many.json", json.dumps(DOCS * 11).encode())],
     }[case]
     result = CliRunner().invoke(app, ["ask", *args])
     assert result.exit_code == 2, result.output
@@ -106,6 +108,7 @@ def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_pa
         "no tokens": "--max-new-tokens 0: give a positive number",
         "negative tokens": "--max-new-tokens -5: give a positive number",
         "broken adapter config": "adapter_config.json is not a PEFT adapter config",
+        "eleven documents": "many.json: 11 documents; a request takes at most 10 (the most for which",
     }[case]
     assert expected in lines[0]
 
@@ -285,3 +288,15 @@ def test_ask_never_prints_an_answer_that_is_not_whole_json_under_the_schema(
     assert result.stdout == ""
     line = " ".join(result.stderr.split())
     assert line.startswith("error: the decoder did not finish a valid answer under the schema") and says in line
+
+
+@pytest.mark.parametrize("count", [11, 101, 900])
+def test_the_schema_command_refuses_more_documents_than_a_request_takes_in_one_line(count, tmp_path, monkeypatch):
+    """Issue 38.6: 101 documents forced top_k past the contract's 100, and 900 made a grammar too large with exit 0."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("model:\n  base: models/base\n")
+    result = CliRunner().invoke(app, ["schema", "--docs", str(_docs(tmp_path, DOCS * count))])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"docs.json: {count} documents; a request takes at most 10" in lines[0]

@@ -366,3 +366,56 @@ def test_a_pinned_value_is_always_writable_as_plain_text(which, tiny_tokenizer, 
         assert _decodable(LLMatcher(g, grammar(schemas[0]), log_level=0), ids), special
         hostile_url = request_schema.for_documents(static, from_dicts([{**doc, "url": f"https://e.org/{special}"}]))
         assert not [c for c in _consts(hostile_url) if isinstance(c, str) and special in c], special
+
+
+@pytest.mark.parametrize("k", [7, 10])
+def test_the_one_per_document_rule_holds_up_to_the_most_documents_a_request_takes(k, example_samples, grammar_tok):
+    """Issue 38.6: past 6 documents the schema let any document stand anywhere (the same source twice, out of
+    order). Up to MAX_DOCUMENTS (10) each is listed at most once and in rank order, by JSON Schema and by the
+    grammar; ``top_k`` stays within the contract's 100."""
+    from kwanzaa_hub.contract.documents import MAX_DOCUMENTS
+
+    assert MAX_DOCUMENTS == 10
+    static, _, answer = _static_and_prompt(example_samples)
+    documents = [{"title": f"Doc {n}", "url": f"https://example.org/{n}", "content": "Text."} for n in range(1, k + 1)]
+    schema = request_schema.schema_for(documents, static)
+    top_k = schema["properties"]["retrieval_summary"]["properties"]["top_k"]
+    assert (top_k["minimum"], top_k["maximum"]) == (k, 100)
+    source = answer["sources"][0]
+    sources = [{**source, "citation_label": d["title"], "canonical_url": d["url"]} for d in documents]
+    results = [
+        {**answer["retrieval_summary"]["results"][0], "rank": n, "canonical_url": d["url"]}
+        for n, d in enumerate(documents, 1)
+    ]
+
+    def with_lists(src: list, res: list) -> dict:
+        summary = {**answer["retrieval_summary"], "results": res, "top_k": k}
+        return decoding_schema.canonical({**answer, "sources": src, "retrieval_summary": summary})
+
+    style = decoding_schema.json_style([json.dumps(answer)])
+    assert not _refused_by_both(grammar_tok, schema, with_lists([sources[0], sources[-1]], results[-2:]), style)
+    assert not _refused(schema, with_lists([sources[0], sources[3], sources[-1]], [results[1], results[-1]]))
+    for src, res in (
+        ([sources[-1], sources[-1]], results[:1]),  # one document twice
+        ([sources[-1], sources[-2]], results[:1]),  # out of rank order
+        (sources[:1], [results[-1], results[-1]]),
+        (sources[:1], [results[-1], results[0]]),
+    ):
+        assert _refused_by_both(grammar_tok, schema, with_lists(src, res), style)
+
+
+@pytest.mark.parametrize("k", [11, 101, 900])
+def test_more_documents_than_a_request_takes_is_refused_in_one_line(k, example_samples):
+    """Past MAX_DOCUMENTS no schema holds the rules (and past ~850 the grammar did not compile): an InputError (exit 2)
+    that names the limit, from the Python entries as from the prompt's reader."""
+    from kwanzaa_hub.contract.documents import Document
+    from kwanzaa_hub.contract.prompt import user_message
+    from kwanzaa_hub.errors import InputError
+
+    static, _, _ = _static_and_prompt(example_samples)
+    documents = [{"title": f"Doc {n}", "url": f"https://example.org/{n}", "content": "Text."} for n in range(1, k + 1)]
+    with pytest.raises(InputError, match=rf"^documents: {k} documents; a request takes at most 10 \("):
+        request_schema.schema_for(documents, static)
+    user = user_message("q", [Document(d["title"], d["content"], d["url"]) for d in documents])
+    with pytest.raises(InputError, match=rf"^documents: {k} documents; a request takes at most 10 \("):
+        request_schema.for_prompt(static, user)

@@ -8,7 +8,7 @@ request):
 
 - ``sources``: each item is one of the documents, with the fields the prompt states *pinned* (``const``), each
   document at most once and in rank order (as all 134 reference answers list them), none when nothing was
-  retrieved (see :data:`MAX_ORDERED` for many documents). Pinned, because every reference answer of the team's data
+  retrieved. Pinned, because every reference answer of the team's data
   copies them verbatim (215 of 215 sources): ``citation_label`` = the title, ``canonical_url`` = the URL,
   ``source_org`` and ``year`` = the ``Source: Org (1998)`` line, ``relevance_score`` = the relevance score. The
   other source fields (``content_type``, ``license``, ``namespace``, ``doc_id``, ``chunk_id``, ``tags``) are not in
@@ -18,6 +18,8 @@ request):
   234 results in the team's data); each document at most once, in rank order. Their ``score`` and
   ``citation_label`` are not pinned: 18 and 24 reference results round or shorten them.
 - ``retrieval_summary.top_k``: at least the number of documents and at least 1 (the team's schema refuses 0).
+- At most :data:`~kwanzaa_hub.contract.documents.MAX_DOCUMENTS` documents (10): the rules above hold at every k up
+  to it; more is an ``InputError`` (exit 2), never weaker rules or a grammar too large to compile.
 - ``answer.text``: a bracketed number is a citation, and only ``[1]`` .. ``[k]`` can be written (none when k = 0);
   a ``[`` that opens anything else is followed by a character that is not a digit, and the text never opens with
   one: every authoring template does (``[This answer would ...``), no real reference answer.
@@ -41,7 +43,7 @@ from typing import Any
 
 from kwanzaa_hub.contract.answer import REFUSAL
 from kwanzaa_hub.contract.decoding_schema import URL_PATTERN
-from kwanzaa_hub.contract.documents import Document, from_dicts
+from kwanzaa_hub.contract.documents import Document, check_count, from_dicts
 from kwanzaa_hub.contract.prompt import parse_documents, user_message
 
 #: The contract's limits on the pinned source fields: a document whose value breaks one leaves that field unpinned.
@@ -131,12 +133,6 @@ def _pinned(item: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-#: Up to this many documents, a list names each document at most once and in rank order (2**k tuples, each item a
-#: ``$ref``); past it (no prompt of the team's data has more than 3), each item is any document and only the count
-#: is bounded.
-MAX_ORDERED = 6
-
-
 def _one_per_document(
     array: dict[str, Any], options: list[dict[str, Any]], name: str, defs: dict[str, Any]
 ) -> dict[str, Any]:
@@ -146,8 +142,8 @@ def _one_per_document(
 
     n = len(options)
     low, high = array.get("minItems", 0), min(array.get("maxItems", n), n)
-    if n == 0 or n > MAX_ORDERED:
-        return {**array, "maxItems": high, **({"items": {"anyOf": options}} if options else {})}
+    if n == 0:
+        return {**array, "maxItems": 0}
     refs = []
     for i, option in enumerate(options, 1):
         defs[f"{name}_{i}"] = option
@@ -169,9 +165,9 @@ def for_documents(
     """``schema`` (a version's decoding schema) narrowed to one request's ``documents`` (see the module's
     docstring); ``reserved``: the special tokens' texts of the decoding tokenizer, never pinned (:func:`pinnable`).
     ``schema`` is not changed."""
+    k = len(check_count(list(documents), "documents"))  # past MAX_DOCUMENTS no grammar holds the rules: refused
     out = copy.deepcopy(schema)
     props = out["properties"]
-    k = len(documents)
 
     props["answer"]["properties"]["text"]["pattern"] = citation_pattern(k)
     if k:
