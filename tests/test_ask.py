@@ -300,3 +300,47 @@ def test_the_schema_command_refuses_more_documents_than_a_request_takes_in_one_l
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"docs.json: {count} documents; a request takes at most 10" in lines[0]
+
+
+@pytest.mark.parametrize("command", ["ask", "schema"])
+@pytest.mark.parametrize(
+    "raw, says",
+    [
+        (b'[{"title": "Umoja \\ud800", "content": "c"}]', "document 1: a lone UTF-16 surrogate (\\ud8xx escape)"),
+        (b'[{"content": "c", "relevance_score": 1' + b"0" * 400 + b"}]", "relevance_score must be a finite number"),
+        (b'[{"content": "c", "relevance_score": 1e400}]', "relevance_score must be a finite number, found inf"),
+        (b'[{"content": "c", "year": 1' + b"0" * 5000 + b"}]", "not valid JSON (a number too long to read)"),
+    ],
+    ids=["lone surrogate", "relevance 10**400", "relevance 1e400", "a 5001-digit year"],
+)
+def test_documents_the_data_stage_refuses_are_one_line_not_a_traceback(raw, says, command, tmp_path, monkeypatch):
+    """Issue 38.7: a lone surrogate or a relevance of 10**400 was a traceback in `schema` and `ask`."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("model:\n  base: models/base\n")
+    args = ["When?"] if command == "ask" else []
+    result = CliRunner().invoke(app, [command, *args, "--docs", _bad(tmp_path, "docs.json", raw)])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
+
+
+def test_an_integral_float_year_is_the_year_it_reads_as():
+    """Issue 38.7: ``"year": 1998.0`` pinned ``source_org`` to ``"Org (1998.0)"``; it is the year 1998 of Org."""
+    from kwanzaa_hub.contract import decoding_schema
+    from kwanzaa_hub.contract.documents import from_dicts
+    from kwanzaa_hub.contract.request_schema import schema_for
+    from kwanzaa_hub.serve.ask import messages
+
+    doc = {**DOCS[0], "publisher": "Org", "year": 1998.0}
+    item = schema_for([doc], decoding_schema.build({}))["$defs"]["source_1"]["properties"]
+    assert (item["source_org"], item["year"]) == ({"const": "Org"}, {"const": 1998})
+    assert "\nSource: Org (1998)\n" in messages("q", from_dicts([doc]))[1]["content"]
+
+
+def test_a_question_that_is_not_text_is_one_line():
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.serve.ask import messages
+
+    with pytest.raises(InputError, match=r"^the question: a lone UTF-16 surrogate"):
+        messages("When\udcff?", [])  # an argument of invalid UTF-8 reaches Python so (surrogateescape)

@@ -32,10 +32,11 @@ def messages(question: str, docs: list[Document], persona: str = DEFAULT_PERSONA
         raise InputError("the question is empty: pass the question to answer")
     if persona not in PERSONAS:
         raise InputError(f"--persona {persona!r}: expected one of {', '.join(PERSONAS)}")
-    return [
-        {"role": "system", "content": PERSONAS[persona][0] + RULES},
-        {"role": "user", "content": user_message(" ".join(question.split()), docs)},
-    ]
+    try:
+        user = user_message(question, docs)  # the question made one line, as every field of the documents
+    except ValueError as exc:
+        raise InputError(f"the question: {exc}") from None
+    return [{"role": "system", "content": PERSONAS[persona][0] + RULES}, {"role": "user", "content": user}]
 
 
 @dataclass
