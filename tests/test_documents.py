@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -82,3 +83,24 @@ def test_the_source_line_reads_as_one_publisher_and_year():
     assert Document("T", "c", publisher="Org(1998)").year is None  # not the prompt's "Org (1998)"
     assert Document("", "c", url="https://a.example/1").title == "https://a.example/1"
     assert Document("\n", "c").title == "Untitled document"
+
+
+def _renders_back(users: list[str]) -> list[str]:
+    return [u for u in users if user_message(parse_query(u), parse_documents(u)) != u]
+
+
+def test_every_prompt_of_the_example_data_renders_back_byte_for_byte(example_samples):
+    """Normal documents render exactly as before the type was made one: the training data depends on it."""
+    users = [s["messages"][1]["content"] for s in example_samples[0] + example_samples[1]]
+    assert len(users) == 90 and _renders_back(users) == []
+
+
+def test_every_prompt_of_the_team_data_renders_back_byte_for_byte(shared_data):
+    rows = [
+        json.loads(line)["messages"]
+        for name in ("kwanzaa_train.jsonl", "kwanzaa_eval.jsonl")
+        for line in (shared_data / name).read_text(encoding="utf-8").splitlines()
+    ]
+    assert (
+        len(rows) == 134 and _renders_back([[m for m in r if m["role"] == "user"][-1]["content"] for r in rows]) == []
+    )
