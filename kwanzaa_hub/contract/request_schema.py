@@ -8,15 +8,18 @@ request):
 
 - ``sources``: each item is one of the documents, with the fields the prompt states *pinned* (``const``), each
   document at most once and in rank order (as all 134 reference answers list them), none when nothing was
-  retrieved (see :data:`MAX_ORDERED` for many documents). Pinned, because every reference answer of the team's data
+  retrieved. Pinned, because every reference answer of the team's data
   copies them verbatim (215 of 215 sources): ``citation_label`` = the title, ``canonical_url`` = the URL,
   ``source_org`` and ``year`` = the ``Source: Org (1998)`` line, ``relevance_score`` = the relevance score. The
   other source fields (``content_type``, ``license``, ``namespace``, ``doc_id``, ``chunk_id``, ``tags``) are not in
-  the prompt and keep the static bounds.
+  the prompt and keep the static bounds. A value a decoder cannot write as plain text (special-token text such as
+  ``<|eot_id|>``: :func:`pinnable`) is not pinned; a document whose URL is not pinned cannot be listed.
 - ``retrieval_summary.results``: each item names one document by ``rank`` (its number) and ``canonical_url`` (234 of
   234 results in the team's data); each document at most once, in rank order. Their ``score`` and
   ``citation_label`` are not pinned: 18 and 24 reference results round or shorten them.
 - ``retrieval_summary.top_k``: at least the number of documents and at least 1 (the team's schema refuses 0).
+- At most :data:`~kwanzaa_hub.contract.documents.MAX_DOCUMENTS` documents (10): the rules above hold at every k up
+  to it; more is an ``InputError`` (exit 2), never weaker rules or a grammar too large to compile.
 - ``answer.text``: a bracketed number is a citation, and only ``[1]`` .. ``[k]`` can be written (none when k = 0);
   a ``[`` that opens anything else is followed by a character that is not a digit, and the text never opens with
   one: every authoring template does (``[This answer would ...``), no real reference answer.
@@ -28,40 +31,50 @@ the one refused is a greeting with ``top_k: 0``, which the team's schema refuses
 each opening with ``[``, are refused and counted apart).
 :func:`schema_for` is the public entry: documents as the backend has them (dicts, as ``kwanzaa-hub ask --docs``
 reads them) in, the request's schema out. It renders the documents into the prompt's text and reads them back
-(:func:`~kwanzaa_hub.contract.answer.parse_documents`), so the values pinned are the values the model was shown.
+(:func:`~kwanzaa_hub.contract.prompt.parse_documents`), so the values pinned are the values the model was shown.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from kwanzaa_hub.contract.answer import REFUSAL, Document, parse_documents
+from kwanzaa_hub.contract.answer import REFUSAL
 from kwanzaa_hub.contract.decoding_schema import URL_PATTERN
-from kwanzaa_hub.contract.documents import from_dicts
-from kwanzaa_hub.contract.prompt import user_message
+from kwanzaa_hub.contract.documents import Document, check_count, from_dicts
+from kwanzaa_hub.contract.prompt import parse_documents, user_message
 
-_SOURCE_LINE = re.compile(r"^(?P<org>.*\S)\s*\((?P<year>\d{1,4})\)$")
 #: The contract's limits on the pinned source fields: a document whose value breaks one leaves that field unpinned.
 _LIMITS = {"citation_label": 500, "source_org": 200}
+#: Text shaped like a special token of a tokenizer (``<|eot_id|>``, ``<|im_end|>``, ``<filename>``, ``<s>``): a
+#: grammar-constrained decoder writes a pinned value's text with the tokenizer's own tokens, and this text becomes the
+#: special token, which the decoder blocks (an end id) or drops when it decodes, so the answer would be cut. A value
+#: holding it is never pinned, with or without the tokenizer at hand (``kwanzaa-hub schema``, ``schema_for``).
+SPECIAL_SHAPE = re.compile(r"<[^\s<>]{1,64}>")
 
 
-def source_fields(doc: Document) -> dict[str, Any]:
+def pinnable(value: str, reserved: Collection[str] = ()) -> bool:
+    """Whether a constrained decoder can write ``value`` as plain text: it holds neither text shaped like a special
+    token (:data:`SPECIAL_SHAPE`) nor any of ``reserved`` (the special tokens' texts of the tokenizer that decodes,
+    :func:`kwanzaa_hub.runtime.chat.special_token_texts`)."""
+    return not SPECIAL_SHAPE.search(value) and not any(t and t in value for t in reserved)
+
+
+def source_fields(doc: Document, reserved: Collection[str] = ()) -> dict[str, Any]:
     """The source fields of ``doc`` that its prompt block states, as a reference answer copies them (contract key
-    order). A field the block lacks, or whose value the contract would refuse, is left out (not pinned)."""
+    order). A field the block lacks, whose value the contract would refuse, or that a decoder could not write as
+    plain text (:func:`pinnable`: special-token text), is left out (not pinned)."""
     out: dict[str, Any] = {}
-    if doc.title and len(doc.title) <= _LIMITS["citation_label"]:
+    if doc.title and len(doc.title) <= _LIMITS["citation_label"] and pinnable(doc.title, reserved):
         out["citation_label"] = doc.title
-    if doc.url and re.match(URL_PATTERN, doc.url):
+    if doc.url and re.match(URL_PATTERN, doc.url) and pinnable(doc.url, reserved):
         out["canonical_url"] = doc.url
-    m = _SOURCE_LINE.match(doc.source or "")
-    org = m.group("org") if m else (doc.source or "").strip()
-    if org and len(org) <= _LIMITS["source_org"]:
-        out["source_org"] = org
-    if m and 1600 <= int(m.group("year")) <= 2100:
-        out["year"] = int(m.group("year"))
+    if doc.publisher and len(doc.publisher) <= _LIMITS["source_org"] and pinnable(doc.publisher, reserved):
+        out["source_org"] = doc.publisher
+    if doc.year is not None and 1600 <= doc.year <= 2100:
+        out["year"] = doc.year
     if doc.relevance is not None and 0.0 <= doc.relevance <= 1.0:
         out["relevance_score"] = doc.relevance
     return out
@@ -120,12 +133,6 @@ def _pinned(item: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-#: Up to this many documents, a list names each document at most once and in rank order (2**k tuples, each item a
-#: ``$ref``); past it (no prompt of the team's data has more than 3), each item is any document and only the count
-#: is bounded.
-MAX_ORDERED = 6
-
-
 def _one_per_document(
     array: dict[str, Any], options: list[dict[str, Any]], name: str, defs: dict[str, Any]
 ) -> dict[str, Any]:
@@ -135,8 +142,8 @@ def _one_per_document(
 
     n = len(options)
     low, high = array.get("minItems", 0), min(array.get("maxItems", n), n)
-    if n == 0 or n > MAX_ORDERED:
-        return {**array, "maxItems": high, **({"items": {"anyOf": options}} if options else {})}
+    if n == 0:
+        return {**array, "maxItems": 0}
     refs = []
     for i, option in enumerate(options, 1):
         defs[f"{name}_{i}"] = option
@@ -152,19 +159,24 @@ def _one_per_document(
     return {**kept, "anyOf": tuples}
 
 
-def for_documents(schema: dict[str, Any], documents: Sequence[Document]) -> dict[str, Any]:
+def for_documents(
+    schema: dict[str, Any], documents: Sequence[Document], reserved: Collection[str] = ()
+) -> dict[str, Any]:
     """``schema`` (a version's decoding schema) narrowed to one request's ``documents`` (see the module's
-    docstring). ``schema`` is not changed."""
+    docstring); ``reserved``: the special tokens' texts of the decoding tokenizer, never pinned (:func:`pinnable`).
+    ``schema`` is not changed."""
+    k = len(check_count(list(documents), "documents"))  # past MAX_DOCUMENTS no grammar holds the rules: refused
     out = copy.deepcopy(schema)
     props = out["properties"]
-    k = len(documents)
 
     props["answer"]["properties"]["text"]["pattern"] = citation_pattern(k)
     if k:
         props["answer"] = cite_or_refuse(props["answer"], k)
 
     # a source or a result is named by its URL: a document without a valid one cannot be listed
-    listed = [(doc, values) for doc in documents if "canonical_url" in (values := source_fields(doc))]
+    listed = [
+        (number, values) for number, doc in enumerate(documents, 1) if "canonical_url" in (values := source_fields(doc))
+    ]
     defs: dict[str, Any] = {}
     sources = props["sources"]
     options = [_pinned(sources["items"], values) for _, values in listed]
@@ -172,7 +184,7 @@ def for_documents(schema: dict[str, Any], documents: Sequence[Document]) -> dict
 
     summary = props["retrieval_summary"]["properties"]
     results = summary["results"]
-    pinned = [{"rank": doc.number, "canonical_url": values["canonical_url"]} for doc, values in listed]
+    pinned = [{"rank": number, "canonical_url": values["canonical_url"]} for number, values in listed]
     summary["results"] = _one_per_document(results, [_pinned(results["items"], p) for p in pinned], "result", defs)
     if defs:
         out["$defs"] = defs
@@ -183,9 +195,9 @@ def for_documents(schema: dict[str, Any], documents: Sequence[Document]) -> dict
     return out
 
 
-def for_prompt(schema: dict[str, Any], user_text: str) -> dict[str, Any]:
+def for_prompt(schema: dict[str, Any], user_text: str, reserved: Collection[str] = ()) -> dict[str, Any]:
     """The request schema of a user message in the training prompts' format (its numbered document blocks)."""
-    return for_documents(schema, parse_documents(user_text))
+    return for_documents(schema, parse_documents(user_text), reserved)
 
 
 def schema_for(documents: Sequence[dict[str, Any]], schema: dict[str, Any]) -> dict[str, Any]:

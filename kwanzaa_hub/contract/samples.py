@@ -164,7 +164,7 @@ def check_file(path: str | Path, split: str) -> FileCheck:
             continue
         user = messages[-2]["content"]
         docs = parse_documents(user)
-        numbers = {d.number for d in docs}
+        numbers = set(range(1, len(docs) + 1))  # document i of the prompt is its [i]
         citations = extract_citations(answer.answer.answer.text)
         missing = sorted(set(citations) - numbers)
         if missing:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kwanzaa_hub.contract import prompt
+from kwanzaa_hub.contract.documents import Document
 
 SEED = 7
 NAMESPACE = "kwanzaa_example_sources"
@@ -428,7 +429,7 @@ def _url(doc: Doc) -> str:
 def _user_message(retrieved: list[tuple[Doc, float]], query: str) -> str:
     return prompt.user_message(
         query,
-        [prompt.RetrievedDoc(d.title, d.content, _url(d), d.org, d.year, score) for d, score in retrieved],
+        [Document(d.title, d.content, _url(d), d.org, d.year, score) for d, score in retrieved],
     )
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from kwanzaa_hub.console import warn
-from kwanzaa_hub.contract.documents import from_dicts, load_documents
-from kwanzaa_hub.contract.prompt import RetrievedDoc, user_message
+from kwanzaa_hub.contract.documents import Document, from_dicts, load_documents
+from kwanzaa_hub.contract.prompt import user_message
 from kwanzaa_hub.contract.request_schema import for_prompt
 from kwanzaa_hub.errors import InputError, KwanzaaError
 
@@ -24,7 +24,7 @@ __all__ = ["Loaded", "answer", "ask", "load_documents", "load_model", "messages"
 DEFAULT_PERSONA = "researcher"
 
 
-def messages(question: str, docs: list[RetrievedDoc], persona: str = DEFAULT_PERSONA) -> list[dict[str, str]]:
+def messages(question: str, docs: list[Document], persona: str = DEFAULT_PERSONA) -> list[dict[str, str]]:
     """The system and user messages of the training data's format for ``question`` over ``docs``."""
     from kwanzaa_hub.contract.prompt import PERSONAS, RULES
 
@@ -32,10 +32,11 @@ def messages(question: str, docs: list[RetrievedDoc], persona: str = DEFAULT_PER
         raise InputError("the question is empty: pass the question to answer")
     if persona not in PERSONAS:
         raise InputError(f"--persona {persona!r}: expected one of {', '.join(PERSONAS)}")
-    return [
-        {"role": "system", "content": PERSONAS[persona][0] + RULES},
-        {"role": "user", "content": user_message(" ".join(question.split()), docs)},
-    ]
+    try:
+        user = user_message(question, docs)  # the question made one line, as every field of the documents
+    except ValueError as exc:
+        raise InputError(f"the question: {exc}") from None
+    return [{"role": "system", "content": PERSONAS[persona][0] + RULES}, {"role": "user", "content": user}]
 
 
 @dataclass
@@ -178,7 +179,7 @@ def version_schema(folder: Path | None, schema_file: str | Path | None = None) -
 def answer(
     loaded: Loaded,
     question: str,
-    docs: list[RetrievedDoc],
+    docs: list[Document],
     *,
     free: bool = False,
     max_new_tokens: int = 2048,
@@ -191,6 +192,7 @@ def answer(
     whole object: when the budget runs out, its closing is written in time (the text is cut short, and a warning on
     stderr says so)."""
     from kwanzaa_hub.config.params import DEFAULT_CHAT_DATE
+    from kwanzaa_hub.runtime.chat import special_token_texts
     from kwanzaa_hub.runtime.generate import generate
 
     if max_new_tokens < 1:
@@ -204,6 +206,9 @@ def answer(
             f"no decoding schema for this adapter ({REPO_LAYOUT['decoding_schema']} is not in the version or folder, "
             "and no data.decoding_schema file): run `dvc repro data`, or pass --free"
         )
+    schema = None
+    if not free:  # pinned values are what this tokenizer can write as plain text (never special-token text)
+        schema = for_prompt(loaded.schema, chat[-1]["content"], special_token_texts(loaded.tokenizer))
     gen = generate(
         loaded.model,
         loaded.tokenizer,
@@ -211,18 +216,41 @@ def answer(
         chat_date=chat_date or DEFAULT_CHAT_DATE,
         max_new_tokens=max_new_tokens,
         batch_size=1,
-        schema=None if free else for_prompt(loaded.schema, chat[-1]["content"]),
+        schema=schema,
     )
     if not free and gen.stop_reasons[0] == "length":
         raise KwanzaaError(
             f"--max-new-tokens {max_new_tokens} is below the smallest answer the schema allows; raise it"
         )
+    if schema is not None:
+        check_whole(gen.texts[0], schema)
     if gen.stop_reasons[0] == "budget":
         warn(
             f"the answer was closed early to fit --max-new-tokens {max_new_tokens}: it is valid JSON but its text "
             "is cut short; raise --max-new-tokens for the whole answer"
         )
     return gen.texts[0]
+
+
+def check_whole(text: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The answer ``text`` decoded, when it is one JSON object valid under the request ``schema``; otherwise a
+    ``KwanzaaError`` (exit 1) that says why: an answer held to the schema is never handed on cut or invalid."""
+    import jsonschema
+
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        why = f"not whole JSON ({exc})"
+    else:
+        found = jsonschema.Draft202012Validator(schema).iter_errors(data) if isinstance(data, dict) else None
+        first = jsonschema.exceptions.best_match(found) if found is not None else None
+        if found is not None and first is None:
+            return data
+        why = f"invalid at {first.json_path}: {first.message[:120]}" if first else f"a JSON {type(data).__name__}"
+    raise KwanzaaError(
+        f"the decoder did not finish a valid answer under the schema (it is {why}); nothing printed. "
+        "Report it with the documents file, or answer with --free"
+    )
 
 
 def check_context(loaded: Loaded, chat: list[dict[str, str]], chat_date: str, max_new_tokens: int) -> int:

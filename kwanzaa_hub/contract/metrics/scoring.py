@@ -71,7 +71,7 @@ def citation_accuracy(
     cited = valid = ref_total = recalled = sources = good_sources = 0
     for pred, ref, prompt in zip(predictions, references, prompts, strict=True):
         docs = parse_documents(prompt)
-        numbers = {d.number for d in docs}
+        numbers = set(range(1, len(docs) + 1))  # document i of the prompt is its [i]
         urls = {d.url for d in docs}
         p = parse_answer(pred)
         generated = set(extract_citations(_answer_text(p, pred)))
