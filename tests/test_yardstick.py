@@ -79,7 +79,7 @@ def with_distractors(users, references, k=2, seed=0):
         out_users.append(f"Retrieved Documents:\n\n{blocks}\n\n{query}" if docs else user)
         data = json.loads(references[i])
         data["answer"]["text"] = re.sub(
-            r"\[(\d+)\]", lambda m: f"[{mapping.get(m.group(1), m.group(1))}]", data["answer"]["text"]
+            r"\[(\d+)\]", lambda m, mapping=mapping: f"[{mapping.get(m.group(1), m.group(1))}]", data["answer"]["text"]
         )
         out_refs.append(json.dumps(data, ensure_ascii=False))
         mappings.append(mapping)
