@@ -150,3 +150,73 @@ def test_each_floor_answers_as_its_name_says():
     ]
     assert floors.floor_answers([user, user, user], ["a", "b", "c"])["other_reference"] == ["b", "c", "a"]
     assert "other_reference" not in floors.floor_answers([user], ["a"])  # no derangement of one prompt
+
+
+def test_the_eval_stage_writes_rows_floors_and_figures_from_one_aggregate(
+    tmp_path, monkeypatch, example_samples, tiny_tokenizer, capsys
+):
+    """The eval stage on the example data with stand-in generations (the adapter answers with the references under
+    the request schema and copies document 1 free; the base refuses): one row per prompt in the specs' format, every
+    figure the aggregate of those rows, the best floor beside each headline metric, and the words where the served
+    run does not beat it."""
+    from kwanzaa_hub.cli.pipeline import eval_cmd
+    from kwanzaa_hub.config.params import parse_params
+    from kwanzaa_hub.contract.metrics import registry, suite
+    from kwanzaa_hub.runtime.generate import Generations
+    from kwanzaa_hub.stages import data as data_stage
+    from kwanzaa_hub.stages import eval as evaluation
+    from tests.conftest import write_jsonl
+
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "train.jsonl", example_samples[0][:4])
+    write_jsonl(tmp_path / "eval.jsonl", example_samples[1])
+    raw = {"data": {"train_file": str(tmp_path / "train.jsonl"), "eval_file": str(tmp_path / "eval.jsonl")}}
+    (tmp_path / "params.yaml").write_text(json.dumps(raw), encoding="utf-8")
+    data_stage.run(parse_params(raw), tokenizer=tiny_tokenizer)
+
+    def fake(params, prompts, budget, requests):
+        users = [p[-1]["content"] for p in prompts]
+        n = len(prompts)
+        from datasets import load_from_disk
+
+        refs = [c[0]["content"] for c in load_from_disk("data/prepared")["eval"]["completion"]]
+        texts = {
+            "base": floors.floor_answers(users, refs)["refuse_all"],
+            "adapter": floors.floor_answers(users, refs)["cite_first"],
+            "adapter_constrained": refs,
+        }
+        return {k: Generations(v, 10 * n, 1.0, ["eot"] * n, [10] * n, n) for k, v in texts.items()}
+
+    monkeypatch.setattr(evaluation, "generate_all", fake)
+    eval_cmd(tmp_path / "params.yaml")
+    out = capsys.readouterr()
+
+    rows = [json.loads(line) for line in (tmp_path / "eval/predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == len(example_samples[1])
+    assert set(rows[0]) == {"key", "id", "category", "split", "mapping", "reference", "runs", "floors"}
+    assert set(rows[0]["runs"]) == {"base", "adapter", "adapter_constrained"} and rows[0]["split"] == "plain"
+    assert set(rows[0]["floors"]) == set(floors.FLOORS)
+    assert set(rows[0]["runs"]["adapter"]) == {"generation", "stop_reason", "new_tokens", "values"}
+    assert set(rows[0]["reference"]["values"]) == set(specs.BY_NAME)
+
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    headline = {f"{r}.{m}" for r in ("adapter", "adapter_constrained", "base", "floor") for m in specs.HEADLINE}
+    assert set(metrics) == headline and list(metrics) == list(registry.ordered(metrics))
+    agg = evalrows.aggregates(rows)
+    for m in specs.HEADLINE:  # every figure is the aggregate of the rows
+        assert metrics[f"adapter.{m}"] == agg["adapter"][m].mean
+        assert metrics[f"floor.{m}"] == max(agg[f][m].mean for f in floors.FLOORS)
+        assert metrics[f"adapter_constrained.{m}"] == 1.0  # the references themselves
+    report = json.loads((tmp_path / "reports/eval.json").read_text())
+    assert report["metric_definitions"] == suite.DEFINITIONS == 3 and report["served_run"] == "adapter_constrained"
+    assert report["floors"]["best"]["citation_f1"]["floor"] == "cite_all"
+    assert report["splits"]["plain"]["yardstick_failures"] == []
+    assert report["n"]["adapter.refusal_accuracy"] == len(rows)
+    assert all("beats the best floor" in v for v in report["floors"]["verdicts"])
+    assert "metric definitions 3" in out.out + out.err
+    assert "best floor" in out.out + out.err and "does NOT beat" not in out.out + out.err
+
+    # the adapter's free run copies document 1: it does not beat the best floor, and the words say so
+    assert not evalrows.beats("citation_f1", metrics["adapter.citation_f1"], metrics["floor.citation_f1"])
+    words = evalrows.floor_verdicts(rows, ["base", "adapter"])
+    assert words[0].startswith("citation_f1: adapter ") and "does NOT beat the best floor (cite_all" in words[0]

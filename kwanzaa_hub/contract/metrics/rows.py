@@ -4,7 +4,9 @@
 itself, each run's generation and each floor's answer (:mod:`kwanzaa_hub.contract.floors`). :func:`figures` turns
 rows into ``<who>.<metric>`` means (``who`` a run, ``reference`` or a floor), with the n behind each, per category
 too; :func:`best_floors` picks the best floor of each headline metric, and :func:`yardstick_failures` names every
-headline metric on which some floor is not strictly below the references (empty on a trustworthy yardstick).
+headline metric on which some floor is not strictly below the references (empty on a trustworthy yardstick). The eval
+stage's views: :func:`headline_metrics` (``metrics.json``), :func:`split_report` (one split in the reports) and
+:func:`floor_verdicts` (the served run against the best floor, in words).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kwanzaa_hub.contract import floors
-from kwanzaa_hub.contract.metrics import specs
+from kwanzaa_hub.contract.metrics import registry, specs
 
 REFERENCE = "reference"
 SPLITS = ("plain", "distractors")
@@ -154,3 +156,51 @@ def yardstick_failures(rows: Sequence[dict[str, Any]]) -> list[str]:
             if floor in agg and not beats(name, ref, agg[floor][name].mean):
                 out.append(f"{name}: {floor} {agg[floor][name].mean} is not below the references' {ref}")
     return out
+
+
+def headline_metrics(plain_rows: list[dict[str, Any]], runs: list[str]) -> dict[str, float]:
+    """``metrics.json``: each run's headline metrics on the plain split and the best floor's (``floor.<metric>``)."""
+    means, _ = figures(plain_rows)
+    out = {k: v for k, v in means.items() if k.split(".")[0] in runs}
+    out.update({f"{registry.FLOOR}.{m}": best["value"] for m, best in best_floors(plain_rows).items()})
+    return registry.headline(out)
+
+
+def served_run(runs: list[str]) -> str | None:
+    """The run a server returns: the adapter under the request schema when it ran, else the free adapter."""
+    for name in ("adapter_constrained", "adapter"):
+        if name in runs:
+            return name
+    return None
+
+
+def floor_verdicts(plain_rows: list[dict[str, Any]], runs: list[str]) -> list[str]:
+    """In words, per headline metric: the served run against the best floor, and whether it beats it."""
+    served = served_run(runs)
+    if served is None:
+        return []
+    means, _ = figures(plain_rows)
+    out = []
+    for name, best in best_floors(plain_rows).items():
+        value = means.get(f"{served}.{name}")
+        shown = "-" if value is None else f"{value:.3f}"
+        floor = f"the best floor ({best['floor']} {best['value']:.3f})"
+        if beats(name, value, best["value"]):
+            out.append(f"{name}: {served} {shown} beats {floor}")
+        else:
+            out.append(f"{name}: {served} {shown} does NOT beat {floor}, an answer built from the prompt alone")
+    return out
+
+
+def split_report(part: list[dict[str, Any]]) -> dict[str, Any]:
+    """One split's figures: every mean and its n (whole split and per category, for every run, the references and
+    every floor), the best floor of each headline metric, and where the references do not outrank a floor (empty on
+    a sound yardstick)."""
+    means, n = figures(part)
+    return {
+        "prompts": len(part),
+        "metrics": means,
+        "n": n,
+        "best_floor": best_floors(part),
+        "yardstick_failures": yardstick_failures(part),
+    }
