@@ -6,6 +6,10 @@ its paired tests) is computed from the same per-example rows (``eval/predictions
 :class:`Metric` in :data:`SPECS` and its test; the eval, the floors, the registry's tables and the paired tests
 pick it up from here.
 
+Why this module is long: it is the one table of every metric (:data:`SPECS`: name, direction, headline, meaning,
+per-example function, comparison, coverage) with the one-prompt types those functions read; split, each metric
+would again have two homes.
+
 A row (one prompt of one split; written by the eval, read by ``diff`` and the card)::
 
     {
@@ -21,9 +25,6 @@ A row (one prompt of one split; written by the eval, read by ``diff`` and the ca
 A value is a float in [0, 1] (most are 0 or 1), or ``null`` where the metric does not cover the prompt (e.g.
 citation metrics on a prompt whose reference is an authoring template).
 
-Why this module is long: it is the one table of every metric (:data:`SPECS`: name, direction, headline, meaning,
-per-example function, comparison, coverage) with the one-prompt types those functions read; split, each metric
-would again have two homes.
 """
 
 from __future__ import annotations
