@@ -106,7 +106,7 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
         assert f"{run}.refusal.refusal_accuracy" in m  # per-category breakdown
     rows = [json.loads(line) for line in (project / "eval/predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 24
-    assert set(rows[0]) == {"key", "id", "category", "split", "mapping", "reference", "runs", "floors"}
+    assert set(rows[0]) == {"key", "id", "category", "split", "mapping", "reference", "runs", "floors", "prompt_sha256"}
     assert set(rows[0]["runs"]) == set(registry.RUNS)
     # truncation is counted per generation and reported: metrics, predictions and the eval report agree
     report = json.loads((project / "reports/eval.json").read_text())

@@ -193,7 +193,7 @@ def test_the_eval_stage_writes_rows_floors_and_figures_from_one_aggregate(
 
     rows = [json.loads(line) for line in (tmp_path / "eval/predictions.jsonl").read_text().splitlines()]
     assert len(rows) == len(example_samples[1])
-    assert set(rows[0]) == {"key", "id", "category", "split", "mapping", "reference", "runs", "floors"}
+    assert set(rows[0]) == {"key", "id", "category", "split", "mapping", "reference", "runs", "floors", "prompt_sha256"}
     assert set(rows[0]["runs"]) == {"base", "adapter", "adapter_constrained"} and rows[0]["split"] == "plain"
     assert set(rows[0]["floors"]) == set(floors.FLOORS)
     assert set(rows[0]["runs"]["adapter"]) == {"generation", "stop_reason", "new_tokens", "values"}
@@ -215,6 +215,9 @@ def test_the_eval_stage_writes_rows_floors_and_figures_from_one_aggregate(
     assert all("beats the best floor" in v for v in report["floors"]["verdicts"])
     assert "metric definitions 3" in out.out + out.err
     assert "best floor" in out.out + out.err and "does NOT beat" not in out.out + out.err
+
+    eval_cmd(tmp_path / "params.yaml")  # a rerun: every output it wrote is recognised as its own
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
 
     # the adapter's free run copies document 1: it does not beat the best floor, and the words say so
     assert not evalrows.beats("citation_f1", metrics["adapter.citation_f1"], metrics["floor.citation_f1"])

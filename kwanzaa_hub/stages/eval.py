@@ -343,6 +343,8 @@ def run(params: Params) -> EvalResult:
         gens = generate_all(params, split.prompts, budget, held)
         generations = gens if split is plain else generations
         part = split_rows(split, ids, categories, gens, e.grounding_threshold, team_schema)
+        for row, prompt in zip(part, split.prompts, strict=True):  # as rows before definitions 3 had it
+            row["prompt_sha256"] = hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest()
         all_rows += part
         by_split[split.name] = rows.split_report(part)
     plain_rows = [r for r in all_rows if r["split"] == "plain"]

@@ -13,13 +13,14 @@ would again have two homes.
 A row (one prompt of one split; written by the eval, read by ``diff`` and the card)::
 
     {
-      "key": "<sha256 of the prompt's content: system + user messages>",   # pairs prompts across versions
+      "key": "<sha256 of the prompt's content: system + user messages>",   # rows.prompt_key; pairs prompts
       "id": "eval-00001", "category": "grounded", "split": "plain" | "distractors",
       "mapping": {...} | null,                     # distractor split: old -> new document numbers
       "reference": {"text": "<assistant message>", "values": {metric: value | null}},
       "runs": {"adapter_constrained": {"generation": "...", "stop_reason": "eot", "new_tokens": 312,
                                        "values": {metric: value | null}}, ...},
-      "floors": {"cite_all": {"generation": "...", "values": {...}}, ...}
+      "floors": {"cite_all": {"generation": "...", "values": {...}}, ...},
+      "prompt_sha256": "<sha256 of the prompt's messages>"   # written by the eval stage, as before definitions 3
     }
 
 A value is a float in [0, 1] (most are 0 or 1), or ``null`` where the metric does not cover the prompt (e.g.
