@@ -39,9 +39,7 @@ def test_dvc_repro_data_then_metrics_show(make_dvc_project):
     proc = dvc("repro", "data", cwd=project, capture=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (project / "data/prepared/dataset_dict.json").is_file()
-    shown = dvc("metrics", "show", "--json", cwd=project, capture=True)
-    metrics = json.loads(shown.stdout)
-    data = next(iter(metrics.values()))["data"]["reports/data.json"]["data"]
+    data = json.loads((project / "reports/data.json").read_text())  # a report, not a DVC metric (the eval's headline)
     assert data["train"]["samples"] == 66 and data["eval"]["samples"] == 24
     # nothing changed: a second repro runs nothing
     again = dvc("repro", "data", cwd=project, capture=True)
@@ -86,16 +84,23 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     assert (project / "models/adapter/adapter_model.safetensors").is_file()
     metrics = json.loads(dvc("metrics", "show", "--json", cwd=project, capture=True).stdout)
     files = next(iter(metrics.values()))["data"]
-    assert files["reports/train.json"]["data"]["optimizer_steps"] == 2
+    from kwanzaa_hub.stages.eval import HEADLINE_FILES
+
+    assert set(files) == set(HEADLINE_FILES.values())  # the DVC metrics: the headline a person compares
+    assert json.loads((project / "reports/train.json").read_text())["optimizer_steps"] == 2
     plots = dvc("plots", "show", "--json", cwd=project, capture=True, check=False)
     assert plots.returncode == 0 and "loss" in plots.stdout and "eval/plot.json" in plots.stdout
     # metrics.json: the headline set of every run (base, adapter, free and constrained) and of the best floor
     from kwanzaa_hub.contract.metrics import registry
 
-    headline = files["metrics.json"]["data"]
+    headline = json.loads((project / "metrics.json").read_text())
+    assert files[HEADLINE_FILES["served"]]["data"] == {
+        k: headline[f"adapter_constrained.{k}"] for k in registry.HEADLINE
+    }
+    assert files[HEADLINE_FILES["base"]]["data"] == {k: headline[f"base_constrained.{k}"] for k in registry.HEADLINE}
+    assert files[HEADLINE_FILES["floor"]]["data"] == {k: headline[f"floor.{k}"] for k in registry.HEADLINE}
     assert set(headline) == {f"{r}.{k}" for r in (*registry.RUNS, registry.FLOOR) for k in registry.HEADLINE}
     details = json.loads((project / "eval/details.json").read_text())
-    assert "eval/details.json" not in files and "reports/eval.json" not in files  # not DVC metrics
     m = details["metrics"]
     assert {k: m[k] for k in headline if not k.startswith("floor.")} == {
         k: v for k, v in headline.items() if not k.startswith("floor.")

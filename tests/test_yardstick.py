@@ -207,6 +207,12 @@ def test_the_eval_stage_writes_rows_floors_and_figures_from_one_aggregate(
         assert metrics[f"adapter.{m}"] == agg["adapter"][m].mean
         assert metrics[f"floor.{m}"] == max(agg[f][m].mean for f in floors.FLOORS)
         assert metrics[f"adapter_constrained.{m}"] == 1.0  # the references themselves
+    # the DVC metrics: the served run's headline, the base's under the same decoding (not run here), the best floor
+    served = json.loads((tmp_path / evaluation.HEADLINE_FILES["served"]).read_text())
+    assert served == {m: metrics[f"adapter_constrained.{m}"] for m in specs.HEADLINE}
+    floor = json.loads((tmp_path / evaluation.HEADLINE_FILES["floor"]).read_text())
+    assert floor == {m: metrics[f"floor.{m}"] for m in specs.HEADLINE}
+    assert not (tmp_path / evaluation.HEADLINE_FILES["base"]).exists()
     report = json.loads((tmp_path / "reports/eval.json").read_text())
     assert report["metric_definitions"] == suite.DEFINITIONS == 3 and report["served_run"] == "adapter_constrained"
     assert report["floors"]["best"]["citation_f1"]["floor"] == "cite_all"

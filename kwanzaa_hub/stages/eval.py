@@ -2,11 +2,11 @@
 
 :func:`run` reads as its phases: check the generation budget against the reference answers (before any
 model loads) -> generate (base alone, then the adapter merged into it; free and/or held to the decoding schema)
--> one row per prompt and split (:mod:`kwanzaa_hub.contract.metrics.specs`: the reference's, each run's and each floor's
-values under metric definitions 3) -> every figure aggregated from those rows: ``metrics.json`` (each run's headline
-metrics and the best floor's, ``floor.<metric>``), ``eval/details.json`` (every metric of everyone, per category, with
-n, per split), ``eval/predictions.jsonl`` (the rows), the plot data and ``reports/eval.json`` (budget, stop reasons,
-speed, the best floor of each headline metric and, in words, where the served run does not beat it).
+-> one row per prompt and split (:mod:`kwanzaa_hub.contract.metrics.specs`: the reference, each run and each floor
+under metric definitions 3) -> every figure aggregated from those rows: ``metrics.json`` (each run's headline and the
+best floor's, ``floor.<metric>``), the DVC metrics (:data:`HEADLINE_FILES`), ``eval/details.json`` (every metric, per
+category and split, with n), the rows, the plot data and ``reports/eval.json`` (budget, stop reasons, speed, the best
+floors and, in words, where the served run does not beat one).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_write_json, atomic_writ
 from kwanzaa_hub.runtime import speed
 from kwanzaa_hub.runtime.generate import STOP_REASONS, Generations
 
+#: The DVC metrics (dvc.yaml), the headline a person compares (:func:`.rows.headline_views`); ``metrics.json`` keeps
+#: every run's headline for the card and ``diff``. TODO(lead): a params key, if the folder should be configurable.
+HEADLINE_FILES = {who: f"eval/headline/{who}.json" for who in ("served", "base", "floor")}
 AUTO_MARGIN = 1.15  # eval.max_new_tokens: auto = longest reference answer x this, rounded up to a multiple of 64
 
 
@@ -240,11 +243,8 @@ class Split:
 
 
 def distractor_split(params: Params, plain: Split) -> Split | None:
-    """The distractor split (``eval.distractors`` documents from other prompts added, shuffled with a fixed seed),
-    or None when ``eval.distractors`` is 0.
-
-    TODO(lead): build it with contract/distractors.py once merged (prompts, renumbered references and mappings);
-    until then a positive ``eval.distractors`` is said on stderr and only the plain split is scored."""
+    """The distractor split (``eval.distractors`` documents from other prompts added, shuffled, renumbered), or None.
+    TODO(lead): build it with contract/distractors.py once merged (prompts, renumbered references, mappings)."""
     if not getattr(params.eval, "distractors", 0):
         return None
     console.print("eval: the distractor split is not built yet (contract/distractors.py); scoring the plain split")
@@ -319,12 +319,14 @@ def run(params: Params) -> EvalResult:
     from datasets import load_from_disk
 
     from kwanzaa_hub.contract.metrics import scoring
-    from kwanzaa_hub.fs.ownership import claim_all, without_machine_paths
+    from kwanzaa_hub.fs.ownership import claim, claim_all, without_machine_paths
 
     check_declared(params.model.base, "eval")  # a local base DVC does not follow stops here
 
     e = params.eval
     claim_all(params.outputs("eval"))  # every output is new or ours before a model loads
+    for who, path in HEADLINE_FILES.items():
+        claim(f"the eval's headline ({who})", path, "json")
     ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)["eval"]
     budget = resolve_budget(e.max_new_tokens, ds["n_answer_tokens"], allow_truncation=e.allow_truncation)
     prompts = ds["prompt"]
@@ -383,10 +385,14 @@ def run(params: Params) -> EvalResult:
         if f"{name}.{m}" in metrics
     ]
     lines = [json.dumps(r, ensure_ascii=False) for r in all_rows]
-    with all_or_nothing(e.predictions_file, e.plot_file, e.metrics_file, e.report, e.details_file):
+    views = {HEADLINE_FILES[who]: v for who, v in rows.headline_views(plain_rows, runs).items()}
+    with all_or_nothing(e.predictions_file, e.plot_file, e.metrics_file, e.report, e.details_file, *views):
         atomic_write_text(e.predictions_file, "\n".join(lines) + "\n")
         atomic_write_json(e.plot_file, plot)
         atomic_write_json(e.metrics_file, metrics)
         atomic_write_json(e.report, report)
         atomic_write_json(e.details_file, details)
+        for path, view in views.items():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, view)
     return EvalResult(metrics, report, details)

@@ -204,3 +204,20 @@ def split_report(part: list[dict[str, Any]]) -> dict[str, Any]:
         "best_floor": best_floors(part),
         "yardstick_failures": yardstick_failures(part),
     }
+
+
+def headline_views(plain_rows: Sequence[dict[str, Any]], runs: list[str]) -> dict[str, dict[str, float]]:
+    """What ``dvc metrics show`` compares, one small file per row of its table: ``served`` (the served run's headline
+    metrics on the plain split), ``base`` (the base model under the same decoding, when it ran) and ``floor`` (the
+    best floor of each headline metric); each ``{metric: value}`` with the bare headline names, so the table is three
+    rows of a few columns."""
+    served = served_run(runs)
+    if served is None:
+        return {}
+    means, _ = figures(plain_rows)
+    base = served.replace("adapter", "base")
+    out = {"served": {m: means[f"{served}.{m}"] for m in specs.HEADLINE if f"{served}.{m}" in means}}
+    if base in runs:
+        out["base"] = {m: means[f"{base}.{m}"] for m in specs.HEADLINE if f"{base}.{m}" in means}
+    out["floor"] = {m: best["value"] for m, best in best_floors(plain_rows).items()}
+    return out
