@@ -12,10 +12,11 @@ import pytest
 
 from kwanzaa_hub.contract import decoding_schema, request_schema
 from kwanzaa_hub.contract.answer import _CITATION, extract_citations, parse_answer, parse_documents
-from kwanzaa_hub.contract.distractors import Pooled, add_distractors, distractor_split, pool_of
+from kwanzaa_hub.contract.distractors import Pooled, add_distractors, distractor_split, eval_split, pool_of
 from kwanzaa_hub.contract.documents import Document
 from kwanzaa_hub.contract.placeholders import placeholder_kind
 from kwanzaa_hub.contract.prompt import user_message
+from kwanzaa_hub.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_DATA = REPO / "data" / "raw"
@@ -138,6 +139,21 @@ def test_a_citation_or_a_rank_that_names_no_document_is_refused():
     sample[-1]["content"] = json.dumps(answer)
     with pytest.raises(ValueError, match=r"results\[0\].rank 7 names no document"):
         add_distractors(sample, _pool("D"), 1, random.Random(0))
+
+
+def test_the_eval_split_names_a_reference_it_cannot_renumber_in_one_line():
+    good, bad = _sample(["A", "B"], "See [1].", ["A"]), _sample(["C"], "See [4].", [])
+    other = _sample(["D"], "See [1].", ["D"])
+    other[1]["content"] = user_message("Who lit it?", [_doc("D")])  # distractors never come from the same question
+    prompts, refs, maps = eval_split(
+        [good[:-1], other[:-1]], [good[-1]["content"], other[-1]["content"]], 1, ["a", "b"]
+    )
+    assert [len(parse_documents(p[-1]["content"])) for p in prompts] == [3, 2]  # one document of the other prompt
+    assert maps[0]["numbers"].keys() == {"1", "2"} and list(maps[1]["distractors"].values()) == ["a"]
+    with pytest.raises(InputError) as err:
+        eval_split([good[:-1], bad[:-1]], [good[-1]["content"], bad[-1]["content"]], 1, ["eval-1", "eval-2"])
+    assert str(err.value).startswith("eval.distractors 1: 1 reference(s) cannot be renumbered (eval-2: answer.text")
+    assert "\n" not in str(err.value) and "eval.distractors: 0" in str(err.value)
 
 
 def test_a_refusal_without_documents_gets_distractors_and_stays_a_refusal():

@@ -250,27 +250,38 @@ def test_editing_a_module_marks_exactly_the_stages_that_import_it_and_experiment
 
 
 @pytest.mark.slow
-def test_dvc_exp_show_as_the_readme_documents_it_names_every_headline_metric(make_dvc_project):
-    """metrics.json holds the headline set only (base, adapter and constrained), and the README's command shows each
-    name in full at 250 columns (a plain 250-column table cuts 24 such names to "..." after the sixth)."""
+def test_dvc_metrics_show_is_the_headline_in_120_columns_and_exp_show_names_it(make_dvc_project):
+    """The DVC metrics are the headline a person compares (served run, base, best floor: one file per row, the
+    headline names as columns): `dvc metrics show` fits 120 columns with every name whole, and the README's `dvc exp
+    show` names each headline metric in full."""
     import json
     import re
     import subprocess
 
     from kwanzaa_hub.contract.metrics import registry
+    from kwanzaa_hub.stages.eval import HEADLINE_FILES
 
     readme = (REPO / "README.md").read_text()
     documented = re.search(r"^(dvc exp show [^#\n]*?)\s*#", readme, re.M).group(1).split()
     project = make_dvc_project()
-    names = [f"{r}.{m}" for r in registry.RUNS for m in registry.HEADLINE]
-    assert len(names) <= 24
-    (project / "metrics.json").write_text(json.dumps({k: 0.5 for k in names}))
+
+    def write(value: float) -> None:
+        for path in HEADLINE_FILES.values():
+            (project / path).parent.mkdir(parents=True, exist_ok=True)
+            (project / path).write_text(json.dumps({m: value for m in registry.HEADLINE}))
+
+    write(0.4567)
     subprocess.run(["git", "add", "-A"], cwd=project, check=True)
     subprocess.run(["git", "commit", "-qm", "metrics"], cwd=project, check=True)
-    (project / "metrics.json").write_text(json.dumps({k: 0.75 for k in names}))  # a changed workspace
+    shown = _in_a_terminal(["dvc", "metrics", "show"], project, columns=120)
+    lines = [line for line in shown.splitlines() if line.strip()]
+    assert lines[0].split() == ["Path", *sorted(registry.HEADLINE)], shown
+    assert [line.split()[0] for line in lines[1:]] == list(HEADLINE_FILES.values()), shown  # in dvc.yaml's order
+    assert max(map(len, lines)) <= 120 and "…" not in shown
+    write(0.75)  # a changed workspace
     out = _in_a_terminal([*documented, "--no-pager"], project, columns=250)
     header = next(line for line in out.splitlines() if "Experiment" in line)
-    assert [n for n in names if n not in header] == []
+    assert [n for n in registry.HEADLINE if n not in header] == []
     assert "…" not in out
 
 

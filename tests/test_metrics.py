@@ -1,10 +1,11 @@
-"""The four metric modules on hand-made predictions, loaded through evaluate from their local folders."""
+"""Metric definitions 3: every spec's per-example value on hand-made answers (exact values), the one aggregate, the
+``evaluate`` module over the whole spec table, and the eval's generation budget and stop rules."""
 
 import json
 
 import pytest
 
-from kwanzaa_hub.contract.metrics import load
+from kwanzaa_hub.contract.metrics import load, registry, specs, suite
 
 PROMPT = (
     "Retrieved Documents:\n\n"
@@ -49,122 +50,169 @@ PERFECT = answer(
 REF_REFUSAL = answer("I cannot answer from these documents.", "insufficient_data", urls=())
 
 
-def test_format_compliance_exact():
-    preds = [PERFECT, PERFECT[: len(PERFECT) // 2], json.dumps({"answer": "x"}), "plain text"]
-    r = load("format_compliance").compute(predictions=preds, references=[PERFECT] * 4)
-    assert r == {"format_compliance": 1 / 4, "json_valid_rate": 2 / 4}
+TEMPLATE_REF = answer("[This answer would synthesize multiple sources to provide [1] [2].]")
 
 
-def test_citation_accuracy_exact():
-    preds = [
-        PERFECT,  # cites {1,2}: both valid, both expected
-        answer("Umoja means Unity [3].", urls=("https://fake.example/x",)),  # [3] missing doc, hallucinated URL
-        "not json at all [1]",  # raw text: cites {1}, no sources
-    ]
-    refs = [PERFECT, PERFECT, answer("Unity [1].")]
-    r = load("citation_accuracy").compute(predictions=preds, references=refs, prompts=[PROMPT] * 3)
-    # cited: 2 + 1 + 1 = 4, valid: 2 + 0 + 1 = 3 -> precision 3/4
-    # expected: 2 + 2 + 1 = 5, recalled: 2 + 0 + 1 = 3 -> recall 3/5
-    assert r["citation_precision"] == pytest.approx(3 / 4)
-    assert r["citation_recall"] == pytest.approx(3 / 5)
-    assert r["citation_f1"] == pytest.approx(2 * 0.75 * 0.6 / 1.35)
-    # sources: 2 valid (perfect) + 1 hallucinated -> 2/3
-    assert r["source_url_valid"] == pytest.approx(2 / 3)
+def values(generation, reference=PERFECT, prompt=PROMPT, stop="eot", **kw):
+    return specs.values(specs.example(prompt, reference, **kw), specs.response(generation, stop))
 
 
-def test_citation_accuracy_nothing_cited():
-    r = load("citation_accuracy").compute(predictions=[REF_REFUSAL], references=[REF_REFUSAL], prompts=[NO_DOCS])
-    assert r == {"citation_precision": 0.0, "citation_recall": 1.0, "citation_f1": 0.0, "source_url_valid": 0.0}
-
-
-def test_grounding_exact():
-    preds = [
-        PERFECT,  # 2 sentences, both supported
-        answer("Umoja means Unity [1]. Zebras invented jazz in 1850."),  # 1 of 2 supported; 1850 not in docs
-        REF_REFUSAL,  # refusals are not scored for grounding
-    ]
-    r = load("grounding").compute(predictions=preds, references=preds, prompts=[PROMPT] * 3, threshold=0.5)
-    assert r["grounded_sentence_rate"] == pytest.approx(3 / 4)
-    assert r["unsupported_number_rate"] == pytest.approx(1 / 2)
-
-
-def test_grounding_numbers_in_documents_are_fine_and_unicode():
-    pred = answer("Umoja — «Unity» — is the principle of December 26 [1] 🕯️.")
-    r = load("grounding").compute(predictions=[pred], references=[pred], prompts=[PROMPT])
-    assert r == {"grounded_sentence_rate": 1.0, "unsupported_number_rate": 0.0}
-
-
-def test_refusal_exact():
-    preds = [
-        REF_REFUSAL,  # ref refuses, refused       -> TP
-        PERFECT,  # ref refuses, answered      -> FN
-        REF_REFUSAL,  # ref answers, refused       -> FP (false refusal)
-        PERFECT,  # ref answers, answered      -> TN
-        "{truncated",  # ref answers, not JSON      -> TN (not a refusal)
-    ]
-    refs = [REF_REFUSAL, REF_REFUSAL, PERFECT, PERFECT, PERFECT]
-    r = load("refusal").compute(predictions=preds, references=refs)
-    assert r["refusal_recall"] == pytest.approx(1 / 2)
-    assert r["false_refusal_rate"] == pytest.approx(1 / 3)
-    assert r["refusal_accuracy"] == pytest.approx(3 / 5)
-    # balanced: mean of the refusal recall (1/2) and the answerable accuracy (2/3); F1 over refusals: P 1/2, R 1/2
-    assert r["refusal_balanced_accuracy"] == pytest.approx((1 / 2 + 2 / 3) / 2)
-    assert r["refusal_f1"] == pytest.approx(1 / 2)
-
-
-@pytest.mark.parametrize(
-    "preds, balanced, f1, accuracy",
-    [
-        ([PERFECT] * 5, 0.5, 0.0, 3 / 5),  # never refuses: the majority class no longer looks good
-        ([REF_REFUSAL] * 5, 0.5, 2 * (2 / 5) * 1 / (2 / 5 + 1), 2 / 5),  # always refuses
-        ([REF_REFUSAL, REF_REFUSAL, PERFECT, PERFECT, PERFECT], 1.0, 1.0, 1.0),  # perfect
-    ],
-)
-def test_the_headline_refusal_metric_cannot_be_won_by_never_refusing(preds, balanced, f1, accuracy):
-    refs = [REF_REFUSAL, REF_REFUSAL, PERFECT, PERFECT, PERFECT]
-    r = load("refusal").compute(predictions=preds, references=refs)
-    assert (r["refusal_balanced_accuracy"], r["refusal_f1"], r["refusal_accuracy"]) == pytest.approx(
-        (balanced, f1, accuracy)
+def test_a_perfect_answer_scores_one_on_every_quality_metric():
+    v = values(PERFECT)
+    for name in ("citation_f1", "reference_overlap", "refusal_accuracy", "citation_support", "citation_precision"):
+        assert v[name] == 1.0, name
+    assert (v["citation_recall"], v["answer_rate"], v["refusal_recall"], v["citation_validity"]) == (
+        1.0,
+        1.0,
+        None,
+        1.0,
     )
+    assert v["team_schema_valid"] is None and v["refusal_unsupported_rate"] is None  # no team schema; not a refusal
+    assert (v["truncated_rate"], v["unsupported_number_rate"], v["placeholder_rate"]) == (0.0, 0.0, 0.0)
 
 
-def test_only_answerable_prompts_score_the_answerable_class_alone():
-    r = load("refusal").compute(predictions=[PERFECT, REF_REFUSAL], references=[PERFECT, PERFECT])
-    assert (r["refusal_balanced_accuracy"], r["refusal_recall"], r["refusal_f1"]) == (0.5, 1.0, 0.0)
+def test_citation_correctness_is_per_prompt_against_the_references_citations():
+    one = answer("Umoja means Unity [1].")
+    wrong = answer("Umoja means Unity [2].")
+    v = values(one)  # cites {1} of the reference's {1, 2}
+    assert (v["citation_precision"], v["citation_recall"], v["citation_f1"]) == (1.0, 0.5, 0.6667)
+    v = values(wrong, reference=one)  # cites {2}, the reference {1}: a valid [n], but the wrong one
+    assert (v["citation_precision"], v["citation_recall"], v["citation_f1"], v["citation_validity"]) == (0, 0, 0, 1)
+    v = values(answer("Unity [3]."), reference=one)  # [3] names no retrieved document
+    assert v["citation_validity"] == 0.0
+    uncited = values(answer("Umoja means Unity."))
+    assert (uncited["citation_precision"], uncited["citation_recall"], uncited["citation_f1"]) == (None, 0.0, 0.0)
 
 
-def test_truncated_and_repetition_rates_exact():
-    from kwanzaa_hub.contract.metrics.scoring import generation_health, is_looping
+def test_on_a_prompt_whose_reference_refuses_an_answer_that_cites_is_wrong():
+    cites = values(PERFECT, reference=REF_REFUSAL)
+    assert (cites["citation_f1"], cites["citation_precision"], cites["citation_recall"]) == (0.0, 0.0, None)
+    assert (cites["refusal_accuracy"], cites["refusal_recall"], cites["answer_rate"]) == (0.0, 0.0, None)
+    silent = values(REF_REFUSAL, reference=REF_REFUSAL)
+    assert (silent["citation_f1"], silent["citation_precision"], silent["refusal_accuracy"]) == (1.0, 1.0, 1.0)
 
+
+def test_support_judges_a_cited_sentence_against_the_documents_it_cites():
+    right = answer("Umoja means Unity [1]. Families gather and talk late into the night.")
+    wrong = answer("Umoja means Unity [2]. The black candle is lit first [2].")
+    late = answer("Umoja means Unity. [1] The black candle is lit first. [2]")
+    assert values(right)["citation_support"] == 1.0  # the uncited elaboration is not judged
+    assert values(wrong)["citation_support"] == 0.5  # a true sentence citing the wrong document fails
+    assert values(late)["citation_support"] == 1.0  # a marker after the full stop belongs to the sentence before it
+    assert values(answer("Umoja means Unity."))["citation_support"] is None  # nothing cited: nothing to judge
+    assert values(answer("Unity [7]."))["citation_support"] == 0.0  # a document that was not retrieved supports nothing
+
+
+def test_overlap_with_the_reference_is_squad_token_f1():
+    ref = answer("The black candle is lit first [2].")
+    assert values(answer("Black candle, is lit FIRST!"), reference=ref)["reference_overlap"] == 1.0  # articles, case
+    # prediction {umoja, means, unity} vs reference {black, candle, is, lit, first}: nothing shared
+    assert values(answer("Umoja means Unity [1]."), reference=ref)["reference_overlap"] == 0.0
+    # prediction: black candle burns (3), reference: black candle is lit first (5); 2 shared -> 2*2/(3+5)
+    assert values(answer("A black candle burns."), reference=ref)["reference_overlap"] == 0.5
+
+
+def test_a_refusal_that_states_numbers_no_document_holds_is_not_a_good_refusal():
+    invented = answer("Insufficient data, though about 1.1 million people celebrate it.", "insufficient_data", ())
+    dated = answer("Insufficient data beyond December 26 [1].", "insufficient_data", ())
+    v = values(invented, reference=REF_REFUSAL)
+    assert (v["refusal_recall"], v["refusal_accuracy"], v["refusal_unsupported_rate"]) == (0.0, 0.0, 1.0)
+    assert v["unsupported_number_rate"] == 1.0
+    v = values(dated, reference=REF_REFUSAL)  # 26 is in document 1
+    assert (v["refusal_recall"], v["refusal_accuracy"], v["refusal_unsupported_rate"]) == (1.0, 1.0, 0.0)
+    assert values(answer("Asked in 2021 [1]."), prompt=NO_DOCS, reference=REF_REFUSAL)["unsupported_number_rate"] == 0
+
+
+def test_false_refusals_lower_the_answer_rate_and_refusal_accuracy():
+    v = values(REF_REFUSAL)
+    assert (v["answer_rate"], v["refusal_accuracy"], v["refusal_recall"]) == (0.0, 0.0, None)
+
+
+def test_template_references_are_not_covered_by_the_text_metrics():
+    v = values(PERFECT, reference=TEMPLATE_REF)
+    for name in ("citation_f1", "citation_precision", "citation_recall", "citation_support", "reference_overlap"):
+        assert v[name] is None, name
+    assert v["refusal_accuracy"] == 1.0 and v["format_compliance"] == 1.0
+
+
+def test_format_health_and_stop_reasons_per_answer():
     loop = "the same few words again and again " * 40
-    preds = [PERFECT, loop, "{half of an answer", PERFECT]
-    r = generation_health(preds, ["eot", "length", "length", "budget"])
-    assert r == {
-        "truncated_rate": 2 / 4,
-        "budget_closed_rate": 1 / 4,
-        "repetition_rate": 1 / 4,
-        "answer_repetition_rate": 1 / 4,
-        "placeholder_rate": 0,
-    }
-    assert is_looping(loop) and not is_looping(PERFECT)
-
-
-def test_a_loop_inside_answer_text_counts_under_constraints_and_placeholders_are_counted():
-    """A schema-valid answer whose text loops is a loop: constraints contain it, they do not cure it. Sources that
-    repeat (not the text) are not an answer loop."""
-    from kwanzaa_hub.contract.metrics.scoring import generation_health
-
+    assert values(PERFECT[: len(PERFECT) // 2], stop="length")["truncated_rate"] == 1.0
+    half = values(PERFECT[: len(PERFECT) // 2], stop="length")
+    assert (half["format_compliance"], half["json_valid_rate"], half["refusal_accuracy"]) == (0.0, 0.0, 1.0)
+    assert values(json.dumps({"answer": "x"}))["json_valid_rate"] == 1.0
+    assert values(json.dumps({"answer": "x"}))["format_compliance"] == 0.0
+    assert values(PERFECT, stop="budget")["budget_closed_rate"] == 1.0
+    assert (values(loop)["repetition_rate"], values(loop)["answer_repetition_rate"]) == (1.0, 1.0)
     looped = json.loads(PERFECT)
     looped["answer"]["text"] = "the same few words again and again " * 10
-    placeholder = json.loads(PERFECT)
-    placeholder["answer"]["text"] = "[Generated answer for: What is Kwanzaa?] This answer would cite sources: [1]"
+    assert values(json.dumps(looped))["answer_repetition_rate"] == 1.0
     repeated_sources = json.loads(PERFECT)
     repeated_sources["sources"] = repeated_sources["sources"] * 12
-    preds = [json.dumps(looped), json.dumps(placeholder), json.dumps(repeated_sources), PERFECT]
-    r = generation_health(preds, ["eot"] * 4)
-    assert r["answer_repetition_rate"] == 1 / 4
-    assert r["placeholder_rate"] == 1 / 4
-    assert r["repetition_rate"] == 2 / 4  # the whole-text measure also counts the repeated sources
+    v = values(json.dumps(repeated_sources))
+    assert (v["repetition_rate"], v["answer_repetition_rate"]) == (1.0, 0.0)  # sources loop, the text does not
+    assert values(TEMPLATE_REF)["placeholder_rate"] == 1.0
+
+
+def test_source_urls_and_the_teams_schema():
+    v = values(answer("Umoja [1].", urls=("https://example.org/u", "https://fake.example/x")))
+    assert v["source_url_valid"] == 0.5
+    team = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "required": ["persona"]}
+    assert values(PERFECT, team_validator=specs.team_validator(team))["team_schema_valid"] == 0.0
+    assert values(PERFECT, team_validator=specs.team_validator({"type": "object"}))["team_schema_valid"] == 1.0
+
+
+def test_every_figure_is_the_mean_over_the_prompts_a_metric_covers():
+    preds = [PERFECT, answer("Umoja means Unity [1]."), REF_REFUSAL]
+    refs = [PERFECT, TEMPLATE_REF, PERFECT]
+    s = suite.score(preds, refs, [PROMPT] * 3)
+    assert s["citation_f1"] == 0.5  # (1 + 0) / 2: the template reference is not covered
+    assert s["refusal_accuracy"] == round(2 / 3, 4) and s["answer_rate"] == round(2 / 3, 4)
+    assert "refusal_recall" not in s  # no reference refuses: no figure, rather than a made-up 1.0
+    assert specs.aggregate([1.0, None, 0.0, 0.5]) == specs.Aggregate(0.5, 3)
+    assert specs.aggregate([None]) == specs.Aggregate(None, 0)
+
+
+def test_the_evaluate_module_wraps_the_whole_spec_table():
+    preds = [PERFECT, REF_REFUSAL]
+    r = load().compute(predictions=preds, references=[PERFECT, PERFECT], prompts=[PROMPT, PROMPT])
+    assert r == suite.score(preds, [PERFECT, PERFECT], [PROMPT, PROMPT])
+    assert r["citation_f1"] == 0.5 and r["answer_rate"] == 0.5
+
+
+def test_the_registry_derives_from_the_specs():
+    assert registry.QUALITY is specs.SPECS and registry.HEADLINE == specs.HEADLINE == (
+        "citation_f1",
+        "reference_overlap",
+        "refusal_accuracy",
+    )
+    assert registry.spec("adapter.grounded.citation_f1") is specs.BY_NAME["citation_f1"]
+    assert registry.change_word("unsupported_number_rate", -0.1) == "better"
+
+
+def test_a_new_metric_is_one_spec():
+    """Adding a metric is one Metric: the per-prompt values and the aggregate pick it up."""
+    extra = specs.Metric("cites_anything", True, False, "answers that cite", lambda e, a: float(bool(a.citations)))
+    rows = [values_with(extra, p) for p in (PERFECT, REF_REFUSAL)]
+    assert specs.means(rows, (extra,))["cites_anything"] == specs.Aggregate(0.5, 2)
+
+
+def values_with(metric, generation):
+    return specs.values(specs.example(PROMPT, PERFECT), specs.response(generation), (metric,))
+
+
+def test_real_eval_references_score_perfectly_against_themselves(shared_data):
+    rows = [json.loads(line) for line in (shared_data / "kwanzaa_eval.jsonl").read_text(encoding="utf-8").splitlines()]
+    refs = [r["messages"][-1]["content"] for r in rows]
+    s = suite.score(refs, refs, [r["messages"][1]["content"] for r in rows])
+    assert (s["format_compliance"], s["citation_f1"], s["reference_overlap"]) == (1.0, 1.0, 1.0)
+
+
+def test_example_eval_references_score_perfectly_against_themselves(example_samples):
+    held = example_samples[1]
+    refs = [s["messages"][-1]["content"] for s in held]
+    s = suite.score(refs, refs, [s["messages"][1]["content"] for s in held])
+    assert (s["format_compliance"], s["citation_f1"], s["reference_overlap"], s["refusal_accuracy"]) == (1, 1, 1, 1)
 
 
 def test_the_teams_reference_answers_never_count_as_looping(shared_data):
@@ -244,43 +292,6 @@ def load_from_disk_eval(path: str) -> list[int]:
     return load_from_disk(path)["eval"]["n_answer_tokens"]
 
 
-def test_per_category_breakdown_keys():
-    from kwanzaa_hub.contract.metrics.suite import score_by_category
-
-    flat = score_by_category(
-        [PERFECT, REF_REFUSAL], [PERFECT, REF_REFUSAL], [PROMPT, NO_DOCS], ["grounded", "refusal"], threshold=0.5
-    )
-    assert flat["format_compliance"] == 1.0
-    assert flat["refusal.refusal_accuracy"] == 1.0 and flat["grounded.citation_precision"] == 1.0
-    assert flat["refusal.citation_precision"] == 0.0
-
-
-def test_real_eval_references_score_perfectly_against_themselves(shared_data):
-    from kwanzaa_hub.contract.metrics.suite import score
-
-    rows = [json.loads(line) for line in (shared_data / "kwanzaa_eval.jsonl").read_text(encoding="utf-8").splitlines()]
-    refs = [r["messages"][-1]["content"] for r in rows]
-    prompts = [r["messages"][1]["content"] for r in rows]
-    s = score(refs, refs, prompts, threshold=0.5)
-    assert s["format_compliance"] == 1.0
-    assert s["citation_precision"] == 1.0
-    assert s["refusal_accuracy"] == 1.0
-
-
-def test_example_eval_references_score_perfectly_against_themselves(example_samples):
-    from kwanzaa_hub.contract.metrics.suite import score
-
-    held = example_samples[1]
-    refs = [s["messages"][-1]["content"] for s in held]
-    s = score(refs, refs, [s["messages"][1]["content"] for s in held], threshold=0.5)
-    assert (s["format_compliance"], s["citation_precision"], s["citation_recall"], s["refusal_accuracy"]) == (
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-    )
-
-
 def test_a_row_stops_a_few_tokens_after_its_json_closes_so_trailing_text_is_still_scored(tiny_tokenizer):
     import torch
 
@@ -297,53 +308,3 @@ def test_a_row_stops_a_few_tokens_after_its_json_closes_so_trailing_text_is_stil
         seen.append(bool(stop(torch.tensor([ids]), None)[0]))
     closed_at = len(answer) - 1
     assert not any(seen[: closed_at + GRACE_TOKENS]) and seen[closed_at + GRACE_TOKENS]
-
-
-TEMPLATE_REF = answer("[This answer would synthesize multiple sources to provide [1] [2].]")
-
-
-def test_text_metrics_average_over_real_references_only_and_the_report_gives_their_n():
-    """Two prompts: one real reference citing [1][2], one template reference. The generation for the template prompt
-    cites [1] only; it is left out of citation and grounding (no real answer to recall), not counted as a miss."""
-    from kwanzaa_hub.contract.metrics import suite
-
-    preds = [PERFECT, answer("Umoja means Unity [1].")]
-    refs = [PERFECT, TEMPLATE_REF]
-    s = suite.score(preds, refs, [PROMPT, PROMPT], threshold=0.5)
-    assert (s["citation_precision"], s["citation_recall"], s["citation_f1"]) == (1.0, 1.0, 1.0)
-    assert s["format_compliance"] == 1.0 and s["source_url_valid"] == 1.0  # over both prompts: 3 of 3 sources
-    # under definitions 1 (every prompt) recall was 2 of 4: the template's [1] [2] "expected"
-    assert load("citation_accuracy").compute(predictions=preds, references=refs, prompts=[PROMPT] * 2)[
-        "citation_recall"
-    ] == pytest.approx(3 / 4)
-    assert suite.metric_n(refs) == {
-        "citation_precision": 1,
-        "citation_recall": 1,
-        "citation_f1": 1,
-        "grounded_sentence_rate": 1,
-        "unsupported_number_rate": 1,
-        "refusal_recall": 0,
-        "false_refusal_rate": 2,
-        "all_prompts": 2,
-    }
-    only_templates = suite.score([PERFECT], [TEMPLATE_REF], [PROMPT], threshold=0.5)
-    assert "citation_f1" not in only_templates and "grounded_sentence_rate" not in only_templates
-    assert only_templates["format_compliance"] == 1.0  # format, refusal and health still scored
-
-
-def test_team_schema_validity_counts_answers_that_pass_the_teams_schema():
-    """The team's schema asks for top_k >= 1, which the contract tolerates at 0: one of three fails it, and text that
-    is not JSON never passes."""
-    from kwanzaa_hub.contract.metrics import suite
-
-    team = {
-        "type": "object",
-        "properties": {"retrieval_summary": {"type": "object", "properties": {"top_k": {"minimum": 1}}}},
-    }
-    zero = json.loads(PERFECT)
-    zero["retrieval_summary"]["top_k"] = 0
-    preds = [PERFECT, json.dumps(zero), "not json"]
-    s = suite.score(preds, [PERFECT] * 3, [PROMPT] * 3, threshold=0.5, team_schema=team)
-    assert s["team_schema_valid"] == pytest.approx(round(1 / 3, 4))
-    assert s["json_valid_rate"] == pytest.approx(round(2 / 3, 4))
-    assert "team_schema_valid" not in suite.score(preds, [PERFECT] * 3, [PROMPT] * 3, threshold=0.5)

@@ -47,7 +47,8 @@ def train(params: Path = ParamsOpt) -> None:
 
 @handled
 def eval_cmd(params: Path = ParamsOpt) -> None:
-    """Stage `eval`: generate for every eval prompt (base and adapter), score, write metrics.json."""
+    """Stage `eval`: generate for every eval prompt (base and adapter), score them and the floors, write
+    metrics.json."""
     from kwanzaa_hub.cli.tables import generation_summary, metrics_table
     from kwanzaa_hub.config.params import load_params
     from kwanzaa_hub.contract.metrics.paired import parse_records
@@ -56,7 +57,8 @@ def eval_cmd(params: Path = ParamsOpt) -> None:
     p = load_params(params)
     result = evaluation.run(p)
     records = parse_records(Path(p.eval.predictions_file).read_text(encoding="utf-8"), p.eval.predictions_file)
-    console.print(metrics_table(result.metrics, records=records))
+    title = f"eval (metric definitions {result.report.get('metric_definitions')}, plain split)"
+    console.print(metrics_table(result.metrics, title=title, records=records))
     console.print(generation_summary(result.report))
     console.print(f"wrote {p.eval.metrics_file}, {p.eval.predictions_file}, {p.eval.report}")
 

@@ -146,7 +146,8 @@ def print_validation(results: list) -> int:
 def metrics_table(metrics: dict[str, float], title: str = "eval", records: list | None = None) -> Table:
     """Each whole-split quality metric (headline ones first, marked *) for the base model (when scored) and
     the adapter, with the change and whether it is better or worse (the direction is the metric's own; with the
-    per-example ``records``, a headline metric's label is the paired test's)."""
+    per-example ``records``, a headline metric's label is the paired test's), and the best floor (a trivial answerer
+    built from the prompt alone, ``floor.<metric>``) beside them where ``metrics`` has it."""
     from kwanzaa_hub.contract.metrics import paired, registry
 
     runs = [m for m in ("base", "adapter") if any(k.startswith(f"{m}.") for k in metrics)]
@@ -159,6 +160,9 @@ def metrics_table(metrics: dict[str, float], title: str = "eval", records: list 
         table.add_column(col, justify="left" if col == "" else "right", no_wrap=col != "")
     for h in held:
         table.add_column(h.replace("_constrained", " schema"), justify="right")
+    floor = any(k.startswith(f"{registry.FLOOR}.") for k in metrics)
+    if floor:
+        table.add_column("best floor", justify="right")
     last = (runs or held)[-1]
     tested = paired.compare(records, records, old_run="base", new_run="adapter") if records and len(runs) == 2 else None
     for spec in registry.QUALITY:
@@ -174,12 +178,17 @@ def metrics_table(metrics: dict[str, float], title: str = "eval", records: list 
                 else ["-", ""]
             )
         row += [f"{metrics[f'{h}.{spec.name}']:.3f}" if f"{h}.{spec.name}" in metrics else "-" for h in held]
+        if floor:
+            key = f"{registry.FLOOR}.{spec.name}"
+            row.append(f"{metrics[key]:.3f}" if key in metrics else "-")
         table.add_row(*row)
     return table
 
 
 def generation_summary(report: dict[str, Any]) -> str:
-    """One line per model: how generations stopped and the speed (kept apart from the quality metrics)."""
+    """One line per model: how generations stopped and the speed (kept apart from the quality metrics); then, per
+    headline metric, the served run against the best floor in words (``does NOT beat`` where it does not), and any
+    headline metric on which the references themselves do not outrank a floor."""
     from kwanzaa_hub.contract.metrics import registry
 
     lines = []
@@ -198,6 +207,20 @@ def generation_summary(report: dict[str, Any]) -> str:
             f"{model}: constrained decoding costs {ratio}x the free time per token, {per_step.get(model, '?')}x per "
             "decoding step (same batches)"
         )
+    floors = report.get("floors") or {}
+    best = floors.get("best") or {}
+    if best:
+        lines.append(
+            f"best floor per headline metric (metric definitions {report.get('metric_definitions', '?')}; trivial "
+            "answers built from the prompt alone): "
+            + ", ".join(f"{name} {b['floor']} {b['value']:.3f}" for name, b in best.items())
+        )
+    lines += floors.get("verdicts") or []
+    for split, part in (report.get("splits") or {}).items():
+        lines += [
+            f"yardstick ({split} split): the references do not outrank a floor on {f}"
+            for f in part.get("yardstick_failures", [])
+        ]
     return "\n".join(lines)
 
 

@@ -325,7 +325,7 @@ class Params(_Section):
                 "eval.metrics_file",
                 e.metrics_file,
                 "json",
-                fields=("adapter.", "base.", "adapter_constrained.", "base_constrained."),
+                fields=("adapter.", "base.", "adapter_constrained.", "base_constrained.", "floor."),
             ),
             Output("eval.predictions_file", e.predictions_file, "jsonl", fields=("id", "prompt_sha256", "reference")),
             Output("eval.plot_file", e.plot_file, "json", fields=("metric", "model", "value")),

@@ -43,6 +43,7 @@ from typing import Any
 from kwanzaa_hub.contract.answer import _CITATION, REFUSAL
 from kwanzaa_hub.contract.documents import Document
 from kwanzaa_hub.contract.prompt import parse_documents, parse_query, user_message
+from kwanzaa_hub.errors import InputError
 
 Messages = list[dict[str, str]]
 #: The seed of both the data stage's training prompts and the eval's distractor split.
@@ -258,3 +259,21 @@ def distractor_split(
     if problems:
         raise Unrenumbered(problems)
     return out
+
+
+def eval_split(
+    prompts: Sequence[Messages], references: Sequence[str], k: int, ids: Sequence[str]
+) -> tuple[list[Messages], list[str], list[dict[str, Any]]]:
+    """The eval's distractor split: each prompt (its system and user messages) with ``k`` documents from other
+    prompts of the split added, all shuffled with :data:`SEED`, and its reference renumbered to match
+    (:func:`distractor_split`, as the data stage rewrites training prompts). Returns the prompts, the references and
+    each prompt's mapping (:meth:`Mapping.record`); a reference that cannot be renumbered is an ``InputError``."""
+    samples = [[*p, {"role": "assistant", "content": r}] for p, r in zip(prompts, references, strict=True)]
+    try:
+        made = distractor_split(samples, k, ids=ids)
+    except Unrenumbered as exc:
+        raise InputError(
+            f"eval.distractors {k}: {len(exc.problems)} reference(s) cannot be renumbered ({exc.problems[0]}); fix "
+            "the reference, or set eval.distractors: 0 to score the plain split only"
+        ) from None
+    return [m[:-1] for m, _ in made], [m[-1]["content"] for m, _ in made], [mapping.record() for _, mapping in made]

@@ -2,8 +2,11 @@
 
 :func:`run` reads as its phases: check the generation budget against the reference answers (before any
 model loads) -> generate (base alone, then the adapter merged into it; free and/or held to the decoding schema)
--> score -> write ``metrics.json`` (the headline set only), ``eval/details.json`` (every metric, per category),
-``eval/predictions.jsonl``, the plot data and ``reports/eval.json`` (budget, stop reasons, speed).
+-> one row per prompt and split (:mod:`kwanzaa_hub.contract.metrics.specs`: the reference, each run and each floor
+under metric definitions 3) -> every figure aggregated from those rows: ``metrics.json`` (each run's headline and the
+best floor's, ``floor.<metric>``), the DVC metrics (:data:`HEADLINE_FILES`), ``eval/details.json`` (every metric, per
+category and split, with n), the rows, the plot data and ``reports/eval.json`` (budget, stop reasons, speed, the best
+floors and, in words, where the served run does not beat one).
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ from typing import Any
 from kwanzaa_hub.config.base_model import check_declared
 from kwanzaa_hub.config.params import Params
 from kwanzaa_hub.console import console
-from kwanzaa_hub.contract.answer import parse_answer
-from kwanzaa_hub.contract.metrics import registry, suite
+from kwanzaa_hub.contract import distractors
+from kwanzaa_hub.contract.metrics import registry, rows, suite
 from kwanzaa_hub.contract.placeholders import placeholder_kind
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_write_json, atomic_write_text
 from kwanzaa_hub.runtime import speed
 from kwanzaa_hub.runtime.generate import STOP_REASONS, Generations
 
+#: The DVC metrics (dvc.yaml), the headline a person compares (:func:`.rows.headline_views`); ``metrics.json`` keeps
+#: every run's headline for the card and ``diff``. TODO(lead): a params key, if the folder should be configurable.
+HEADLINE_FILES = {who: f"eval/headline/{who}.json" for who in ("served", "base", "floor")}
 AUTO_MARGIN = 1.15  # eval.max_new_tokens: auto = longest reference answer x this, rounded up to a multiple of 64
 
 
@@ -226,69 +232,49 @@ def _generate_run(
 # ------------------------------------------------------------------------------------------- score
 
 
-def score_all(
-    generations: dict[str, Generations],
-    references: list[str],
-    user_msgs: list[str],
+@dataclass(frozen=True)
+class Split:
+    """One split of the eval: its prompts (system + user messages), their references and, for the distractor split,
+    each prompt's mapping of the reference's document numbers to the new prompt's."""
+
+    name: str
+    prompts: list
+    references: list[str]
+    mappings: list[dict[str, int] | None] | None = None
+
+
+def distractor_split(params: Params, plain: Split, ids: list[str]) -> Split | None:
+    """The distractor split (:func:`kwanzaa_hub.contract.distractors.eval_split`), or None when ``eval.distractors``
+    is 0."""
+    if not params.eval.distractors:
+        return None
+    return Split("distractors", *distractors.eval_split(plain.prompts, plain.references, params.eval.distractors, ids))
+
+
+def split_rows(
+    split: Split,
+    ids: list[str],
     categories: list[str],
+    generations: dict[str, Generations],
     threshold: float,
-    team_schema: dict[str, Any] | None = None,
-) -> dict[str, float]:
-    """``metrics.json``: ``<model>.<metric>`` and ``<model>.<category>.<metric>``, headline metrics first."""
-    metrics: dict[str, float] = {}
-    for name, gen in generations.items():
-        part = suite.score_by_category(
-            gen.texts,
-            references,
-            user_msgs,
-            categories,
-            threshold=threshold,
-            stop_reasons=gen.stop_reasons,
-            team_schema=team_schema,
-        )
-        metrics.update({f"{name}.{k}": v for k, v in part.items()})
-    return registry.ordered(metrics)
+    team_schema: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """The rows of ``eval/predictions.jsonl`` for one split (format: :mod:`kwanzaa_hub.contract.metrics.specs`)."""
+    return rows.split_rows(
+        split=split.name,
+        ids=ids,
+        categories=categories,
+        systems=[p[0]["content"] if len(p) > 1 else "" for p in split.prompts],
+        users=[p[-1]["content"] for p in split.prompts],
+        references=split.references,
+        runs={name: rows.Run(g.texts, g.stop_reasons, g.token_counts) for name, g in generations.items()},
+        mappings=split.mappings,
+        threshold=threshold,
+        team_schema=team_schema,
+    )
 
 
 # ------------------------------------------------------------------------------------------- write
-
-
-def prediction_lines(
-    ds: Any,
-    references: list[str],
-    user_msgs: list[str],
-    generations: dict[str, Generations],
-    threshold: float,
-    team_schema: dict[str, Any] | None = None,
-) -> list[str]:
-    """One JSON line per eval sample: id, category, prompt hash, reference and, per model, the generation, its
-    stop reason, parse status and scores."""
-    lines = []
-    for i, row in enumerate(ds):
-        record = {
-            "id": row["id"],
-            "category": row["category"],
-            "prompt_sha256": hashlib.sha256(json.dumps(row["prompt"], sort_keys=True).encode()).hexdigest(),
-            "reference": references[i],
-        }
-        for name, gen in generations.items():
-            text = gen.texts[i]
-            record[name] = {
-                "generation": text,
-                "stop_reason": gen.stop_reasons[i],
-                "new_tokens": gen.token_counts[i],
-                "parse_status": parse_answer(text).status,
-                "scores": suite.score(
-                    [text],
-                    [references[i]],
-                    [user_msgs[i]],
-                    threshold=threshold,
-                    stop_reasons=[gen.stop_reasons[i]],
-                    team_schema=team_schema,
-                ),
-            }
-        lines.append(json.dumps(record, ensure_ascii=False))
-    return lines
 
 
 def eval_report(budget: Budget, generations: dict[str, Generations], placeholders: dict[str, int]) -> dict[str, Any]:
@@ -333,23 +319,39 @@ def run(params: Params) -> EvalResult:
     from datasets import load_from_disk
 
     from kwanzaa_hub.contract.metrics import scoring
-    from kwanzaa_hub.fs.ownership import claim_all, without_machine_paths
+    from kwanzaa_hub.fs.ownership import claim, claim_all, without_machine_paths
 
     check_declared(params.model.base, "eval")  # a local base DVC does not follow stops here
 
     e = params.eval
     claim_all(params.outputs("eval"))  # every output is new or ours before a model loads
+    for who, path in HEADLINE_FILES.items():
+        claim(f"the eval's headline ({who})", path, "json")
     ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)["eval"]
     budget = resolve_budget(e.max_new_tokens, ds["n_answer_tokens"], allow_truncation=e.allow_truncation)
     prompts = ds["prompt"]
     references = [c[0]["content"] for c in ds["completion"]]
-    user_msgs = [p[-1]["content"] for p in prompts]
 
     team_schema = load_team_schema(e.team_schema)  # a bad path fails before any model loads
     requests = request_schemas(load_schema(params), prompts) if "constrained" in decodings(e.decoding) else None
-    generations = generate_all(params, prompts, budget, requests)
-    every = score_all(generations, references, user_msgs, ds["category"], e.grounding_threshold, team_schema)
-    metrics = registry.headline(every)
+    plain = Split("plain", prompts, references)
+    ids, categories = list(ds["id"]), list(ds["category"])
+    splits = [plain] + [d for d in [distractor_split(params, plain, ids)] if d is not None]
+    all_rows: list[dict[str, Any]] = []
+    by_split: dict[str, dict[str, Any]] = {}
+    generations: dict[str, Generations] = {}
+    for split in splits:
+        held = requests if split is plain or requests is None else request_schemas(load_schema(params), split.prompts)
+        gens = generate_all(params, split.prompts, budget, held)
+        generations = gens if split is plain else generations
+        part = split_rows(split, ids, categories, gens, e.grounding_threshold, team_schema)
+        for row, prompt in zip(part, split.prompts, strict=True):  # as rows before definitions 3 had it
+            row["prompt_sha256"] = hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest()
+        all_rows += part
+        by_split[split.name] = rows.split_report(part)
+    plain_rows = [r for r in all_rows if r["split"] == "plain"]
+    runs = list(generations)
+    metrics = rows.headline_metrics(plain_rows, runs)
     placeholders = {
         name: sum(placeholder_kind(scoring.answer_text(t)) is not None for t in g.texts)
         for name, g in generations.items()
@@ -357,7 +359,10 @@ def run(params: Params) -> EvalResult:
     report = eval_report(budget, generations, placeholders)
     report["base_model"] = {"name": without_machine_paths(params.model.base), "revision": trained_revision(params)}
     report["metric_definitions"] = suite.DEFINITIONS
-    report["n"] = suite.metric_n(references)
+    report["served_run"] = rows.served_run(runs)
+    report["floors"] = {"best": by_split["plain"]["best_floor"], "verdicts": rows.floor_verdicts(plain_rows, runs)}
+    report["n"] = by_split["plain"]["n"]
+    report["splits"] = {name: {k: v for k, v in r.items() if k not in ("metrics", "n")} for name, r in by_split.items()}
     if team_schema is not None:
         report["team_schema"] = {
             "path": without_machine_paths(e.team_schema),
@@ -366,23 +371,28 @@ def run(params: Params) -> EvalResult:
     if requests is not None:
         report["request_schema"] = speed.request_schema_cost(requests.build_ms, generations)
     details = {
-        "metrics": every,
+        "metrics": by_split["plain"]["metrics"],
         "metric_definitions": suite.DEFINITIONS,
         "n": report["n"],
+        "splits": by_split,
         "speed": {k: v for k, v in report.items() if k in generations},
     }
 
     plot = [
         {"metric": m, "model": name, "value": metrics[f"{name}.{m}"]}
         for m in registry.HEADLINE
-        for name in generations
+        for name in [*generations, registry.FLOOR]
         if f"{name}.{m}" in metrics
     ]
-    lines = prediction_lines(ds, references, user_msgs, generations, e.grounding_threshold, team_schema)
-    with all_or_nothing(e.predictions_file, e.plot_file, e.metrics_file, e.report, e.details_file):
+    lines = [json.dumps(r, ensure_ascii=False) for r in all_rows]
+    views = {HEADLINE_FILES[who]: v for who, v in rows.headline_views(plain_rows, runs).items()}
+    with all_or_nothing(e.predictions_file, e.plot_file, e.metrics_file, e.report, e.details_file, *views):
         atomic_write_text(e.predictions_file, "\n".join(lines) + "\n")
         atomic_write_json(e.plot_file, plot)
         atomic_write_json(e.metrics_file, metrics)
         atomic_write_json(e.report, report)
         atomic_write_json(e.details_file, details)
+        for path, view in views.items():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, view)
     return EvalResult(metrics, report, details)

@@ -1,59 +1,26 @@
-"""Every metric name the project reports, its direction and whether it is a headline: defined here once.
+"""The views' helpers over the metric specs: run names, the key order of ``metrics.json``, change words.
 
-The CLI tables, the model card's model-index, ``kwanzaa-hub versions`` / ``diff``, the eval plot and the
-key order of ``metrics.json`` all read this table, so they cannot disagree. Throughput is not here: it is
+Every metric's name, direction, headline flag and meaning are defined once, in
+:data:`kwanzaa_hub.contract.metrics.specs.SPECS`; this module only derives from it. The CLI tables, the model card's
+model-index, ``kwanzaa-hub versions`` / ``diff``, the eval plot and the key order of ``metrics.json`` all read
+that table, so they cannot disagree. Throughput is not here: it is
 a fact about the machine, not the model, and lives in the eval report (``reports/eval.json``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from kwanzaa_hub.contract.metrics import specs
 
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """One quality metric: ``higher_is_better`` says which way is an improvement; ``headline`` metrics lead
-    every table and ``dvc exp show``."""
-
-    name: str
-    higher_is_better: bool
-    headline: bool
-    meaning: str
-
-
-QUALITY = (
-    MetricSpec("format_compliance", True, True, "valid JSON that validates against kwanzaa.answer.v1"),
-    MetricSpec("citation_f1", True, True, "harmonic mean of citation precision and recall"),
-    MetricSpec("grounded_sentence_rate", True, True, "answer sentences supported by a retrieved document"),
-    MetricSpec(
-        "refusal_balanced_accuracy",
-        True,
-        True,
-        "mean of the refusal and the answer accuracy (0.5 for a model that never, or always, refuses)",
-    ),
-    MetricSpec("truncated_rate", False, True, "generations cut off by eval.max_new_tokens"),
-    MetricSpec("answer_repetition_rate", False, True, "answer texts that fall into a repeated loop of words"),
-    MetricSpec("json_valid_rate", True, False, "generations that are valid JSON"),
-    MetricSpec("team_schema_valid", True, False, "generations that pass the team's answer_json.schema.json"),
-    MetricSpec(
-        "budget_closed_rate",
-        False,
-        False,
-        "constrained generations closed early to fit eval.max_new_tokens (whole JSON, text cut short)",
-    ),
-    MetricSpec("citation_precision", True, False, "cited [n] that name a retrieved document"),
-    MetricSpec("citation_recall", True, False, "reference citations the generation also makes"),
-    MetricSpec("source_url_valid", True, False, "generated sources whose URL is a retrieved document's"),
-    MetricSpec("unsupported_number_rate", False, False, "answers stating a number no document holds"),
-    MetricSpec("refusal_recall", True, False, "refused among prompts whose reference refuses"),
-    MetricSpec("false_refusal_rate", False, False, "refused among answerable prompts"),
-    MetricSpec("refusal_f1", True, False, "F1 over the refusal class"),
-    MetricSpec("refusal_accuracy", True, False, "agreement with the reference on refusing (majority-class prone)"),
-    MetricSpec("repetition_rate", False, False, "generations that fall into a repeated loop of words"),
-    MetricSpec("placeholder_rate", False, False, "answer texts that are an authoring template, not an answer"),
-)
-BY_NAME = {m.name: m for m in QUALITY}
-HEADLINE = tuple(m.name for m in QUALITY if m.headline)
+#: A metric's spec: the one class, defined in :mod:`kwanzaa_hub.contract.metrics.specs`.
+MetricSpec = specs.Metric
+#: Every metric, in reading order, headline first: :data:`specs.SPECS` itself (names, directions, headline and
+#: meanings are defined there once).
+QUALITY = specs.SPECS
+BY_NAME = specs.BY_NAME
+HEADLINE = specs.HEADLINE
+#: The key prefix of the best floor's value in ``metrics.json`` (``floor.citation_f1``): the best of the trivial
+#: answerers (:mod:`kwanzaa_hub.contract.floors`) on each headline metric.
+FLOOR = "floor"
 MODELS = ("adapter", "base")
 DECODINGS = ("free", "constrained")
 
@@ -69,8 +36,9 @@ RUNS = tuple(run_name(m, d) for m in MODELS for d in DECODINGS)
 
 
 def headline(metrics: dict[str, float]) -> dict[str, float]:
-    """``metrics.json``: the headline metrics of every run over the whole eval split (at most
-    ``len(RUNS) x len(HEADLINE)`` keys), in reading order. The rest goes to the eval's details file."""
+    """``metrics.json``: the headline metrics of every run and of the best floor (``floor.<metric>``) over the whole
+    plain split (at most ``(len(RUNS) + 1) x len(HEADLINE)`` keys), in reading order. The rest goes to the eval's
+    report and details file."""
     return ordered({k: v for k, v in metrics.items() if k.count(".") == 1 and k.split(".")[1] in HEADLINE})
 
 
@@ -93,7 +61,7 @@ def ordered(metrics: dict[str, float]) -> dict[str, float]:
 
     def key(k: str) -> tuple:
         parts = k.split(".")
-        model = RUNS.index(parts[0]) if parts[0] in RUNS else len(RUNS)
+        model = RUNS.index(parts[0]) if parts[0] in RUNS else len(RUNS) + (parts[0] != FLOOR)
         name = parts[-1]
         whole = len(parts) == 2
         return (
