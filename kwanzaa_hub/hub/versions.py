@@ -129,18 +129,31 @@ def verified_file(repo_id: str, version: str, commit: str, manifest: dict[str, s
     return path
 
 
-def check_record(repo_id: str, version: str, params_file: Path | None) -> None:
-    """The version's own pushed params name it (``hub.version``): a tag moved onto another version's commit is
-    refused. A version pushed without params has no record to check."""
+def named_version(params_file: Path) -> Any:
+    """The version a commit's own pushed params name (``hub.version``); None when they name none or do not read."""
     from kwanzaa_hub.config.yamlfile import read_params_file
     from kwanzaa_hub.errors import ParamsError
 
+    try:
+        return (read_params_file(params_file).get("hub") or {}).get("version")
+    except (ParamsError, AttributeError):
+        return None
+
+
+def pushed_as(repo_id: str, commit: str, manifest: dict[str, str], retry: RetryPolicy | None = None) -> Any:
+    """The version ``commit`` (with its ``manifest``) was pushed as, by its own params; None without params."""
+    if REPO_LAYOUT["params"] not in manifest:
+        return None
+    path = _fetch(repo_id, REPO_LAYOUT["params"], commit, missing_ok=True, retry=retry)
+    return None if path is None else named_version(path)
+
+
+def check_record(repo_id: str, version: str, params_file: Path | None) -> None:
+    """The version's own pushed params name it (``hub.version``): a tag moved onto another version's commit is
+    refused. A version pushed without params has no record to check."""
     if params_file is None:
         return
-    try:
-        named = (read_params_file(params_file).get("hub") or {}).get("version")
-    except (ParamsError, AttributeError):
-        named = None
+    named = named_version(params_file)
     if named != version:
         raise VersionAltered(
             f"{repo_id}: the tag {version} points to a commit whose own params name version {named!r}: the tag "
@@ -191,13 +204,17 @@ def manifest_bytes(manifest: dict[str, str]) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
 
 
-def owned_files(repo_id: str, head: str, current: list[str], retry: RetryPolicy | None = None) -> set[str]:
-    """The files on ``main`` this tool wrote: those its manifest at ``head`` lists, the card and the manifest.
-    Without a manifest, none."""
+def head_manifest(repo_id: str, head: str, current: list[str], retry: RetryPolicy | None = None) -> dict | None:
+    """The manifest of ``main`` at ``head`` (whose files are ``current``); None when main has none."""
     if MANIFEST not in current:
-        return set()
-    previous = check_manifest(read_json(repo_id, MANIFEST, head, retry=retry), f"{repo_id}@main")
-    return set(previous) | {MANIFEST, CARD_FILE}
+        return None
+    return check_manifest(read_json(repo_id, MANIFEST, head, retry=retry), f"{repo_id}@main")
+
+
+def owned_files(manifest: dict[str, str] | None) -> set[str]:
+    """The files on ``main`` this tool wrote: those its ``manifest`` lists, the card and the manifest. Without a
+    manifest, none."""
+    return set() if manifest is None else set(manifest) | {MANIFEST, CARD_FILE}
 
 
 def resolve_version(repo_id: str, version: str) -> str:
