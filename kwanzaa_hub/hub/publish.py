@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kwanzaa_hub.config.names import version_number
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.hub.client import HubError, RetryPolicy, VersionConflict, api, call, status_of
 from kwanzaa_hub.hub.versions import (
@@ -125,8 +126,8 @@ def _untagged_same_or_conflict(repo_id: str, version: str, head: str, on_main: d
     raise VersionConflict(
         f"{repo_id}: main is at commit {head[:12]}, a push of {version} with different files "
         f"({', '.join(changed[:6])}) that is not tagged yet: another push of {version} is running, or stopped "
-        f"before its tag. Nothing was committed. Bump hub.version in params.yaml (e.g. v{int(version[1:]) + 1}) "
-        "and rerun, or rerun the push that made that commit to tag it."
+        f"before its tag. Nothing was committed. Bump hub.version in params.yaml (e.g. {_next(version)}) and rerun, "
+        "or rerun the push that made that commit to tag it."
     )
 
 
@@ -163,5 +164,10 @@ def _same_or_conflict(
     changed = sorted(k for k in set(manifest) | set(remote) if remote.get(k) != manifest.get(k))
     raise VersionConflict(
         f"{repo_id}@{version} already exists on commit {commit[:12]} with different files ({', '.join(changed[:6])}). "
-        f"Versions are immutable: bump hub.version in params.yaml (e.g. v{int(version[1:]) + 1}) and rerun."
+        f"Versions are immutable: bump hub.version in params.yaml (e.g. {_next(version)}) and rerun."
     )
+
+
+def _next(version: str) -> str:
+    """The version tag after ``version`` (``v2`` -> ``v3``), for the hint to bump it."""
+    return f"v{(version_number(version) or 0) + 1}"
