@@ -314,7 +314,7 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         (BOMB, "anchors and aliases"),
     ],
 )
-@pytest.mark.parametrize("command", [["set", "train.seed=3"], ["data"], ["train"]])
+@pytest.mark.parametrize("command", [["set", "train.seed=3"], ["data"], ["train"], ["preflight"]])
 def test_a_malformed_params_file_is_exit_2_with_one_line(tmp_path, monkeypatch, text, says, command):
     monkeypatch.chdir(tmp_path)
     Path("params.yaml").write_text(text)
