@@ -122,3 +122,64 @@ def test_the_memory_check_of_the_params_check_sees_no_expansion(tmp_path):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 20 * 2**20  # 9**7 items were never built
+
+
+@pytest.mark.parametrize("typed", ["1234e567", "1234567", "yes", "null", "off", "0x1f", "1.5"])
+def test_set_keeps_text_as_typed_where_the_key_takes_only_text(tmp_path, monkeypatch, typed):
+    """``set model.revision=1234e567`` was read as ``inf`` (and refused without a hint): a key that holds text keeps
+    what was typed, quoted so that the stages (YAML 1.1) and DVC (YAML 1.2) both read that text."""
+    from dvc.utils.serialize import parse_yaml
+    from typer.testing import CliRunner
+
+    from kwanzaa_hub.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    result = CliRunner().invoke(app, ["set", f"model.revision={typed}"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "params.yaml").read_text()
+    assert f"  revision: '{typed}'\n" in text
+    assert load_params(tmp_path / "params.yaml").model.revision == typed
+    assert parse_yaml(text, "params.yaml")["model"]["revision"] == typed  # as DVC reads it
+
+
+def test_a_hand_written_value_yaml_reads_as_a_number_where_text_is_wanted_says_to_quote_it(tmp_path):
+    (tmp_path / "params.yaml").write_text("model:\n  revision: 1234567\n")
+    with pytest.raises(ParamsError) as exc:
+        load_params(tmp_path / "params.yaml")
+    assert str(exc.value).splitlines()[1].strip() == (
+        f"{tmp_path / 'params.yaml'}: model.revision: expected text, but YAML reads this value as a number (1234567): "
+        "write it in quotes (revision: '...'), or set it with `kwanzaa-hub set`, which keeps what you type as text"
+    )
+    (tmp_path / "params.yaml").write_text("data:\n  overflow: no\n")
+    with pytest.raises(ParamsError, match=r"data\.overflow: expected text, but YAML reads this value as a boolean"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_set_writes_a_number_as_typed_and_marks_the_comment_written_for_the_old_value(tmp_path, monkeypatch):
+    """``set train.learning_rate=2e-4`` left ``0.0002 # not the usual 2e-4...``: the number keeps how it was typed
+    (``2.0e-4``: YAML 1.1 reads a bare ``2e-4`` as text), and the comment says which value it was written for, until
+    the value is set back."""
+    from dvc.utils.serialize import parse_yaml
+    from typer.testing import CliRunner
+
+    from kwanzaa_hub.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    original = (REPO / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(original)
+    assert "  learning_rate: 1.0e-3 # not the usual 2e-4: see BENCHMARKS.md" in original
+    result = CliRunner().invoke(app, ["set", "train.learning_rate=2e-4", "train.lora.dropout=1e-1"])
+    assert result.exit_code == 0, result.output
+    assert "set train.learning_rate: 0.001 -> 2.0e-4" in result.output
+    text = (tmp_path / "params.yaml").read_text()
+    assert "  learning_rate: 2.0e-4 # (written for 1.0e-3) not the usual 2e-4: see BENCHMARKS.md" in text
+    assert "    dropout: 1.0e-1\n" in text
+    params = load_params(tmp_path / "params.yaml")
+    assert (params.train.learning_rate, params.train.lora.dropout) == (2e-4, 0.1)
+    assert parse_yaml(text, "params.yaml")["train"]["learning_rate"] == 2e-4  # as DVC reads it
+    result = CliRunner().invoke(app, ["set", "train.learning_rate=3e-4"])
+    assert "  learning_rate: 3.0e-4 # (written for 1.0e-3) not the usual" in (tmp_path / "params.yaml").read_text()
+    result = CliRunner().invoke(app, ["set", "train.learning_rate=1.0e-3", "train.lora.dropout=0.05"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "params.yaml").read_text() == original  # back to the values: back to the file
