@@ -14,12 +14,12 @@ from kwanzaa_hub.hub import client as hub_mod
 SMALL_BOUNDS = (6, 1, 20)
 FAST = hub_mod.RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05, budget_s=5)
 METRICS = {
-    "base.format_compliance": 0.25,
     "base.citation_f1": 0.1,
+    "base.reference_overlap": 0.2,
     "base.refusal_accuracy": 0.5,
-    "adapter.format_compliance": 0.75,
     "adapter.citation_f1": 0.5,
-    "adapter.refusal_accuracy": 0.875,
+    "adapter.reference_overlap": 0.6,
+    "adapter.refusal_accuracy": 0.75,
     "adapter.grounded.citation_f1": 0.6,
 }
 
@@ -35,37 +35,20 @@ def params_for(repo_id: str, version: str = "v1", **hub_extra):
 
 
 def records(adapter: dict[str, list] | None = None, base: dict[str, list] | None = None, *, n: int = 8) -> list[dict]:
-    """Hand-made ``eval/predictions.jsonl`` records of ``n`` prompts: per run, each headline metric's per-example
-    values (``{metric: [value per prompt]}``; None = not scored); by default the base fails every verdict and the
-    adapter passes it. Each generation names its prompt and its values, so excerpts tell the answers apart."""
-    from kwanzaa_hub.contract.metrics import registry
+    """Hand-made ``eval/predictions.jsonl`` rows (metric definitions 3, :mod:`tests.rows`) of ``n`` prompts: per run,
+    each headline metric's per-example values (``{metric: [value per prompt]}``; None = not covered); by default the
+    base fails every headline metric and the adapter passes it."""
+    from kwanzaa_hub.contract.metrics import specs
+    from tests.rows import rows
 
-    def run(given: dict[str, list] | None, good: bool, i: int, name: str) -> dict:
-        scores = {}
-        for m in registry.HEADLINE:
-            default = float(good) if registry.spec(m).higher_is_better else float(not good)
-            scores[m] = (given or {}).get(m, [default] * n)[i]
-        text = f"{name} answer to q{i:02d}: format {scores['format_compliance']}, citations {scores['citation_f1']}"
+    def run(given: dict[str, list] | None, good: bool) -> dict[str, list]:
         return {
-            "generation": json.dumps({"answer": {"text": text, "completeness": "complete"}}),
-            "stop_reason": "eot",
-            "new_tokens": 40,
-            "parse_status": "ok",
-            "scores": scores,
+            m.name: (given or {}).get(m.name, [float(good == m.higher_is_better)] * n)
+            for m in specs.SPECS
+            if m.headline
         }
 
-    categories = ("grounded", "refusal", "multi_source", "partial")
-    return [
-        {
-            "id": f"q{i:02d}",
-            "category": categories[i % len(categories)],
-            "prompt_sha256": f"{i:064x}",
-            "reference": "{}",
-            "base": run(base, False, i, "base"),
-            "adapter": run(adapter, True, i, "adapter"),
-        }
-        for i in range(n)
-    ]
+    return rows({"base": run(base, False), "adapter": run(adapter, True)})
 
 
 def write_outputs(

@@ -12,7 +12,8 @@ anonymous and wrong-token requests with 401 ``RepoNotFound``, as the Hub does.
 Faults for reliability tests: ``server.inject(method, path_regex, status=..., times=1, headers=...)``
 answers matching requests with that status; ``action="reset"`` drops the connection after reading part of
 the request body; ``action="truncate"`` sends half a file under its full ``Content-Length``; ``action="hang"``
-accepts the request and answers nothing for ``hang_s`` seconds.
+accepts the request and answers nothing for ``hang_s`` seconds; ``action="hold"`` sets ``fault.arrived`` when the
+request comes in and serves it only once the test sets ``fault.release`` (an interleaving the test chooses).
 
 Standalone: ``python tests/hub_server.py --port 8999 --root /tmp/hub --token hf_xxx`` serves until
 interrupted; repos persist under ``--root``.
@@ -66,6 +67,9 @@ class Fault:
     # | hang (read the request, answer nothing for ``hang_s`` seconds, then close: a Hub that never answers)
     hang_s: float = 10.0
     race: str = ""  # action "race": the repo whose main gets another commit just before this request is served
+    # action "hold": ``arrived`` is set when the request comes in; it is served (normally) once ``release`` is set
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 class Store:
@@ -283,6 +287,11 @@ class Handler(BaseHTTPRequestHandler):
                 [unquote(p) for p in urlsplit(self.path).path.split("/")[1:]],
                 parse_qs(urlsplit(self.path).query),
             )
+        if fault.action == "hold":
+            fault.arrived.set()
+            fault.release.wait(60)
+            url = urlsplit(self.path)
+            return self._route(self.command, [unquote(p) for p in url.path.split("/")[1:]], parse_qs(url.query))
         if fault.action == "truncate":
             self._body()
             parts = [unquote(p) for p in urlsplit(self.path).path.split("/")[1:]]

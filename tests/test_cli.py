@@ -60,7 +60,6 @@ def test_a_result_is_printed_as_written_never_as_markup(capsys):
 
 
 def test_versions_at_80_columns_cuts_no_name_and_no_number(outputs, hub, repo_id, monkeypatch):
-    from kwanzaa_hub.cli.tables import HEADER
     from kwanzaa_hub.contract.metrics import registry
 
     push_stage.run(params_for(repo_id), retry=FAST)
@@ -69,13 +68,13 @@ def test_versions_at_80_columns_cuts_no_name_and_no_number(outputs, hub, repo_id
     assert listed.exit_code == 0, listed.output
     assert "…" not in listed.stdout and max(map(len, listed.stdout.splitlines())) <= 80
     header = next(line for line in listed.stdout.splitlines() if line.startswith("version "))
-    assert header.split() == ["version", "commit", "date", *(HEADER[n] for n in registry.HEADLINE)]
+    assert header.split() == ["version", "commit", "date", *(registry.spec(n).header for n in registry.HEADLINE)]
     row = next(line for line in listed.stdout.splitlines() if line.startswith("v1 "))
-    assert row.split()[3:] == ["0.750", "0.500", "-", "-", "-", "-"]  # tests/helpers.py METRICS: format, cite
+    assert row.split()[3:] == ["0.500", "0.600", "0.750"]  # tests/helpers.py METRICS: cite, overlap, refusal
     legend = " ".join(listed.stdout.split())
     for name in registry.HEADLINE:  # each short header's whole name, in the legend
         better = "higher" if registry.spec(name).higher_is_better else "lower"
-        assert f"{HEADER[name]} = {name} ({better} is better)" in legend
+        assert f"{registry.spec(name).header} = {name} ({better} is better)" in legend
 
 
 def test_validate_at_80_columns_folds_a_long_path_whole(tmp_path, example_samples, monkeypatch):

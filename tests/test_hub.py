@@ -18,7 +18,7 @@ from kwanzaa_hub.hub import publish
 from kwanzaa_hub.hub import versions as hub_versions
 from kwanzaa_hub.stages import push as push_stage
 from tests.conftest import HUB_READ_TOKEN, HUB_TOKEN
-from tests.helpers import FAST, METRICS, greedy, params_for, write_outputs
+from tests.helpers import FAST, METRICS, greedy, params_for, records, write_outputs
 
 
 def test_push_creates_a_private_repo_with_one_tagged_commit_that_loads_back(outputs, hub, repo_id):
@@ -92,7 +92,10 @@ def test_same_version_again_is_a_noop_and_different_content_is_refused(outputs, 
 
 def test_versions_and_diff_show_both_versions(outputs, hub, repo_id, tiny_model_dir):
     push_stage.run(params_for(repo_id), retry=FAST)
-    write_outputs(outputs, tiny_model_dir, seed=1, metrics={**METRICS, "adapter.format_compliance": 0.9})
+    v2_rows = records(adapter={"refusal_accuracy": [1, 1, 1, 1, 1, 1, 0, 0]})
+    write_outputs(
+        outputs, tiny_model_dir, seed=1, metrics={**METRICS, "adapter.refusal_accuracy": 0.9}, predictions=v2_rows
+    )
     push_stage.run(params_for(repo_id, "v2"), retry=FAST)
     runner = CliRunner()
     listed = runner.invoke(app, ["versions", repo_id], terminal_width=200)
@@ -100,10 +103,10 @@ def test_versions_and_diff_show_both_versions(outputs, hub, repo_id, tiny_model_
     assert "v1" in listed.output and "v2" in listed.output and "0.750" in listed.output and "0.900" in listed.output
     diff = runner.invoke(app, ["diff", repo_id, "v1", "v2"], terminal_width=200)
     assert diff.exit_code == 0, diff.output
-    row = next(line for line in diff.output.splitlines() if "adapter.format_compliance" in line)
-    assert "0.750" in row and "0.900" in row and "+0.150" in row
+    row = next(line for line in diff.output.splitlines() if "adapter.refusal_accuracy" in line)
+    assert "1.000" in row and "0.750" in row and "-0.250" in row  # the aggregate of the rows it tests
     rows = {k: (a, b) for k, a, b in hub_versions.metric_diff(repo_id, "v1", "v2")}
-    assert rows["adapter.format_compliance"] == (0.75, 0.9) and rows["base.citation_f1"] == (0.1, 0.1)
+    assert rows["adapter.refusal_accuracy"] == (0.75, 0.9) and rows["base.citation_f1"] == (0.1, 0.1)
 
 
 def test_pull_writes_verified_files_and_refuses_a_tampered_version(outputs, hub, repo_id, tmp_path):
@@ -206,13 +209,13 @@ def test_card_metadata_round_trips_and_template_syntax_stays_text(outputs):
     parsed = ModelCard(text).data
     assert parsed.library_name == "peft" and parsed.base_model is None  # a local base is not a Hub id
     assert {r.metric_type: r.metric_value for r in parsed.eval_results} == {
-        "format_compliance": 0.75,
         "citation_f1": 0.5,
-        "refusal_accuracy": 0.875,
+        "reference_overlap": 0.6,
+        "refusal_accuracy": 0.75,
     }
     assert "{{ 7 * 7 }}{% raw %}" in text and "49" not in text
-    row = next(line for line in text.splitlines() if line.startswith("| **format_compliance**"))
-    assert row == "| **format_compliance** | 0.250 | 0.750 | +0.500 (better) |"
+    row = next(line for line in text.splitlines() if line.startswith("| **refusal_accuracy**"))
+    assert row.startswith("| **refusal_accuracy** | 0.500 | 0.750 | +0.250 (")
     with pytest.raises(card.CardError, match="model-index"):
         card.check_card(
             text,

@@ -76,3 +76,110 @@ def test_overrides_set_dotted_keys_and_are_validated_like_the_file():
         with_overrides(base, {"train.lora.rank": 8}, source="bench")
     with pytest.raises(ParamsError, match=r"bench: train\.lora\.r: Input should be greater than 0"):
         with_overrides(base, {"train.lora.r": 0}, source="bench")
+
+
+def test_the_params_check_refuses_an_alias_bomb_before_dvc_would_read_it(tmp_path):
+    """DVC expands a YAML alias bomb in params.yaml (minutes, gigabytes) before any stage runs and has no hook: the
+    documented check (``python -m kwanzaa_hub.config.check``) refuses it in one line, exit 2, without expanding it."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_resolved import BOMB
+
+    (tmp_path / "params.yaml").write_text(BOMB)
+    start = time.monotonic()
+    bomb = subprocess.run(
+        [sys.executable, "-m", "kwanzaa_hub.config.check"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert time.monotonic() - start < 30
+    assert bomb.returncode == 2 and bomb.stdout == ""
+    assert bomb.stderr.strip().splitlines() == [
+        "error: params.yaml:1: not a valid params file: anchors and aliases (&name, *name) are not accepted in a "
+        "params file"
+    ]
+    (tmp_path / "mine.yaml").write_text("train:\n  seed: 7\n")
+    sound = subprocess.run(
+        [sys.executable, "-m", "kwanzaa_hub.config.check", "mine.yaml"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert sound.returncode == 0, sound.stderr
+    assert sound.stdout == "mine.yaml: sound (no anchors or aliases, every key known and valid); DVC may read it\n"
+    typo = subprocess.run(
+        [sys.executable, "-m", "kwanzaa_hub.config.check", "typo.yaml"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert typo.returncode == 2 and "typo.yaml: not found" in typo.stderr
+
+
+def test_the_memory_check_of_the_params_check_sees_no_expansion(tmp_path):
+    import tracemalloc
+
+    from kwanzaa_hub.config.check import main
+    from tests.test_resolved import BOMB
+
+    (tmp_path / "params.yaml").write_text(BOMB)
+    tracemalloc.start()
+    assert main([str(tmp_path / "params.yaml")]) == 2
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 2**20  # 9**7 items were never built
+
+
+@pytest.mark.parametrize("typed", ["1234e567", "1234567", "yes", "null", "off", "0x1f", "1.5"])
+def test_set_keeps_text_as_typed_where_the_key_takes_only_text(tmp_path, monkeypatch, typed):
+    """``set model.revision=1234e567`` was read as ``inf`` (and refused without a hint): a key that holds text keeps
+    what was typed, quoted so that the stages (YAML 1.1) and DVC (YAML 1.2) both read that text."""
+    from dvc.utils.serialize import parse_yaml
+    from typer.testing import CliRunner
+
+    from kwanzaa_hub.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    result = CliRunner().invoke(app, ["set", f"model.revision={typed}"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "params.yaml").read_text()
+    assert f"  revision: '{typed}'\n" in text
+    assert load_params(tmp_path / "params.yaml").model.revision == typed
+    assert parse_yaml(text, "params.yaml")["model"]["revision"] == typed  # as DVC reads it
+
+
+def test_a_hand_written_value_yaml_reads_as_a_number_where_text_is_wanted_says_to_quote_it(tmp_path):
+    (tmp_path / "params.yaml").write_text("model:\n  revision: 1234567\n")
+    with pytest.raises(ParamsError) as exc:
+        load_params(tmp_path / "params.yaml")
+    assert str(exc.value).splitlines()[1].strip() == (
+        f"{tmp_path / 'params.yaml'}: model.revision: expected text, but YAML reads this value as a number (1234567): "
+        "write it in quotes (revision: '...'), or set it with `kwanzaa-hub set`, which keeps what you type as text"
+    )
+    (tmp_path / "params.yaml").write_text("data:\n  overflow: no\n")
+    with pytest.raises(ParamsError, match=r"data\.overflow: expected text, but YAML reads this value as a boolean"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_set_writes_a_number_as_typed_and_marks_the_comment_written_for_the_old_value(tmp_path, monkeypatch):
+    """``set train.learning_rate=2e-4`` left ``0.0002 # not the usual 2e-4...``: the number keeps how it was typed
+    (``2.0e-4``: YAML 1.1 reads a bare ``2e-4`` as text), and the comment says which value it was written for, until
+    the value is set back."""
+    from dvc.utils.serialize import parse_yaml
+    from typer.testing import CliRunner
+
+    from kwanzaa_hub.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    original = (REPO / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(original)
+    assert "  learning_rate: 1.0e-3 # not the usual 2e-4: see BENCHMARKS.md" in original
+    result = CliRunner().invoke(app, ["set", "train.learning_rate=2e-4", "train.lora.dropout=1e-1"])
+    assert result.exit_code == 0, result.output
+    assert "set train.learning_rate: 0.001 -> 2.0e-4" in result.output
+    text = (tmp_path / "params.yaml").read_text()
+    assert "  learning_rate: 2.0e-4 # (written for 1.0e-3) not the usual 2e-4: see BENCHMARKS.md" in text
+    assert "    dropout: 1.0e-1\n" in text
+    params = load_params(tmp_path / "params.yaml")
+    assert (params.train.learning_rate, params.train.lora.dropout) == (2e-4, 0.1)
+    assert parse_yaml(text, "params.yaml")["train"]["learning_rate"] == 2e-4  # as DVC reads it
+    result = CliRunner().invoke(app, ["set", "train.learning_rate=3e-4"])
+    assert "  learning_rate: 3.0e-4 # (written for 1.0e-3) not the usual" in (tmp_path / "params.yaml").read_text()
+    result = CliRunner().invoke(app, ["set", "train.learning_rate=1.0e-3", "train.lora.dropout=0.05"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "params.yaml").read_text() == original  # back to the values: back to the file

@@ -283,7 +283,7 @@ def test_set_keeps_the_mode_and_writes_through_a_symlink(tmp_path):
     link.symlink_to(real)
     result = CliRunner().invoke(app, ["set", "train.seed=2", "--params", str(link)])
     assert result.exit_code == 0, result.output
-    assert link.is_symlink() and real.read_text() == "train:\n  seed: 2  # mine\n"
+    assert link.is_symlink() and real.read_text() == "train:\n  seed: 2  # (written for 1) mine\n"
     assert stat.S_IMODE(real.stat().st_mode) == 0o640
 
 
@@ -314,7 +314,7 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         (BOMB, "anchors and aliases"),
     ],
 )
-@pytest.mark.parametrize("command", [["set", "train.seed=3"], ["data"], ["train"]])
+@pytest.mark.parametrize("command", [["set", "train.seed=3"], ["data"], ["train"], ["preflight"]])
 def test_a_malformed_params_file_is_exit_2_with_one_line(tmp_path, monkeypatch, text, says, command):
     monkeypatch.chdir(tmp_path)
     Path("params.yaml").write_text(text)

@@ -300,13 +300,11 @@ def test_base_against_adapter_in_the_eval_table_and_the_card_is_the_same_paired_
     from kwanzaa_hub.contract.metrics.specs import Metric
     from kwanzaa_hub.hub import card
 
-    fc = Metric("format_compliance", True, True, "valid answer", lambda *_: None, "sign")
+    fc = Metric("refusal_accuracy", True, True, "refuses where the reference does", lambda *_: None, "sign")
     monkeypatch.setattr(metric_specs, "SPECS", (fc,), raising=False)
-    made = rows(
-        {B: {"format_compliance": [1, 1, 1, 1, 0, 0, 0, 0]}, A: {"format_compliance": [1, 1, 1, 1, 0, 0, 1, 0]}}
-    )
+    made = rows({B: {"refusal_accuracy": [1, 1, 1, 1, 0, 0, 0, 0]}, A: {"refusal_accuracy": [1, 1, 1, 1, 0, 0, 1, 0]}})
     write(outputs, made)
-    metrics = {"base.format_compliance": 0.5, "adapter.format_compliance": 0.625}
+    metrics = {"base.refusal_accuracy": 0.5, "adapter.refusal_accuracy": 0.625}
 
     import io
 
@@ -316,5 +314,5 @@ def test_base_against_adapter_in_the_eval_table_and_the_card_is_the_same_paired_
     screen.print(metrics_table(metrics, records=made))
     assert "within noise (n = 8)" in screen.file.getvalue()
     text = str(card.build_card(card.gather(parse_params({"model": {"base": "models/base"}}))))
-    row = next(line for line in text.splitlines() if line.startswith("| **format_compliance**"))
-    assert row.startswith("| **format_compliance** | ") and "(within noise (n = 8))" in row
+    row = next(line for line in text.splitlines() if line.startswith("| **refusal_accuracy**"))
+    assert row.startswith("| **refusal_accuracy** | ") and "(within noise (n = 8))" in row

@@ -19,14 +19,6 @@ from kwanzaa_hub.contract.answer import CATEGORIES
 
 SHORT = ("grnd", "multi", "part", "refuse", "uncited")  # CATEGORIES, abbreviated for 80 columns
 #: A headline metric's header where a table has one column per metric (the caption's legend names it whole).
-HEADER = {
-    "format_compliance": "format",
-    "citation_f1": "cite",
-    "grounded_sentence_rate": "grounded",
-    "refusal_balanced_accuracy": "refusal",
-    "truncated_rate": "trunc",
-    "answer_repetition_rate": "repeat",
-}
 
 
 class WholeTable(Table):
@@ -51,7 +43,7 @@ def legend(names: Any) -> str:
     def better(n: str) -> str:
         return "higher" if registry.spec(n).higher_is_better else "lower"
 
-    text = "; ".join(f"{HEADER.get(n, n)} = {n} ({better(n)} is better)" for n in names)
+    text = "; ".join(f"{registry.spec(n).header} = {n} ({better(n)} is better)" for n in names)
     return textwrap.fill(text, 79, break_long_words=False, break_on_hyphens=False)  # fits 80 columns, in a file too
 
 
@@ -232,7 +224,7 @@ def versions_table(repo_id: str, rows: list[dict[str, Any]]) -> Table:
     for col in ("version", "commit", "date"):
         table.add_column(col)
     for name in registry.HEADLINE:
-        table.add_column(HEADER.get(name, name), justify="right")
+        table.add_column(registry.spec(name).header, justify="right")
     for row in rows:
         m = row["metrics"]
         values = [f"{m[f'adapter.{k}']:.3f}" if f"adapter.{k}" in m else "-" for k in registry.HEADLINE]

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +18,85 @@ from kwanzaa_hub.fs.atomic import atomic_write_text
 
 
 def parse_assignment(item: str) -> tuple[str, Any]:
-    """``"train.learning_rate=1e-4"`` -> ``("train.learning_rate", 1e-4)``: the value is read as YAML, so
-    ``true``, ``8`` and ``[q_proj, v_proj]`` keep their types; quote it to force a string."""
+    """``"train.learning_rate=1e-4"`` -> ``("train.learning_rate", Typed(1e-4, "1.0e-4"))``: the value is read as
+    YAML, so ``true``, ``8`` and ``[q_proj, v_proj]`` keep their types; quote it to force a string. A key that
+    holds only text keeps the text as typed (``model.revision=1234e567`` is that text, not infinity), and a number
+    keeps how it was written (:class:`Typed`)."""
     import yaml
 
+    from kwanzaa_hub.config.params import takes_only_text
+
     key, sep, raw = item.partition("=")
-    if not sep or not key.strip():
+    key, raw = key.strip(), raw.strip()
+    if not sep or not key:
         raise InputError(f"{item!r}: expected KEY=VALUE, e.g. hub.version=v2")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.safe_load(raw) if raw else ""
     except yaml.YAMLError as exc:
         raise InputError(f"{item!r}: the value is not valid YAML ({exc})") from None
-    if isinstance(value, str) and value == raw.strip():  # YAML 1.1 reads 1e-4 as text; people mean a number
+    if takes_only_text(key):
+        return key, raw if not isinstance(value, str) else value
+    if isinstance(value, str) and value == raw:  # YAML 1.1 reads 1e-4 as text; people mean a number
         try:
             value = float(value) if any(c in value for c in ".eE") else int(value)
         except ValueError:
             pass
-    return key.strip(), value
+    if isinstance(value, float) and not isinstance(value, bool):
+        spelled = _float_spelling(raw, value)
+        if spelled is not None:
+            return key, Typed(value, spelled)
+    return key, value
+
+
+class Typed(float):
+    """A number as the user wrote it (``2e-4``), in the spelling that YAML 1.1 (the stages) and 1.2 (DVC) both read
+    as that number (``2.0e-4``: 1.1 reads ``2e-4`` as text)."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str) -> Typed:
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_FLOAT = re.compile(r"([-+]?)([0-9]+)(?:\.([0-9]*))?(?:([eE])([-+]?)([0-9]+))?")
+
+
+def _float_spelling(raw: str, value: float) -> str | None:
+    """``raw`` (a float as typed) in the nearest spelling both YAML 1.1 and 1.2 read as ``value``; None when there
+    is none (``.inf``, ``1_000.5``): the number is then written as YAML writes it."""
+    import yaml
+    from ruamel.yaml import YAML
+
+    m = _FLOAT.fullmatch(raw)
+    if m is None:
+        return None
+    sign, whole, frac, e, esign, exp = m.groups()
+    text = f"{sign}{whole}.{frac or '0'}" + (f"{e}{esign or '+'}{exp}" if e else "")
+    if yaml.safe_load(text) == value and YAML(typ="safe", pure=True).load(text) == value:
+        return text
+    return None
+
+
+def _scalar(value: Any) -> Any:
+    """``value`` as ruamel writes it back: a :class:`Typed` number as typed; text that YAML 1.1 or 1.2 would read
+    as something else (``1234e567``, ``yes``, ``null``) quoted, so the stages and DVC both read text."""
+    import yaml
+    from ruamel.yaml import YAML
+    from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+    if isinstance(value, str) and value and "\n" not in value:
+        try:
+            plain = yaml.safe_load(value) == value and YAML(typ="safe", pure=True).load(value) == value
+        except Exception:  # text that no YAML reader takes plain (`@x`, `a: b`): quoted
+            plain = False
+        if not plain:
+            return SingleQuotedScalarString(value)
+    return value
 
 
 def _plain(node: Any) -> Any:
@@ -83,11 +146,17 @@ def _apply(path: Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any, Any
         doc = yaml.load(path.read_text(encoding="utf-8")) or {}
     except YAMLError as exc:  # what PyYAML accepted and ruamel does not: say so, in one line
         raise ParamsError(f"{path}: cannot be edited in place: {' '.join(str(exc).split())}") from None
+    yaml.representer.add_representer(
+        Typed, lambda rep, data: rep.represent_scalar("tag:yaml.org,2002:float", data.text)
+    )
+    lines = path.read_text(encoding="utf-8").splitlines()
     changes = []
     for key, value in pairs:
         node, leaf = parent_of(doc, key, where=str(path), create=True)
         old = node.get(leaf)
-        node[leaf] = value
+        if leaf in node and _plain(old) != value:
+            _mark_comment(node, leaf, lines, value)
+        node[leaf] = _scalar(value)
         changes.append((key, _plain(old), value))
     out = StringIO()
     yaml.dump(doc, out)
@@ -96,6 +165,43 @@ def _apply(path: Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any, Any
     parse_params(read_params_text(out.getvalue(), path), source=str(path))
     atomic_write_text(path, out.getvalue())
     return changes
+
+
+_WRITTEN_FOR = re.compile(r"\(written for (.*?)\) ")
+
+
+def _mark_comment(node: Any, leaf: str, lines: list[str], value: Any) -> None:
+    """The end-of-line comment beside ``leaf``, whose value becomes ``value``: a comment speaks of the value it was
+    written beside (``1.0e-3 # not the usual 2e-4``), so it is kept, and marked with that value
+    (``# (written for 1.0e-3) not the usual 2e-4``) until the value is set back to it, when the mark goes."""
+    import yaml
+
+    entry = node.ca.items.get(leaf) if hasattr(node, "ca") else None
+    token = entry[2] if entry and len(entry) > 2 else None
+    if token is None or not token.value.startswith("#"):
+        return
+    first, nl, rest = token.value.partition("\n")
+    body = first[1:].lstrip()
+    marked = _WRITTEN_FOR.match(body)
+    if marked:
+        was, body = marked.group(1), body[marked.end() :]
+    else:
+        was = _written_value(node, leaf, lines, token.column)
+    try:
+        back = yaml.safe_load(was) == _plain(value)
+    except yaml.YAMLError:
+        back = False
+    token.value = ("# " + body if back else f"# (written for {was}) {body}") + nl + rest
+
+
+def _written_value(node: Any, leaf: str, lines: list[str], comment_column: int) -> str:
+    """The value of ``leaf`` as written in the file (``1.0e-3``), or as YAML writes it when it spans lines."""
+    import yaml
+
+    key_line, _, value_line, value_column = node.lc.data[leaf]
+    if value_line == key_line < len(lines) and comment_column > value_column:
+        return lines[value_line][value_column:comment_column].strip()
+    return yaml.safe_dump(_plain(node[leaf]), default_flow_style=True).removesuffix("...\n").strip()
 
 
 REFERENCE_START, REFERENCE_END = "<!-- params-reference:start -->\n", "<!-- params-reference:end -->"

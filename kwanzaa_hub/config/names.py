@@ -26,3 +26,9 @@ def repo_id_problem(repo_id: str) -> str | None:
 def version_problem(version: str) -> str | None:
     """Why ``version`` is not a version tag ``v1``, ``v2``, ... (None when it is)."""
     return None if _VERSION_RE.fullmatch(version) else "must be 'v' followed by a positive integer (v1, v2, ...)"
+
+
+def version_number(tag: str) -> int | None:
+    """The number of the version tag ``tag`` (``v12`` -> 12), None for a tag that is not a version tag (``v03``,
+    ``v1.5``, ``latest``): the order of versions, and which one comes before another, follow from this alone."""
+    return int(tag[1:]) if version_problem(tag) is None else None

@@ -379,6 +379,43 @@ OPERATIONAL_KEYS: dict[str, dict[str, str]] = {
 }
 
 
+def takes_only_text(key: str) -> bool:
+    """True when the dotted params ``key`` holds text and nothing else (a string, or one of a few words): a value
+    YAML reads as a number, a boolean or null is then meant as the text the user wrote (``model.revision=1234e567``)."""
+    import types
+    import typing
+
+    model: Any = Params
+    *sections, leaf = key.split(".")
+    for part in sections:
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return False
+        model = field.annotation
+    if not (isinstance(model, type) and issubclass(model, BaseModel)) or leaf not in model.model_fields:
+        return False
+
+    def text(ann: Any) -> bool:
+        origin = typing.get_origin(ann)
+        if origin in (Union, types.UnionType):
+            return all(text(a) for a in typing.get_args(ann))
+        if origin is Literal:
+            return all(isinstance(a, str) for a in typing.get_args(ann))
+        return ann is str
+
+    return text(model.model_fields[leaf].annotation)
+
+
+def _not_text_hint(key: str, value: Any) -> str:
+    """Why YAML did not read the value of ``key`` as text, and what to write instead."""
+    kind = "a boolean (yes/no/on/off/true/false)" if isinstance(value, bool) else "a number"
+    kind = "null (null, ~ or nothing)" if value is None else kind
+    return (
+        f"{key}: expected text, but YAML reads this value as {kind} ({value!r}): write it in quotes "
+        f"({key.rsplit('.', 1)[-1]}: '...'), or set it with `kwanzaa-hub set`, which keeps what you type as text"
+    )
+
+
 def _describe(err: dict[str, Any]) -> list[str]:
     key = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
@@ -388,6 +425,8 @@ def _describe(err: dict[str, Any]) -> list[str]:
         return msg.split("\n")
     if err["type"] == "finite_number":
         msg = "must be a finite number"
+    if err["type"] in ("string_type", "literal_error") and not isinstance(err["input"], str):
+        return [_not_text_hint(key, err["input"])]
     return [f"{key}: {msg} (found {err['input']!r})"]
 
 

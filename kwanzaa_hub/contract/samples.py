@@ -22,6 +22,7 @@ from kwanzaa_hub.contract.answer import (
     parse_documents,
     parse_query,
 )
+from kwanzaa_hub.contract.normalise import comparable
 from kwanzaa_hub.contract.placeholders import placeholder_kind
 
 ROLES_OK = (("system", "user", "assistant"), ("user", "assistant"))
@@ -59,6 +60,11 @@ class Sample:
     @property
     def prompt_key(self) -> str:
         return json.dumps(self.messages[:-1], sort_keys=True, ensure_ascii=False)
+
+    @property
+    def leak_key(self) -> str:
+        """The prompt as compared for leakage (:func:`contract.normalise.comparable` on every message)."""
+        return json.dumps([[m["role"], comparable(m["content"])] for m in self.messages[:-1]], ensure_ascii=False)
 
 
 @dataclass
@@ -203,27 +209,30 @@ def check_file(path: str | Path, split: str) -> FileCheck:
 
 
 def check_leakage(train: list[Sample], held: list[Sample]) -> tuple[list[str], list[str], int]:
-    """(errors, warnings, duplicates within splits). An identical prompt in both splits is an error; the
-    same query with different documents or persona is a warning."""
+    """(errors, warnings, duplicates within splits). A prompt in both splits is an error, compared as a reader
+    compares them (:func:`contract.normalise.comparable`: case, spacing, zero-width and compatibility characters
+    ignored); the same query with different documents or persona is a warning."""
     errors, warnings = [], []
-    train_prompts = {s.prompt_key: s for s in train}
+    train_prompts = {s.leak_key: s for s in train}
     train_queries = defaultdict(list)
     for s in train:
         if s.query:
-            train_queries[s.query.casefold()].append(s)
+            train_queries[comparable(s.query)].append(s)
     for s in held:
-        if s.prompt_key in train_prompts:
-            errors.append(f"{s.where}: identical prompt to {train_prompts[s.prompt_key].where} (train/eval leakage)")
-        elif s.query and s.query.casefold() in train_queries:
-            other = train_queries[s.query.casefold()][0]
+        if s.leak_key in train_prompts:
+            other = train_prompts[s.leak_key]
+            how = "" if s.prompt_key == other.prompt_key else " once case, spacing and invisible characters are ignored"
+            errors.append(f"{s.where}: identical prompt to {other.where}{how} (train/eval leakage)")
+        elif s.query and comparable(s.query) in train_queries:
+            other = train_queries[comparable(s.query)][0]
             warnings.append(f"{s.where}: same query as {other.where} with different documents or persona")
     duplicates = 0
     for split in (train, held):
         seen: dict[str, Sample] = {}
         for s in split:
-            if s.prompt_key in seen:
+            if s.leak_key in seen:
                 duplicates += 1
-                warnings.append(f"{s.where}: duplicate of {seen[s.prompt_key].where}")
+                warnings.append(f"{s.where}: duplicate of {seen[s.leak_key].where}")
             else:
-                seen[s.prompt_key] = s
+                seen[s.leak_key] = s
     return errors, warnings, duplicates

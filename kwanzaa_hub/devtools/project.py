@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,8 +20,26 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = PACKAGE_DIR.parent
 
 
+def tool_env() -> dict[str, str]:
+    """The environment for DVC and the stage commands it runs (``kwanzaa-hub data``, found on PATH): this
+    interpreter's bin folder first on PATH, so ``.venv/bin/kwanzaa-hub demo`` works without an activated
+    environment. An ``InputError`` saying to activate it when no ``kwanzaa-hub`` is found there or on PATH."""
+    bin_dir = str(Path(sys.executable).parent)  # not resolved: a venv's python is a link out of its bin folder
+    path = os.pathsep.join([bin_dir, *(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != bin_dir)])
+    if shutil.which("kwanzaa-hub", path=path) is None:
+        raise InputError(
+            f"kwanzaa-hub, which dvc runs for each stage, is neither in {bin_dir} nor on PATH: activate the "
+            "environment kwanzaa_hub "
+            "is installed in (source .venv/bin/activate) or install it there (pip install -e .), and rerun"
+        )
+    return {**os.environ, "PATH": path}
+
+
 def dvc(*args: str, cwd: Path, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=check, text=True, capture_output=capture)
+    """``dvc ARGS`` in ``cwd`` with this interpreter's DVC, its stage commands found as :func:`tool_env` says."""
+    return subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=cwd, check=check, text=True, capture_output=capture, env=tool_env()
+    )
 
 
 def make_project(

@@ -50,6 +50,8 @@ class CardInputs:
     libraries: dict[str, str] = field(default_factory=dict)
     records: list[dict[str, Any]] | None = None  # this version's per-example records (eval/predictions.jsonl)
     previous: Results | None = None  # the previous version's verified results; None for the first version
+    #: why newer earlier versions were skipped (they do not verify): the card says so before the comparison
+    skipped: str = ""
 
 
 def _read_json(path: Path) -> dict:
@@ -300,7 +302,10 @@ def changes_since(inputs: CardInputs) -> dict[str, Any]:
     sets differ). The first version says there is none."""
     prev = inputs.previous
     if prev is None:
-        return {"title": "Changes since the previous version", "note": "This is the first version: none to compare."}
+        note = "This is the first version: none to compare."
+        if inputs.skipped:
+            note = f"{inputs.skipped} No earlier version verifies: none to compare."
+        return {"title": "Changes since the previous version", "note": note}
     this = records.results(
         inputs.params.hub.version, "this version", inputs.metrics, inputs.eval_report, inputs.records
     )
@@ -322,6 +327,7 @@ def changes_since(inputs: CardInputs) -> dict[str, Any]:
             }
         )
     note = " ".join(f"{n[0].upper()}{n[1:]}." for n in result.notes)
+    note = f"{inputs.skipped} {note}" if inputs.skipped else note
     return {"title": f"Changes since {prev.name}", "note": note, "previous": prev.name, "rows": rows}
 
 

@@ -7,14 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kwanzaa_hub.config.names import version_number
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.hub.client import HubError, RetryPolicy, VersionConflict, api, call, status_of
 from kwanzaa_hub.hub.versions import (
     MANIFEST,
     build_manifest,
     check_manifest,
+    head_manifest,
     manifest_bytes,
     owned_files,
+    pushed_as,
     read_json,
     tags,
 )
@@ -60,23 +63,33 @@ def push_version(
     retry: RetryPolicy | None = None,
 ) -> PushResult:
     """One commit with ``files`` (path in repo -> local file) and the manifest (``build_manifest(files)`` unless
-    given), then tag ``version`` on it. Only files this tool wrote before are replaced or removed."""
+    given), then tag ``version`` on it. Only files this tool wrote before are replaced or removed.
+
+    Two pushes of one version at once leave ``main`` and the tag on the same commit, and nothing of the loser on
+    ``main``: each commit names its parent (the Hub refuses it, 412, when ``main`` moved meanwhile), and before
+    each commit the tags and ``main``'s head are read again; a head that is an untagged push of this version (one
+    between its commit and its tag, or interrupted there) is tagged when it holds these files, a conflict when
+    not: a push never commits over another push of its own version."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
     hub = api()
     manifest = manifest if manifest is not None else build_manifest(files)
     url = f"{hub.endpoint}/{repo_id}/tree/{version}"
-    existing = tags(repo_id, retry)
-    if version in existing:
-        return _same_or_conflict(repo_id, version, existing[version], manifest, url, retry)
-
     adds = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in sorted(files.items())]
     adds.append(CommitOperationAdd(path_in_repo=MANIFEST, path_or_fileobj=manifest_bytes(manifest)))
     wanted = {op.path_in_repo for op in adds}
     for attempt in range(3):  # optimistic concurrency: the commit is based on the head we listed
+        existing = tags(repo_id, retry)
+        if version in existing:
+            return _same_or_conflict(repo_id, version, existing[version], manifest, url, retry)
         head = call(hub.repo_info, repo_id, what=f"reading {repo_id}", repo_id=repo_id, retry=retry).sha
         current = call(hub.list_repo_files, repo_id, revision=head, what="listing files", repo_id=repo_id, retry=retry)
-        deletes = plan_commit(repo_id, current, owned_files(repo_id, head, current, retry), wanted, adopt=adopt)
+        on_main = head_manifest(repo_id, head, current, retry)
+        if on_main is not None and pushed_as(repo_id, head, on_main, retry) == version:
+            _untagged_same_or_conflict(repo_id, version, head, on_main, manifest)
+            commit = head  # this version's files, committed by a push that has not tagged them (yet)
+            break
+        deletes = plan_commit(repo_id, current, owned_files(on_main), wanted, adopt=adopt)
         try:
             info = call(
                 hub.create_commit,
@@ -88,11 +101,11 @@ def push_version(
                 repo_id=repo_id,
                 retry=retry,
             )
+            commit = info.oid
             break
         except HubError as err:
-            if err.status != 412 or attempt == 2:  # 412: the head moved; plan again on the new one
+            if err.status != 412 or attempt == 2:  # 412: the head moved; look again (tags first) and plan again
                 raise
-    commit = info.oid
     if not _tag(repo_id, version, commit, message, retry):
         # 409: the tag exists. Ours, when an earlier attempt of this call landed; else someone tagged meanwhile.
         tagged = tags(repo_id, retry).get(version)
@@ -102,6 +115,20 @@ def push_version(
             raise HubError(f"tagging {version} failed (409) but {repo_id} has no such tag; rerun the push")
         return _same_or_conflict(repo_id, version, tagged, manifest, url, retry)
     return PushResult(repo_id, version, commit, url, noop=False, files=manifest)
+
+
+def _untagged_same_or_conflict(repo_id: str, version: str, head: str, on_main: dict, manifest: dict) -> None:
+    """``main``'s head is a push of ``version`` with no tag yet: returns when it holds this payload (it is tagged
+    next), a ``VersionConflict`` (nothing committed) when it holds another."""
+    if on_main == manifest:
+        return
+    changed = sorted(k for k in set(manifest) | set(on_main) if on_main.get(k) != manifest.get(k))
+    raise VersionConflict(
+        f"{repo_id}: main is at commit {head[:12]}, a push of {version} with different files "
+        f"({', '.join(changed[:6])}) that is not tagged yet: another push of {version} is running, or stopped "
+        f"before its tag. Nothing was committed. Bump hub.version in params.yaml (e.g. {_next(version)}) and rerun, "
+        "or rerun the push that made that commit to tag it."
+    )
 
 
 def _tag(repo_id: str, version: str, commit: str, message: str, retry: RetryPolicy | None) -> bool:
@@ -137,5 +164,10 @@ def _same_or_conflict(
     changed = sorted(k for k in set(manifest) | set(remote) if remote.get(k) != manifest.get(k))
     raise VersionConflict(
         f"{repo_id}@{version} already exists on commit {commit[:12]} with different files ({', '.join(changed[:6])}). "
-        f"Versions are immutable: bump hub.version in params.yaml (e.g. v{int(version[1:]) + 1}) and rerun."
+        f"Versions are immutable: bump hub.version in params.yaml (e.g. {_next(version)}) and rerun."
     )
+
+
+def _next(version: str) -> str:
+    """The version tag after ``version`` (``v2`` -> ``v3``), for the hint to bump it."""
+    return f"v{(version_number(version) or 0) + 1}"

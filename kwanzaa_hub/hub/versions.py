@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from kwanzaa_hub.config.names import version_number
 from kwanzaa_hub.hub.client import HubError, RetryPolicy, api, call
 
 MANIFEST = "kwanzaa_manifest.json"
@@ -107,12 +108,19 @@ def _parse_json(path: Path, where: str) -> Any:
 
 
 def read_json(
-    repo_id: str, filename: str, revision: str, *, missing_ok: bool = False, retry: RetryPolicy | None = None
+    repo_id: str,
+    filename: str,
+    revision: str,
+    *,
+    missing_ok: bool = False,
+    retry: RetryPolicy | None = None,
+    where: str | None = None,
 ) -> Any:
-    """A JSON file of the repo at ``revision``. A file that is not JSON is a ``HubError`` that says so; a file
-    that is not there is None with ``missing_ok``, a ``HubError`` otherwise."""
+    """A JSON file of the repo at ``revision`` (``where`` names it in messages: ``repo@revision`` unless given). A
+    file that is not JSON is a ``HubError`` that says so; a file that is not there is None with ``missing_ok``, a
+    ``HubError`` otherwise."""
     path = _fetch(repo_id, filename, revision, missing_ok=missing_ok, retry=retry)
-    return None if path is None else _parse_json(path, f"{repo_id}@{revision}: {filename}")
+    return None if path is None else _parse_json(path, f"{where or f'{repo_id}@{revision}'}: {filename}")
 
 
 def verified_file(repo_id: str, version: str, commit: str, manifest: dict[str, str], filename: str) -> Path | None:
@@ -129,18 +137,31 @@ def verified_file(repo_id: str, version: str, commit: str, manifest: dict[str, s
     return path
 
 
-def check_record(repo_id: str, version: str, params_file: Path | None) -> None:
-    """The version's own pushed params name it (``hub.version``): a tag moved onto another version's commit is
-    refused. A version pushed without params has no record to check."""
+def named_version(params_file: Path) -> Any:
+    """The version a commit's own pushed params name (``hub.version``); None when they name none or do not read."""
     from kwanzaa_hub.config.yamlfile import read_params_file
     from kwanzaa_hub.errors import ParamsError
 
+    try:
+        return (read_params_file(params_file).get("hub") or {}).get("version")
+    except (ParamsError, AttributeError):
+        return None
+
+
+def pushed_as(repo_id: str, commit: str, manifest: dict[str, str], retry: RetryPolicy | None = None) -> Any:
+    """The version ``commit`` (with its ``manifest``) was pushed as, by its own params; None without params."""
+    if REPO_LAYOUT["params"] not in manifest:
+        return None
+    path = _fetch(repo_id, REPO_LAYOUT["params"], commit, missing_ok=True, retry=retry)
+    return None if path is None else named_version(path)
+
+
+def check_record(repo_id: str, version: str, params_file: Path | None) -> None:
+    """The version's own pushed params name it (``hub.version``): a tag moved onto another version's commit is
+    refused. A version pushed without params has no record to check."""
     if params_file is None:
         return
-    try:
-        named = (read_params_file(params_file).get("hub") or {}).get("version")
-    except (ParamsError, AttributeError):
-        named = None
+    named = named_version(params_file)
     if named != version:
         raise VersionAltered(
             f"{repo_id}: the tag {version} points to a commit whose own params name version {named!r}: the tag "
@@ -152,7 +173,7 @@ def checked_version(repo_id: str, version: str, commit: str | None = None) -> tu
     """(commit, manifest) of the version tag ``version`` (tags only: not a branch, not a commit id; ``commit`` when
     the tag was just listed), after checking that the version's own record names that tag."""
     commit = commit or resolve_version(repo_id, version)
-    manifest = remote_manifest(repo_id, commit)
+    manifest = remote_manifest(repo_id, commit, version)
     check_record(repo_id, version, verified_file(repo_id, version, commit, manifest, REPO_LAYOUT["params"]))
     return commit, manifest
 
@@ -191,13 +212,17 @@ def manifest_bytes(manifest: dict[str, str]) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
 
 
-def owned_files(repo_id: str, head: str, current: list[str], retry: RetryPolicy | None = None) -> set[str]:
-    """The files on ``main`` this tool wrote: those its manifest at ``head`` lists, the card and the manifest.
-    Without a manifest, none."""
+def head_manifest(repo_id: str, head: str, current: list[str], retry: RetryPolicy | None = None) -> dict | None:
+    """The manifest of ``main`` at ``head`` (whose files are ``current``); None when main has none."""
     if MANIFEST not in current:
-        return set()
-    previous = check_manifest(read_json(repo_id, MANIFEST, head, retry=retry), f"{repo_id}@main")
-    return set(previous) | {MANIFEST, CARD_FILE}
+        return None
+    return check_manifest(read_json(repo_id, MANIFEST, head, retry=retry), f"{repo_id}@main")
+
+
+def owned_files(manifest: dict[str, str] | None) -> set[str]:
+    """The files on ``main`` this tool wrote: those its ``manifest`` lists, the card and the manifest. Without a
+    manifest, none."""
+    return set() if manifest is None else set(manifest) | {MANIFEST, CARD_FILE}
 
 
 def resolve_version(repo_id: str, version: str) -> str:
@@ -211,19 +236,19 @@ def resolve_version(repo_id: str, version: str) -> str:
     return found[version]
 
 
-def remote_manifest(repo_id: str, revision: str) -> dict[str, str]:
-    """The manifest at ``revision``, refusing versions that would need unsafe (pickle) files or lack safetensors."""
-    found = read_json(repo_id, MANIFEST, revision, missing_ok=True)
+def remote_manifest(repo_id: str, revision: str, version: str | None = None) -> dict[str, str]:
+    """The manifest at ``revision`` (the commit of the tag ``version``, named in messages when given), refusing
+    versions that would need unsafe (pickle) files or lack safetensors."""
+    where = f"{repo_id}@{version} (commit {revision[:12]})" if version else f"{repo_id}@{revision}"
+    found = read_json(repo_id, MANIFEST, revision, missing_ok=True, where=where)
     if found is None:
-        raise VersionRefused(f"{repo_id}@{revision} has no {MANIFEST}: not a version kwanzaa-hub pushed; refusing it")
-    manifest = check_manifest(found, f"{repo_id}@{revision}")
+        raise VersionRefused(f"{where} has no {MANIFEST}: not a version kwanzaa-hub pushed; refusing it")
+    manifest = check_manifest(found, where)
     unsafe = [p for p in manifest if p.lower().endswith(UNSAFE_SUFFIXES)]
     if unsafe:
-        raise VersionRefused(
-            f"{repo_id}@{revision} lists pickle files {unsafe}; refusing to load them (safetensors only)"
-        )
+        raise VersionRefused(f"{where} lists pickle files {unsafe}; refusing to load them (safetensors only)")
     if "adapter_model.safetensors" not in manifest:
-        raise VersionRefused(f"{repo_id}@{revision} has no adapter_model.safetensors; refusing to load it")
+        raise VersionRefused(f"{where} has no adapter_model.safetensors; refusing to load it")
     return manifest
 
 
@@ -233,7 +258,7 @@ def verified_download(repo_id: str, version: str, *, local_dir: Path | None = No
     from huggingface_hub import snapshot_download
 
     commit = resolve_version(repo_id, version)
-    manifest = remote_manifest(repo_id, commit)
+    manifest = remote_manifest(repo_id, commit, version)
     root = Path(
         call(
             snapshot_download,
@@ -285,7 +310,9 @@ def version_table(repo_id: str) -> list[dict[str, Any]]:
 
 
 def _version_key(tag: str) -> tuple:
-    return (0, int(tag[1:])) if tag[1:].isdigit() else (1, tag)
+    """Version tags in version order (:func:`config.names.version_number`), then any other tag by name."""
+    number = version_number(tag)
+    return (0, number) if number is not None else (1, tag)
 
 
 def metric_diff(repo_id: str, old: str, new: str) -> list[tuple[str, float | None, float | None]]:

@@ -4,10 +4,10 @@ Phases of :func:`run`: collect the payload (adapter + tokenizer files, ``metrics
 eval reports, the eval details, the per-example records ``eval/predictions.jsonl``, the decoding schema
 ``answer.schema.json``, the resolved params) -> render and check the card -> with no ``hub.repo_id``, stop there
 and say nothing was pushed -> preflight the token -> create the repo private or check its visibility -> read the
-previous version's results (verified against its manifest) and render the card again with its "Changes since"
-section -> commit and tag (a no-op when the tag already holds the same payload) -> write ``MODEL_CARD.md`` and
-``reports/push.json``. Outputs are written only after the push succeeded, so DVC never caches a receipt for a
-push that did not happen.
+results of the newest earlier version that verifies (one that does not is named and skipped, and the card says
+so) and render the card again with its "Changes since" section -> commit and tag (a no-op when the tag already
+holds the same payload) -> write ``MODEL_CARD.md`` and ``reports/push.json``. Outputs are written only after the
+push succeeded, so DVC never caches a receipt for a push that did not happen.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from kwanzaa_hub.config.params import Params, to_yaml_dict
-from kwanzaa_hub.console import console
+from kwanzaa_hub.console import console, warn
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_write_json, atomic_write_text
 from kwanzaa_hub.fs.ownership import MARKER, claim_all, without_machine_paths
@@ -88,8 +88,7 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
         )
         who = hub.preflight(h.repo_id)
         created = hub.ensure_repo(h.repo_id, private=h.private, allow_public=h.allow_public)
-        previous = records.previous_version(h.repo_id, h.version)
-        inputs.previous = records.version_results(h.repo_id, previous) if previous else None
+        inputs.previous, inputs.skipped = previous_results(h.repo_id, h.version)
         card = card_mod.build_card(inputs)
         text = str(card)
         card_mod.check_card(text, inputs)
@@ -130,6 +129,36 @@ def run(params: Params, *, retry: hub.RetryPolicy | None = None) -> dict[str, An
     else:
         console.print(f"push: {h.repo_id}@{h.version} -> commit {result.commit[:12]}, tagged; {result.url}")
     return receipt
+
+
+def previous_results(repo_id: str, version: str) -> tuple[records.Results | None, str]:
+    """The results of the newest version before ``version`` that verifies (the card's "Changes since"), and the
+    card's sentence naming the newer earlier versions skipped because they do not (a tampered file, no manifest,
+    a moved tag), each also a warning on stderr. A version that does not verify never blocks the next push: it is
+    flagged, and the card says which version it was compared with instead. A Hub that cannot be reached stops the
+    push (exit 1)."""
+    skipped: list[str] = []
+    found = None
+    earlier = records.previous_version(repo_id, version)
+    while earlier is not None:
+        try:
+            found = records.version_results(repo_id, earlier)
+            break
+        except (versions.VersionRefused, InputError) as exc:
+            warn(
+                f"push: {earlier} does not verify, so {version} is not compared with it ({exc}); comparing with "
+                "the newest earlier version that verifies, and the card says so"
+            )
+            skipped.append(earlier)
+            earlier = records.previous_version(repo_id, earlier)
+    if not skipped:
+        return found, ""
+    names = ", ".join(skipped)
+    return found, (
+        f"Not compared with {names}: {'it does' if len(skipped) == 1 else 'they do'} not verify against "
+        f"{'its' if len(skipped) == 1 else 'their'} {versions.MANIFEST} (altered, moved or not pushed by kwanzaa-hub; "
+        f"`kwanzaa-hub versions {repo_id}` says why)."
+    )
 
 
 def _write_outputs(params: Params, card_text: str, receipt: dict[str, Any]) -> None:

@@ -72,6 +72,12 @@ class Metric:
     compare: Comparison = "bootstrap"
     #: Which prompts the metric covers, in words (the rest get None).
     covers: str = "every prompt"
+    #: A short column header for narrow tables (``versions``), explained in the table's legend; the name by default.
+    short: str = ""
+
+    @property
+    def header(self) -> str:
+        return self.short or self.name
 
 
 @dataclass(frozen=True)
@@ -245,6 +251,7 @@ SPECS: tuple[Metric, ...] = (
         _citation_f1,
         "bootstrap",
         REAL,
+        "cite",
     ),
     Metric(
         "reference_overlap",
@@ -254,6 +261,7 @@ SPECS: tuple[Metric, ...] = (
         _reference_overlap,
         "bootstrap",
         REAL,
+        "overlap",
     ),
     Metric(
         "refusal_accuracy",
@@ -263,6 +271,7 @@ SPECS: tuple[Metric, ...] = (
         "(majority-class prone: read it beside its best floor)",
         _refusal_accuracy,
         "sign",
+        short="refusal",
     ),
     Metric(
         "citation_support",
