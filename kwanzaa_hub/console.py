@@ -13,18 +13,22 @@ from typing import TypeVar
 from rich.console import Console
 from rich.text import Text
 
+from kwanzaa_hub.redact import scrub
+
 T = TypeVar("T")
 console = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    """``warning: <message>``, the prefix in yellow, the message as plain text."""
-    console.print(Text.assemble(("warning: ", "yellow"), str(message)))
+    """``warning: <message>``, the prefix in yellow, the message as plain text (scrubbed of the Hub token)."""
+    console.print(Text.assemble(("warning: ", "yellow"), scrub(str(message))))
 
 
 def error(message: str) -> None:
-    """``error: <message>``, the prefix in bold red, the message as plain text."""
-    console.print(Text.assemble(("error: ", "bold red"), str(message)))
+    """``error: <message>``, the prefix in bold red, the message as plain text, scrubbed of the Hub token: the CLI's
+    error handler prints every failure through here, the last line of defence for a message that missed
+    :func:`kwanzaa_hub.redact.scrub`."""
+    console.print(Text.assemble(("error: ", "bold red"), scrub(str(message))))
 
 
 def progress(description: str, total: int | None = None):

@@ -4,8 +4,8 @@ Every call goes through :func:`call`, which turns a failure into a :class:`HubEr
 and what to do. Retrying is ``huggingface_hub``'s own (``http_backoff``) wherever it has one; :func:`call` retries
 only the requests the library sends once (:data:`SENT_ONCE`), on the library's own transient statuses and
 errors, within a bounded budget and honouring ``Retry-After``. The token is read by ``huggingface_hub``
-(``HF_TOKEN`` or the saved login) and never formatted into a message: :func:`scrub` removes it from any
-text that leaves this module.
+(``HF_TOKEN`` or the saved login) and never formatted into a message: :func:`kwanzaa_hub.redact.scrub` removes it
+from any text that leaves this module.
 
 A version is a commit holding the payload files plus ``kwanzaa_manifest.json`` (sha256 of every payload
 file), with a tag ``vN`` on it. Pushing the same payload again is a no-op; pushing a different payload
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kwanzaa_hub.errors import InputError, KwanzaaError
+from kwanzaa_hub.redact import get_token, scrub
 from kwanzaa_hub.runtime.hubhttp import READ_ENV, timeouts, with_timeouts
 
 T = TypeVar("T")
@@ -68,18 +69,6 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()
-
-
-def get_token() -> str | None:
-    from huggingface_hub import get_token as hf_get_token
-
-    return hf_get_token()
-
-
-def scrub(text: str) -> str:
-    """``text`` with the active token replaced by ``***``."""
-    token = get_token()
-    return text.replace(token, "***") if token else text
 
 
 def api() -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 
 from kwanzaa_hub.config.base_model import base_ref
 from kwanzaa_hub.errors import InputError, KwanzaaError
+from kwanzaa_hub.redact import describe
 from kwanzaa_hub.runtime.hubhttp import with_timeouts
 
 #: What an adapter folder must hold (the tokenizer files travel beside them).
@@ -32,7 +33,7 @@ def adapter_base(folder: Path, where: str) -> str:
     except (UnicodeDecodeError, ValueError, RecursionError, KeyError, TypeError) as exc:
         raise InputError(
             f"{where}: {ADAPTER_FILES[0]} is not a PEFT adapter config naming its base model "
-            f"({type(exc).__name__}: {' '.join(str(exc).split())})"
+            f"({type(exc).__name__}: {describe(exc)})"
         ) from None
     if not isinstance(base, str) or not base.strip():
         raise InputError(f"{where}: {ADAPTER_FILES[0]} names no base model (base_model_name_or_path)")
@@ -124,9 +125,12 @@ def hub_access_error(base: str, exc: Exception) -> KwanzaaError:
             f"model.base: {base} was not found or needs a token. Check the id, accept its license on the Hub, "
             "and log in with `hf auth login` or set HF_TOKEN."
         )
+    # every message below quotes the library's error: describe() scrubs it (a server may quote the token back)
     if isinstance(exc, HfHubHTTPError) or type(exc).__module__.startswith("httpx"):
-        return KwanzaaError(f"model.base: could not reach the Hub for {base} ({exc}); check the network and rerun.")
-    return InputError(f"model.base: could not load {base}: {exc}. Offline? Use a local directory or .gguf file.")
+        return KwanzaaError(f"model.base: the Hub failed for {base} ({describe(exc)}); check the network and rerun.")
+    return InputError(
+        f"model.base: could not load {base}: {describe(exc)}. Offline? Use a local directory or .gguf file."
+    )
 
 
 def check_access(base: str, revision: str = "main") -> None:
@@ -154,7 +158,9 @@ def parameter_count(base: str, revision: str = "main") -> int:
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(config)
     except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"model.base: {base} is not a causal language model transformers can build ({exc})") from None
+        raise InputError(
+            f"model.base: {base} is not a causal language model transformers can build ({describe(exc)})"
+        ) from None
     return sum(p.numel() for p in model.parameters())
 
 
