@@ -21,6 +21,18 @@ def upload_base(repo_id: str, folder: Path, *, private: bool = True) -> str:
     return repo_id
 
 
+def seed_repo(server, repo_id: str, folder: Path) -> str:
+    """``folder``'s files as a public repo ``repo_id`` written straight into the loopback Hub's store: for names the
+    client will not create (``models/base``: huggingface_hub reads ``models/`` in the answer's URL as a repo type)."""
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+    server.add_gated_repo(repo_id, {k: v for k, v in files.items() if not k.startswith(".kwanzaa-hub")})
+    with server.store.lock:
+        repo = server.store.get(repo_id)
+        repo["gated"] = False
+        server.store.put(repo_id, repo)
+    return repo_id
+
+
 def cli(*args: str, cwd: Path, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
     """``kwanzaa-hub ARGS`` in ``cwd`` with the write token in HF_TOKEN (``env`` overrides), output captured."""
     bin_dir = str(Path(sys.executable).parent)

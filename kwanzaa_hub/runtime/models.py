@@ -64,13 +64,24 @@ def resolve_base(base: str) -> str:
             _convert_gguf(ref.path, out)
         return str(out)
     if not ref.path.exists():
-        raise InputError(
-            f"model.base: {base!r} is neither an existing folder ({ref.path} not found), a .gguf file, nor a Hub id "
-            "'org/name'"
-        )
+        raise missing_base(ref)
     if not (ref.path / "config.json").is_file() and not (ref.path / "tokenizer_config.json").is_file():
         raise InputError(f"model.base: {base!r} is a path but holds no config.json / tokenizer_config.json")
     return os.path.expanduser(base)  # as written (a relative base stays relative in the adapter's config)
+
+
+def missing_base(ref: Any) -> InputError:
+    """One line for a local base (a :class:`~kwanzaa_hub.config.base_model.BaseRef`) that is not there: never looked
+    up on the Hub instead."""
+    if ref.declared:
+        return InputError(
+            f"model.base: {ref.text!r} is a local model folder (dvc.yaml's stages depend on it) and {ref.path} is not "
+            f"found; put the folder back, or run `kwanzaa-hub set model.base=ORG/NAME` to use a Hub model"
+        )
+    return InputError(
+        f"model.base: {ref.text!r} is neither an existing folder ({ref.path} not found), a .gguf file, nor a Hub id "
+        "'org/name'"
+    )
 
 
 def _convert_gguf(path: Path, out: Path) -> None:
@@ -168,6 +179,8 @@ def from_pretrained(loader: Any, base: str, revision: str = "main", **kwargs: An
     """``loader.from_pretrained`` on the resolved base (Hub id, directory or converted GGUF); the revision
     applies to Hub ids only, and Hub failures become an error that says how to fix them."""
     resolved = resolve_base(base)
+    if base_ref(base).kind != "hub":  # a local base is never resolved on the Hub, even if it vanishes meanwhile
+        kwargs.setdefault("local_files_only", True)
     with_timeouts()
     try:
         return loader.from_pretrained(resolved, revision=None if Path(resolved).exists() else revision, **kwargs)
@@ -208,7 +221,11 @@ def base_identity(base: str, revision: str = "main") -> dict[str, str]:
     if ref.path is not None:
         path = ref.path
         if not path.exists():
-            raise InputError(f"model.base: {base!r} ({ref.describe()}) not found at {path}")
+            raise (
+                missing_base(ref)
+                if ref.kind == "local"
+                else InputError(f"model.base: GGUF file {base!r} not found ({path})")
+            )
         h = hashlib.sha256()
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
         for f in files:
