@@ -23,7 +23,15 @@ from typing import Any, TypeVar
 
 from kwanzaa_hub.errors import InputError, KwanzaaError
 from kwanzaa_hub.redact import get_token, scrub
-from kwanzaa_hub.runtime.hubhttp import READ_ENV, timeouts, with_timeouts
+from kwanzaa_hub.runtime.hubhttp import (
+    READ_ENV,
+    DeadlineExceeded,
+    NameNotResolved,
+    advice,
+    timeouts,
+    transient,
+    with_timeouts,
+)
 
 T = TypeVar("T")
 
@@ -124,21 +132,11 @@ def _failed_request(exc: BaseException) -> tuple[str, str] | None:
 def _ours_to_retry(exc: BaseException) -> bool:
     """True for a transient failure (the library's own list of statuses and errors) of a request the library sent
     once; what the library retried itself, and everything permanent, is final."""
-    from huggingface_hub.errors import HfHubHTTPError
-
-    # huggingface_hub names its transient statuses and errors only in these private constants; importing them
-    # keeps one list (file_download.py imports them the same way).
-    from huggingface_hub.utils._http import _DEFAULT_RETRY_ON_EXCEPTIONS, _DEFAULT_RETRY_ON_STATUS_CODES
-
     exc = what_happened(exc)
-    if _offline(exc):  # offline mode does not pass by waiting
+    if _offline(exc):  # offline mode (or a host name that does not resolve) does not pass by waiting
         return False
-    if isinstance(exc, HfHubHTTPError):
-        transient = status_of(exc) in _DEFAULT_RETRY_ON_STATUS_CODES
-    else:
-        transient = isinstance(exc, _DEFAULT_RETRY_ON_EXCEPTIONS)
     request = _failed_request(exc)
-    if not transient or request is None:
+    if not transient(exc) or request is None:  # the library's own list (runtime/hubhttp.py reads it)
         return False
     method, path = request
     if method == "GET" and DOWNLOAD_GET.search(path):
@@ -176,6 +174,8 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
     status = status_of(exc)
     said = (getattr(exc, "server_message", None) or str(exc)).lower()
     reading = what.startswith(("downloading", "reading", "listing"))
+    if isinstance(exc, (NameNotResolved, DeadlineExceeded)):  # one line: what happened is the whole story
+        return HubError(f"{what} failed: {scrub(str(exc))}; {advice(exc)}")
     if _offline(exc):
         hint = (
             "offline mode is on (HF_HUB_OFFLINE=1) and this needs the Hub; unset HF_HUB_OFFLINE (or set it to 0) "

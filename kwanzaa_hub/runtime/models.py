@@ -14,7 +14,7 @@ from typing import Any
 from kwanzaa_hub.config.base_model import base_ref
 from kwanzaa_hub.errors import InputError, KwanzaaError
 from kwanzaa_hub.redact import describe
-from kwanzaa_hub.runtime.hubhttp import with_timeouts
+from kwanzaa_hub.runtime.hubhttp import DeadlineExceeded, NameNotResolved, advice, with_timeouts
 
 #: What an adapter folder must hold (the tokenizer files travel beside them).
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -124,6 +124,11 @@ def hub_access_error(base: str, exc: Exception) -> KwanzaaError:
     while cause is not None and cause not in chain:
         chain.append(cause)
         cause = cause.__cause__ or cause.__context__
+    transport = next((e for e in chain if isinstance(e, (NameNotResolved, DeadlineExceeded))), None)
+    if transport is not None:  # one line, exit 1: the network or a slow Hub, not the base's name
+        return KwanzaaError(
+            f"model.base: reading {base} from the Hub failed: {describe(transport)}; {advice(transport)}"
+        )
     exc = next((e for e in chain if isinstance(e, RepositoryNotFoundError)), exc)
     if isinstance(exc, GatedRepoError):
         return InputError(
@@ -185,7 +190,9 @@ def from_pretrained(loader: Any, base: str, revision: str = "main", **kwargs: An
     try:
         return loader.from_pretrained(resolved, revision=None if Path(resolved).exists() else revision, **kwargs)
     except Exception as exc:
-        if isinstance(exc, OSError) or type(exc).__module__.startswith(("huggingface_hub", "httpx")):
+        if isinstance(exc, (OSError, DeadlineExceeded)) or type(exc).__module__.startswith(
+            ("huggingface_hub", "httpx")
+        ):
             raise hub_access_error(base, exc) from None
         raise
 
