@@ -439,3 +439,24 @@ def test_the_private_names_of_huggingface_hub_the_code_reads_are_still_there():
     client = lib.client_factory()
     assert isinstance(client, httpx2.Client) and client.event_hooks["request"]
     client.close()
+
+
+def test_a_failed_push_says_truly_what_a_rerun_sends_again_and_a_failed_download_says_nothing_of_uploads(
+    outputs, hub, repo_id, tmp_path
+):
+    hub.inject("POST", r"/commit/", status=500, times=99)
+    with pytest.raises(hub_mod.HubError) as exc:
+        push_stage.run(params_for(repo_id), retry=FAST)
+    assert "rerun later. Large files (LFS) already uploaded are not sent again" in str(exc.value)
+    assert "finished uploads are kept" not in str(exc.value)
+    hub.faults.clear()
+    hub.log.clear()
+    assert push_stage.run(params_for(repo_id), retry=FAST)["pushed"]
+    assert not [p for m, p, s in hub.log if m == "PUT" and p.startswith("/lfs-upload/")]  # the claim holds
+    hub.inject("GET", r"/resolve/", status=500, times=99)
+    hub.inject("HEAD", r"/resolve/", status=500, times=99)
+    with pytest.raises(hub_mod.HubError) as exc:
+        from kwanzaa_hub.hub.pull import pull
+
+        pull(repo_id, "v1", tmp_path / "out")
+    assert "rerun later" in str(exc.value) and "upload" not in str(exc.value)

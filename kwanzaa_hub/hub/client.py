@@ -222,7 +222,11 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
     elif status == 429:
         hint = "the Hub is rate-limiting this token; wait a few minutes and rerun."
     elif status is not None and status >= 500:
-        hint = "the Hub is failing (server error); rerun later, finished uploads are kept."
+        hint = "the Hub is failing (server error); rerun later." + (
+            " Large files (LFS) already uploaded are not sent again: the Hub keeps them by hash."
+            if what.startswith(("committing", "uploading", "mirroring"))
+            else ""
+        )
     elif isinstance(exc, HfHubHTTPError):
         hint = "see the Hub's answer above; fix what it names and rerun."
     else:
