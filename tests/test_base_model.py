@@ -197,3 +197,21 @@ def test_a_url_or_a_windows_path_is_refused_as_a_base_with_a_hint(forms, value, 
     assert params.read_text() == before
     with pytest.raises(InputError, match=re.escape(says.split(":")[0])):
         base_ref(value)
+
+
+def test_offline_the_commit_of_a_hub_base_comes_from_the_cache_through_the_public_api(hub, tiny_model_dir, monkeypatch):
+    import uuid
+
+    from huggingface_hub import HfApi, constants, hf_hub_download
+
+    from kwanzaa_hub.runtime import models
+    from tests.hub_base import upload_base
+
+    base = upload_base(f"tester/base-{uuid.uuid4().hex[:8]}", tiny_model_dir)
+    commit = HfApi().model_info(base).sha
+    hf_hub_download(base, "config.json")  # the cache now records main -> commit
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert models.hub_commit(base, "main") == commit
+    assert models.cached_commit(base, "v9") is None
+    with pytest.raises(InputError, match="offline mode is on"):
+        models.hub_commit(base, "v9")

@@ -278,6 +278,23 @@ def check_trained_base(base: str, revision: str, train_report: str | Path) -> No
         )
 
 
+def cached_commit(base: str, revision: str) -> str | None:
+    """The commit the Hub cache recorded for ``revision`` of the Hub model ``base`` (None when nothing is cached),
+    read with huggingface_hub's public cache scanner, not by building its folder names."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    try:
+        cache = scan_cache_dir()
+    except CacheNotFound:
+        return None
+    for repo in cache.repos:
+        if repo.repo_type == "model" and repo.repo_id == base and revision in repo.refs:
+            commit = repo.refs[revision].commit_hash
+            return commit if _COMMIT.fullmatch(commit) else None
+    return None
+
+
 def hub_commit(base: str, revision: str) -> str:
     """The commit ``revision`` of the Hub model ``base`` points to now (offline: the one the cache recorded)."""
     from huggingface_hub import constants
@@ -285,9 +302,9 @@ def hub_commit(base: str, revision: str) -> str:
     if _COMMIT.fullmatch(revision):
         return revision
     if constants.HF_HUB_OFFLINE:
-        ref = Path(constants.HF_HUB_CACHE) / f"models--{base.replace('/', '--')}" / "refs" / revision
-        if ref.is_file() and _COMMIT.fullmatch(ref.read_text().strip()):
-            return ref.read_text().strip()
+        commit = cached_commit(base, revision)
+        if commit:
+            return commit
         raise InputError(
             f"model.base: offline mode is on (HF_HUB_OFFLINE=1) and no cached copy of {base}@{revision} says which "
             "commit it is; go online once, or set model.revision to a commit sha that is cached"
