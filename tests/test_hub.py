@@ -460,3 +460,29 @@ def test_a_failed_push_says_truly_what_a_rerun_sends_again_and_a_failed_download
 
         pull(repo_id, "v1", tmp_path / "out")
     assert "rerun later" in str(exc.value) and "upload" not in str(exc.value)
+
+
+def test_a_hub_whose_name_does_not_resolve_leaves_the_cached_base_model_usable(hub, tiny_model_dir, monkeypatch):
+    """Not a transient fault, and not a reason to stop: what is cached loads (the library's offline path)."""
+    import socket
+    import uuid
+
+    from huggingface_hub import close_session
+
+    from kwanzaa_hub.runtime import models
+    from tests.hub_base import upload_base
+
+    base = upload_base(f"tester/base-{uuid.uuid4().hex[:8]}", tiny_model_dir)
+    models.load_tokenizer(base)  # cached now
+    port, real, tries = hub.server_address[1], socket.getaddrinfo, []
+
+    def resolve(name, service, *args, **kwargs):
+        if service == port:
+            tries.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(name, service, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    close_session()  # no kept-alive connection: the next request resolves the name
+    assert models.load_tokenizer(base).chat_template
+    assert tries  # it did try the Hub, once per file, and took the cached copy
