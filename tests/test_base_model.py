@@ -215,3 +215,29 @@ def test_offline_the_commit_of_a_hub_base_comes_from_the_cache_through_the_publi
     assert models.cached_commit(base, "v9") is None
     with pytest.raises(InputError, match="offline mode is on"):
         models.hub_commit(base, "v9")
+
+
+def test_the_base_models_hub_checks_follow_the_one_fault_policy(hub, tiny_model_dir, monkeypatch):
+    """auth_check and model_info for the base are sent once by the library: a 503 on each is retried by the same
+    policy as the adapter repo's requests (runtime.hubhttp.retrying), and a 404 is not."""
+    import uuid
+
+    from huggingface_hub import HfApi
+
+    from kwanzaa_hub.runtime import hubhttp, models
+    from tests.helpers import FAST
+    from tests.hub_base import upload_base
+
+    monkeypatch.setattr(hubhttp, "DEFAULT_RETRY", FAST)
+    base = upload_base(f"tester/base-{uuid.uuid4().hex[:8]}", tiny_model_dir)
+    hub.inject("GET", rf"/api/models/{base}/auth-check$", status=503, times=1)
+    hub.inject("GET", rf"/api/models/{base}/revision/main$", status=503, times=1)
+    hub.log.clear()
+    models.check_access(base)
+    assert models.hub_commit(base, "main") == HfApi().model_info(base).sha
+    assert [s for m, p, s in hub.log if p.endswith(f"{base}/auth-check")] == [503, 200]
+    assert [s for m, p, s in hub.log if p.endswith(f"{base}/revision/main")][:2] == [503, 200]
+    hub.log.clear()
+    with pytest.raises(InputError, match="was not found or needs a token"):
+        models.check_access("tester/no-such-base")
+    assert len([p for m, p, s in hub.log if "no-such-base" in p]) == 1

@@ -24,16 +24,21 @@ from __future__ import annotations
 import contextvars
 import math
 import os
+import re
 import socket
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
 from kwanzaa_hub.errors import InputError, KwanzaaError
+
+T = TypeVar("T")
 
 CONNECT_ENV, READ_ENV, DEADLINE_ENV = "KWANZAA_HUB_CONNECT_TIMEOUT", "KWANZAA_HUB_READ_TIMEOUT", "KWANZAA_HUB_DEADLINE"
 DEFAULTS = {CONNECT_ENV: 10.0, READ_ENV: 60.0, DEADLINE_ENV: 300.0}
@@ -99,6 +104,149 @@ def transient(exc: BaseException) -> bool:
     if isinstance(exc, HfHubHTTPError):
         return getattr(exc.response, "status_code", None) in lib.retry_statuses
     return isinstance(exc, lib.retry_errors)
+
+
+# ------------------------------------------------------------------------ the fault policy: what is retried
+
+# The requests huggingface_hub sends exactly once, read in its 2.4.0 source: whoami, repo_info/model_info, auth_check,
+# list_repo_refs, create_repo, create_branch and create_tag call the shared client directly (hf_api.py), and so
+# does create_commit's final commit POST (_commit_api._commit, retry_on_error=False), as does validate-yaml.
+# Everything else it sends has its own backoff, 6 tries with waits of 1-8 s (utils/_http.py http_backoff): the
+# preupload, the LFS batch, upload and verify (lfs.py), paginated listings such as list_repo_files and
+# list_repo_commits (utils/_pagination.py), and the download HEAD (file_download.py, retried when nothing is
+# cached); a download's GET resumes after a dropped connection. Retrying those here too would multiply the tries.
+_REPO_API = r"/api/(?:models|datasets|spaces)/[^/]+/[^/]+"
+SENT_ONCE = {
+    "GET": re.compile(rf"(?:/api/whoami-v2|{_REPO_API}(?:/revision/[^/]+)?|{_REPO_API}/(?:refs|auth-check))$"),
+    "POST": re.compile(rf"(?:/api/repos/create|/api/validate-yaml|{_REPO_API}/(?:branch|tag|commit)/[^/]+)$"),
+}
+# A download's GET is retried by the library on 408 and 429 only (file_download.py http_get,
+# retry_on_status_codes=(408, 429)): a 5xx on it is ours to retry, the rest stays the library's.
+DOWNLOAD_GET = re.compile(r"/resolve/[^/]+/.+$")
+LIBRARY_RETRIES_ON_DOWNLOAD = (408, 429)
+
+
+@dataclass
+class RetryPolicy:
+    """Our own retry of a request the library sends once (:data:`SENT_ONCE`): tries, backoff and time budget."""
+
+    attempts: int = 5
+    base_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    budget_s: float = 120.0
+
+
+DEFAULT_RETRY = RetryPolicy()  # the default of retrying(); hub.client.call keeps its own (tests set a fast one)
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of a Hub error (None for transport errors)."""
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def what_happened(exc: BaseException) -> BaseException:
+    """The error that says what happened: a download that fails is re-raised by ``huggingface_hub`` as
+    ``LocalEntryNotFoundError`` ("not cached") from the Hub's own answer (a 403, a 404, offline mode); that answer
+    is what counts."""
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    seen, cause = [], exc
+    while isinstance(cause, LocalEntryNotFoundError) and cause not in seen:
+        seen.append(cause)
+        nxt = cause.__cause__ or cause.__context__
+        if isinstance(nxt, (HfHubHTTPError, OfflineModeIsEnabled, LocalEntryNotFoundError)):
+            cause = nxt
+        else:
+            break
+    return cause
+
+
+def offline(exc: BaseException) -> bool:
+    from huggingface_hub import constants
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    return isinstance(exc, OfflineModeIsEnabled) or bool(constants.HF_HUB_OFFLINE)
+
+
+def _failed_request(exc: BaseException) -> tuple[str, str] | None:
+    """(method, URL path) of the request ``exc`` answers: the response's request for a Hub error, the request of a
+    transport error; None when neither is known."""
+    from urllib.parse import urlsplit
+
+    response = getattr(exc, "response", None)
+    try:
+        request = response.request if response is not None else exc.request  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError for a request that was never set
+        return None
+    return request.method, urlsplit(str(request.url)).path
+
+
+def ours_to_retry(exc: BaseException) -> bool:
+    """True for a transient failure (the library's own list of statuses and errors) of a request the library sent
+    once; what the library retried itself, and everything permanent, is final."""
+    exc = what_happened(exc)
+    if offline(exc):  # offline mode (or a host name that does not resolve) does not pass by waiting
+        return False
+    request = _failed_request(exc)
+    if not transient(exc) or request is None:  # the library's own list
+        return False
+    method, path = request
+    if method == "GET" and DOWNLOAD_GET.search(path):
+        return status_of(exc) not in (None, *LIBRARY_RETRIES_ON_DOWNLOAD)
+    sent_once = SENT_ONCE.get(method)
+    return sent_once is not None and sent_once.search(path) is not None
+
+
+def _retry_after(exc: BaseException, policy: RetryPolicy) -> float | None:
+    """Seconds the server asked us to wait, clamped to ``[0, policy.max_delay_s]``; None when it sent no usable
+    number (absent, negative, not finite, or an HTTP date)."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, policy.max_delay_s)
+
+
+def retrying(
+    fn: Callable[..., T],
+    *args: Any,
+    what: str,
+    fail: Callable[[BaseException], BaseException],
+    retry: RetryPolicy | None = None,
+    **kwargs: Any,
+) -> T:
+    """``fn(*args, **kwargs)`` under the one fault policy of every Hub request this package makes itself (the
+    adapter's repo through :func:`kwanzaa_hub.hub.client.call`, the base model's checks through
+    :mod:`kwanzaa_hub.runtime.models`): a transient failure of a request the library sent once
+    (:func:`ours_to_retry`) is retried with backoff within ``retry``'s budget; every other failure, or the last,
+    is raised as ``fail(exc)`` (the caller's message)."""
+    from kwanzaa_hub.console import console
+
+    policy = retry or DEFAULT_RETRY
+    with_timeouts()  # a Hub that accepts the connection and never answers ends as a transient failure
+    start = time.monotonic()
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return fn(*args, **kwargs)
+        except KwanzaaError:
+            raise
+        except Exception as exc:
+            asked = _retry_after(exc, policy)
+            delay = asked if asked is not None else min(policy.base_delay_s * 2 ** (attempt - 1), policy.max_delay_s)
+            spent = time.monotonic() - start
+            if not ours_to_retry(exc) or attempt == policy.attempts or spent + delay > policy.budget_s:
+                raise fail(exc) from None
+            console.print(
+                f"hub: {what}: {status_of(exc) or type(exc).__name__}, retrying in {delay:.1f} s "
+                f"(attempt {attempt + 1}/{policy.attempts})"
+            )
+            time.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def _library_private() -> SimpleNamespace:

@@ -14,7 +14,7 @@ from typing import Any
 from kwanzaa_hub.config.base_model import base_ref
 from kwanzaa_hub.errors import InputError, KwanzaaError
 from kwanzaa_hub.redact import describe
-from kwanzaa_hub.runtime.hubhttp import DeadlineExceeded, NameNotResolved, advice, with_timeouts
+from kwanzaa_hub.runtime.hubhttp import DeadlineExceeded, NameNotResolved, advice, retrying, with_timeouts
 
 #: What an adapter folder must hold (the tokenizer files travel beside them).
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -157,11 +157,7 @@ def check_access(base: str, revision: str = "main") -> None:
     if base_ref(base).kind != "hub" or constants.HF_HUB_OFFLINE:  # offline: the cached copy is all there is to use
         return
 
-    with_timeouts()
-    try:
-        HfApi().auth_check(base)
-    except Exception as exc:
-        raise hub_access_error(base, exc) from None
+    retrying(HfApi().auth_check, base, what=f"checking access to {base}", fail=lambda exc: hub_access_error(base, exc))
 
 
 def parameter_count(base: str, revision: str = "main") -> int:
@@ -311,8 +307,11 @@ def hub_commit(base: str, revision: str) -> str:
         )
     from huggingface_hub import HfApi
 
-    with_timeouts()
-    try:
-        return HfApi().model_info(base, revision=revision).sha
-    except Exception as exc:
-        raise hub_access_error(base, exc) from None
+    info = retrying(
+        HfApi().model_info,
+        base,
+        revision=revision,
+        what=f"reading {base}",
+        fail=lambda exc: hub_access_error(base, exc),
+    )
+    return info.sha
