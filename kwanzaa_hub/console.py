@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.text import Text
 
+from kwanzaa_hub.redact import scrub
+
 T = TypeVar("T")
 _PLAIN = {"highlight": False, "markup": False, "emoji": False, "soft_wrap": True}
 console = Console(stderr=True, **_PLAIN)  # progress, summaries, diagnostics
@@ -39,13 +41,15 @@ def result(renderable: Any, end: str = "\n") -> None:
 
 
 def warn(message: str) -> None:
-    """``warning: <message>`` on stderr, the prefix in yellow, the message as plain text."""
-    console.print(Text.assemble(("warning: ", "yellow"), str(message)))
+    """``warning: <message>`` on stderr, the prefix in yellow, the message as plain text (scrubbed of the Hub token)."""
+    console.print(Text.assemble(("warning: ", "yellow"), scrub(str(message))))
 
 
 def error(message: str) -> None:
-    """``error: <message>`` on stderr, the prefix in bold red, the message as plain text."""
-    console.print(Text.assemble(("error: ", "bold red"), str(message)))
+    """``error: <message>`` on stderr, the prefix in bold red, the message as plain text, scrubbed of the Hub
+    token: the CLI's error handler prints every failure through here, the last line of defence for a message that
+    missed :func:`kwanzaa_hub.redact.scrub`."""
+    console.print(Text.assemble(("error: ", "bold red"), scrub(str(message))))
 
 
 def progress(description: str, total: int | None = None):

@@ -13,7 +13,9 @@ Faults for reliability tests: ``server.inject(method, path_regex, status=..., ti
 answers matching requests with that status; ``action="reset"`` drops the connection after reading part of
 the request body; ``action="truncate"`` sends half a file under its full ``Content-Length``; ``action="hang"``
 accepts the request and answers nothing for ``hang_s`` seconds; ``action="hold"`` sets ``fault.arrived`` when the
-request comes in and serves it only once the test sets ``fault.release`` (an interleaving the test chooses).
+request comes in and serves it only once the test sets ``fault.release`` (an interleaving the test chooses);
+``action="trickle"`` sends a whole answer one byte every ``trickle_s`` seconds for ``hang_s`` seconds,
+``action="trickle_body"`` its head at once and its body so.
 
 Standalone: ``python tests/hub_server.py --port 8999 --root /tmp/hub --token hf_xxx`` serves until
 interrupted; repos persist under ``--root``.
@@ -66,6 +68,7 @@ class Fault:
     action: str = "status"  # status | reset | truncate | echo_auth (an error quoting the Authorization header) | race
     # | hang (read the request, answer nothing for ``hang_s`` seconds, then close: a Hub that never answers)
     hang_s: float = 10.0
+    trickle_s: float = 0.2  # action "trickle" / "trickle_body": a byte this often (the read timeout never fires)
     race: str = ""  # action "race": the repo whose main gets another commit just before this request is served
     # action "hold": ``arrived`` is set when the request comes in; it is served (normally) once ``release`` is set
     arrived: threading.Event = field(default_factory=threading.Event)
@@ -275,6 +278,27 @@ class Handler(BaseHTTPRequestHandler):
             self._body()
             self.server.log.append((self.command, self.path, 0))
             time.sleep(fault.hang_s)
+            self.close_connection = True
+            return
+        if fault.action in ("trickle", "trickle_body"):  # a Hub (or proxy) that answers a byte at a time
+            self._body()
+            self.server.log.append((self.command, self.path, 0))
+            body = b"0" * 1_000_000
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\n\r\n"
+            slow = head.encode() + body
+            if fault.action == "trickle_body":
+                self.wfile.write(slow[: len(head)])
+                slow = slow[len(head) :]
+            end = time.monotonic() + fault.hang_s
+            try:
+                for i in range(len(slow)):
+                    if time.monotonic() > end:
+                        break
+                    self.wfile.write(slow[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(fault.trickle_s)
+            except OSError:
+                pass  # the client gave up
             self.close_connection = True
             return
         if fault.action == "echo_auth":  # some proxies quote the request back in their error page

@@ -4,6 +4,7 @@ and a local base that DVC does not follow stops the stage that loads it."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -141,3 +142,102 @@ def test_dvc_repro_stops_on_a_base_edited_into_params_by_hand_until_it_is_declar
     assert result.exit_code == 0, result.output
     done = dvc("repro", "data")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def _one_error_line(output: str) -> str:
+    """The error a command ended with, checked to be one line and the last."""
+    lines = output.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in output, output
+    return errors[0]
+
+
+def test_a_declared_local_base_that_is_missing_is_never_fetched_from_the_hub(
+    make_dvc_project, hub, tiny_model_dir, tmp_path, monkeypatch
+):
+    """models/base moved away while the Hub holds a repo named models/base: every command that loads the base stops
+    with exit 2 and one line, and no request for models/base reaches the Hub."""
+    from tests.hub_base import seed_repo
+
+    seed_repo(hub, "models/base", tiny_model_dir)
+    project = make_dvc_project()  # model.base: models/base, a declared local base
+    shutil.move(project / "models" / "base", tmp_path / "moved-away")
+    monkeypatch.chdir(project)
+    hub.log.clear()
+    for command in ("data", "train", "preflight"):
+        result = CliRunner().invoke(app, [command])
+        assert result.exit_code == 2, (command, result.output)
+        line = _one_error_line(result.output)
+        assert "'models/base' is a local model folder" in line and "not found" in line, line
+    assert base_ref("models/base", project).kind == "local"
+    assert not [p for m, p, s in hub.log if "models/base" in p]
+    # the declaration follows params.yaml: once `set` names a Hub id, that id is read as one
+    result = CliRunner().invoke(app, ["set", "model.base=tester/some-model"])
+    assert result.exit_code == 0, result.output
+    assert base_ref("tester/some-model", project).kind == "hub"
+
+
+@pytest.mark.parametrize(
+    "value, says",
+    [
+        ("hf://meta-llama/Llama-3.2-1B-Instruct", "write the Hub id alone: kwanzaa-hub set model.base=meta-llama/"),
+        ("https://huggingface.co/org/name", "write the Hub id alone: kwanzaa-hub set model.base=org/name"),
+        ("s3://bucket/a/b/c", "is a URL; write a Hub id (org/name), a local model folder or a .gguf file"),
+        ("C:\\models\\base", "is a Windows path"),
+        ("D:/models/base", "is a Windows path"),
+    ],
+)
+def test_a_url_or_a_windows_path_is_refused_as_a_base_with_a_hint(forms, value, says):
+    project, _ = forms
+    params = project / "params.yaml"
+    before = params.read_text()
+    result = CliRunner().invoke(app, ["set", f"model.base={value}", "-p", str(params)])
+    assert result.exit_code == 2, result.output
+    assert says in _one_error_line(result.output)
+    assert params.read_text() == before
+    with pytest.raises(InputError, match=re.escape(says.split(":")[0])):
+        base_ref(value)
+
+
+def test_offline_the_commit_of_a_hub_base_comes_from_the_cache_through_the_public_api(hub, tiny_model_dir, monkeypatch):
+    import uuid
+
+    from huggingface_hub import HfApi, constants, hf_hub_download
+
+    from kwanzaa_hub.runtime import models
+    from tests.hub_base import upload_base
+
+    base = upload_base(f"tester/base-{uuid.uuid4().hex[:8]}", tiny_model_dir)
+    commit = HfApi().model_info(base).sha
+    hf_hub_download(base, "config.json")  # the cache now records main -> commit
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert models.hub_commit(base, "main") == commit
+    assert models.cached_commit(base, "v9") is None
+    with pytest.raises(InputError, match="offline mode is on"):
+        models.hub_commit(base, "v9")
+
+
+def test_the_base_models_hub_checks_follow_the_one_fault_policy(hub, tiny_model_dir, monkeypatch):
+    """auth_check and model_info for the base are sent once by the library: a 503 on each is retried by the same
+    policy as the adapter repo's requests (runtime.hubhttp.retrying), and a 404 is not."""
+    import uuid
+
+    from huggingface_hub import HfApi
+
+    from kwanzaa_hub.runtime import hubhttp, models
+    from tests.helpers import FAST
+    from tests.hub_base import upload_base
+
+    monkeypatch.setattr(hubhttp, "DEFAULT_RETRY", FAST)
+    base = upload_base(f"tester/base-{uuid.uuid4().hex[:8]}", tiny_model_dir)
+    hub.inject("GET", rf"/api/models/{base}/auth-check$", status=503, times=1)
+    hub.inject("GET", rf"/api/models/{base}/revision/main$", status=503, times=1)
+    hub.log.clear()
+    models.check_access(base)
+    assert models.hub_commit(base, "main") == HfApi().model_info(base).sha
+    assert [s for m, p, s in hub.log if p.endswith(f"{base}/auth-check")] == [503, 200]
+    assert [s for m, p, s in hub.log if p.endswith(f"{base}/revision/main")][:2] == [503, 200]
+    hub.log.clear()
+    with pytest.raises(InputError, match="was not found or needs a token"):
+        models.check_access("tester/no-such-base")
+    assert len([p for m, p, s in hub.log if "no-such-base" in p]) == 1

@@ -309,3 +309,183 @@ def test_the_card_names_the_data_by_data_dvc_else_by_the_data_stage_inputs_in_dv
     )
     inputs.lock = {}
     assert dataset_line(inputs) == "`data/raw`, hash unknown (no `data.dvc`, no `dvc.lock` entry)"
+
+
+# ---- one transport policy for every Hub request (runtime/hubhttp.py) ----------------------------------------------
+
+
+def _the_one_error_line(output: str) -> str:
+    lines = output.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in output, output
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    "command, method, path, action",
+    [
+        ("versions", "GET", r"/refs$", "trickle"),  # a request the library sends once (ours to retry)
+        ("pull", "GET", r"/resolve/[^/]+/adapter_model\.safetensors$", "trickle"),  # a download's head...
+        ("pull", "GET", r"/resolve/[^/]+/adapter_model\.safetensors$", "trickle_body"),  # ...and its body
+    ],
+)
+def test_a_hub_that_trickles_its_answer_ends_at_the_deadline_with_one_line(
+    outputs, hub, repo_id, monkeypatch, tmp_path, command, method, path, action
+):
+    """A byte every 0.2 s restarts the 60 s read timeout forever: the request's overall deadline ends it, once (not
+    retried, not resumed), with exit 1 and one line."""
+    import time
+
+    push_stage.run(params_for(repo_id), retry=FAST)
+    monkeypatch.setattr(hub_mod, "DEFAULT_RETRY", FAST)
+    monkeypatch.setenv("KWANZAA_HUB_DEADLINE", "1")
+    hub.inject(method, path, action=action, hang_s=8, times=99)
+    hub.log.clear()
+    args = [command, repo_id] + (["--version", "v1", "--out", str(tmp_path / "out")] if command == "pull" else [])
+    start = time.monotonic()
+    result = CliRunner().invoke(app, args)
+    seconds = time.monotonic() - start
+    assert result.exit_code == 1, result.output
+    line = _the_one_error_line(result.output)
+    assert "within 1 s (KWANZAA_HUB_DEADLINE)" in line and "raise KWANZAA_HUB_DEADLINE" in line, line
+    assert seconds < 6, seconds
+    import re
+
+    assert len([p for m, p, s in hub.log if m == method and re.search(path, p)]) == 1
+
+
+def test_a_big_answer_that_flows_is_not_cut_by_the_deadline(outputs, hub, repo_id, monkeypatch, tmp_path):
+    """The deadline grows with every byte that arrives: a download far longer than the deadline, flowing, ends."""
+    from kwanzaa_hub.runtime import hubhttp
+
+    push_stage.run(params_for(repo_id), retry=FAST)
+    monkeypatch.setenv("KWANZAA_HUB_DEADLINE", "0.05")
+    monkeypatch.setattr(hubhttp, "MIN_RATE", 1)  # each byte buys a second
+    result = CliRunner().invoke(app, ["pull", repo_id, "--version", "v1", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_host_name_that_does_not_resolve_fails_at_once_with_one_line(hub, monkeypatch):
+    """Offline, the Hub's name does not resolve: that is not a transient fault. One resolution, no retry, exit 1,
+    one line."""
+    import socket
+
+    from huggingface_hub import constants
+
+    host = "kwanzaa-hub-nowhere.invalid"
+    tries = []
+    real = socket.getaddrinfo
+
+    def resolve(name, *args, **kwargs):
+        if name == host:
+            tries.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://{host}")
+    result = CliRunner().invoke(app, ["versions", "tester/anything"])
+    assert result.exit_code == 1, result.output
+    line = _the_one_error_line(result.output)
+    assert f"cannot resolve {host}" in line and "not a transient fault" in line, line
+    assert len(tries) == 1
+
+
+_UNRESOLVED = """
+import socket, sys, time
+real, tries = socket.getaddrinfo, []
+def resolve(name, *args, **kwargs):
+    if str(name).endswith(".invalid"):
+        tries.append(time.monotonic())
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    return real(name, *args, **kwargs)
+socket.getaddrinfo = resolve
+from kwanzaa_hub.cli.app import app
+try:
+    app(sys.argv[1:])
+except SystemExit as exc:
+    print(f"tries={len(tries)} seconds={time.monotonic() - tries[0]:.1f} exit={exc.code}")
+"""
+
+
+@pytest.mark.slow
+def test_the_base_models_download_fails_at_once_when_the_hub_s_name_does_not_resolve(make_dvc_project):
+    """The base model's files come through the same client: `data` with a Hub base and no DNS stops at once (the
+    library's backoff used to wait 1+2+4+8 s on each file first), exit 1, one line. Real time: a subprocess."""
+    import os
+    import subprocess
+    import sys
+
+    project = make_dvc_project({"model.base": "tester/some-model"})
+    env = {**os.environ, "HF_ENDPOINT": "http://kwanzaa-hub-nowhere.invalid", "HF_TOKEN": HUB_TOKEN}
+    proc = subprocess.run(
+        [sys.executable, "-c", _UNRESOLVED, "data"], cwd=project, env=env, capture_output=True, text=True, timeout=300
+    )
+    stats = dict(item.split("=") for item in proc.stdout.split())
+    assert stats["exit"] == "1", proc.stdout + proc.stderr[-3000:]
+    assert float(stats["seconds"]) < 3, stats  # from the first failed resolution to the exit
+    line = _the_one_error_line(proc.stderr)
+    assert "model.base: reading tester/some-model from the Hub failed: cannot resolve kwanzaa-hub-nowhere" in line
+
+
+def test_the_private_names_of_huggingface_hub_the_code_reads_are_still_there():
+    """runtime/hubhttp.py reads three private names of huggingface_hub, in one place: an upgrade that drops or
+    changes one fails here, loudly, not in a user's push."""
+    import httpx2
+
+    from kwanzaa_hub.runtime import hubhttp
+
+    lib = hubhttp._library_private()
+    assert 503 in lib.retry_statuses and 429 in lib.retry_statuses and 404 not in lib.retry_statuses
+    assert issubclass(httpx2.ConnectError, lib.retry_errors) and issubclass(httpx2.ReadTimeout, lib.retry_errors)
+    assert not issubclass(hubhttp.DeadlineExceeded, lib.retry_errors)  # never retried or resumed by the library
+    client = lib.client_factory()
+    assert isinstance(client, httpx2.Client) and client.event_hooks["request"]
+    client.close()
+
+
+def test_a_failed_push_says_truly_what_a_rerun_sends_again_and_a_failed_download_says_nothing_of_uploads(
+    outputs, hub, repo_id, tmp_path
+):
+    hub.inject("POST", r"/commit/", status=500, times=99)
+    with pytest.raises(hub_mod.HubError) as exc:
+        push_stage.run(params_for(repo_id), retry=FAST)
+    assert "rerun later. Large files (LFS) already uploaded are not sent again" in str(exc.value)
+    assert "finished uploads are kept" not in str(exc.value)
+    hub.faults.clear()
+    hub.log.clear()
+    assert push_stage.run(params_for(repo_id), retry=FAST)["pushed"]
+    assert not [p for m, p, s in hub.log if m == "PUT" and p.startswith("/lfs-upload/")]  # the claim holds
+    hub.inject("GET", r"/resolve/", status=500, times=99)
+    hub.inject("HEAD", r"/resolve/", status=500, times=99)
+    with pytest.raises(hub_mod.HubError) as exc:
+        from kwanzaa_hub.hub.pull import pull
+
+        pull(repo_id, "v1", tmp_path / "out")
+    assert "rerun later" in str(exc.value) and "upload" not in str(exc.value)
+
+
+def test_a_hub_whose_name_does_not_resolve_leaves_the_cached_base_model_usable(hub, tiny_model_dir, monkeypatch):
+    """Not a transient fault, and not a reason to stop: what is cached loads (the library's offline path)."""
+    import socket
+    import uuid
+
+    from huggingface_hub import close_session
+
+    from kwanzaa_hub.runtime import models
+    from tests.hub_base import upload_base
+
+    base = upload_base(f"tester/base-{uuid.uuid4().hex[:8]}", tiny_model_dir)
+    models.load_tokenizer(base)  # cached now
+    port, real, tries = hub.server_address[1], socket.getaddrinfo, []
+
+    def resolve(name, service, *args, **kwargs):
+        if service == port:
+            tries.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(name, service, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    close_session()  # no kept-alive connection: the next request resolves the name
+    assert models.load_tokenizer(base).chat_template
+    assert tries  # it did try the Hub, once per file, and took the cached copy

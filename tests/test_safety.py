@@ -472,6 +472,66 @@ def test_the_token_quoted_back_by_the_server_is_scrubbed(outputs, hub, repo_id):
     assert HUB_TOKEN not in str(exc.value) and "Bearer ***" in str(exc.value)  # it was there, and was scrubbed
 
 
+@pytest.mark.slow
+def test_a_server_quoting_the_token_back_never_gets_it_printed_or_written(
+    make_dvc_project, hub, tiny_model_dir, tmp_path
+):
+    """model.base a Hub id whose every request answers with the Authorization header quoted in the error: each
+    command that reaches the Hub for the base fails, and neither its output (the libraries' logging included) nor
+    any file written holds the token."""
+    import uuid
+
+    from tests.helpers import write_outputs
+    from tests.hub_base import cli, upload_base
+
+    base = upload_base(f"tester/base-{uuid.uuid4().hex[:8]}", tiny_model_dir)
+    project = make_dvc_project({"model.base": base})
+    home = tmp_path / "hf-home"
+    ready = cli("data", cwd=project, HF_HOME=str(home))  # data/prepared for eval, the tokenizer in the cache
+    assert ready.returncode == 0, ready.stderr[-3000:]
+    write_outputs(project, tiny_model_dir)  # an adapter for eval to load on the base
+    for method in ("GET", "HEAD", "POST"):
+        hub.inject(method, rf"/{base}/", action="echo_auth", times=10**6)
+    hub.log.clear()
+    for command in ("preflight", "data", "train", "eval"):
+        proc = cli(command, cwd=project, HF_HOME=str(home))
+        said = proc.stdout + proc.stderr
+        assert proc.returncode in (1, 2), (command, said[-3000:])
+        assert HUB_TOKEN not in said, (command, said[-3000:])
+        assert "Traceback" not in said, (command, said[-3000:])
+    assert [s for m, p, s in hub.log if base in p] and {s for m, p, s in hub.log if base in p} == {400}
+    for root in (project, home):
+        for path in root.rglob("*"):
+            if path.is_file():
+                assert HUB_TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_the_scrubber_removes_every_form_of_the_token(hub, monkeypatch):
+    from kwanzaa_hub.redact import describe, scrub
+
+    assert scrub(f"Authorization: Bearer {HUB_TOKEN}") == "Authorization: Bearer ***"
+    assert scrub("Authorization: Bearer hf_someoneelse0token") == "Authorization: Bearer ***"
+    assert scrub("saved hf_abcdefghijklmnopqrstuvwxyz0123456789 here") == "saved *** here"
+    assert scrub("hf_hub_download failed: hf_short") == "hf_hub_download failed: hf_short"  # names stay
+    monkeypatch.setenv("HF_TOKEN", "plain-secret")
+    assert scrub("it was plain-secret") == "it was ***"
+    assert describe(OSError(f"line one\n  Bearer {HUB_TOKEN}")) == "line one Bearer ***"
+
+
+def test_the_cli_error_handler_scrubs_what_reaches_it(hub, monkeypatch):
+    from kwanzaa_hub.cli.common import handled
+    from kwanzaa_hub.console import console
+    from kwanzaa_hub.errors import KwanzaaError
+
+    @handled
+    def leaky():
+        raise KwanzaaError(f"a message built without the scrubber: {HUB_TOKEN}")
+
+    with console.capture() as cap, pytest.raises(Exception):  # noqa: B017 - typer.Exit
+        leaky()
+    assert HUB_TOKEN not in cap.get() and "scrubber: ***" in cap.get()
+
+
 def test_no_call_in_the_package_passes_trust_remote_code_true():
     for path in (REPO / "kwanzaa_hub").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -7,8 +7,14 @@ access check) and ``kwanzaa-hub set`` (a DVC dependency) all ask it. The rules, 
 1. a name ending in ``.gguf`` is a GGUF file;
 2. a name written as a path (``./m``, ``../m``, ``~/m``, ``/abs/m``) is a local folder, whether it exists yet or not;
 3. a name that exists relative to the project (``models/base``) is a local folder;
-4. a valid Hub repo id ``org/name`` is a Hub model;
-5. anything else is a local folder that does not exist (loading it says so).
+4. a name the project declared local is a local folder, even once it is missing: ``params.yaml`` names it and
+   ``dvc.yaml``'s stages depend on ``${model.base}`` (what ``kwanzaa-hub set`` writes for a local base). A local
+   base is never looked up on the Hub: a folder moved away is "not found" (exit 2), not a Hub download;
+5. a valid Hub repo id ``org/name`` is a Hub model;
+6. anything else is a local folder that does not exist (loading it says so).
+
+A URL (``hf://org/name``, ``https://...``) and, on Linux, a Windows path (``C:\\models\\base``) are refused with a
+hint (:func:`base_problem`): neither can be loaded here, and as a "local folder" each would only fail later.
 
 A local base is a DVC dependency of the stages that load it (:data:`BASE_STAGES`): :func:`declare_local_base`
 keeps ``${model.base}`` among their deps, and :func:`check_declared` stops a stage whose dvc.yaml does not list it
@@ -18,12 +24,13 @@ keeps ``${model.base}`` among their deps, and :func:`check_declared` stops a sta
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from kwanzaa_hub.config.names import repo_id_problem
-from kwanzaa_hub.errors import InputError
+from kwanzaa_hub.errors import InputError, KwanzaaError
 
 #: The stages that load the base model: a local base folder or file is a DVC dependency of each.
 BASE_STAGES = ("data", "train", "eval")
@@ -38,6 +45,7 @@ class BaseRef:
     text: str
     kind: Literal["hub", "local", "gguf"]
     path: Path | None
+    declared: bool = False  # a local base the project's dvc.yaml follows (rule 4)
 
     @property
     def hub_id(self) -> str | None:
@@ -57,18 +65,66 @@ class BaseRef:
         return {"hub": "Hub model", "local": "local model folder", "gguf": "local GGUF file"}[self.kind]
 
 
-def base_ref(text: str, root: str | Path | None = None) -> BaseRef:
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_WINDOWS = re.compile(r"^[A-Za-z]:[\\/]|\\")
+
+
+def base_problem(text: str) -> str | None:
+    """Why ``text`` cannot name a base model here (a URL; a Windows path on Linux), with what to write instead;
+    None when it can."""
+    if _URL.match(text):
+        rest = text.split("://", 1)[1].strip("/")
+        for prefix in ("huggingface.co/", "hf.co/", "models/"):
+            rest = rest[len(prefix) :] if rest.startswith(prefix) else rest
+        if repo_id_problem(rest) is None:
+            return f"{text!r} is a URL; write the Hub id alone: kwanzaa-hub set model.base={rest}"
+        return f"{text!r} is a URL; write a Hub id (org/name), a local model folder or a .gguf file"
+    if os.sep == "/" and _WINDOWS.search(text):
+        return (
+            f"{text!r} is a Windows path, and this machine's paths use '/': write the folder as this machine sees it "
+            "(e.g. /content/drive/MyDrive/base in Colab)"
+        )
+    return None
+
+
+def base_ref(text: str, root: str | Path | None = None, *, follow_declaration: bool = True) -> BaseRef:
     """Read ``model.base`` (or ``--base``); relative paths are relative to ``root`` (default: the working
-    directory, which is the project root when DVC runs a stage)."""
+    directory, which is the project root when DVC runs a stage). An ``InputError`` for a value that cannot name a
+    base here (:func:`base_problem`). ``follow_declaration=False`` reads the text alone, without rule 4 (for
+    :func:`declare_local_base`, which writes the declaration)."""
     text = str(text)
+    problem = base_problem(text)
+    if problem:
+        raise InputError(f"model.base: {problem}")
     where = Path(os.path.expanduser(text))
-    path = (where if where.is_absolute() else Path(root or Path.cwd()) / where).resolve()
+    project = Path(root or Path.cwd())
+    path = (where if where.is_absolute() else project / where).resolve()
     if text.lower().endswith(".gguf"):
         return BaseRef(text, "gguf", path)
     written_as_path = text.startswith(("~", "/", "./", "../")) or text in (".", "..") or "\\" in text
-    if not written_as_path and not path.exists() and repo_id_problem(text) is None:
+    if written_as_path or path.exists():
+        return BaseRef(text, "local", path, declared=follow_declaration and _declared_local(text, project))
+    if follow_declaration and _declared_local(text, project):
+        return BaseRef(text, "local", path, declared=True)
+    if repo_id_problem(text) is None:
         return BaseRef(text, "hub", None)
     return BaseRef(text, "local", path)
+
+
+def _declared_local(text: str, project: Path) -> bool:
+    """The project at ``project`` declared ``text`` a local base: its params.yaml's ``model.base`` is ``text`` and
+    its dvc.yaml lists ``${model.base}`` among the deps of a stage that loads the base."""
+    import yaml
+
+    from kwanzaa_hub.config.yamlfile import read_params_file
+
+    try:
+        stages = yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+        if not any(DEP in (stages.get(stage, {}).get("deps") or []) for stage in BASE_STAGES):
+            return False
+        return str(read_params_file(project / "params.yaml").get("model", {}).get("base", "")) == text
+    except (OSError, yaml.YAMLError, KwanzaaError, KeyError, TypeError, AttributeError):
+        return False  # no project here (a test, a direct call), or one this check cannot read: nothing declared
 
 
 def for_params(key: str, value: object) -> tuple[str, object]:
@@ -91,7 +147,7 @@ def declare_local_base(project: Path) -> bool:
 
     project = Path(project)
     base = str(read_params_file(project / "params.yaml").get("model", {}).get("base", ""))
-    local = base_ref(base, project).kind != "hub"
+    local = base_ref(base, project, follow_declaration=False).kind != "hub"  # what the text names, as `set` wrote it
     dvc_yaml = project / "dvc.yaml"
     text = dvc_yaml.read_text(encoding="utf-8")
     stages = yaml.safe_load(text)["stages"]

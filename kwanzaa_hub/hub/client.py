@@ -1,11 +1,12 @@
 """Talking to the Hub: token and preflight, repo visibility, immutable version pushes, verified pulls.
 
 Every call goes through :func:`call`, which turns a failure into a :class:`HubError` that says what went wrong
-and what to do. Retrying is ``huggingface_hub``'s own (``http_backoff``) wherever it has one; :func:`call` retries
-only the requests the library sends once (:data:`SENT_ONCE`), on the library's own transient statuses and
-errors, within a bounded budget and honouring ``Retry-After``. The token is read by ``huggingface_hub``
-(``HF_TOKEN`` or the saved login) and never formatted into a message: :func:`scrub` removes it from any
-text that leaves this module.
+and what to do. What is retried is the one Hub fault policy of :mod:`kwanzaa_hub.runtime.hubhttp`: retrying is
+``huggingface_hub``'s own (``http_backoff``) wherever it has one; :func:`call` retries only the requests the library
+sends once (``SENT_ONCE``), on the library's own transient statuses and errors, within a bounded budget and
+honouring ``Retry-After``. The token is read by ``huggingface_hub``
+(``HF_TOKEN`` or the saved login) and never formatted into a message: :func:`kwanzaa_hub.redact.scrub` removes it
+from any text that leaves this module.
 
 A version is a commit holding the payload files plus ``kwanzaa_manifest.json`` (sha256 of every payload
 file), with a tag ``vN`` on it. Pushing the same payload again is a no-op; pushing a different payload
@@ -14,34 +15,28 @@ under an existing tag is refused. Pulls download exactly the manifest's files an
 
 from __future__ import annotations
 
-import math
-import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kwanzaa_hub.errors import InputError, KwanzaaError
-from kwanzaa_hub.runtime.hubhttp import READ_ENV, timeouts, with_timeouts
+from kwanzaa_hub.redact import get_token, scrub
+from kwanzaa_hub.runtime.hubhttp import (  # noqa: F401 - SENT_ONCE, what_happened: this module's API, kept
+    READ_ENV,
+    SENT_ONCE,
+    DeadlineExceeded,
+    NameNotResolved,
+    RetryPolicy,
+    advice,
+    offline,
+    retrying,
+    status_of,
+    timeouts,
+    what_happened,
+    with_timeouts,
+)
 
 T = TypeVar("T")
-
-# The requests huggingface_hub sends exactly once, read in its 2.4.0 source: whoami, repo_info/model_info,
-# list_repo_refs, create_repo, create_branch and create_tag call the shared client directly (hf_api.py), and so
-# does create_commit's final commit POST (_commit_api._commit, retry_on_error=False), as does validate-yaml.
-# Everything else it sends has its own backoff, 6 tries with waits of 1-8 s (utils/_http.py http_backoff): the
-# preupload, the LFS batch, upload and verify (lfs.py), paginated listings such as list_repo_files and
-# list_repo_commits (utils/_pagination.py), and the download HEAD (file_download.py, retried when nothing is
-# cached); a download's GET resumes after a dropped connection. Retrying those here too would multiply the tries.
-_REPO_API = r"/api/(?:models|datasets|spaces)/[^/]+/[^/]+"
-SENT_ONCE = {
-    "GET": re.compile(rf"(?:/api/whoami-v2|{_REPO_API}(?:/revision/[^/]+)?|{_REPO_API}/refs)$"),
-    "POST": re.compile(rf"(?:/api/repos/create|/api/validate-yaml|{_REPO_API}/(?:branch|tag|commit)/[^/]+)$"),
-}
-# A download's GET is retried by the library on 408 and 429 only (file_download.py http_get,
-# retry_on_status_codes=(408, 429)): a 5xx on it is ours to retry, the rest stays the library's.
-DOWNLOAD_GET = re.compile(r"/resolve/[^/]+/.+$")
-LIBRARY_RETRIES_ON_DOWNLOAD = (408, 429)
+DEFAULT_RETRY: RetryPolicy = RetryPolicy()  # call()'s default policy (a test sets a fast one here)
 
 
 class HubError(KwanzaaError):
@@ -57,119 +52,11 @@ class VersionConflict(HubError):
     exit_code = 2
 
 
-@dataclass
-class RetryPolicy:
-    """Our own retry of a request the library sends once (:data:`SENT_ONCE`): tries, backoff and time budget."""
-
-    attempts: int = 5
-    base_delay_s: float = 1.0
-    max_delay_s: float = 30.0
-    budget_s: float = 120.0
-
-
-DEFAULT_RETRY = RetryPolicy()
-
-
-def get_token() -> str | None:
-    from huggingface_hub import get_token as hf_get_token
-
-    return hf_get_token()
-
-
-def scrub(text: str) -> str:
-    """``text`` with the active token replaced by ``***``."""
-    token = get_token()
-    return text.replace(token, "***") if token else text
-
-
 def api() -> Any:
     from huggingface_hub import HfApi
 
     with_timeouts()
     return HfApi()
-
-
-def status_of(exc: BaseException) -> int | None:
-    """The HTTP status of a Hub error (None for transport errors)."""
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None)
-
-
-def what_happened(exc: BaseException) -> BaseException:
-    """The error that says what happened: a download that fails is re-raised by ``huggingface_hub`` as
-    ``LocalEntryNotFoundError`` ("not cached") from the Hub's own answer (a 403, a 404, offline mode); that answer
-    is what counts."""
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
-
-    seen, cause = [], exc
-    while isinstance(cause, LocalEntryNotFoundError) and cause not in seen:
-        seen.append(cause)
-        nxt = cause.__cause__ or cause.__context__
-        if isinstance(nxt, (HfHubHTTPError, OfflineModeIsEnabled, LocalEntryNotFoundError)):
-            cause = nxt
-        else:
-            break
-    return cause
-
-
-def _offline(exc: BaseException) -> bool:
-    from huggingface_hub import constants
-    from huggingface_hub.errors import OfflineModeIsEnabled
-
-    return isinstance(exc, OfflineModeIsEnabled) or bool(constants.HF_HUB_OFFLINE)
-
-
-def _failed_request(exc: BaseException) -> tuple[str, str] | None:
-    """(method, URL path) of the request ``exc`` answers: the response's request for a Hub error, the request of a
-    transport error; None when neither is known."""
-    from urllib.parse import urlsplit
-
-    response = getattr(exc, "response", None)
-    try:
-        request = response.request if response is not None else exc.request  # type: ignore[attr-defined]
-    except (AttributeError, RuntimeError):  # httpx raises RuntimeError for a request that was never set
-        return None
-    return request.method, urlsplit(str(request.url)).path
-
-
-def _ours_to_retry(exc: BaseException) -> bool:
-    """True for a transient failure (the library's own list of statuses and errors) of a request the library sent
-    once; what the library retried itself, and everything permanent, is final."""
-    from huggingface_hub.errors import HfHubHTTPError
-
-    # huggingface_hub names its transient statuses and errors only in these private constants; importing them
-    # keeps one list (file_download.py imports them the same way).
-    from huggingface_hub.utils._http import _DEFAULT_RETRY_ON_EXCEPTIONS, _DEFAULT_RETRY_ON_STATUS_CODES
-
-    exc = what_happened(exc)
-    if _offline(exc):  # offline mode does not pass by waiting
-        return False
-    if isinstance(exc, HfHubHTTPError):
-        transient = status_of(exc) in _DEFAULT_RETRY_ON_STATUS_CODES
-    else:
-        transient = isinstance(exc, _DEFAULT_RETRY_ON_EXCEPTIONS)
-    request = _failed_request(exc)
-    if not transient or request is None:
-        return False
-    method, path = request
-    if method == "GET" and DOWNLOAD_GET.search(path):
-        return status_of(exc) not in (None, *LIBRARY_RETRIES_ON_DOWNLOAD)
-    sent_once = SENT_ONCE.get(method)
-    return sent_once is not None and sent_once.search(path) is not None
-
-
-def _retry_after(exc: BaseException, policy: RetryPolicy) -> float | None:
-    """Seconds the server asked us to wait, clamped to ``[0, policy.max_delay_s]``; None when it sent no usable
-    number (absent, negative, not finite, or an HTTP date)."""
-    response = getattr(exc, "response", None)
-    value = response.headers.get("Retry-After") if response is not None else None
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return None
-    return min(seconds, policy.max_delay_s)
 
 
 def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
@@ -187,7 +74,9 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
     status = status_of(exc)
     said = (getattr(exc, "server_message", None) or str(exc)).lower()
     reading = what.startswith(("downloading", "reading", "listing"))
-    if _offline(exc):
+    if isinstance(exc, (NameNotResolved, DeadlineExceeded)):  # one line: what happened is the whole story
+        return HubError(f"{what} failed: {scrub(str(exc))}; {advice(exc)}")
+    if offline(exc):
         hint = (
             "offline mode is on (HF_HUB_OFFLINE=1) and this needs the Hub; unset HF_HUB_OFFLINE (or set it to 0) "
             "and rerun."
@@ -233,7 +122,11 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
     elif status == 429:
         hint = "the Hub is rate-limiting this token; wait a few minutes and rerun."
     elif status is not None and status >= 500:
-        hint = "the Hub is failing (server error); rerun later, finished uploads are kept."
+        hint = "the Hub is failing (server error); rerun later." + (
+            " Large files (LFS) already uploaded are not sent again: the Hub keeps them by hash."
+            if what.startswith(("committing", "uploading", "mirroring"))
+            else ""
+        )
     elif isinstance(exc, HfHubHTTPError):
         hint = "see the Hub's answer above; fix what it names and rerun."
     else:
@@ -253,30 +146,12 @@ def explain(exc: BaseException, what: str, repo_id: str = "") -> HubError:
 def call(
     fn: Callable[..., T], *args: Any, what: str, repo_id: str = "", retry: RetryPolicy | None = None, **kwargs: Any
 ) -> T:
-    """``fn(*args, **kwargs)``; a transient failure of a request the library sent once is retried with backoff
-    within ``retry``'s budget, every other failure (or the last) becomes a ``HubError``."""
-    from kwanzaa_hub.console import console
-
-    policy = retry or DEFAULT_RETRY
-    with_timeouts()  # a Hub that accepts the connection and never answers ends as a transient failure
-    start = time.monotonic()
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return fn(*args, **kwargs)
-        except KwanzaaError:
-            raise
-        except Exception as exc:
-            asked = _retry_after(exc, policy)
-            delay = asked if asked is not None else min(policy.base_delay_s * 2 ** (attempt - 1), policy.max_delay_s)
-            spent = time.monotonic() - start
-            if not _ours_to_retry(exc) or attempt == policy.attempts or spent + delay > policy.budget_s:
-                raise explain(exc, what, repo_id) from None
-            console.print(
-                f"hub: {what}: {status_of(exc) or type(exc).__name__}, retrying in {delay:.1f} s "
-                f"(attempt {attempt + 1}/{policy.attempts})"
-            )
-            time.sleep(delay)
-    raise AssertionError("unreachable")
+    """``fn(*args, **kwargs)`` under the one Hub fault policy (:func:`kwanzaa_hub.runtime.hubhttp.retrying`: a
+    transient failure of a request the library sent once is retried within ``retry``'s budget); the final failure
+    becomes a ``HubError`` that says what to do (:func:`explain`)."""
+    return retrying(
+        fn, *args, what=what, retry=retry or DEFAULT_RETRY, fail=lambda exc: explain(exc, what, repo_id), **kwargs
+    )
 
 
 # ---------------------------------------------------------------------------------------- preflight

@@ -13,7 +13,8 @@ from typing import Any
 
 from kwanzaa_hub.config.base_model import base_ref
 from kwanzaa_hub.errors import InputError, KwanzaaError
-from kwanzaa_hub.runtime.hubhttp import with_timeouts
+from kwanzaa_hub.redact import describe
+from kwanzaa_hub.runtime.hubhttp import DeadlineExceeded, NameNotResolved, advice, retrying, with_timeouts
 
 #: What an adapter folder must hold (the tokenizer files travel beside them).
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -32,7 +33,7 @@ def adapter_base(folder: Path, where: str) -> str:
     except (UnicodeDecodeError, ValueError, RecursionError, KeyError, TypeError) as exc:
         raise InputError(
             f"{where}: {ADAPTER_FILES[0]} is not a PEFT adapter config naming its base model "
-            f"({type(exc).__name__}: {' '.join(str(exc).split())})"
+            f"({type(exc).__name__}: {describe(exc)})"
         ) from None
     if not isinstance(base, str) or not base.strip():
         raise InputError(f"{where}: {ADAPTER_FILES[0]} names no base model (base_model_name_or_path)")
@@ -63,13 +64,24 @@ def resolve_base(base: str) -> str:
             _convert_gguf(ref.path, out)
         return str(out)
     if not ref.path.exists():
-        raise InputError(
-            f"model.base: {base!r} is neither an existing folder ({ref.path} not found), a .gguf file, nor a Hub id "
-            "'org/name'"
-        )
+        raise missing_base(ref)
     if not (ref.path / "config.json").is_file() and not (ref.path / "tokenizer_config.json").is_file():
         raise InputError(f"model.base: {base!r} is a path but holds no config.json / tokenizer_config.json")
     return os.path.expanduser(base)  # as written (a relative base stays relative in the adapter's config)
+
+
+def missing_base(ref: Any) -> InputError:
+    """One line for a local base (a :class:`~kwanzaa_hub.config.base_model.BaseRef`) that is not there: never looked
+    up on the Hub instead."""
+    if ref.declared:
+        return InputError(
+            f"model.base: {ref.text!r} is a local model folder (dvc.yaml's stages depend on it) and {ref.path} is not "
+            f"found; put the folder back, or run `kwanzaa-hub set model.base=ORG/NAME` to use a Hub model"
+        )
+    return InputError(
+        f"model.base: {ref.text!r} is neither an existing folder ({ref.path} not found), a .gguf file, nor a Hub id "
+        "'org/name'"
+    )
 
 
 def _convert_gguf(path: Path, out: Path) -> None:
@@ -112,6 +124,11 @@ def hub_access_error(base: str, exc: Exception) -> KwanzaaError:
     while cause is not None and cause not in chain:
         chain.append(cause)
         cause = cause.__cause__ or cause.__context__
+    transport = next((e for e in chain if isinstance(e, (NameNotResolved, DeadlineExceeded))), None)
+    if transport is not None:  # one line, exit 1: the network or a slow Hub, not the base's name
+        return KwanzaaError(
+            f"model.base: reading {base} from the Hub failed: {describe(transport)}; {advice(transport)}"
+        )
     exc = next((e for e in chain if isinstance(e, RepositoryNotFoundError)), exc)
     if isinstance(exc, GatedRepoError):
         return InputError(
@@ -124,9 +141,12 @@ def hub_access_error(base: str, exc: Exception) -> KwanzaaError:
             f"model.base: {base} was not found or needs a token. Check the id, accept its license on the Hub, "
             "and log in with `hf auth login` or set HF_TOKEN."
         )
+    # every message below quotes the library's error: describe() scrubs it (a server may quote the token back)
     if isinstance(exc, HfHubHTTPError) or type(exc).__module__.startswith("httpx"):
-        return KwanzaaError(f"model.base: could not reach the Hub for {base} ({exc}); check the network and rerun.")
-    return InputError(f"model.base: could not load {base}: {exc}. Offline? Use a local directory or .gguf file.")
+        return KwanzaaError(f"model.base: the Hub failed for {base} ({describe(exc)}); check the network and rerun.")
+    return InputError(
+        f"model.base: could not load {base}: {describe(exc)}. Offline? Use a local directory or .gguf file."
+    )
 
 
 def check_access(base: str, revision: str = "main") -> None:
@@ -137,11 +157,7 @@ def check_access(base: str, revision: str = "main") -> None:
     if base_ref(base).kind != "hub" or constants.HF_HUB_OFFLINE:  # offline: the cached copy is all there is to use
         return
 
-    with_timeouts()
-    try:
-        HfApi().auth_check(base)
-    except Exception as exc:
-        raise hub_access_error(base, exc) from None
+    retrying(HfApi().auth_check, base, what=f"checking access to {base}", fail=lambda exc: hub_access_error(base, exc))
 
 
 def parameter_count(base: str, revision: str = "main") -> int:
@@ -154,7 +170,9 @@ def parameter_count(base: str, revision: str = "main") -> int:
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(config)
     except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"model.base: {base} is not a causal language model transformers can build ({exc})") from None
+        raise InputError(
+            f"model.base: {base} is not a causal language model transformers can build ({describe(exc)})"
+        ) from None
     return sum(p.numel() for p in model.parameters())
 
 
@@ -162,11 +180,15 @@ def from_pretrained(loader: Any, base: str, revision: str = "main", **kwargs: An
     """``loader.from_pretrained`` on the resolved base (Hub id, directory or converted GGUF); the revision
     applies to Hub ids only, and Hub failures become an error that says how to fix them."""
     resolved = resolve_base(base)
+    if base_ref(base).kind != "hub":  # a local base is never resolved on the Hub, even if it vanishes meanwhile
+        kwargs.setdefault("local_files_only", True)
     with_timeouts()
     try:
         return loader.from_pretrained(resolved, revision=None if Path(resolved).exists() else revision, **kwargs)
     except Exception as exc:
-        if isinstance(exc, OSError) or type(exc).__module__.startswith(("huggingface_hub", "httpx")):
+        if isinstance(exc, (OSError, DeadlineExceeded)) or type(exc).__module__.startswith(
+            ("huggingface_hub", "httpx")
+        ):
             raise hub_access_error(base, exc) from None
         raise
 
@@ -202,7 +224,11 @@ def base_identity(base: str, revision: str = "main") -> dict[str, str]:
     if ref.path is not None:
         path = ref.path
         if not path.exists():
-            raise InputError(f"model.base: {base!r} ({ref.describe()}) not found at {path}")
+            raise (
+                missing_base(ref)
+                if ref.kind == "local"
+                else InputError(f"model.base: GGUF file {base!r} not found ({path})")
+            )
         h = hashlib.sha256()
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
         for f in files:
@@ -248,6 +274,23 @@ def check_trained_base(base: str, revision: str, train_report: str | Path) -> No
         )
 
 
+def cached_commit(base: str, revision: str) -> str | None:
+    """The commit the Hub cache recorded for ``revision`` of the Hub model ``base`` (None when nothing is cached),
+    read with huggingface_hub's public cache scanner, not by building its folder names."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    try:
+        cache = scan_cache_dir()
+    except CacheNotFound:
+        return None
+    for repo in cache.repos:
+        if repo.repo_type == "model" and repo.repo_id == base and revision in repo.refs:
+            commit = repo.refs[revision].commit_hash
+            return commit if _COMMIT.fullmatch(commit) else None
+    return None
+
+
 def hub_commit(base: str, revision: str) -> str:
     """The commit ``revision`` of the Hub model ``base`` points to now (offline: the one the cache recorded)."""
     from huggingface_hub import constants
@@ -255,17 +298,20 @@ def hub_commit(base: str, revision: str) -> str:
     if _COMMIT.fullmatch(revision):
         return revision
     if constants.HF_HUB_OFFLINE:
-        ref = Path(constants.HF_HUB_CACHE) / f"models--{base.replace('/', '--')}" / "refs" / revision
-        if ref.is_file() and _COMMIT.fullmatch(ref.read_text().strip()):
-            return ref.read_text().strip()
+        commit = cached_commit(base, revision)
+        if commit:
+            return commit
         raise InputError(
             f"model.base: offline mode is on (HF_HUB_OFFLINE=1) and no cached copy of {base}@{revision} says which "
             "commit it is; go online once, or set model.revision to a commit sha that is cached"
         )
     from huggingface_hub import HfApi
 
-    with_timeouts()
-    try:
-        return HfApi().model_info(base, revision=revision).sha
-    except Exception as exc:
-        raise hub_access_error(base, exc) from None
+    info = retrying(
+        HfApi().model_info,
+        base,
+        revision=revision,
+        what=f"reading {base}",
+        fail=lambda exc: hub_access_error(base, exc),
+    )
+    return info.sha
