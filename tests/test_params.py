@@ -80,7 +80,7 @@ def test_overrides_set_dotted_keys_and_are_validated_like_the_file():
 
 def test_the_params_check_refuses_an_alias_bomb_before_dvc_would_read_it(tmp_path):
     """DVC expands a YAML alias bomb in params.yaml (minutes, gigabytes) before any stage runs and has no hook: the
-    documented check (``python -m kwanzaa_hub.config.check``) refuses it in one line, exit 2, without expanding it."""
+    documented check (``kwanzaa-hub check-params``) refuses it in one line, exit 2, without expanding it."""
     import subprocess
     import sys
     import time
@@ -90,7 +90,11 @@ def test_the_params_check_refuses_an_alias_bomb_before_dvc_would_read_it(tmp_pat
     (tmp_path / "params.yaml").write_text(BOMB)
     start = time.monotonic()
     bomb = subprocess.run(
-        [sys.executable, "-m", "kwanzaa_hub.config.check"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "kwanzaa_hub.cli.app", "check-params"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert time.monotonic() - start < 30
     assert bomb.returncode == 2 and bomb.stdout == ""
@@ -100,12 +104,18 @@ def test_the_params_check_refuses_an_alias_bomb_before_dvc_would_read_it(tmp_pat
     ]
     (tmp_path / "mine.yaml").write_text("train:\n  seed: 7\n")
     sound = subprocess.run(
-        [sys.executable, "-m", "kwanzaa_hub.config.check", "mine.yaml"], cwd=tmp_path, capture_output=True, text=True
+        [sys.executable, "-m", "kwanzaa_hub.cli.app", "check-params", "mine.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert sound.returncode == 0, sound.stderr
     assert sound.stdout == "mine.yaml: sound (no anchors or aliases, every key known and valid); DVC may read it\n"
     typo = subprocess.run(
-        [sys.executable, "-m", "kwanzaa_hub.config.check", "typo.yaml"], cwd=tmp_path, capture_output=True, text=True
+        [sys.executable, "-m", "kwanzaa_hub.cli.app", "check-params", "typo.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert typo.returncode == 2 and "typo.yaml: not found" in typo.stderr
 
@@ -113,12 +123,15 @@ def test_the_params_check_refuses_an_alias_bomb_before_dvc_would_read_it(tmp_pat
 def test_the_memory_check_of_the_params_check_sees_no_expansion(tmp_path):
     import tracemalloc
 
-    from kwanzaa_hub.config.check import main
+    from kwanzaa_hub.config.check import check
+    from kwanzaa_hub.errors import KwanzaaError
     from tests.test_resolved import BOMB
 
     (tmp_path / "params.yaml").write_text(BOMB)
     tracemalloc.start()
-    assert main([str(tmp_path / "params.yaml")]) == 2
+    with pytest.raises(KwanzaaError) as refused:
+        check(tmp_path / "params.yaml")
+    assert refused.value.exit_code == 2
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 20 * 2**20  # 9**7 items were never built

@@ -68,6 +68,7 @@ COMMANDS = (
     ("versions", versions.versions),
     ("diff", versions.diff),
     ("validate", project.validate),
+    ("check-params", project.check_params),
     ("params-reference", project.params_reference),
     ("example-data", devtools.example_data_cmd),
     ("tiny-model", devtools.tiny_model),
@@ -105,6 +106,10 @@ ABOUT = {
     "validate": (
         "Check JSONL files against the format and contract.",
         "kwanzaa-hub validate data/raw/kwanzaa_eval.jsonl",
+    ),
+    "check-params": (
+        "Check params.yaml before DVC reads it (one line).",
+        "kwanzaa-hub check-params params.yaml",
     ),
     "params-reference": (
         "Print the params reference (Markdown).",

@@ -74,6 +74,16 @@ def validate(
 
 
 @handled
+def check_params(params: Path = typer.Argument(Path("params.yaml"), help="the params file to check")) -> None:
+    """Check a params file as every command reads it (strict YAML: no anchors or aliases; every key known and valid)
+    in under a second: run it after a hand edit, before any `dvc` command (DVC expands YAML aliases as it parses)."""
+    from kwanzaa_hub.config.check import check
+
+    check(params)
+    result(f"{params}: sound (no anchors or aliases, every key known and valid); DVC may read it")
+
+
+@handled
 def params_reference(
     write: bool = typer.Option(False, "--write", help="rewrite the reference block in --file instead of printing"),
     file: Optional[Path] = typer.Option(None, "--file", help="the file holding the block [default: docs/params.md]"),
