@@ -126,8 +126,63 @@ def test_the_clone_cell_refuses_the_placeholder_url_before_cloning():
     setup = _cells(nb, "colab-setup")[0].source
     check = "\n".join(line for line in setup.splitlines() if not line.strip().startswith(("!", "%")))
     with pytest.raises(SystemExit, match="Set REPO_URL"):
-        exec(check, {"REPO_URL": "https://github.com/YOUR-ORG/kwanzaa_hub.git"})
-    exec(check, {"REPO_URL": "https://github.com/me/kwanzaa_hub.git"})
+        exec(check, {"REPO_URL": "https://github.com/YOUR-ORG/kwanzaa_hub.git", "CLONE_DIR": str(REPO)})
+    exec(check, {"REPO_URL": "https://github.com/me/kwanzaa_hub.git", "CLONE_DIR": str(REPO)})
+    with pytest.raises(SystemExit, match="Could not clone"):  # the clone failed: stop here, not at the next import
+        exec(check, {"REPO_URL": "https://github.com/me/kwanzaa_hub.git", "CLONE_DIR": "/nonexistent/kwanzaa_hub"})
+
+
+def _settings_cell(**values: str):
+    return nbformat.v4.new_code_cell(
+        "\n".join(f"{k} = {v!r}" for k, v in values.items()), metadata={"tags": ["injected"]}
+    )
+
+
+@pytest.fixture
+def setup_sh_without_pip(tmp_path, monkeypatch) -> Path:
+    """``scripts/setup.sh`` runs for real (``dvc pull``, the version line) with this environment's Python, except
+    its ``pip install``s, which are logged (with the folder they ran in) instead: the shared environment is not
+    reinstalled from a temporary clone. Returns the log."""
+    log = tmp_path / "pip.log"
+    wrapper = tmp_path / "python-without-pip"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then echo "$PWD: $*" >> {shlex.quote(str(log))}; exit 0; fi\n'
+        f'exec {shlex.quote(sys.executable)} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PYTHON", str(wrapper))
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    return log
+
+
+@pytest.mark.slow
+def test_the_setup_cell_clones_once_and_runs_again_from_inside_the_clone(tmp_path, setup_sh_without_pip):
+    """Run all after a first-run stop: the kernel is then inside the clone (which holds the package folder
+    ``kwanzaa_hub/``); the set-up cell must reuse the clone and run its set-up again, from any folder."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    setup = _cells(nb, "colab-setup")[0]
+    clone = tmp_path / "content" / "kwanzaa_hub"
+    nb.cells = [
+        _cells(nb, "parameters")[0],
+        _settings_cell(REPO_URL=REPO.as_uri(), CLONE_DIR=str(clone)),
+        setup,
+        nbformat.v4.new_code_cell("%cd kwanzaa_hub"),  # the package folder inside the clone: the old cell's trap
+        nbformat.from_dict(dict(setup)),
+        nbformat.v4.new_code_cell("import os; print(os.getcwd())"),
+    ]
+    (tmp_path / "elsewhere").mkdir()
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path / "elsewhere")}}).execute()
+
+    assert (clone / "scripts" / "setup.sh").is_file() and (clone / "data" / "raw").is_dir()  # cloned, data pulled
+    assert nb.cells[-1].outputs[0]["text"].strip() == str(clone)
+    pip_runs = setup_sh_without_pip.read_text().splitlines()
+    assert len(pip_runs) == 2 and all(line.startswith(f"{clone}: -m pip install -q -e .[dev]") for line in pip_runs)
+    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert printed.count("set-up done: torch") == 2 and printed.count("Cloning into") == 1
+    assert "No such file" not in printed
 
 
 @pytest.mark.parametrize(
