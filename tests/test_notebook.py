@@ -207,7 +207,9 @@ def test_an_unmounted_drive_remote_stops_with_what_to_do(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_notebook_runs_cell_by_cell_and_ends_answering(make_dvc_project, hub, repo_id, monkeypatch):
+def test_the_notebook_runs_cell_by_cell_and_ends_answering(
+    make_dvc_project, hub, repo_id, monkeypatch, setup_sh_without_pip
+):
     import shutil
     import subprocess
 
@@ -228,15 +230,16 @@ def test_the_notebook_runs_cell_by_cell_and_ends_answering(make_dvc_project, hub
         check=True,
         capture_output=True,
     )
+    shutil.copytree(REPO / "scripts", project / "scripts")  # as in a clone: the set-up cell finds it there
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    nb.cells = [c for c in nb.cells if "colab-setup" not in c.metadata.get("tags", [])]
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(
-        at + 1,
-        nbformat.v4.new_code_cell(
-            f'REPO_URL = "{REPO.as_uri()}"\nREPO_ID = "{repo_id}"\nVERSION = "v1"', metadata={"tags": ["injected"]}
-        ),
-    )
+    settings = _settings_cell(REPO_URL=REPO.as_uri(), REPO_ID=repo_id, VERSION="v1", CLONE_DIR=str(project))
+    setup = _cells(nb, "colab-setup")[0]
+    # Run all twice: the second time from inside the project (its package folder), after a first-run stop
+    again = [nbformat.v4.new_code_cell("%cd kwanzaa_hub"), nbformat.from_dict(dict(setup))]
+    nb.cells[at + 1 : at + 1] = [settings]
+    where = nb.cells.index(setup)
+    nb.cells[where + 1 : where + 1] = again
     monkeypatch.delenv("HF_TOKEN", raising=False)  # the token must come from the (stub) Colab secret
     monkeypatch.setenv("COLAB_STUB_SECRET_HF_TOKEN", HUB_TOKEN)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(STUB), os.environ.get("PYTHONPATH", "")]))
@@ -252,8 +255,13 @@ def test_the_notebook_runs_cell_by_cell_and_ends_answering(make_dvc_project, hub
     from huggingface_hub import HfApi
 
     assert [t.name for t in HfApi(token=HUB_TOKEN).list_repo_refs(repo_id).tags] == ["v1"]
-    last = nb.cells[-1]
-    printed = "".join(o.get("text", "") for o in last.outputs if o.output_type == "stream")
-    assert printed.strip(), "the load() cell printed no answer"
+    def printed(tag: str) -> str:
+        cell = _cells(nb, tag)[0]
+        return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+    assert printed("answer").startswith("question: When was Kwanzaa first celebrated?\n(1 retrieved documents)\n")
+    assert "\nsources" in printed("answer"), "the answer was not shown as kwanzaa.answer.v1 fields"
+    assert printed("review").startswith(f"review: {repo_id} has no version before v1, nothing to compare yet")
+    assert len(setup_sh_without_pip.read_text().splitlines()) == 2  # the set-up ran twice, in the project
     everything = "".join(str(o) for c in nb.cells for o in c.get("outputs", []))
     assert HUB_TOKEN not in everything

@@ -408,3 +408,24 @@ def test_mask_takes_the_template_texts_tokens_out_of_the_loss_and_trains_the_res
     evals = trainers["keep"].eval_dataset, trainers["mask"].eval_dataset
     assert [r["labels"] for r in evals[0]] == [r["labels"] for r in evals[1]]
     assert "loss_masked_chars" not in mask.column_names
+
+
+def test_an_experiment_writes_nothing_to_the_hub_unless_a_folder_mirror_is_set(monkeypatch, capsys, tmp_path):
+    """``dvc exp run`` (DVC sets these variables for its stages only) keeps checkpoints local: the 'hub' mirror,
+    the default, is off and says so once on stderr; ``dvc repro`` mirrors to the Hub; a folder mirror still works."""
+    import dvc.env
+
+    assert {dvc.env.DVC_EXP_NAME, dvc.env.DVC_EXP_BASELINE_REV} == set(checkpoints.EXPERIMENT_ENV)
+    for key in checkpoints.EXPERIMENT_ENV:
+        monkeypatch.delenv(key, raising=False)
+    params = parse_params({"hub": {"repo_id": "me/adapter"}, "train": {"checkpoint_mirror": "hub"}})
+    assert isinstance(checkpoints.mirror_for(params), checkpoints.HubMirror)  # dvc repro: mirrored to the Hub
+
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "0" * 40)
+    monkeypatch.setenv("DVC_EXP_NAME", "lr1e-4")
+    capsys.readouterr()
+    assert checkpoints.mirror_for(params) is None and checkpoints.mirror_for(params) is None
+    said = capsys.readouterr().err
+    assert said.count("train: experiment lr1e-4: checkpoints stay local (checkpoints/), nothing is written to me/adapter") == 1
+    folder = parse_params({"hub": {"repo_id": "me/adapter"}, "train": {"checkpoint_mirror": str(tmp_path / "m")}})
+    assert isinstance(checkpoints.mirror_for(folder), checkpoints.DirMirror)

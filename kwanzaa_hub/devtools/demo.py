@@ -120,8 +120,8 @@ EXAMPLE_DOCS_FILE = "ask_documents.json"
 def example_request() -> tuple[str, list[dict[str, Any]]]:
     """:data:`EXAMPLE_QUESTION` and its documents as the team's backend hands them over (dicts), read back from
     the example eval prompt that asks it, so ``ask`` builds that prompt byte for byte."""
-    from kwanzaa_hub.contract.answer import parse_documents, parse_query
-    from kwanzaa_hub.contract.request_schema import source_fields
+    from kwanzaa_hub.contract.answer import parse_query
+    from kwanzaa_hub.contract.showcase import request_from_prompt
     from kwanzaa_hub.devtools import example_data
 
     _, held = example_data.build()
@@ -129,20 +129,7 @@ def example_request() -> tuple[str, list[dict[str, Any]]]:
     user = next((u for u in users if parse_query(u) == EXAMPLE_QUESTION), None)
     if user is None:
         raise InputError(f"no example eval prompt asks {EXAMPLE_QUESTION!r}: update demo.EXAMPLE_QUESTION")
-    docs = []
-    for d in parse_documents(user):
-        stated = source_fields(d)  # the "Source: <publisher> (<year>)" line, read as the request schema reads it
-        docs.append(
-            {
-                "title": d.title,
-                "content": d.content,
-                "url": d.url,
-                "publisher": stated["source_org"],
-                "year": stated["year"],
-                "relevance_score": d.relevance,
-            }
-        )
-    return EXAMPLE_QUESTION, docs
+    return request_from_prompt(user)
 
 
 def ask_example(project: Path) -> str:
