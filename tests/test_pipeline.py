@@ -88,7 +88,15 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     files = next(iter(metrics.values()))["data"]
     assert files["reports/train.json"]["data"]["optimizer_steps"] == 2
     plots = dvc("plots", "show", "--json", cwd=project, capture=True, check=False)
-    assert plots.returncode == 0 and "loss" in plots.stdout and "eval/plot.json" in plots.stdout
+    assert plots.returncode == 0, plots.stderr
+    # what a person reads: loss (train and eval) and learning rate, their offline picture, the eval chart; not
+    # DVCLive's 16 curves (total_flos, epoch, num_tokens, ...)
+    shown = json.loads(plots.stdout)["data"]
+    assert set(shown) == {"loss", "learning_rate", "dvclive/curves.svg", "eval/plot.json"}
+    loss_files = {row["filename"] for row in shown["loss"][0]["content"]["data"]["values"]}
+    assert loss_files == {"train/loss.tsv", "eval/loss.tsv"}
+    svg = (project / "dvclive/curves.svg").read_text()
+    assert svg.startswith("<svg") and "train loss" in svg and "eval loss" in svg and "(none logged)" not in svg
     # metrics.json: the headline set of every run (base, adapter, free and constrained), nothing else
     from kwanzaa_hub.contract.metrics import registry
 

@@ -130,6 +130,8 @@ def test_train_outputs_report_and_identical_bytes_on_rerun(prepared, tmp_path):
     assert again.report["runtime_s"] is None and again.report["train_loss"] == r["train_loss"]
     curve = next((tmp_path / "dvclive/plots/metrics").rglob("loss.tsv"))
     assert len(curve.read_text().splitlines()) >= 1 + 4  # header + a row per logged step (and the eval's)
+    svg = (tmp_path / "dvclive/curves.svg").read_text()  # the offline picture, drawn again from the restored log
+    assert svg.count("<polyline") == 2 + 3 and "(none logged)" not in svg  # 2 axes; train, eval loss, lr lines
     assert (adapter / "adapter_model.safetensors").read_bytes() == first
     # and without checkpoints it trains again from the start: the same data, params and seed give the same bytes
     shutil.rmtree(tmp_path / "checkpoints")
@@ -429,3 +431,19 @@ def test_an_experiment_writes_nothing_to_the_hub_unless_a_folder_mirror_is_set(m
     assert said.count("train: experiment lr1e-4: checkpoints stay local (checkpoints/), nothing is written to me/adapter") == 1
     folder = parse_params({"hub": {"repo_id": "me/adapter"}, "train": {"checkpoint_mirror": str(tmp_path / "m")}})
     assert isinstance(checkpoints.mirror_for(folder), checkpoints.DirMirror)
+
+
+def test_the_curves_picture_draws_loss_and_learning_rate_from_the_log():
+    history = [
+        {"step": 1, "loss": 3.0, "learning_rate": 2e-4},
+        {"step": 2, "loss": 2.0, "learning_rate": 1e-4},
+        {"step": 2, "eval_loss": 2.5},
+        {"step": 2, "train_loss": 2.5, "train_runtime": 9.0},  # the summary: no curve of its own
+    ]
+    svg = train_stage.curves_svg(history)
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"') and svg.endswith("</svg>\n")
+    assert svg.count('r="2.5"') == 2 + 1 + 2  # a dot per logged point: train loss, eval loss, learning rate
+    assert ">0.0002<" in svg and ">0.0001<" in svg and ">3<" in svg and ">2<" in svg  # axis ends
+    assert "&#9632; eval loss<" in svg
+    empty = train_stage.curves_svg([])
+    assert empty.count("nothing logged") == 2
