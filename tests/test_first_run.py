@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -93,3 +94,29 @@ def test_the_eval_stage_loads_its_model_without_a_bar(tmp_path, tiny_model_dir, 
     monkeypatch.chdir(tmp_path)  # no reports/train.json: nothing recorded to check the base against
     load_models(parse_params({"model": {"base": str(tiny_model_dir)}}), str(tiny_model_dir))
     assert "Loading weights" not in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_rerunning_the_demo_keeps_the_users_params_even_when_it_fails(tmp_path, monkeypatch, capsys):
+    """`kwanzaa-hub demo` again (here `demo nosuchstage`, which fails in dvc repro) keeps demo/params.yaml as the
+    user edited it, and says so; another base model keeps the user's file beside its own."""
+    from kwanzaa_hub.config.edit import apply
+    from kwanzaa_hub.errors import InputError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="dvc repro failed"):
+        demo_mod.run_demo(Path("demo"), stages=["nosuchstage"])
+    params = tmp_path / "demo" / "params.yaml"
+    apply(params, [("train.learning_rate", 0.0003)])
+    edited = params.read_text()
+    capsys.readouterr()
+    with pytest.raises(InputError, match="dvc repro failed"):
+        demo_mod.run_demo(Path("demo"), stages=["nosuchstage"])
+    assert params.read_text() == edited
+    assert f"demo: kept your edits to {Path('demo') / 'params.yaml'}" in capsys.readouterr().err
+
+    monkeypatch.setattr(demo_mod, "smollm2_gguf", lambda: tmp_path / "demo" / "models" / "base")  # another base
+    with pytest.raises(InputError):
+        demo_mod.run_demo(Path("demo"), model="smollm2", stages=["nosuchstage"])
+    assert (tmp_path / "demo" / "params.yaml.yours").read_text() == edited
+    assert "learning_rate: 0.0003" not in params.read_text()

@@ -91,7 +91,9 @@ def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> DemoRe
     elif model != "tiny":
         raise InputError(f"--model must be 'tiny' or 'smollm2', found {model!r}")
     console.print(f"demo: offline pipeline in {workdir}/ on the example data, base model {model}, no Hub push")
+    yours = _read(Path(workdir) / "params.yaml")
     project = make_project(workdir, overrides)
+    keep_edited_params(project, yours, model, shown=Path(workdir))
     if model == "tiny" and not (project / "models/base/config.json").is_file():
         from kwanzaa_hub.devtools.tiny import build_tiny_llama
 
@@ -106,6 +108,38 @@ def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> DemoRe
         project=project,
         metrics=json.loads(metrics_file.read_text()) if metrics_file.is_file() else None,
         card_file=params["hub"]["card_file"],
+    )
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def keep_edited_params(project: Path, yours: str | None, model: str, shown: Path) -> None:
+    """A rerun keeps the ``params.yaml`` the user edited in the demo project (make_project wrote the demo's own):
+    put back when it is for the same base model, else kept beside it as ``params.yaml.yours``. Either is said."""
+    fresh_file = project / "params.yaml"
+    fresh = fresh_file.read_text(encoding="utf-8")
+    if yours is None or yours == fresh:
+        return
+
+    def base(text: str) -> object:
+        try:
+            return (yaml.safe_load(text) or {}).get("model", {}).get("base")
+        except (yaml.YAMLError, AttributeError):
+            return None
+
+    if base(yours) == base(fresh):
+        atomic_write_text(fresh_file, yours)
+        console.print(
+            f"demo: kept your edits to {shown / 'params.yaml'} (delete it to start again from the demo's settings)"
+        )
+        return
+    copy = project / "params.yaml.yours"
+    atomic_write_text(copy, yours)
+    console.print(
+        f"demo: --model {model} writes its own {shown / 'params.yaml'}; your previous one (another base model) is "
+        f"kept as {shown / copy.name}"
     )
 
 
