@@ -193,11 +193,6 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     rc, out = _run(project, sys.executable, "-m", "dvc", "repro")
     logs.append(out)
     assert rc == 0, out[-4000:]
-    # the console as a log file holds it (stderr not a terminal): lines, never `\r` frames, and one line a person
-    # reads per logged step, not the trainer's raw keys
-    assert "\r" not in out
-    assert re.search(r"^step 1/\d+  loss \d+\.\d{4}  lr \S+  [\d,]+ tokens/s  eta \d+:\d\d$", out, re.M), out[-4000:]
-    assert "num_input_tokens_seen" not in out and "entropy" not in out
     assert sorted(t.name for t in api.list_repo_refs(repo_id).tags) == ["v1", "v2"]
     rc, out = _run(project, "kwanzaa-hub", "diff", repo_id, "v1", "v2")
     logs.append(out)
