@@ -99,7 +99,9 @@ def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> DemoRe
 
         build_tiny_llama(project / "models/base")
     declare_local_base(project)  # now that the base exists, dvc.yaml names it as a dependency
+    commit_setup(project, ["dvc.yaml"], "demo: dvc.yaml names the local base model")
     proc = dvc("repro", *stages, cwd=project, check=False)
+    commit_setup(project, dvc_gitignores(project), "demo: the .gitignore files DVC wrote for its outputs")
     if proc.returncode != 0:
         raise InputError(f"dvc repro failed in {project} (exit {proc.returncode}); see the messages above")
     params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))  # the paths, as dvc.yaml reads them
@@ -109,6 +111,31 @@ def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> DemoRe
         metrics=json.loads(metrics_file.read_text()) if metrics_file.is_file() else None,
         card_file=params["hub"]["card_file"],
     )
+
+
+def _git(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["git", "-c", "user.name=kwanzaa-hub", "-c", "user.email=kwanzaa-hub@localhost", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+
+
+def dvc_gitignores(project: Path) -> list[str]:
+    """The ``.gitignore`` files DVC wrote for the stages' outputs (``data/.gitignore``, ...) that git does not track."""
+    listed = _git(project, "ls-files", "--others", "--exclude-standard", "--", "*.gitignore").stdout
+    return [line for line in listed.splitlines() if line]
+
+
+def commit_setup(project: Path, paths: list[str], message: str) -> None:
+    """Commit the demo's own set-up files (only ``paths``, only when changed; the user's staged work is left out),
+    so DVC experiments start from a baseline that has them: without ``data/.gitignore`` in it, ``dvc exp apply``
+    cleans the untracked ``data/`` folder, the example data with it."""
+    changed = _git(project, "status", "--porcelain", "--", *paths).stdout.strip() if paths else ""
+    if changed:
+        _git(project, "add", "--", *paths)
+        _git(project, "commit", "-q", "-m", message, "--", *paths)
 
 
 def _read(path: Path) -> str | None:
