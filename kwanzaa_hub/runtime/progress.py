@@ -32,7 +32,8 @@ def step_line(
     if "loss" in logs:
         parts = [head, f"loss {logs['loss']:.4f}"]
         if isinstance(logs.get("learning_rate"), (int, float)):
-            parts.append(f"lr {logs['learning_rate']:.2e}")
+            lr = logs["learning_rate"]
+            parts.append(f"lr {lr:.2e}" if lr else "lr 0 (warm-up)")
         if tokens_per_s:
             parts.append(f"{tokens_per_s:,.0f} tokens/s")
         if eta_s is not None:
