@@ -98,3 +98,39 @@ def sh(command: str, **values: str) -> None:
         print(line, end="", flush=True)
     if proc.wait():
         raise Stop(f"`{shlex.join(argv)}` failed (exit {proc.returncode}); the lines above say why.")
+
+
+def eval_request(eval_file: str | Path, index: int = 0) -> tuple[str, list[dict]]:
+    """The question and documents of one eval sample (``data.eval_file``), as the team's backend sends them to
+    ``kwanzaa_hub.ask``."""
+    import json
+
+    from kwanzaa_hub.contract.showcase import request_from_prompt
+
+    lines = [line for line in Path(eval_file).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        raise Stop(f"{eval_file} holds no eval sample: run the data cell (3.) first.")
+    sample = json.loads(lines[min(index, len(lines) - 1)])
+    user = next(m["content"] for m in sample["messages"] if m["role"] == "user")
+    return request_from_prompt(user)
+
+
+def show_answer(question: str, documents: list[dict], answer: str) -> None:
+    """Print one answer of ``kwanzaa_hub.ask`` as a person reads it (the whole JSON is ``answer``)."""
+    from kwanzaa_hub.contract.showcase import readable_answer
+
+    n = len(documents)
+    print(f"question: {question}\n({n} retrieved document{'' if n == 1 else 's'})")
+    print(readable_answer(answer))
+
+
+def previous_version(repo_id: str, version: str) -> str | None:
+    """The newest version of ``repo_id`` before ``version`` (``v2`` before ``v3``; a gap is skipped), None if none."""
+    from kwanzaa_hub.hub.versions import tags
+
+    def number(tag: str) -> int | None:
+        return int(tag[1:]) if tag[:1] == "v" and tag[1:].isdigit() else None
+
+    current = number(version)
+    older = [t for t in tags(repo_id) if number(t) is not None and current is not None and number(t) < current]
+    return max(older, key=number) if older else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -42,9 +43,10 @@ WARNING_LINE = re.compile(r"^warning: |Warning: ", re.M)
 @pytest.mark.slow
 def test_the_whole_demo_ends_with_one_answer_of_its_adapter_and_no_warning_line(outputs, monkeypatch):
     """After the table, `kwanzaa-hub ask` runs in the demo project on an eval question and its documents: the
-    console ends with a heading naming them and the adapter, then the answer (one JSON object), and holds no warning
-    line. The project is what train and eval leave (a real adapter on the tiny base, its train report, the decoding
-    schema); the pipeline that writes it runs in tests/test_pipeline.py."""
+    console names them and the adapter, says what the tiny model's answer can be BEFORE it, shows the answer in a few
+    lines (the whole JSON object in demo/answer.json) and ends with a "next" block; no warning line. The project is
+    what train and eval leave (a real adapter on the tiny base, its train report, the decoding schema); the pipeline
+    that writes it runs in tests/test_pipeline.py."""
     from kwanzaa_hub.runtime.models import base_identity
 
     report = json.loads((outputs / "reports/train.json").read_text())
@@ -59,12 +61,19 @@ def test_the_whole_demo_ends_with_one_answer_of_its_adapter_and_no_warning_line(
     assert not WARNING_LINE.search(out.stderr), out.stderr
     before, ask_heading, after = out.stderr.rpartition("\nask: ")
     assert ask_heading, f"the demo does not end with an answer: {out.stderr[-600:]}"
-    heading, _, text = after.partition("\n")
-    answer = json.loads(text)  # the answer, and nothing after it
-    assert answer["version"] == "kwanzaa.answer.v1"
+    heading, explained, shown = after.split("\n", 2)
     question, docs = demo_mod.example_request()
     assert heading == f'"{question}" with {len(docs)} documents ({demo_mod.EXAMPLE_DOCS_FILE}), adapter models/adapter'
+    assert explained.startswith("(the tiny model is random: held to the schema, its answer has the contract's shape")
+    answer = json.loads((outputs / demo_mod.ANSWER_FILE).read_text())  # the whole answer, kept
+    assert answer["version"] == "kwanzaa.answer.v1"
     assert {s["canonical_url"] for s in answer["sources"]} <= {d["url"] for d in docs}  # held to these documents
+    shown_answer, _, closing = shown.partition("\nnext:\n")
+    assert shown_answer.startswith("answer:\n") and len(shown_answer.splitlines()) <= 12, shown_answer
+    assert f"(the whole JSON object: {demo_mod.shown_path(outputs / demo_mod.ANSWER_FILE)})" in shown_answer
+    assert [line.split()[0] for line in closing.splitlines()] == ["curves", "Colab", "real", "your", "kwanzaa-hub"]
+    assert "notebooks/kwanzaa_colab.ipynb" in closing and "dvclive/curves.svg: loss" in closing
+    assert max(len(line) for line in closing.splitlines()) <= 80
 
 
 def test_the_demos_question_is_an_eval_prompt_byte_for_byte(example_samples):
@@ -93,3 +102,29 @@ def test_the_eval_stage_loads_its_model_without_a_bar(tmp_path, tiny_model_dir, 
     monkeypatch.chdir(tmp_path)  # no reports/train.json: nothing recorded to check the base against
     load_models(parse_params({"model": {"base": str(tiny_model_dir)}}), str(tiny_model_dir))
     assert "Loading weights" not in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_rerunning_the_demo_keeps_the_users_params_even_when_it_fails(tmp_path, monkeypatch, capsys):
+    """`kwanzaa-hub demo` again (here `demo nosuchstage`, which fails in dvc repro) keeps demo/params.yaml as the
+    user edited it, and says so; another base model keeps the user's file beside its own."""
+    from kwanzaa_hub.config.edit import apply
+    from kwanzaa_hub.errors import InputError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="dvc repro failed"):
+        demo_mod.run_demo(Path("demo"), stages=["nosuchstage"])
+    params = tmp_path / "demo" / "params.yaml"
+    apply(params, [("train.learning_rate", 0.0003)])
+    edited = params.read_text()
+    capsys.readouterr()
+    with pytest.raises(InputError, match="dvc repro failed"):
+        demo_mod.run_demo(Path("demo"), stages=["nosuchstage"])
+    assert params.read_text() == edited
+    assert f"demo: kept your edits to {Path('demo') / 'params.yaml'}" in capsys.readouterr().err
+
+    monkeypatch.setattr(demo_mod, "smollm2_gguf", lambda: tmp_path / "demo" / "models" / "base")  # another base
+    with pytest.raises(InputError):
+        demo_mod.run_demo(Path("demo"), model="smollm2", stages=["nosuchstage"])
+    assert (tmp_path / "demo" / "params.yaml.yours").read_text() == edited
+    assert "learning_rate: 0.0003" not in params.read_text()

@@ -126,8 +126,65 @@ def test_the_clone_cell_refuses_the_placeholder_url_before_cloning():
     setup = _cells(nb, "colab-setup")[0].source
     check = "\n".join(line for line in setup.splitlines() if not line.strip().startswith(("!", "%")))
     with pytest.raises(SystemExit, match="Set REPO_URL"):
-        exec(check, {"REPO_URL": "https://github.com/YOUR-ORG/kwanzaa_hub.git"})
-    exec(check, {"REPO_URL": "https://github.com/me/kwanzaa_hub.git"})
+        exec(check, {"REPO_URL": "https://github.com/YOUR-ORG/kwanzaa_hub.git", "CLONE_DIR": str(REPO)})
+    exec(check, {"REPO_URL": "https://github.com/me/kwanzaa_hub.git", "CLONE_DIR": str(REPO)})
+    with pytest.raises(SystemExit, match="Could not clone"):  # the clone failed: stop here, not at the next import
+        exec(check, {"REPO_URL": "https://github.com/me/kwanzaa_hub.git", "CLONE_DIR": "/nonexistent/kwanzaa_hub"})
+
+
+def _settings_cell(**values: str):
+    return nbformat.v4.new_code_cell(
+        "\n".join(f"{k} = {v!r}" for k, v in values.items()), metadata={"tags": ["injected"]}
+    )
+
+
+@pytest.fixture
+def setup_sh_without_pip(tmp_path, monkeypatch) -> Path:
+    """``scripts/setup.sh`` runs for real (``dvc pull``, the version line) with this environment's Python, except
+    its ``pip install``s, which are logged (with the folder they ran in) instead: the shared environment is not
+    reinstalled from a temporary clone. Returns the log."""
+    log = tmp_path / "pip.log"
+    wrapper = tmp_path / "python-without-pip"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then echo "$PWD: $*" >> {shlex.quote(str(log))}; exit 0; fi\n'
+        f'exec {shlex.quote(sys.executable)} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PYTHON", str(wrapper))
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    return log
+
+
+@pytest.mark.slow
+def test_the_setup_cell_clones_once_and_runs_again_from_inside_the_clone(tmp_path, setup_sh_without_pip):
+    """Run all after a first-run stop: the kernel is then inside the clone (which holds the package folder
+    ``kwanzaa_hub/``); the set-up cell must reuse the clone and run its set-up again, from any folder."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    setup = _cells(nb, "colab-setup")[0]
+    clone = tmp_path / "content" / "kwanzaa_hub"
+    nb.cells = [
+        _cells(nb, "parameters")[0],
+        _settings_cell(REPO_URL=REPO.as_uri(), CLONE_DIR=str(clone)),
+        setup,
+        nbformat.v4.new_code_cell("%cd kwanzaa_hub"),  # the package folder inside the clone: the old cell's trap
+        nbformat.from_dict(dict(setup)),
+        nbformat.v4.new_code_cell("import os; print(os.getcwd())"),
+    ]
+    (tmp_path / "elsewhere").mkdir()
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path / "elsewhere")}}
+    ).execute()
+
+    assert (clone / "scripts" / "setup.sh").is_file() and (clone / "data" / "raw").is_dir()  # cloned, data pulled
+    assert nb.cells[-1].outputs[0]["text"].strip() == str(clone)
+    pip_runs = setup_sh_without_pip.read_text().splitlines()
+    assert len(pip_runs) == 2 and all(line.startswith(f"{clone}: -m pip install -q -e .[dev]") for line in pip_runs)
+    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert printed.count("set-up done: torch") == 2 and printed.count("Cloning into") == 1
+    assert "No such file" not in printed
 
 
 @pytest.mark.parametrize(
@@ -152,7 +209,9 @@ def test_an_unmounted_drive_remote_stops_with_what_to_do(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_notebook_runs_cell_by_cell_and_ends_answering(make_dvc_project, hub, repo_id, monkeypatch):
+def test_the_notebook_runs_cell_by_cell_and_ends_answering(
+    make_dvc_project, hub, repo_id, monkeypatch, setup_sh_without_pip
+):
     import shutil
     import subprocess
 
@@ -173,15 +232,16 @@ def test_the_notebook_runs_cell_by_cell_and_ends_answering(make_dvc_project, hub
         check=True,
         capture_output=True,
     )
+    shutil.copytree(REPO / "scripts", project / "scripts")  # as in a clone: the set-up cell finds it there
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    nb.cells = [c for c in nb.cells if "colab-setup" not in c.metadata.get("tags", [])]
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(
-        at + 1,
-        nbformat.v4.new_code_cell(
-            f'REPO_URL = "{REPO.as_uri()}"\nREPO_ID = "{repo_id}"\nVERSION = "v1"', metadata={"tags": ["injected"]}
-        ),
-    )
+    settings = _settings_cell(REPO_URL=REPO.as_uri(), REPO_ID=repo_id, VERSION="v1", CLONE_DIR=str(project))
+    setup = _cells(nb, "colab-setup")[0]
+    # Run all twice: the second time from inside the project (its package folder), after a first-run stop
+    again = [nbformat.v4.new_code_cell("%cd kwanzaa_hub"), nbformat.from_dict(dict(setup))]
+    nb.cells[at + 1 : at + 1] = [settings]
+    where = nb.cells.index(setup)
+    nb.cells[where + 1 : where + 1] = again
     monkeypatch.delenv("HF_TOKEN", raising=False)  # the token must come from the (stub) Colab secret
     monkeypatch.setenv("COLAB_STUB_SECRET_HF_TOKEN", HUB_TOKEN)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(STUB), os.environ.get("PYTHONPATH", "")]))
@@ -197,8 +257,14 @@ def test_the_notebook_runs_cell_by_cell_and_ends_answering(make_dvc_project, hub
     from huggingface_hub import HfApi
 
     assert [t.name for t in HfApi(token=HUB_TOKEN).list_repo_refs(repo_id).tags] == ["v1"]
-    last = nb.cells[-1]
-    printed = "".join(o.get("text", "") for o in last.outputs if o.output_type == "stream")
-    assert printed.strip(), "the load() cell printed no answer"
+
+    def printed(tag: str) -> str:
+        cell = _cells(nb, tag)[0]
+        return "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+
+    assert printed("answer").startswith("question: When was Kwanzaa first celebrated?\n(1 retrieved document)\n")
+    assert "\nsources" in printed("answer"), "the answer was not shown as kwanzaa.answer.v1 fields"
+    assert printed("review").startswith(f"review: {repo_id} has no version before v1, nothing to compare yet")
+    assert len(setup_sh_without_pip.read_text().splitlines()) == 2  # the set-up ran twice, in the project
     everything = "".join(str(o) for c in nb.cells for o in c.get("outputs", []))
     assert HUB_TOKEN not in everything

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,11 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     rc, out = _run(project, sys.executable, "-m", "dvc", "repro")
     logs.append(out)
     assert rc == 0, out[-4000:]
+    # the console as a log file holds it (stderr not a terminal): lines, never `\r` frames, and one line a person
+    # reads per logged step, not the trainer's raw keys
+    assert "\r" not in out
+    assert re.search(r"^step 1/\d+  loss \d+\.\d{4}  lr \S+  [\d,]+ tokens/s  eta \d+:\d\d$", out, re.M), out[-4000:]
+    assert "num_input_tokens_seen" not in out and "entropy" not in out
     assert (project / "models/adapter/adapter_model.safetensors").is_file()
     metrics = json.loads(dvc("metrics", "show", "--json", cwd=project, capture=True).stdout)
     files = next(iter(metrics.values()))["data"]
@@ -89,7 +95,15 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
     assert set(files) == set(HEADLINE_FILES.values())  # the DVC metrics: the headline a person compares
     assert json.loads((project / "reports/train.json").read_text())["optimizer_steps"] == 2
     plots = dvc("plots", "show", "--json", cwd=project, capture=True, check=False)
-    assert plots.returncode == 0 and "loss" in plots.stdout and "eval/plot.json" in plots.stdout
+    assert plots.returncode == 0, plots.stderr
+    # what a person reads: loss (train and eval) and learning rate, their offline picture, the eval chart; not
+    # DVCLive's 16 curves (total_flos, epoch, num_tokens, ...)
+    shown = json.loads(plots.stdout)["data"]
+    assert set(shown) == {"loss", "learning_rate", "dvclive/curves.svg", "eval/plot.json"}
+    loss_files = {row["filename"] for row in shown["loss"][0]["content"]["data"]["values"]}
+    assert loss_files == {"train/loss.tsv", "eval/loss.tsv"}
+    svg = (project / "dvclive/curves.svg").read_text()
+    assert svg.startswith("<svg") and "train loss" in svg and "eval loss" in svg and "(none logged)" not in svg
     # metrics.json: the headline set of every run (base, adapter, free and constrained) and of the best floor
     from kwanzaa_hub.contract.metrics import registry
 
@@ -110,7 +124,7 @@ def test_dvc_repro_whole_pipeline_pushes_versions_that_load_back(make_dvc_projec
             assert 0.0 <= m[f"{run}.{key}"] <= 1.0, (run, key)
         assert f"{run}.refusal.refusal_accuracy" in m  # per-category breakdown
     rows = [json.loads(line) for line in (project / "eval/predictions.jsonl").read_text().splitlines()]
-    assert len(rows) == 24
+    assert [r["split"] for r in rows] == ["plain"] * 24 + ["distractors"] * 24  # eval.distractors: 2 by default
     assert set(rows[0]) == {"key", "id", "category", "split", "mapping", "reference", "runs", "floors", "prompt_sha256"}
     assert set(rows[0]["runs"]) == set(registry.RUNS)
     # truncation is counted per generation and reported: metrics, predictions and the eval report agree

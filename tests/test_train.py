@@ -1,6 +1,7 @@
 """Training on the tiny Llama-3.x-format model with the real QLoRA path (bitsandbytes 4-bit on the CPU)."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ from transformers import TrainerCallback
 
 from kwanzaa_hub.config.params import parse_params
 from kwanzaa_hub.longrun import mirror as checkpoints
-from kwanzaa_hub.runtime import chat, qlora
+from kwanzaa_hub.runtime import chat, curves, qlora
 from kwanzaa_hub.runtime.hardware import HardwareFacts, plan
 from kwanzaa_hub.stages import data as data_stage
 from kwanzaa_hub.stages import train as train_stage
@@ -130,6 +131,8 @@ def test_train_outputs_report_and_identical_bytes_on_rerun(prepared, tmp_path):
     assert again.report["runtime_s"] is None and again.report["train_loss"] == r["train_loss"]
     curve = next((tmp_path / "dvclive/plots/metrics").rglob("loss.tsv"))
     assert len(curve.read_text().splitlines()) >= 1 + 4  # header + a row per logged step (and the eval's)
+    svg = (tmp_path / "dvclive/curves.svg").read_text()  # the offline picture, drawn again from the restored log
+    assert svg.count("<polyline") == 2 + 3 and "(none logged)" not in svg  # 2 axes; train, eval loss, lr lines
     assert (adapter / "adapter_model.safetensors").read_bytes() == first
     # and without checkpoints it trains again from the start: the same data, params and seed give the same bytes
     shutil.rmtree(tmp_path / "checkpoints")
@@ -297,7 +300,7 @@ def test_the_line_before_training_says_device_precision_steps_and_time(prepared)
     line = train_stage.summary_line(params, plan(CPU), CPU, trainer, None)
     assert line.startswith("train: test-cpu (cpu), fp32, 4-bit nf4, ")
     assert "4 optimizer steps" in line and "tokens to train" in line
-    assert "estimated under a minute" in line  # a tiny model's steps: not "about 1 s"
+    assert "estimated under a minute of steps (loading and eval not counted" in line  # not "about 1 s"
 
 
 def test_the_sft_config_takes_run_control_but_no_recipe_key():
@@ -328,12 +331,14 @@ def test_the_sft_config_uses_transformers_5_names_and_warns_nothing():
 
 def test_a_quantized_trainer_warns_nothing_and_logs_one_line_per_step(prepared, capsys):
     """peft's calls of transformers' deprecated aliases are silenced (``runtime.quiet``, which every command runs
-    first); building the trainer shows no bar; the progress bar writes ``step 3/30: loss ...`` where the Trainer
-    wrote a Python dict."""
+    first); building the trainer shows no bar; training shows no bar either, and for each logging step one line a
+    person reads (loss, learning rate, tokens/s, time left) where the Trainer wrote a Python dict of raw keys; its
+    closing summary is left to the stage's last line."""
     import warnings
 
-    from transformers import ProgressCallback, TrainerControl, TrainerState
+    from transformers import PrinterCallback, ProgressCallback, TrainerControl, TrainerState
 
+    from kwanzaa_hub.runtime.progress import StepLines
     from kwanzaa_hub.runtime.quiet import quiet_libraries
 
     params = prepared()
@@ -342,18 +347,24 @@ def test_a_quantized_trainer_warns_nothing_and_logs_one_line_per_step(prepared, 
         quiet_libraries()
         trainer = qlora.build_trainer(params, plan(CPU))  # 4-bit on CPU: prepare_model_for_kbit_training runs
     assert [str(w.message) for w in seen if issubclass(w.category, FutureWarning)] == []
-    err = capsys.readouterr().err  # one bar, training's: none for loading the weights or TRL's passes over the data
+    err = capsys.readouterr().err  # no bar for loading the weights or TRL's passes over the data
     assert "Loading weights" not in err and "Tokenizing train dataset" not in err, err
-    bars = [c for c in trainer.callback_handler.callbacks if isinstance(c, ProgressCallback)]
-    assert len(bars) == 1
-    state = TrainerState(max_steps=30, global_step=3)
-    bars[0].on_train_begin(trainer.args, state, TrainerControl())
+    callbacks = trainer.callback_handler.callbacks
+    assert not [c for c in callbacks if isinstance(c, (ProgressCallback, PrinterCallback))]
+    (lines,) = [c for c in callbacks if isinstance(c, StepLines)]
+    state = TrainerState(max_steps=30, global_step=0, num_input_tokens_seen=0)
+    lines.on_train_begin(trainer.args, state, TrainerControl())
+    lines._start = (lines._start[0] - 3.0, 0, 0)  # three seconds ago
+    state.global_step, state.num_input_tokens_seen = 3, 9000
     logs = {"loss": 7.40512, "grad_norm": 0.4844, "learning_rate": 1e-4, "total_flos": 12.0, "epoch": 0.09}
-    bars[0].on_log(trainer.args, state, TrainerControl(), logs=logs)
-    bars[0].on_train_end(trainer.args, state, TrainerControl())
-    out = capsys.readouterr().out
-    assert "step 3/30: loss 7.405, grad_norm 0.4844, learning_rate 0.0001, epoch 0.09\n" in out
-    assert "{" not in out and "total_flos" not in out
+    lines.on_log(trainer.args, state, TrainerControl(), logs=logs)
+    lines.on_log(trainer.args, state, TrainerControl(), logs={"eval_loss": 7.14237, "eval_runtime": 1.0})
+    lines.on_log(trainer.args, state, TrainerControl(), logs={"train_runtime": 11.0, "train_loss": 7.2})
+    printed = capsys.readouterr().err
+    first, second = printed.splitlines()
+    assert re.fullmatch(r"step 3/30  loss 7\.4051  lr 1\.00e-04  (2,9\d\d|3,000) tokens/s  eta 0:2[67]", first), first
+    assert second == "step 3/30  eval loss 7.1424"
+    assert "{" not in printed and "total_flos" not in printed and "\r" not in printed
 
 
 TEMPLATE = '[This answer would synthesize multiple sources to explain "Umoja" and cite them: [1]]'
@@ -408,3 +419,43 @@ def test_mask_takes_the_template_texts_tokens_out_of_the_loss_and_trains_the_res
     evals = trainers["keep"].eval_dataset, trainers["mask"].eval_dataset
     assert [r["labels"] for r in evals[0]] == [r["labels"] for r in evals[1]]
     assert "loss_masked_chars" not in mask.column_names
+
+
+def test_an_experiment_writes_nothing_to_the_hub_unless_a_folder_mirror_is_set(monkeypatch, capsys, tmp_path):
+    """``dvc exp run`` (DVC sets these variables for its stages only) keeps checkpoints local: the 'hub' mirror,
+    the default, is off and says so once on stderr; ``dvc repro`` mirrors to the Hub; a folder mirror still works."""
+    import dvc.env
+
+    assert {dvc.env.DVC_EXP_NAME, dvc.env.DVC_EXP_BASELINE_REV} == set(checkpoints.EXPERIMENT_ENV)
+    for key in checkpoints.EXPERIMENT_ENV:
+        monkeypatch.delenv(key, raising=False)
+    params = parse_params({"hub": {"repo_id": "me/adapter"}, "train": {"checkpoint_mirror": "hub"}})
+    assert isinstance(checkpoints.mirror_for(params), checkpoints.HubMirror)  # dvc repro: mirrored to the Hub
+
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "0" * 40)
+    monkeypatch.setenv("DVC_EXP_NAME", "lr1e-4")
+    capsys.readouterr()
+    assert checkpoints.mirror_for(params) is None and checkpoints.mirror_for(params) is None
+    said = capsys.readouterr().err
+    assert (
+        said.count("train: experiment lr1e-4: checkpoints stay local (checkpoints/), nothing is written to me/adapter")
+        == 1
+    )
+    folder = parse_params({"hub": {"repo_id": "me/adapter"}, "train": {"checkpoint_mirror": str(tmp_path / "m")}})
+    assert isinstance(checkpoints.mirror_for(folder), checkpoints.DirMirror)
+
+
+def test_the_curves_picture_draws_loss_and_learning_rate_from_the_log():
+    history = [
+        {"step": 1, "loss": 3.0, "learning_rate": 2e-4},
+        {"step": 2, "loss": 2.0, "learning_rate": 1e-4},
+        {"step": 2, "eval_loss": 2.5},
+        {"step": 2, "train_loss": 2.5, "train_runtime": 9.0},  # the summary: no curve of its own
+    ]
+    svg = curves.curves_svg(history)
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"') and svg.endswith("</svg>\n")
+    assert svg.count('r="2.5"') == 2 + 1 + 2  # a dot per logged point: train loss, eval loss, learning rate
+    assert ">0.0002<" in svg and ">0.0001<" in svg and ">3<" in svg and ">2<" in svg  # axis ends
+    assert "&#9632; eval loss<" in svg
+    empty = curves.curves_svg([])
+    assert empty.count("nothing logged") == 2

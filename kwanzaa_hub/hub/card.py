@@ -25,7 +25,6 @@ from kwanzaa_hub.hub import records
 from kwanzaa_hub.hub.records import Results
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"
-PROJECT_URL = "https://github.com/kwanzaa-hub/kwanzaa_hub"
 LIBRARIES = ("torch", "transformers", "peft", "trl", "bitsandbytes", "datasets", "huggingface_hub", "dvc")
 DATASET = {"type": "kwanzaa-answer-v1", "name": "kwanzaa_hub eval split"}
 
@@ -52,6 +51,25 @@ class CardInputs:
     previous: Results | None = None  # the previous version's verified results; None for the first version
     #: why newer earlier versions were skipped (they do not verify): the card says so before the comparison
     skipped: str = ""
+
+
+def project_url(cwd: str | Path = ".") -> str:
+    """The web address of the project the card was made in: its git remote ``origin`` as an https URL, with no
+    user name or token (a clone URL may hold one); "" when there is none (the card then names kwanzaa_hub
+    unlinked)."""
+    import re
+    import subprocess
+
+    try:
+        found = subprocess.run(
+            ["git", "config", "--get", "remote.origin.url"], cwd=cwd, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    scp = re.fullmatch(r"[\w.-]+@([\w.-]+):(.+)", found)  # git@github.com:org/repo.git
+    url = f"https://{scp.group(1)}/{scp.group(2)}" if scp else found
+    m = re.fullmatch(r"(?:https?|ssh|git)://(?:[^@/]*@)?([^/]+)/(.+?)(?:\.git)?/?", url)
+    return f"https://{m.group(1).split(':')[0]}/{m.group(2)}" if m else ""
 
 
 def _read_json(path: Path) -> dict:
@@ -264,7 +282,7 @@ def build_card(inputs: CardInputs) -> Any:
         repo_id=repo_id,
         version=p.hub.version,
         method="QLoRA (4-bit base)" if p.train.quantization.enabled else "LoRA",
-        project_url=PROJECT_URL,
+        project_url=project_url(),
         train_samples=inputs.data_report.get("train", {}).get("samples", "?"),
         eval_samples=inputs.data_report.get("eval", {}).get("samples", "?"),
         dataset=dataset_line(inputs),

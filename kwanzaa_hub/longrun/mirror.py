@@ -15,6 +15,7 @@ whose fingerprint cannot be read says so out loud and training starts without it
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterable
@@ -264,13 +265,40 @@ class HubMirror:
         return dest / newest
 
 
+#: What DVC sets in the environment of a stage that ``dvc exp run`` runs (dvc/env.py), and nowhere else.
+EXPERIMENT_ENV = ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV")
+_said: set[str] = set()
+
+
+def experiment_name() -> str | None:
+    """The experiment this process trains for (``dvc exp run``), else None (``dvc repro``, ``kwanzaa-hub train``)."""
+    for key in EXPERIMENT_ENV:
+        if os.environ.get(key):
+            return os.environ.get("DVC_EXP_NAME") or "an experiment"
+    return None
+
+
 def mirror_for(params: Params) -> DirMirror | HubMirror | None:
+    """Where this run's checkpoints are copied. An experiment (``dvc exp run``) writes nothing to the Hub: its
+    checkpoints stay local (said once on stderr), unless ``train.checkpoint_mirror`` names a folder."""
     target = params.train.checkpoint_mirror
     if target == "none":
         return None
     if target == "hub":
         h = params.hub
-        return HubMirror(h.repo_id, private=h.private, allow_public=h.allow_public) if h.repo_id else None
+        if not h.repo_id:
+            return None
+        name = experiment_name()
+        if name is not None:
+            if name not in _said:
+                _said.add(name)
+                console.print(
+                    f"train: experiment {name}: checkpoints stay local ({params.train.checkpoint_dir}/), nothing is "
+                    f"written to {h.repo_id}; to keep a copy that survives a lost VM, set train.checkpoint_mirror to "
+                    "a folder (a mounted Drive)"
+                )
+            return None
+        return HubMirror(h.repo_id, private=h.private, allow_public=h.allow_public)
     return DirMirror(Path(target))
 
 

@@ -20,10 +20,11 @@ from typing import Any
 from kwanzaa_hub.config.base_model import check_declared
 from kwanzaa_hub.config.params import Params
 from kwanzaa_hub.console import console
-from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_write_json
+from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_write_json, atomic_write_text
 from kwanzaa_hub.fs.ownership import claim_all, mark, without_machine_paths
 from kwanzaa_hub.longrun import mirror as checkpoints
 from kwanzaa_hub.runtime import hardware
+from kwanzaa_hub.runtime.curves import curves_file, curves_svg
 from kwanzaa_hub.runtime.qlora import build_trainer, peak_memory_mib, save_adapter, training_plan
 
 
@@ -131,6 +132,7 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     with all_or_nothing(t.output_dir, t.report):
         save_adapter(trainer, t.output_dir)
         atomic_write_json(t.report, report)
+    atomic_write_text(curves_file(params), curves_svg(trainer.state.log_history))
     return TrainResult(report, resume)
 
 
@@ -151,7 +153,8 @@ def summary_line(
         f"{'4-bit ' + t.quantization.quant_type if plan.quantize else 'no quantization'}, base {params.model.base}, "
         f"effective batch {t.per_device_batch_size * t.gradient_accumulation_steps * world}"
         f"{f' ({world} processes)' if world > 1 else ''}, {steps} optimizer steps, "
-        f"{len(trainer.train_dataset)} samples, ~{to_train:,} tokens to train, estimated {took}"
+        f"{len(trainer.train_dataset)} samples, ~{to_train:,} tokens to train, estimated {took} of steps "
+        "(loading and eval not counted; each step line below says the time left)"
         + (f", resuming from {resume}" if resume else "")
     )
 
