@@ -33,7 +33,7 @@ def _docs(tmp_path: Path, docs=DOCS, jsonl: bool = False) -> Path:
 
 def test_the_prompt_is_the_training_datas_format(example_samples):
     """A document set rebuilt from an example sample's user message gives back that message, byte for byte."""
-    from kwanzaa_hub.contract.answer import parse_documents, parse_query
+    from kwanzaa_hub.contract.prompt import parse_documents, parse_query
     from kwanzaa_hub.serve.ask import messages
 
     sample = example_samples[1][0]["messages"]

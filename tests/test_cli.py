@@ -97,7 +97,6 @@ def test_every_table_is_built_by_new_table():
 
     import kwanzaa_hub
 
-    pending = {"metrics_table", "diff_table"}  # being rewritten on other branches: they adopt new_table on merge
     built_apart = set()
     for path in Path(kwanzaa_hub.__file__).parent.rglob("*.py"):
         for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -105,7 +104,7 @@ def test_every_table_is_built_by_new_table():
                 calls = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
                 if any(c.func.id == "Table" for c in calls):
                     built_apart.add(fn.name)
-    assert built_apart == pending
+    assert built_apart == set()
 
 
 def test_version_prints_the_installed_version_on_stdout():
@@ -205,3 +204,16 @@ def test_ask_free_on_the_tiny_model_keeps_its_text_and_exits_1(outputs):
     assert done.exit_code == 1, done.output
     assert len(done.stdout) > 1  # its text (this one: blank lines) and the newline
     assert "error: --free: the text is not a kwanzaa.answer.v1 answer: " in done.stderr
+
+
+def test_the_eval_summary_says_how_generations_stopped_in_words():
+    from kwanzaa_hub.cli.tables import STOPPED, generation_summary
+    from kwanzaa_hub.runtime.generate import STOP_REASONS
+
+    assert set(STOPPED) == set(STOP_REASONS)  # every stop reason has its words
+    run = {"stop_reasons": {"eot": 20, "json_end": 0, "length": 3, "budget": 1}, "new_tokens": 9, "seconds": 1.0}
+    line = generation_summary({"adapter": {**run, "tokens_per_s": 9.0}}).splitlines()[0]
+    assert line.startswith(
+        "adapter: 20 ended their turn, 0 stopped after a closed JSON object, 3 cut by max_new_tokens, 1 closed early "
+        "to fit max_new_tokens; 9 new tokens"
+    )

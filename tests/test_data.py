@@ -415,7 +415,7 @@ def test_compact_answers_are_one_line_in_the_decoders_form_and_the_schema_follow
 
 
 def _urls(prompt: list[dict]) -> list[str]:
-    from kwanzaa_hub.contract.answer import parse_documents
+    from kwanzaa_hub.contract.prompt import parse_documents
 
     return [d.url for d in parse_documents(prompt[-1]["content"])]
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from kwanzaa_hub.contract import decoding_schema, request_schema
-from kwanzaa_hub.contract.answer import _CITATION, extract_citations, parse_answer, parse_documents
+from kwanzaa_hub.contract.answer import _CITATION, extract_citations, parse_answer
 from kwanzaa_hub.contract.distractors import Pooled, add_distractors, distractor_split, eval_split, pool_of
 from kwanzaa_hub.contract.documents import Document
 from kwanzaa_hub.contract.placeholders import placeholder_kind
-from kwanzaa_hub.contract.prompt import user_message
+from kwanzaa_hub.contract.prompt import parse_documents, user_message
 from kwanzaa_hub.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]

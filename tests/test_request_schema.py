@@ -13,8 +13,9 @@ import jsonschema
 import pytest
 
 from kwanzaa_hub.contract import decoding_schema, request_schema
-from kwanzaa_hub.contract.answer import deviations, parse_documents
+from kwanzaa_hub.contract.answer import deviations
 from kwanzaa_hub.contract.placeholders import placeholder_kind
+from kwanzaa_hub.contract.prompt import parse_documents
 
 REPO = Path(__file__).resolve().parents[1]
 TEAM_SCHEMA = REPO.parent / "shared" / "kwanzaa-data" / "answer_json.schema.json"

@@ -40,16 +40,13 @@ def demo(
     stages: Optional[list[str]] = typer.Argument(None, help="stages to run (default: the whole pipeline)"),
 ) -> None:
     """The offline main job: the pipeline on the example data and a local model, no Hub push, then one `ask`."""
-    from kwanzaa_hub.cli.tables import metrics_table
     from kwanzaa_hub.devtools.demo import ask_example, run_demo, scores_note
 
     result = run_demo(workdir, model=model, stages=stages or [])
-    if result.metrics is not None:
-        console.print(metrics_table(result.metrics, title=f"demo ({model}) eval"))
+    if result.metrics is not None:  # the eval stage printed its table: say what its figures can mean here
         console.print(scores_note(model))
     console.print(
-        f"done: outputs under {result.project}/ (cd there and run `dvc metrics show`, `dvc plots show`; "
-        f"the card is {result.card_file})"
+        f"done: outputs under {result.project}/ (`dvc metrics show` there: the headline); card {result.card_file}"
     )
     if not stages:  # the whole pipeline ran: end with one answer of the adapter it trained
         ask_example(result.project)

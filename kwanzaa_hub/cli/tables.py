@@ -146,7 +146,8 @@ def metrics_table(metrics: dict[str, float], title: str = "eval", records: list 
     held = [f"{m}_constrained" for m in ("base", "adapter") if any(k.startswith(f"{m}_constrained.") for k in metrics)]
     # Whole names and numbers at 80 columns: no vertical rules, a constrained run's header wraps ("adapter" over
     # "schema"), and so do long change labels.
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table = new_table(title, caption="* a headline metric (metric definitions 3); the rest are diagnostics")
+    table.caption_justify = "left"
     table.add_column("metric", no_wrap=True, min_width=2 + max(len(s.name) for s in registry.QUALITY))
     for col in (*runs, *(["change", ""] if len(runs) == 2 else [])):
         table.add_column(col, justify="left" if col == "" else "right", no_wrap=col != "")
@@ -177,6 +178,15 @@ def metrics_table(metrics: dict[str, float], title: str = "eval", records: list 
     return table
 
 
+#: How a generation stopped (:data:`kwanzaa_hub.runtime.generate.STOP_REASONS`), in words.
+STOPPED = {
+    "eot": "ended their turn",
+    "json_end": "stopped after a closed JSON object",
+    "length": "cut by max_new_tokens",
+    "budget": "closed early to fit max_new_tokens",
+}
+
+
 def generation_summary(report: dict[str, Any]) -> str:
     """One line per model: how generations stopped and the speed (kept apart from the quality metrics); then, per
     headline metric, the served run against the best floor in words (``does NOT beat`` where it does not), and any
@@ -187,9 +197,9 @@ def generation_summary(report: dict[str, Any]) -> str:
     for name in (registry.run_name(m, d) for m in reversed(registry.MODELS) for d in registry.DECODINGS):
         r = report.get(name)
         if r:
-            stops = ", ".join(f"{k} {v}" for k, v in r["stop_reasons"].items())
+            stops = ", ".join(f"{v} {STOPPED.get(k, k)}" for k, v in r["stop_reasons"].items())
             lines.append(
-                f"{name}: stopped by {stops}; {r['new_tokens']} new tokens in {r['seconds']} s "
+                f"{name}: {stops}; {r['new_tokens']} new tokens in {r['seconds']} s "
                 f"({r['tokens_per_s']} tokens/s, {r.get('ms_per_token', '?')} ms/token); "
                 f"{r.get('placeholder_answers', 0)} placeholder answers"
             )
@@ -240,7 +250,8 @@ def diff_table(title: str, old: str, new: str, rows: list) -> Table:
     """The rows of a review (:class:`kwanzaa_hub.hub.records.Row`): per metric of a run (and split, when the review
     has two), both figures, the change, its label and the test that gave it."""
     splits = len({r.split for r in rows}) > 1
-    table = Table(title=Text(title))  # names come from the command line and the Hub: never markup
+    # names come from the command line and the Hub: never markup; vertical rules between the cells of a review
+    table = new_table(Text(title), box=box.HEAVY_HEAD, show_edge=True, pad_edge=True, collapse_padding=False)
     widest = max((len(r.name) for r in rows), default=6)
     for col in (*(["split"] if splits else []), "metric", old, new, "change", "", "test"):
         left = col in ("split", "metric", "", "test")

@@ -5,8 +5,6 @@ The models follow ``answer_json.schema.json`` (draft-07): required fields, enums
 
 Helpers:
 
-- :func:`parse_documents` and :func:`parse_query` (re-exported from :mod:`kwanzaa_hub.contract.prompt`, where the
-  prompt is written) read the numbered retrieved-document blocks and the ``Query:`` line out of a user message.
 - :func:`extract_citations` reads the ``[n]`` citations out of an answer text, in order.
 - :func:`parse_answer` parses and validates an assistant message, returning a :class:`ParsedAnswer`
   that says which step failed (JSON or contract), so eval can score a broken generation instead of
@@ -24,10 +22,6 @@ from urllib.parse import urlparse
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from kwanzaa_hub.contract.documents import Document as Document  # re-exported: the one document type
-from kwanzaa_hub.contract.prompt import parse_documents as parse_documents  # re-exported: the one reader
-from kwanzaa_hub.contract.prompt import parse_query as parse_query
 
 CONTRACT_VERSION = "kwanzaa.answer.v1"
 REFUSAL = "insufficient_data"

@@ -24,7 +24,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from kwanzaa_hub.contract.answer import CONTRACT_VERSION, REFUSAL, Document, parse_documents, parse_query
+from kwanzaa_hub.contract.answer import CONTRACT_VERSION, REFUSAL
+from kwanzaa_hub.contract.documents import Document
+from kwanzaa_hub.contract.prompt import parse_documents, parse_query
 from kwanzaa_hub.contract.request_schema import source_fields
 
 #: Every floor, in the order the views list them.

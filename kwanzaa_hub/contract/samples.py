@@ -13,17 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kwanzaa_hub.contract.answer import (
-    Document,
-    ParsedAnswer,
-    categorize,
-    extract_citations,
-    parse_answer,
-    parse_documents,
-    parse_query,
-)
+from kwanzaa_hub.contract.answer import ParsedAnswer, categorize, extract_citations, parse_answer
+from kwanzaa_hub.contract.documents import Document
 from kwanzaa_hub.contract.normalise import comparable
 from kwanzaa_hub.contract.placeholders import placeholder_kind
+from kwanzaa_hub.contract.prompt import parse_documents, parse_query
 
 ROLES_OK = (("system", "user", "assistant"), ("user", "assistant"))
 MESSAGE_KEYS = {"role", "content"}

@@ -8,8 +8,7 @@ import json
 import textwrap
 from typing import Any
 
-from kwanzaa_hub.contract.answer import parse_documents, parse_query
-from kwanzaa_hub.contract.request_schema import source_fields
+from kwanzaa_hub.contract.prompt import parse_documents, parse_query
 from kwanzaa_hub.errors import InputError
 
 
@@ -19,19 +18,17 @@ def request_from_prompt(user: str) -> tuple[str, list[dict[str, Any]]]:
     question = parse_query(user)
     if not question:
         raise InputError("the eval prompt has no 'Query:' line: it is not in the training data's format")
-    docs = []
-    for d in parse_documents(user):
-        stated = source_fields(d)  # the "Source: <publisher> (<year>)" line, read as the request schema reads it
-        docs.append(
-            {
-                "title": d.title,
-                "content": d.content,
-                "url": d.url,
-                "publisher": stated.get("source_org", d.source),
-                "year": stated.get("year"),
-                "relevance_score": d.relevance,
-            }
-        )
+    docs = [
+        {
+            "title": d.title,
+            "content": d.content,
+            "url": d.url,
+            "publisher": d.publisher,
+            "year": d.year,
+            "relevance_score": d.relevance,
+        }
+        for d in parse_documents(user)
+    ]
     return question, docs
 
 

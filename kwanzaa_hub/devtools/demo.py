@@ -181,7 +181,7 @@ EXAMPLE_DOCS_FILE = "ask_documents.json"
 def example_request() -> tuple[str, list[dict[str, Any]]]:
     """:data:`EXAMPLE_QUESTION` and its documents as the team's backend hands them over (dicts), read back from
     the example eval prompt that asks it, so ``ask`` builds that prompt byte for byte."""
-    from kwanzaa_hub.contract.answer import parse_query
+    from kwanzaa_hub.contract.prompt import parse_query
     from kwanzaa_hub.contract.showcase import request_from_prompt
     from kwanzaa_hub.devtools import example_data
 

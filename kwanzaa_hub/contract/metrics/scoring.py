@@ -13,7 +13,8 @@ import string
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from kwanzaa_hub.contract.answer import Document, ParsedAnswer, extract_citations, parse_answer
+from kwanzaa_hub.contract.answer import ParsedAnswer, extract_citations, parse_answer
+from kwanzaa_hub.contract.documents import Document
 
 
 def _answer_text(p: ParsedAnswer, raw: str) -> str:
