@@ -3,13 +3,8 @@ import json
 
 import pytest
 
-from kwanzaa_hub.contract.answer import (
-    AnswerV1,
-    extract_citations,
-    parse_answer,
-    parse_documents,
-    parse_query,
-)
+from kwanzaa_hub.contract.answer import AnswerV1, extract_citations, parse_answer
+from kwanzaa_hub.contract.prompt import parse_documents, parse_query
 
 USER = (
     "Retrieved Documents:\n\n"

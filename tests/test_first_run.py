@@ -29,11 +29,26 @@ def test_the_demo_ends_with_whole_metric_names_at_80_columns_and_what_the_tiny_m
     monkeypatch.setattr(console, "_width", 80)
     out = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "demo")])
     assert out.exit_code == 0, out.output
-    assert "…" not in out.output
-    for name in registry.HEADLINE:
-        assert f"* {name} " in out.output
+    assert "* " not in out.output  # the eval stage prints the table (under dvc repro); the demo does not repeat it
     assert "random" in out.output and "what it scores by design" in out.output
     assert "kwanzaa-hub demo --model smollm2" in " ".join(out.output.split())
+
+
+def test_the_eval_table_shows_whole_metric_names_at_80_columns_and_explains_its_star():
+    import io
+
+    from rich.console import Console
+
+    from kwanzaa_hub.cli.tables import metrics_table
+
+    metrics = {f"{run}.{spec.name}": 0.0 for run in registry.RUNS for spec in registry.QUALITY}
+    screen = Console(width=80, file=io.StringIO())
+    screen.print(metrics_table(metrics))
+    text = screen.file.getvalue()
+    assert "…" not in text and max(map(len, text.splitlines())) <= 80
+    for spec in registry.QUALITY:
+        assert f"{'* ' if spec.headline else '  '}{spec.name}" in text
+    assert "* a headline metric (metric definitions 3)" in " ".join(text.split())
 
 
 #: A warning line: ours (``warning: ...``) or Python's (``file.py:12: UserWarning: ...``).

@@ -34,16 +34,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from kwanzaa_hub.contract.answer import (
-    Document,
-    ParsedAnswer,
-    extract_citations,
-    parse_answer,
-    parse_documents,
-    parse_query,
-)
+from kwanzaa_hub.contract.answer import ParsedAnswer, extract_citations, parse_answer
+from kwanzaa_hub.contract.documents import Document
 from kwanzaa_hub.contract.metrics import scoring
 from kwanzaa_hub.contract.placeholders import placeholder_kind
+from kwanzaa_hub.contract.prompt import parse_documents, parse_query
 
 #: The version of the metric definitions. 1: every metric over every prompt. 2: text metrics over prompts with a
 #: real (non-template) reference; ``team_schema_valid`` added. 3: per-example specs (this module): citation
