@@ -169,10 +169,10 @@ def test_a_hand_written_value_yaml_reads_as_a_number_where_text_is_wanted_says_t
         load_params(tmp_path / "params.yaml")
 
 
-def test_set_writes_a_number_as_typed_and_marks_the_comment_written_for_the_old_value(tmp_path, monkeypatch):
+def test_set_writes_a_number_as_typed_beside_a_comment_that_stays_true(tmp_path, monkeypatch):
     """``set train.learning_rate=2e-4`` left ``0.0002 # not the usual 2e-4...``: the number keeps how it was typed
-    (``2.0e-4``: YAML 1.1 reads a bare ``2e-4`` as text), and the comment says which value it was written for, until
-    the value is set back."""
+    (``2.0e-4``: YAML 1.1 reads a bare ``2e-4`` as text); the comment, the user's text, is kept as written, and the
+    shipped one speaks of the default, so it stays true whatever the value."""
     from dvc.utils.serialize import parse_yaml
     from typer.testing import CliRunner
 
@@ -181,18 +181,18 @@ def test_set_writes_a_number_as_typed_and_marks_the_comment_written_for_the_old_
     monkeypatch.chdir(tmp_path)
     original = (REPO / "params.yaml").read_text()
     (tmp_path / "params.yaml").write_text(original)
-    assert "  learning_rate: 1.0e-3 # not the usual 2e-4: see BENCHMARKS.md" in original
+    assert "  learning_rate: 1.0e-3 # default 1e-3, not the usual 2e-4: BENCHMARKS.md" in original
     result = CliRunner().invoke(app, ["set", "train.learning_rate=2e-4", "train.lora.dropout=1e-1"])
     assert result.exit_code == 0, result.output
     assert "set train.learning_rate: 0.001 -> 2.0e-4" in result.output
     text = (tmp_path / "params.yaml").read_text()
-    assert "  learning_rate: 2.0e-4 # (written for 1.0e-3) not the usual 2e-4: see BENCHMARKS.md" in text
+    assert "  learning_rate: 2.0e-4 # default 1e-3, not the usual 2e-4: BENCHMARKS.md" in text
     assert "    dropout: 1.0e-1\n" in text
     params = load_params(tmp_path / "params.yaml")
     assert (params.train.learning_rate, params.train.lora.dropout) == (2e-4, 0.1)
     assert parse_yaml(text, "params.yaml")["train"]["learning_rate"] == 2e-4  # as DVC reads it
     result = CliRunner().invoke(app, ["set", "train.learning_rate=3e-4"])
-    assert "  learning_rate: 3.0e-4 # (written for 1.0e-3) not the usual" in (tmp_path / "params.yaml").read_text()
+    assert "  learning_rate: 3.0e-4 # default 1e-3, not the usual" in (tmp_path / "params.yaml").read_text()
     result = CliRunner().invoke(app, ["set", "train.learning_rate=1.0e-3", "train.lora.dropout=0.05"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "params.yaml").read_text() == original  # back to the values: back to the file

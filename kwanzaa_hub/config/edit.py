@@ -149,13 +149,10 @@ def _apply(path: Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any, Any
     yaml.representer.add_representer(
         Typed, lambda rep, data: rep.represent_scalar("tag:yaml.org,2002:float", data.text)
     )
-    lines = path.read_text(encoding="utf-8").splitlines()
     changes = []
-    for key, value in pairs:
+    for key, value in pairs:  # the comment beside a value is the user's: kept as written
         node, leaf = parent_of(doc, key, where=str(path), create=True)
         old = node.get(leaf)
-        if leaf in node and _plain(old) != value:
-            _mark_comment(node, leaf, lines, value)
         node[leaf] = _scalar(value)
         changes.append((key, _plain(old), value))
     out = StringIO()
@@ -165,43 +162,6 @@ def _apply(path: Path, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any, Any
     parse_params(read_params_text(out.getvalue(), path), source=str(path))
     atomic_write_text(path, out.getvalue())
     return changes
-
-
-_WRITTEN_FOR = re.compile(r"\(written for (.*?)\) ")
-
-
-def _mark_comment(node: Any, leaf: str, lines: list[str], value: Any) -> None:
-    """The end-of-line comment beside ``leaf``, whose value becomes ``value``: a comment speaks of the value it was
-    written beside (``1.0e-3 # not the usual 2e-4``), so it is kept, and marked with that value
-    (``# (written for 1.0e-3) not the usual 2e-4``) until the value is set back to it, when the mark goes."""
-    import yaml
-
-    entry = node.ca.items.get(leaf) if hasattr(node, "ca") else None
-    token = entry[2] if entry and len(entry) > 2 else None
-    if token is None or not token.value.startswith("#"):
-        return
-    first, nl, rest = token.value.partition("\n")
-    body = first[1:].lstrip()
-    marked = _WRITTEN_FOR.match(body)
-    if marked:
-        was, body = marked.group(1), body[marked.end() :]
-    else:
-        was = _written_value(node, leaf, lines, token.column)
-    try:
-        back = yaml.safe_load(was) == _plain(value)
-    except yaml.YAMLError:
-        back = False
-    token.value = ("# " + body if back else f"# (written for {was}) {body}") + nl + rest
-
-
-def _written_value(node: Any, leaf: str, lines: list[str], comment_column: int) -> str:
-    """The value of ``leaf`` as written in the file (``1.0e-3``), or as YAML writes it when it spans lines."""
-    import yaml
-
-    key_line, _, value_line, value_column = node.lc.data[leaf]
-    if value_line == key_line < len(lines) and comment_column > value_column:
-        return lines[value_line][value_column:comment_column].strip()
-    return yaml.safe_dump(_plain(node[leaf]), default_flow_style=True).removesuffix("...\n").strip()
 
 
 REFERENCE_START, REFERENCE_END = "<!-- params-reference:start -->\n", "<!-- params-reference:end -->"
