@@ -151,6 +151,29 @@ def test_a_budget_too_small_for_the_answer_still_gives_one_valid_object_and_says
 
 
 @pytest.mark.slow
+def test_a_budget_below_the_smallest_answer_is_exit_2_naming_the_minimum_and_the_minimum_answers(outputs):
+    """Issue 39.10: the tiny model's smallest answer under one document's request schema is 85 tokens: 84 is bad
+    input (exit 2, one line that names 85, nothing on stdout, before generating), 85 answers one valid object; with
+    --free nothing is held to the schema, so no minimum applies."""
+    schema = json.loads((outputs / "reports/answer.schema.json").read_text())
+    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
+    docs = str(_docs(outputs))
+    below = CliRunner().invoke(app, ["ask", "When was Kwanzaa created?", "--docs", docs, "--max-new-tokens", "84"])
+    assert below.exit_code == 2, below.output
+    assert below.stdout == ""
+    lines = [line for line in below.stderr.splitlines() if line.startswith("error: ")]
+    assert lines == [
+        "error: --max-new-tokens 84 is below the smallest answer this request's schema allows (85 tokens): "
+        "pass at least 85"
+    ], below.stderr
+    least = CliRunner().invoke(app, ["ask", "When was Kwanzaa created?", "--docs", docs, "--max-new-tokens", "85"])
+    assert least.exit_code == 0, least.output
+    assert _valid(least.stdout, schema)["version"] == "kwanzaa.answer.v1"
+    free = CliRunner().invoke(app, ["ask", "When?", "--docs", docs, "--max-new-tokens", "20", "--free"])
+    assert "smallest answer" not in free.stderr
+
+
+@pytest.mark.slow
 def test_ask_answers_from_a_version_on_the_hub_with_its_own_schema(outputs, hub, repo_id):
     """The Python function on a pushed version: the schema comes from the version (verified by its manifest)."""
     import kwanzaa_hub

@@ -115,6 +115,18 @@ class SchemaConstraint:
         return _Processor(self, matchers, max_new_tokens)
 
 
+def smallest_answer(tokenizer: Any, schema: dict[str, Any]) -> int:
+    """The fewest new tokens (``max_new_tokens``) in which constrained decoding under ``schema`` is sure to write a
+    whole answer with ``tokenizer``: the closing plan from an empty answer (:class:`Closer`: the smallest value of
+    every required key, tokenized whole) plus the end token, which the processor keeps room for. Below it, no row
+    can be closed in time and the answer is cut."""
+    constraint = SchemaConstraint(tokenizer, None, [tokenizer.eos_token_id])
+    plan = constraint.closer.plan(constraint.matcher(schema), Strings(), 100_000)
+    if plan is None:
+        raise ValueError("no answer under the decoding schema could be planned: the closer found no way to finish it")
+    return len(plan) + 1
+
+
 def _unpack(words: Any, vocab: int) -> Any:
     """(rows, vocab) bool of allowed tokens from llguidance's (rows, words) int32 bitmask."""
     import torch

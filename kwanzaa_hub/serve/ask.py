@@ -209,6 +209,7 @@ def answer(
     schema = None
     if not free:  # pinned values are what this tokenizer can write as plain text (never special-token text)
         schema = for_prompt(loaded.schema, chat[-1]["content"], special_token_texts(loaded.tokenizer))
+        check_budget(loaded.tokenizer, schema, max_new_tokens)
     gen = generate(
         loaded.model,
         loaded.tokenizer,
@@ -219,8 +220,9 @@ def answer(
         schema=schema,
     )
     if not free and gen.stop_reasons[0] == "length":
-        raise KwanzaaError(
-            f"--max-new-tokens {max_new_tokens} is below the smallest answer the schema allows; raise it"
+        raise KwanzaaError(  # check_budget refused every budget the closer cannot meet: this is a bug
+            f"the answer was cut at --max-new-tokens {max_new_tokens} before the decoder could close it; nothing "
+            "printed. Report it with the documents file, or pass a larger --max-new-tokens"
         )
     if schema is not None:
         check_whole(gen.texts[0], schema)
@@ -230,6 +232,21 @@ def answer(
             "is cut short; raise --max-new-tokens for the whole answer"
         )
     return gen.texts[0]
+
+
+def check_budget(tokenizer: Any, schema: dict[str, Any], max_new_tokens: int) -> int:
+    """The fewest tokens an answer under the request ``schema`` takes
+    (:func:`kwanzaa_hub.runtime.constrained.smallest_answer`); an ``InputError`` that names it when ``max_new_tokens``
+    is below it, before any generation."""
+    from kwanzaa_hub.runtime.constrained import smallest_answer
+
+    least = smallest_answer(tokenizer, schema)
+    if max_new_tokens < least:
+        raise InputError(
+            f"--max-new-tokens {max_new_tokens} is below the smallest answer this request's schema allows "
+            f"({least} tokens): pass at least {least}"
+        )
+    return least
 
 
 def check_whole(text: str, schema: dict[str, Any]) -> dict[str, Any]:
