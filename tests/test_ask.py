@@ -113,6 +113,30 @@ def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_pa
     assert expected in lines[0]
 
 
+@pytest.mark.parametrize(
+    "choice, adapter, schema_file, train_report",
+    [
+        ({}, "models/adapter", "reports/answer.schema.json", "reports/train.json"),
+        ({"adapter": "models/adapter"}, "models/adapter", "reports/answer.schema.json", "reports/train.json"),
+        ({"adapter": "elsewhere/adapter"}, "elsewhere/adapter", "reports/answer.schema.json", None),
+        ({"repo_id": "me/kw", "version": "v2"}, None, None, None),
+    ],
+    ids=["default", "the workspace's adapter", "another folder", "a pushed version"],
+)
+def test_which_schema_and_train_report_apply_to_the_adapter_answered_with(choice, adapter, schema_file, train_report):
+    """Issue 39 (Also): the workspace's train report speaks for the workspace's adapter only; a pushed version answers
+    with its own schema and report (the version's), never the workspace's. Decided below the CLI, in serve/ask.py."""
+    from kwanzaa_hub.config.params import parse_params
+    from kwanzaa_hub.serve.ask import load_arguments
+
+    params = parse_params({"model": {"base": "models/base"}})
+    args = load_arguments(params, **choice)
+    folder = args["adapter"] and Path(args["adapter"])
+    assert (folder, args["schema_file"], args["train_report"]) == (adapter and Path(adapter), schema_file, train_report)
+    assert args["base"] == "models/base" and args["repo_id"] == choice.get("repo_id")
+    assert load_arguments(params, base="other/base", **choice)["base"] == "other/base"
+
+
 def _valid(text: str, schema: dict) -> dict:
     data = json.loads(text)
     jsonschema.validate(data, schema)

@@ -19,7 +19,17 @@ from kwanzaa_hub.contract.prompt import user_message
 from kwanzaa_hub.contract.request_schema import for_prompt
 from kwanzaa_hub.errors import InputError, KwanzaaError
 
-__all__ = ["Loaded", "answer", "ask", "load_documents", "load_model", "messages", "version_folder", "version_schema"]
+__all__ = [
+    "Loaded",
+    "answer",
+    "ask",
+    "load_arguments",
+    "load_documents",
+    "load_model",
+    "messages",
+    "version_folder",
+    "version_schema",
+]
 
 DEFAULT_PERSONA = "researcher"
 
@@ -94,6 +104,37 @@ def load_model(
     return Loaded(model, tokenizer, version_schema(folder, schema_file))
 
 
+def load_arguments(
+    params: Any,
+    *,
+    adapter: str | Path | None = None,
+    repo_id: str | None = None,
+    version: str | None = None,
+    base: str | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments of :func:`load_model` for answering under ``params`` (a workspace's params.yaml) with
+    the ``adapter`` folder or the pushed ``repo_id@version`` chosen (neither: the workspace's ``train.output_dir``).
+    A pushed version answers with its own schema and train report, never the workspace's; a local adapter falls back
+    on the data stage's ``data.decoding_schema``, and the workspace's train report speaks for the workspace's adapter
+    only (another folder is unchecked, with a warning)."""
+    own = Path(params.train.output_dir)
+    return {
+        "adapter": None if repo_id else (adapter or own),
+        "repo_id": repo_id,
+        "version": version,
+        "base": base or params.model.base,
+        "revision": params.model.revision,
+        "schema_file": workspace_schema(params, repo_id),
+        "train_report": params.train.report if not repo_id and (adapter is None or Path(adapter) == own) else None,
+    }
+
+
+def workspace_schema(params: Any, repo_id: str | None = None) -> str | None:
+    """The schema file that answers for a version without its own ``answer.schema.json``: the data stage's
+    ``data.decoding_schema`` for a local adapter; none for a pushed version (its own schema, never the workspace's)."""
+    return None if repo_id else params.data.decoding_schema
+
+
 def request_schema(
     docs: str | Path,
     *,
@@ -109,7 +150,7 @@ def request_schema(
     if adapter is not None and repo_id is not None:
         raise InputError("--adapter and --repo both given: narrow a local adapter's schema or a pushed version's")
     documents = load_documents(docs)
-    fallback = None if repo_id else params.data.decoding_schema
+    fallback = workspace_schema(params, repo_id)
     folder = version_folder(adapter=adapter, repo_id=repo_id, version=version) if adapter or repo_id else None
     static = version_schema(folder, fallback)
     if static is None:
