@@ -113,6 +113,30 @@ def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_pa
     assert expected in lines[0]
 
 
+@pytest.mark.parametrize(
+    "choice, adapter, schema_file, train_report",
+    [
+        ({}, "models/adapter", "reports/answer.schema.json", "reports/train.json"),
+        ({"adapter": "models/adapter"}, "models/adapter", "reports/answer.schema.json", "reports/train.json"),
+        ({"adapter": "elsewhere/adapter"}, "elsewhere/adapter", "reports/answer.schema.json", None),
+        ({"repo_id": "me/kw", "version": "v2"}, None, None, None),
+    ],
+    ids=["default", "the workspace's adapter", "another folder", "a pushed version"],
+)
+def test_which_schema_and_train_report_apply_to_the_adapter_answered_with(choice, adapter, schema_file, train_report):
+    """Issue 39 (Also): the workspace's train report speaks for the workspace's adapter only; a pushed version answers
+    with its own schema and report (the version's), never the workspace's. Decided below the CLI, in serve/ask.py."""
+    from kwanzaa_hub.config.params import parse_params
+    from kwanzaa_hub.serve.ask import load_arguments
+
+    params = parse_params({"model": {"base": "models/base"}})
+    args = load_arguments(params, **choice)
+    folder = args["adapter"] and Path(args["adapter"])
+    assert (folder, args["schema_file"], args["train_report"]) == (adapter and Path(adapter), schema_file, train_report)
+    assert args["base"] == "models/base" and args["repo_id"] == choice.get("repo_id")
+    assert load_arguments(params, base="other/base", **choice)["base"] == "other/base"
+
+
 def _valid(text: str, schema: dict) -> dict:
     data = json.loads(text)
     jsonschema.validate(data, schema)
@@ -148,6 +172,29 @@ def test_a_budget_too_small_for_the_answer_still_gives_one_valid_object_and_says
     assert result.stdout.count("\n") == 1
     _valid(result.stdout, schema)
     assert "closed early to fit --max-new-tokens 150" in " ".join(result.stderr.split())
+
+
+@pytest.mark.slow
+def test_a_budget_below_the_smallest_answer_is_exit_2_naming_the_minimum_and_the_minimum_answers(outputs):
+    """Issue 39.10: the tiny model's smallest answer under one document's request schema is 85 tokens: 84 is bad
+    input (exit 2, one line that names 85, nothing on stdout, before generating), 85 answers one valid object; with
+    --free nothing is held to the schema, so no minimum applies."""
+    schema = json.loads((outputs / "reports/answer.schema.json").read_text())
+    (outputs / "params.yaml").write_text("model:\n  base: models/base\n")
+    docs = str(_docs(outputs))
+    below = CliRunner().invoke(app, ["ask", "When was Kwanzaa created?", "--docs", docs, "--max-new-tokens", "84"])
+    assert below.exit_code == 2, below.output
+    assert below.stdout == ""
+    lines = [line for line in below.stderr.splitlines() if line.startswith("error: ")]
+    assert lines == [
+        "error: --max-new-tokens 84 is below the smallest answer this request's schema allows (85 tokens): "
+        "pass at least 85"
+    ], below.stderr
+    least = CliRunner().invoke(app, ["ask", "When was Kwanzaa created?", "--docs", docs, "--max-new-tokens", "85"])
+    assert least.exit_code == 0, least.output
+    assert _valid(least.stdout, schema)["version"] == "kwanzaa.answer.v1"
+    free = CliRunner().invoke(app, ["ask", "When?", "--docs", docs, "--max-new-tokens", "20", "--free"])
+    assert "smallest answer" not in free.stderr
 
 
 @pytest.mark.slow

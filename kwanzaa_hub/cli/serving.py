@@ -45,16 +45,7 @@ def ask(
         how = "is empty" if not docs.read_bytes().strip() else "holds no documents"
         warn(f"{docs} {how}: answering as if nothing was retrieved (no sources, no citations)")
     p = load_params(params)
-    loaded = ask_mod.load_model(
-        adapter=None if repo else (adapter or Path(p.train.output_dir)),
-        repo_id=repo,
-        version=version,
-        base=base or p.model.base,
-        revision=p.model.revision,
-        schema_file=None if repo else p.data.decoding_schema,  # a version's own schema, never the workspace's
-        # the workspace's train report speaks for the workspace's adapter only
-        train_report=p.train.report if adapter is None or Path(adapter) == Path(p.train.output_dir) else None,
-    )
+    loaded = ask_mod.load_model(**ask_mod.load_arguments(p, adapter=adapter, repo_id=repo, version=version, base=base))
     if free:
         warn(
             "--free: free decoding is not held to the decoding schema, so the text may not be an answer (checked after)"

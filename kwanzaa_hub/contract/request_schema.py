@@ -175,7 +175,9 @@ def for_documents(
 
     # a source or a result is named by its URL: a document without a valid one cannot be listed
     listed = [
-        (number, values) for number, doc in enumerate(documents, 1) if "canonical_url" in (values := source_fields(doc))
+        (number, values)
+        for number, doc in enumerate(documents, 1)
+        if "canonical_url" in (values := source_fields(doc, reserved))
     ]
     defs: dict[str, Any] = {}
     sources = props["sources"]

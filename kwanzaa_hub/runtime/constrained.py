@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -175,6 +176,31 @@ class Closer:
         check = matcher.deep_copy()
         best = whole if check.try_consume_tokens(whole) == len(whole) and check.is_accepting() else walked
         return best if len(best) <= limit else None
+
+
+#: The closer of each Hugging Face tokenizer :func:`smallest_answer` has seen: converting a tokenizer for llguidance
+#: costs about 0.3 s (SmolLM2's), so an adapter that answers many questions converts it once.
+_CLOSERS: weakref.WeakKeyDictionary[Any, Closer] = weakref.WeakKeyDictionary()
+
+
+def smallest_answer(tokenizer: Any, schema: dict[str, Any]) -> int:
+    """The fewest new tokens (``max_new_tokens``) in which constrained decoding under ``schema`` is sure to write a
+    whole answer with ``tokenizer``: the closing plan from an empty answer (:class:`Closer`: the smallest value of
+    every required key, tokenized whole) plus the end token, which the processor keeps room for. Below it, no row
+    can be closed in time and the answer is cut."""
+    import llguidance.hf
+    from llguidance import LLMatcher
+
+    closer = _CLOSERS.get(tokenizer)
+    if closer is None:
+        closer = _CLOSERS[tokenizer] = Closer(llguidance.hf.from_tokenizer(tokenizer))
+    matcher = LLMatcher(closer.tokenizer, grammar(schema), log_level=0)
+    if matcher.is_error():
+        raise ValueError(f"the decoding schema does not compile: {matcher.get_error()}")
+    plan = closer.plan(matcher, Strings(), 100_000)
+    if plan is None:
+        raise ValueError("no answer under the decoding schema could be planned: the closer found no way to finish it")
+    return len(plan) + 1
 
 
 class _Processor:

@@ -19,7 +19,17 @@ from kwanzaa_hub.contract.prompt import user_message
 from kwanzaa_hub.contract.request_schema import for_prompt
 from kwanzaa_hub.errors import InputError, KwanzaaError
 
-__all__ = ["Loaded", "answer", "ask", "load_documents", "load_model", "messages", "version_folder", "version_schema"]
+__all__ = [
+    "Loaded",
+    "answer",
+    "ask",
+    "load_arguments",
+    "load_documents",
+    "load_model",
+    "messages",
+    "version_folder",
+    "version_schema",
+]
 
 DEFAULT_PERSONA = "researcher"
 
@@ -94,6 +104,37 @@ def load_model(
     return Loaded(model, tokenizer, version_schema(folder, schema_file))
 
 
+def load_arguments(
+    params: Any,
+    *,
+    adapter: str | Path | None = None,
+    repo_id: str | None = None,
+    version: str | None = None,
+    base: str | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments of :func:`load_model` for answering under ``params`` (a workspace's params.yaml) with
+    the ``adapter`` folder or the pushed ``repo_id@version`` chosen (neither: the workspace's ``train.output_dir``).
+    A pushed version answers with its own schema and train report, never the workspace's; a local adapter falls back
+    on the data stage's ``data.decoding_schema``, and the workspace's train report speaks for the workspace's adapter
+    only (another folder is unchecked, with a warning)."""
+    own = Path(params.train.output_dir)
+    return {
+        "adapter": None if repo_id else (adapter or own),
+        "repo_id": repo_id,
+        "version": version,
+        "base": base or params.model.base,
+        "revision": params.model.revision,
+        "schema_file": workspace_schema(params, repo_id),
+        "train_report": params.train.report if not repo_id and (adapter is None or Path(adapter) == own) else None,
+    }
+
+
+def workspace_schema(params: Any, repo_id: str | None = None) -> str | None:
+    """The schema file that answers for a version without its own ``answer.schema.json``: the data stage's
+    ``data.decoding_schema`` for a local adapter; none for a pushed version (its own schema, never the workspace's)."""
+    return None if repo_id else params.data.decoding_schema
+
+
 def request_schema(
     docs: str | Path,
     *,
@@ -109,7 +150,7 @@ def request_schema(
     if adapter is not None and repo_id is not None:
         raise InputError("--adapter and --repo both given: narrow a local adapter's schema or a pushed version's")
     documents = load_documents(docs)
-    fallback = None if repo_id else params.data.decoding_schema
+    fallback = workspace_schema(params, repo_id)
     folder = version_folder(adapter=adapter, repo_id=repo_id, version=version) if adapter or repo_id else None
     static = version_schema(folder, fallback)
     if static is None:
@@ -209,6 +250,7 @@ def answer(
     schema = None
     if not free:  # pinned values are what this tokenizer can write as plain text (never special-token text)
         schema = for_prompt(loaded.schema, chat[-1]["content"], special_token_texts(loaded.tokenizer))
+        check_budget(loaded.tokenizer, schema, max_new_tokens)
     gen = generate(
         loaded.model,
         loaded.tokenizer,
@@ -219,8 +261,9 @@ def answer(
         schema=schema,
     )
     if not free and gen.stop_reasons[0] == "length":
-        raise KwanzaaError(
-            f"--max-new-tokens {max_new_tokens} is below the smallest answer the schema allows; raise it"
+        raise KwanzaaError(  # check_budget refused every budget the closer cannot meet: this is a bug
+            f"the answer was cut at --max-new-tokens {max_new_tokens} before the decoder could close it; nothing "
+            "printed. Report it with the documents file, or pass a larger --max-new-tokens"
         )
     if schema is not None:
         check_whole(gen.texts[0], schema)
@@ -230,6 +273,21 @@ def answer(
             "is cut short; raise --max-new-tokens for the whole answer"
         )
     return gen.texts[0]
+
+
+def check_budget(tokenizer: Any, schema: dict[str, Any], max_new_tokens: int) -> int:
+    """The fewest tokens an answer under the request ``schema`` takes
+    (:func:`kwanzaa_hub.runtime.constrained.smallest_answer`); an ``InputError`` that names it when ``max_new_tokens``
+    is below it, before any generation."""
+    from kwanzaa_hub.runtime.constrained import smallest_answer
+
+    least = smallest_answer(tokenizer, schema)
+    if max_new_tokens < least:
+        raise InputError(
+            f"--max-new-tokens {max_new_tokens} is below the smallest answer this request's schema allows "
+            f"({least} tokens): pass at least {least}"
+        )
+    return least
 
 
 def check_whole(text: str, schema: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from kwanzaa_hub.contract.metrics import registry, rows, suite
 from kwanzaa_hub.contract.placeholders import placeholder_kind
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_write_json, atomic_write_text
-from kwanzaa_hub.runtime import speed
+from kwanzaa_hub.runtime import chat, speed
 from kwanzaa_hub.runtime.generate import STOP_REASONS, Generations
 
 #: The DVC metrics (dvc.yaml), the headline a person compares (:func:`.rows.headline_views`); ``metrics.json`` keeps
@@ -138,16 +138,16 @@ class RequestSchemas:
     build_ms: list[float]
 
 
-def request_schemas(schema: dict[str, Any], prompts: list) -> RequestSchemas:
-    """The request schema of every prompt (:func:`kwanzaa_hub.contract.request_schema.for_prompt`), timed."""
+def request_schemas(schema: dict[str, Any], prompts: list, tokenizer: Any) -> RequestSchemas:
+    """Each prompt's request schema (:func:`.request_schema.for_prompt`) for the decoding ``tokenizer``, timed."""
     import time
 
     from kwanzaa_hub.contract.request_schema import for_prompt
 
-    schemas, ms = [], []
+    schemas, ms, reserved = [], [], chat.special_token_texts(tokenizer)  # never pinned: the decoder cannot write them
     for p in prompts:
         start = time.perf_counter()
-        schemas.append(for_prompt(schema, p[-1]["content"]))
+        schemas.append(for_prompt(schema, p[-1]["content"], reserved))
         ms.append((time.perf_counter() - start) * 1000)
     return RequestSchemas(schemas, ms)
 
@@ -317,6 +317,7 @@ class EvalResult:
 def run(params: Params) -> EvalResult:
     """Generate, score and write the eval stage's outputs."""
     from datasets import load_from_disk
+    from transformers import AutoTokenizer
 
     from kwanzaa_hub.contract.metrics import scoring
     from kwanzaa_hub.fs.ownership import claim, claim_all, without_machine_paths
@@ -333,7 +334,8 @@ def run(params: Params) -> EvalResult:
     references = [c[0]["content"] for c in ds["completion"]]
 
     team_schema = load_team_schema(e.team_schema)  # a bad path fails before any model loads
-    requests = request_schemas(load_schema(params), prompts) if "constrained" in decodings(e.decoding) else None
+    tok = AutoTokenizer.from_pretrained(params.train.output_dir)  # the adapter's: pinned values it can write as text
+    requests = request_schemas(load_schema(params), prompts, tok) if "constrained" in decodings(e.decoding) else None
     plain = Split("plain", prompts, references)
     ids, categories = list(ds["id"]), list(ds["category"])
     splits = [plain] + [d for d in [distractor_split(params, plain, ids)] if d is not None]
@@ -341,7 +343,7 @@ def run(params: Params) -> EvalResult:
     by_split: dict[str, dict[str, Any]] = {}
     generations: dict[str, Generations] = {}
     for split in splits:
-        held = requests if split is plain or requests is None else request_schemas(load_schema(params), split.prompts)
+        held = request_schemas(load_schema(params), split.prompts, tok) if requests and split is not plain else requests
         gens = generate_all(params, split.prompts, budget, held)
         generations = gens if split is plain else generations
         part = split_rows(split, ids, categories, gens, e.grounding_threshold, team_schema)
