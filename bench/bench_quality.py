@@ -207,7 +207,7 @@ def collect(project: Path, state: dict, name: str) -> dict:
     rows of ``eval/predictions.jsonl`` through the project's own aggregation, checked against ``metrics.json``'s
     headline; speed and budget from ``reports/eval.json``; the train report and the loss curve (DVCLive)."""
     from kwanzaa_hub.config.params import load_params
-    from kwanzaa_hub.contract.metrics import rows, specs
+    from kwanzaa_hub.contract.metrics import registry, rows, specs
     from kwanzaa_hub.fs.ownership import without_machine_paths
 
     params = load_params(project / "params.yaml")
@@ -220,9 +220,8 @@ def collect(project: Path, state: dict, name: str) -> dict:
         )
     predictions = project / e.predictions_file
     all_rows = _read_rows(predictions)
-    runs: list[str] = []
-    for r in all_rows:
-        runs += [run for run in r["runs"] if run not in runs]
+    seen = {run for r in all_rows for run in r["runs"]}
+    runs = [run for run in registry.RUNS if run in seen] + sorted(seen - set(registry.RUNS))  # reading order
     headline = json.loads((project / e.metrics_file).read_text())
     plain = [r for r in all_rows if r["split"] == "plain"]
     if (recomputed := rows.headline_metrics(plain, runs)) != headline:

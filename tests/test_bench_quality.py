@@ -124,7 +124,7 @@ STATE = {"git_commit": "abc123", "machine": "test", "data_md5": {"kwanzaa_train.
 def test_collect_reads_every_figure_from_the_rows(tmp_path):
     r = bq.collect(make_project(tmp_path), STATE, "distractors2")
 
-    assert r["metric_definitions"] == 3 and r["runs"] == [SERVED, FREE] and r["served_run"] == SERVED
+    assert r["metric_definitions"] == 3 and r["runs"] == [FREE, SERVED] and r["served_run"] == SERVED
     plain, distractors = r["splits"]["plain"], r["splits"]["distractors"]
     assert plain["prompts"] == 6 and distractors["prompts"] == 2
     served = plain["runs"][SERVED]
@@ -184,7 +184,7 @@ def test_the_result_names_its_records_copied_beside_it(tmp_path):
     # anyone can rescore them: the project's aggregation of the records gives the result's figures
     rescored = evalrows.split_report([json.loads(x) for x in records.read_text().splitlines()][:6])
     assert rescored["metrics"]["adapter_constrained.citation_f1"] == 0.3
-    assert "| **citation_f1** | 0.300 (5) | 0.000 (6) | 0.500 (cite_all) | 1.000 (6) |" in bq.markdown(result)
+    assert "| **citation_f1** | 0.000 (6) | 0.300 (5) | 0.500 (cite_all) | 1.000 (6) |" in bq.markdown(result)
 
 
 def test_outputs_of_other_definitions_or_another_eval_are_refused(tmp_path):
