@@ -120,8 +120,14 @@ def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_pa
         ({"adapter": "models/adapter"}, "models/adapter", "reports/answer.schema.json", "reports/train.json"),
         ({"adapter": "elsewhere/adapter"}, "elsewhere/adapter", "reports/answer.schema.json", None),
         ({"repo_id": "me/kw", "version": "v2"}, None, None, None),
+        (
+            {"adapter": "./models/../models/adapter"},
+            "models/adapter",
+            "reports/answer.schema.json",
+            "reports/train.json",
+        ),
     ],
-    ids=["default", "the workspace's adapter", "another folder", "a pushed version"],
+    ids=["default", "the workspace's adapter", "another folder", "a pushed version", "the same folder spelled apart"],
 )
 def test_which_schema_and_train_report_apply_to_the_adapter_answered_with(choice, adapter, schema_file, train_report):
     """Issue 39 (Also): the workspace's train report speaks for the workspace's adapter only; a pushed version answers

@@ -118,6 +118,7 @@ def load_arguments(
     on the data stage's ``data.decoding_schema``, and the workspace's train report speaks for the workspace's adapter
     only (another folder is unchecked, with a warning)."""
     own = Path(params.train.output_dir)
+    workspace = not repo_id and (adapter is None or Path(adapter).resolve() == own.resolve())  # as written or not
     return {
         "adapter": None if repo_id else (adapter or own),
         "repo_id": repo_id,
@@ -125,7 +126,7 @@ def load_arguments(
         "base": base or params.model.base,
         "revision": params.model.revision,
         "schema_file": workspace_schema(params, repo_id),
-        "train_report": params.train.report if not repo_id and (adapter is None or Path(adapter) == own) else None,
+        "train_report": params.train.report if workspace else None,
     }
 
 
