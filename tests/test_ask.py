@@ -122,7 +122,7 @@ def test_each_bad_input_exits_2_with_one_line_and_nothing_on_stdout(case, tmp_pa
         ({"repo_id": "me/kw", "version": "v2"}, None, None, None),
         (
             {"adapter": "./models/../models/adapter"},
-            "models/adapter",
+            "models/../models/adapter",
             "reports/answer.schema.json",
             "reports/train.json",
         ),
