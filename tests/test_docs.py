@@ -73,6 +73,8 @@ def test_readme_commands_are_the_ones_ci_runs():
     for command in ("bash scripts/setup.sh", "python -m pytest -q"):
         assert command in readme and command in ci
     assert "kwanzaa-hub demo" in readme and 'python -m pytest -q -m "not slow"' in readme
+    # a system Python refuses `pip install` (PEP 668): the one set-up command makes and enters a virtual environment
+    assert "python3 -m venv .venv && . .venv/bin/activate && bash scripts/setup.sh" in readme
 
 
 def test_the_readme_stays_short():
