@@ -489,3 +489,30 @@ def test_a_hub_whose_name_does_not_resolve_leaves_the_cached_base_model_usable(h
     close_session()  # no kept-alive connection: the next request resolves the name
     assert models.load_tokenizer(base).chat_template
     assert tries  # it did try the Hub, once per file, and took the cached copy
+
+
+def test_the_card_says_what_the_training_prompts_held(outputs):
+    """Issue 40: the card names the distractor documents added to the training prompts, the documents per prompt
+    before and after, and the answers renumbered; without them, that the documents are as written."""
+    from kwanzaa_hub.hub import card
+
+    params = parse_params({"model": {"base": "models/base"}})
+    assert "- Training prompts: the retrieved documents as written (`data.distractors: 0`)." in str(
+        card.build_card(card.gather(params))
+    )
+    report = json.loads((outputs / "reports/data.json").read_text())
+    report["distractors"] = {
+        "per_prompt": 2,
+        "added": 212,
+        "documents_per_prompt": {"as_written": {"mean": 1.804}, "trained": {"mean": 3.785}},
+        "answers_renumbered": 82,
+        "pool_documents": 55,
+        "pool_documents_in_eval": 20,
+    }
+    (outputs / "reports/data.json").write_text(json.dumps(report))
+    text = " ".join(str(card.build_card(card.gather(params))).split())
+    assert (
+        "- Training prompts: 2 distractor documents of other training samples added to each (`data.distractors`), "
+        "all shuffled with a fixed seed: 1.804 -> 3.785 documents per prompt, 212 added; 82 answers renumbered to "
+        "match (their words unchanged); 20 of the 55 pool documents also appear in eval prompts."
+    ) in text

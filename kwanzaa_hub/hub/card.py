@@ -148,6 +148,23 @@ def dataset_line(inputs: CardInputs) -> str:
     return f"`{folder}`, hash unknown (no `data.dvc`, no `dvc.lock` entry)"
 
 
+def training_prompts_line(data_report: dict[str, Any]) -> str:
+    """What the training prompts held (issue 40): the documents as written, or with ``data.distractors`` documents of
+    other training samples added, the documents per prompt before and after, and the answers renumbered."""
+    d = data_report.get("distractors") or {}
+    if not d.get("per_prompt"):
+        return "the retrieved documents as written (`data.distractors: 0`)"
+    per = d.get("documents_per_prompt", {})
+    before, after = per.get("as_written", {}).get("mean", "?"), per.get("trained", {}).get("mean", "?")
+    return (
+        f"{d['per_prompt']} distractor documents of other training samples added to each (`data.distractors`), all "
+        f"shuffled with a fixed seed: {before} -> {after} documents per prompt, {d.get('added', '?')} added; "
+        f"{d.get('answers_renumbered', '?')} answers renumbered to match (their words unchanged); "
+        f"{d.get('pool_documents_in_eval', '?')} of the {d.get('pool_documents', '?')} pool documents also appear "
+        "in eval prompts"
+    )
+
+
 def base_display(base: str) -> str:
     """How the card names the base: the Hub id, or a local folder's / GGUF file's name (not a machine's path)."""
     ref = base_ref(base)
@@ -286,6 +303,7 @@ def build_card(inputs: CardInputs) -> Any:
         train_samples=inputs.data_report.get("train", {}).get("samples", "?"),
         eval_samples=inputs.data_report.get("eval", {}).get("samples", "?"),
         dataset=dataset_line(inputs),
+        training_prompts=training_prompts_line(inputs.data_report),
         categories=categories,
         split_rows=split_rows,
         hardware=f"{t.get('hw_hardware', '?')} ({t.get('hw_device', '?')})",
