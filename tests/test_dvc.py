@@ -221,7 +221,7 @@ def test_editing_a_module_marks_exactly_the_stages_that_import_it_and_experiment
             path.write_text(original)
         return {k.split(":")[-1] for k in status}
 
-    assert stale_after_editing("contract/answer.py") == {"data", "eval"}
+    assert stale_after_editing("contract/answer.py") == {"data", "eval", "push"}  # push: the card's comparisons
     assert "data" not in stale_after_editing("stages/train.py") and "train" in stale_after_editing("stages/train.py")
 
     # where a version is pushed changes no weight: a new push target leaves training up to date

@@ -181,7 +181,9 @@ def test_the_setup_cell_clones_once_and_runs_again_from_inside_the_clone(tmp_pat
     assert (clone / "scripts" / "setup.sh").is_file() and (clone / "data" / "raw").is_dir()  # cloned, data pulled
     assert nb.cells[-1].outputs[0]["text"].strip() == str(clone)
     pip_runs = setup_sh_without_pip.read_text().splitlines()
-    assert len(pip_runs) == 2 and all(line.startswith(f"{clone}: -m pip install -q -e .[dev]") for line in pip_runs)
+    assert len(pip_runs) == 2 and all(
+        line.startswith(f"{clone}: -m pip install -q -c constraints.txt -e .[dev]") for line in pip_runs
+    )
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert printed.count("set-up done: torch") == 2 and printed.count("Cloning into") == 1
     assert "No such file" not in printed

@@ -36,7 +36,7 @@ def _sh(project: Path, line: str) -> str:
 def test_the_readmes_version_loop_runs_as_written_in_the_demo(tmp_path, monkeypatch):
     lines = readme_loop()
     commit = [line for line in lines if line.startswith("git ")]
-    assert len(commit) == 2 and "dvclive/metrics.json" in commit[0] and "'*.gitignore'" in commit[0]
+    assert len(commit) == 1 and "eval/headline" in commit[0] and "'*.gitignore'" in commit[0]
     experiments = [line for line in lines if line.startswith("dvc exp")]
     assert [line.split()[2] for line in experiments] == ["run", "show", "apply"]
 
@@ -54,7 +54,7 @@ def test_the_readmes_version_loop_runs_as_written_in_the_demo(tmp_path, monkeypa
     for line in [lines[0], *commit]:
         _sh(project, line)
     diff = _sh(project, next(line for line in lines if line.startswith("dvc metrics diff")))
-    for path in ("metrics.json", "reports/train.json", "dvclive/metrics.json"):
+    for path in ("eval/headline/served.json", "eval/headline/base.json", "eval/headline/floor.json"):
         assert path in diff, diff
     assert "ERROR" not in diff and "Unable" not in diff, diff
 

@@ -148,7 +148,7 @@ def test_the_eval_stage_writes_rows_floors_and_figures_from_one_aggregate(
     (tmp_path / "params.yaml").write_text(json.dumps(raw), encoding="utf-8")
     data_stage.run(parse_params(raw), tokenizer=tiny_tokenizer)
 
-    def fake(params, prompts, budget, requests):
+    def fake(params, prompts, budget, requests, split="plain"):
         users = [p[-1]["content"] for p in prompts]
         n = len(prompts)
         from datasets import load_from_disk

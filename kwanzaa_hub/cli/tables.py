@@ -152,10 +152,10 @@ def metrics_table(metrics: dict[str, float], title: str = "eval", records: list 
     for col in (*runs, *(["change", ""] if len(runs) == 2 else [])):
         table.add_column(col, justify="left" if col == "" else "right", no_wrap=col != "")
     for h in held:
-        table.add_column(h.replace("_constrained", " schema"), justify="right")
+        table.add_column(h.replace("_constrained", "\nschema"), justify="right")
     floor = any(k.startswith(f"{registry.FLOOR}.") for k in metrics)
     if floor:
-        table.add_column("best floor", justify="right")
+        table.add_column("best\nfloor", justify="right")
     last = (runs or held)[-1]
     tested = paired.compare(records, records, old_run="base", new_run="adapter") if records and len(runs) == 2 else None
     for spec in registry.QUALITY:

@@ -158,7 +158,7 @@ def decodings(mode: str) -> list[str]:
 
 
 def generate_all(
-    params: Params, prompts: list, budget: Budget, requests: RequestSchemas | None
+    params: Params, prompts: list, budget: Budget, requests: RequestSchemas | None, split: str = "plain"
 ) -> dict[str, Generations]:
     """Greedy generations of the base model alone (when ``eval.baseline``) and of base + adapter, free and/or held
     to each prompt's request schema (``eval.decoding``), keyed by run name (``adapter``, ``adapter_constrained``,
@@ -172,7 +172,7 @@ def generate_all(
     base, tokenizer, device = load_models(params, params.train.output_dir)
     runs = (["base"] if e.baseline else []) + ["adapter"]
     console.print(
-        f"eval: {len(prompts)} prompts x {len(runs)} model(s) ({', '.join(runs)}) x {e.decoding} decoding, greedy, "
+        f"eval ({split} split): {len(prompts)} prompts x {len(runs)} model(s) ({', '.join(runs)}) x {e.decoding} decoding, greedy, "
         f"batch {e.batch_size}, "
         f"max_new_tokens {budget.max_new_tokens}{' (auto)' if budget.auto else ''} for a longest reference answer "
         f"of {budget.longest_reference} tokens, on {device}"
@@ -344,7 +344,7 @@ def run(params: Params) -> EvalResult:
     generations: dict[str, Generations] = {}
     for split in splits:
         held = request_schemas(load_schema(params), split.prompts, tok) if requests and split is not plain else requests
-        gens = generate_all(params, split.prompts, budget, held)
+        gens = generate_all(params, split.prompts, budget, held, split.name)
         generations = gens if split is plain else generations
         part = split_rows(split, ids, categories, gens, e.grounding_threshold, team_schema)
         for row, prompt in zip(part, split.prompts, strict=True):  # as rows before definitions 3 had it
