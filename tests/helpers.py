@@ -119,29 +119,38 @@ def greedy(model, tok, text: str = "Habari gani") -> list[int]:
         return model.generate(ids, max_new_tokens=12, do_sample=False, pad_token_id=0)[0].tolist()
 
 
-def moved_prompts(old: list[dict], new: list[dict]) -> dict[str, set]:
-    """Computed from two predictions files, apart from the code under test: per headline metric of the adapter,
-    (fixed / broken, id) of each prompt whose per-example value moved (a None value is not scored)."""
+def moved_prompts(old: list[dict], new: list[dict], runs: tuple[str, ...] = ("adapter_constrained", "adapter")) -> dict:
+    """Computed from two predictions files, apart from the code under test: per headline metric of each run ``diff``
+    shows by default and per split (``"<run>.<metric> (<split>)"`` when there are two, as ``--examples`` names them),
+    (fixed / broken, id) of each prompt whose per-example value moved, prompts paired by ``key``; a None value is
+    not scored."""
     from kwanzaa_hub.contract.metrics import registry
 
+    splits = sorted({r["split"] for r in new})
+    by_key = {(r["split"], r["key"]): r for r in old}
     out = {}
-    for m in registry.HEADLINE:
-        up = registry.spec(m).higher_is_better
-        moved = set()
-        for a, b in zip(old, new, strict=True):
-            assert a["id"] == b["id"]
-            va, vb = a["adapter"]["scores"].get(m), b["adapter"]["scores"].get(m)
-            if va is not None and vb is not None and va != vb:
-                moved.add(("fixed" if (vb > va) == up else "broken", b["id"]))
-        out[m] = moved
+    for split in splits:
+        for run in runs:
+            for m in registry.HEADLINE:
+                up = registry.spec(m).higher_is_better
+                moved = set()
+                for b in (r for r in new if r["split"] == split):
+                    a = by_key.get((split, b["key"]))
+                    if a is None:
+                        continue
+                    va, vb = a["runs"][run]["values"].get(m), b["runs"][run]["values"].get(m)
+                    if va is not None and vb is not None and va != vb:
+                        moved.add(("fixed" if (vb > va) == up else "broken", b["id"]))
+                out[f"{run}.{m} ({split})" if len(splits) > 1 else f"{run}.{m}"] = moved
     return out
 
 
 def listed_prompts(output: str) -> dict[str, set]:
-    """What ``kwanzaa-hub diff --examples`` printed: per metric, (fixed / broken, id) of each prompt it lists."""
+    """What ``kwanzaa-hub diff --examples`` printed: per row (``run.metric``, with `` (split)`` when there are two),
+    (fixed / broken, id) of each prompt it lists."""
     found, metric = {}, None
     for line in output.splitlines():
-        if m := re.match(r"^(\w+): .* fixed, \d+ broken, \d+ unchanged$", line):
+        if m := re.match(r"^([\w.]+(?: \(\w+\))?): .* fixed, \d+ broken, \d+ unchanged$", line):
             metric = m.group(1)
             found[metric] = set()
         elif m := re.match(r"^  (fixed|broken)\s+(\S+) \(", line):

@@ -50,8 +50,8 @@ def test_the_readmes_version_loop_runs_as_written_in_the_demo(tmp_path, monkeypa
     for line in commit:  # v1 committed and tagged with the README's lines
         _sh(project, line.replace("v2", "v1"))
     _sh(project, "kwanzaa-hub set train.learning_rate=0.002 hub.version=v2")  # "change params.yaml, bump"
-    assert lines[0] == "dvc repro"
-    for line in [lines[0], *commit]:
+    assert lines[:2] == ["kwanzaa-hub check-params", "dvc repro"]
+    for line in [*lines[:2], *commit]:
         _sh(project, line)
     diff = _sh(project, next(line for line in lines if line.startswith("dvc metrics diff")))
     for path in ("eval/headline/served.json", "eval/headline/base.json", "eval/headline/floor.json"):

@@ -172,8 +172,8 @@ def generate_all(
     base, tokenizer, device = load_models(params, params.train.output_dir)
     runs = (["base"] if e.baseline else []) + ["adapter"]
     console.print(
-        f"eval ({split} split): {len(prompts)} prompts x {len(runs)} model(s) ({', '.join(runs)}) x {e.decoding} decoding, greedy, "
-        f"batch {e.batch_size}, "
+        f"eval ({split} split): {len(prompts)} prompts x {len(runs)} model(s) ({', '.join(runs)}) x {e.decoding} "
+        f"decoding, greedy, batch {e.batch_size}, "
         f"max_new_tokens {budget.max_new_tokens}{' (auto)' if budget.auto else ''} for a longest reference answer "
         f"of {budget.longest_reference} tokens, on {device}"
     )
