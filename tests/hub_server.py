@@ -229,6 +229,9 @@ class Handler(BaseHTTPRequestHandler):
         return json.loads(raw) if raw else {}
 
     def _send(self, status: int, body: bytes = b"", headers: dict | None = None, ctype: str = "application/json"):
+        # logged before the answer leaves: a client that raises on it, and the test that then reads the log, must
+        # find it there (logged after, the last request of a retry loop could still be missing under load)
+        self.server.log.append((self.command, self.path, status))
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         for k, v in (headers or {}).items():
@@ -238,7 +241,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and body:
             self.wfile.write(body)
-        self.server.log.append((self.command, self.path, status))
 
     def _json(self, status: int, data, headers: dict | None = None):
         self._send(status, json.dumps(data).encode(), headers)
@@ -708,6 +710,7 @@ class Handler(BaseHTTPRequestHandler):
             headers["X-Linked-Etag"] = f'"{etag}"'
             headers["X-Linked-Size"] = len(data)
         if truncate:
+            self.server.log.append((self.command, self.path, 200))  # before the answer, as in _send
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
             for k, v in headers.items():
@@ -715,7 +718,6 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
-            self.server.log.append((self.command, self.path, 200))
             self.close_connection = True
             return
         self._send(200, data, headers, ctype="application/octet-stream")

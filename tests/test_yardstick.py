@@ -147,6 +147,7 @@ def test_the_eval_stage_writes_rows_floors_and_figures_from_one_aggregate(
     raw = {"data": {"train_file": str(tmp_path / "train.jsonl"), "eval_file": str(tmp_path / "eval.jsonl")}}
     (tmp_path / "params.yaml").write_text(json.dumps(raw), encoding="utf-8")
     data_stage.run(parse_params(raw), tokenizer=tiny_tokenizer)
+    tiny_tokenizer.save_pretrained(tmp_path / "models/adapter")  # as train leaves it: the request schemas read it
 
     def fake(params, prompts, budget, requests, split="plain"):
         users = [p[-1]["content"] for p in prompts]
