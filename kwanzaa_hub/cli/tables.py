@@ -146,7 +146,10 @@ def metrics_table(metrics: dict[str, float], title: str = "eval", records: list 
     held = [f"{m}_constrained" for m in ("base", "adapter") if any(k.startswith(f"{m}_constrained.") for k in metrics)]
     # Whole names and numbers at 80 columns: no vertical rules, a constrained run's header wraps ("adapter" over
     # "schema"), and so do long change labels.
-    table = new_table(title, caption="* a headline metric (metric definitions 3); the rest are diagnostics")
+    table = new_table(
+        title,
+        caption="* a headline metric (metric definitions 3); every metric with its n, per split: reports/eval.json",
+    )
     table.caption_justify = "left"
     table.add_column("metric", no_wrap=True, min_width=2 + max(len(s.name) for s in registry.QUALITY))
     for col in (*runs, *(["change", ""] if len(runs) == 2 else [])):
