@@ -26,14 +26,15 @@ def main() -> int:
         return 0
     sys.path.insert(0, str(REPO))
     from kwanzaa_hub.contract import distractors
+    from kwanzaa_hub.contract import samples as samples_mod
     from kwanzaa_hub.contract.metrics import rows, specs
     from kwanzaa_hub.fs.atomic import atomic_write_text
 
-    samples = [json.loads(line) for line in (SHARED / "kwanzaa_eval.jsonl").read_text(encoding="utf-8").splitlines()]
-    samples = [s for s in samples if s]
-    messages = [s["messages"] for s in samples]
-    ids = [s.get("id") or f"eval-{i:05d}" for i, s in enumerate(samples, 1)]
-    categories = [s.get("category", "") for s in samples]
+    check = samples_mod.check_file(SHARED / "kwanzaa_eval.jsonl", "eval")  # read as the data stage reads it
+    samples = check.samples
+    messages = [s.messages for s in samples]
+    ids = [s.id for s in samples]
+    categories = [s.category for s in samples]
     team_schema = json.loads((SHARED / "answer_json.schema.json").read_text(encoding="utf-8"))
     plain_prompts = [m[:-1] for m in messages]
     plain_refs = [m[-1]["content"] for m in messages]

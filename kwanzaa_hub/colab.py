@@ -125,12 +125,8 @@ def show_answer(question: str, documents: list[dict], answer: str) -> None:
 
 
 def previous_version(repo_id: str, version: str) -> str | None:
-    """The newest version of ``repo_id`` before ``version`` (``v2`` before ``v3``; a gap is skipped), None if none."""
-    from kwanzaa_hub.hub.versions import tags
+    """The newest version of ``repo_id`` before ``version`` (``v2`` before ``v3``; a gap is skipped), None if none:
+    the version rule of :mod:`kwanzaa_hub.config.names`, through :func:`kwanzaa_hub.hub.records.previous_version`."""
+    from kwanzaa_hub.hub.records import previous_version as newest_before
 
-    def number(tag: str) -> int | None:
-        return int(tag[1:]) if tag[:1] == "v" and tag[1:].isdigit() else None
-
-    current = number(version)
-    older = [t for t in tags(repo_id) if number(t) is not None and current is not None and number(t) < current]
-    return max(older, key=number) if older else None
+    return newest_before(repo_id, version)

@@ -15,6 +15,8 @@ from kwanzaa_hub.hub.card import project_url
         ("git@github.com:my-team/kwanzaa_hub.git", "https://github.com/my-team/kwanzaa_hub"),
         ("https://me:hf_secret123@github.com/my-team/kwanzaa_hub", "https://github.com/my-team/kwanzaa_hub"),
         ("ssh://git@gitlab.example.org:2222/team/kh.git", "https://gitlab.example.org/team/kh"),
+        ("https://github.com/o/r?access_token=hf_secret123#frag", "https://github.com/o/r"),
+        ("https://me:p@ss@github.com/o/r.git", "https://github.com/o/r"),
         ("/srv/git/kwanzaa_hub", ""),
         (None, ""),
     ],

@@ -143,3 +143,19 @@ def test_rerunning_the_demo_keeps_the_users_params_even_when_it_fails(tmp_path, 
         demo_mod.run_demo(Path("demo"), model="smollm2", stages=["nosuchstage"])
     assert (tmp_path / "demo" / "params.yaml.yours").read_text() == edited
     assert "learning_rate: 0.0003" not in params.read_text()
+
+
+def test_a_second_switch_of_base_keeps_every_earlier_copy_of_the_users_params(tmp_path):
+    """The copy kept beside another base's params is never overwritten: a later switch keeps it and writes the next
+    copy under a numbered name; a link in its place is not followed."""
+    project = tmp_path / "demo"
+    project.mkdir()
+    (project / "params.yaml").write_text("model:\n  base: models/smollm2\n")
+    (project / "params.yaml.yours").write_text("model:\n  base: models/base\ntrain:\n  seed: 1\n")
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("mine\n")
+    (project / "params.yaml.yours.2").symlink_to(outside)
+    edited = "model:\n  base: models/base\ntrain:\n  seed: 2\n"
+    demo_mod.keep_edited_params(project, edited, "smollm2", Path("demo"))
+    assert (project / "params.yaml.yours").read_text() == "model:\n  base: models/base\ntrain:\n  seed: 1\n"
+    assert outside.read_text() == "mine\n" and (project / "params.yaml.yours.3").read_text() == edited

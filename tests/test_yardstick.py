@@ -203,6 +203,12 @@ def test_the_eval_stage_writes_rows_floors_and_figures_from_one_aggregate(
 
     eval_cmd(tmp_path / "params.yaml")  # a rerun: every output it wrote is recognised as its own
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    foreign = tmp_path / evaluation.HEADLINE_FILES["base"]
+    foreign.write_text('{"mine": 1}')  # a JSON file this stage did not write, where it writes the base's headline
+    with pytest.raises(Exception):  # noqa: B017 - typer.Exit(2) after one line
+        eval_cmd(tmp_path / "params.yaml")
+    assert foreign.read_text() == '{"mine": 1}' and "eval's headline (base)" in capsys.readouterr().err
+    foreign.unlink()
 
     # the adapter's free run copies document 1: it does not beat the best floor, and the words say so
     assert not evalrows.beats("citation_f1", metrics["adapter.citation_f1"], metrics["floor.citation_f1"])

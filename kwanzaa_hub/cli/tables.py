@@ -18,7 +18,6 @@ from kwanzaa_hub.console import console, error, result, warn
 from kwanzaa_hub.contract.answer import CATEGORIES
 
 SHORT = ("grnd", "multi", "part", "refuse", "uncited")  # CATEGORIES, abbreviated for 80 columns
-#: A headline metric's header where a table has one column per metric (the caption's legend names it whole).
 
 
 class WholeTable(Table):
@@ -182,7 +181,8 @@ def metrics_table(metrics: dict[str, float], title: str = "eval", records: list 
 
 
 #: How a generation stopped (:data:`kwanzaa_hub.runtime.generate.STOP_REASONS`), in words.
-STOPPED = {
+STOPPED = {  # tests/test_cli.py holds these keys equal to STOP_REASONS (importing them here would make the data
+    # stage's command, which prints this module's data table, depend on the generation code)
     "eot": "ended their turn",
     "json_end": "stopped after a closed JSON object",
     "length": "cut by max_new_tokens",

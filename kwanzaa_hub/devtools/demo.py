@@ -162,7 +162,10 @@ def keep_edited_params(project: Path, yours: str | None, model: str, shown: Path
             f"demo: kept your edits to {shown / 'params.yaml'} (delete it to start again from the demo's settings)"
         )
         return
-    copy = project / "params.yaml.yours"
+    copy, n = project / "params.yaml.yours", 1
+    while copy.is_symlink() or (copy.exists() and _read(copy) != yours):  # an earlier copy is yours too: kept
+        n += 1
+        copy = project / f"params.yaml.yours.{n}"
     atomic_write_text(copy, yours)
     console.print(
         f"demo: --model {model} writes its own {shown / 'params.yaml'}; your previous one (another base model) is "
@@ -245,6 +248,8 @@ def ask_example(project: Path) -> str:
     if proc.returncode != 0:
         raise InputError(f"kwanzaa-hub ask failed in {project} (exit {proc.returncode}); see the message above")
     answer = json.dumps(json.loads(proc.stdout), indent=2, ensure_ascii=False)
+    if (project / ANSWER_FILE).is_symlink():  # its target lies outside what the demo wrote: never replaced
+        raise InputError(f"{shown_path(project / ANSWER_FILE)} is a link; move it away and rerun the demo")
     atomic_write_text(project / ANSWER_FILE, answer + "\n")
     console.print(readable_answer(proc.stdout, width=78))
     console.print(f"  (the whole JSON object: {shown_path(project / ANSWER_FILE)})\n")

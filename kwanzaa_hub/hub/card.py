@@ -59,6 +59,7 @@ def project_url(cwd: str | Path = ".") -> str:
     unlinked)."""
     import re
     import subprocess
+    from urllib.parse import urlsplit
 
     try:
         found = subprocess.run(
@@ -67,9 +68,11 @@ def project_url(cwd: str | Path = ".") -> str:
     except (OSError, subprocess.SubprocessError):
         return ""
     scp = re.fullmatch(r"[\w.-]+@([\w.-]+):(.+)", found)  # git@github.com:org/repo.git
-    url = f"https://{scp.group(1)}/{scp.group(2)}" if scp else found
-    m = re.fullmatch(r"(?:https?|ssh|git)://(?:[^@/]*@)?([^/]+)/(.+?)(?:\.git)?/?", url)
-    return f"https://{m.group(1).split(':')[0]}/{m.group(2)}" if m else ""
+    url = urlsplit(f"https://{scp.group(1)}/{scp.group(2)}" if scp else found)
+    path = url.path.strip("/").removesuffix(".git")
+    if url.scheme not in ("https", "http", "ssh", "git") or not url.hostname or not path:
+        return ""
+    return f"https://{url.hostname}/{path}"  # the host alone (no user, password, port) and the path: no query
 
 
 def _read_json(path: Path) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kwanzaa_hub.config.names import version_number
-from kwanzaa_hub.hub.client import HubError, RetryPolicy, api, call
+from kwanzaa_hub.hub.client import HubError, RetryPolicy, api, call, scrub
 
 MANIFEST = "kwanzaa_manifest.json"
 
@@ -296,7 +296,7 @@ def version_table(repo_id: str) -> list[dict[str, Any]]:
             checked = checked_version(repo_id, name, commit)
             metrics, problem = _numbers(verified_json(repo_id, name, *checked, REPO_LAYOUT["metrics"])), ""
         except VersionRefused as exc:  # this version is flagged; the others are still listed
-            metrics, problem = {}, str(exc)
+            metrics, problem = {}, scrub(str(exc))  # printed in the table: through the one scrubber
         rows.append(
             {
                 "version": name,
@@ -315,31 +315,12 @@ def _version_key(tag: str) -> tuple:
     return (0, number) if number is not None else (1, tag)
 
 
-def metric_diff(repo_id: str, old: str, new: str) -> list[tuple[str, float | None, float | None]]:
-    """``(metric, old value, new value)`` for every numeric metric in either version's ``metrics.json``, and in its
-    eval details (every metric per category) where the version has them."""
-
-    def numbers(version: str) -> dict[str, float]:
-        checked = checked_version(repo_id, version)
-        return metric_numbers(
-            verified_json(repo_id, version, *checked, REPO_LAYOUT["metrics"]),
-            verified_json(repo_id, version, *checked, REPO_LAYOUT["eval_details"]),
-        )
-
-    return metric_rows(numbers(old), numbers(new))
-
-
 def metric_numbers(metrics: Any, details: Any = None) -> dict[str, float]:
     """A version's numeric metrics: ``metrics.json``, over every metric per category of its eval details."""
     found = _numbers(metrics)
     if isinstance(details, dict):
         found = {**_numbers(details.get("metrics")), **found}
     return found
-
-
-def metric_rows(a: dict[str, float], b: dict[str, float]) -> list[tuple[str, float | None, float | None]]:
-    """``(metric, old value, new value)`` for every metric in either set, sorted by name."""
-    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b))]
 
 
 def _numbers(data: Any) -> dict[str, float]:

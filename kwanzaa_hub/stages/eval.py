@@ -327,7 +327,7 @@ def run(params: Params) -> EvalResult:
     e = params.eval
     claim_all(params.outputs("eval"))  # every output is new or ours before a model loads
     for who, path in HEADLINE_FILES.items():
-        claim(f"the eval's headline ({who})", path, "json")
+        claim(f"the eval's headline ({who})", path, "json", fields=registry.HEADLINE)
     ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)["eval"]
     budget = resolve_budget(e.max_new_tokens, ds["n_answer_tokens"], allow_truncation=e.allow_truncation)
     prompts = ds["prompt"]

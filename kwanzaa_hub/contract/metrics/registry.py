@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from kwanzaa_hub.contract.metrics import specs
 
-#: A metric's spec: the one class, defined in :mod:`kwanzaa_hub.contract.metrics.specs`.
-MetricSpec = specs.Metric
 #: Every metric, in reading order, headline first: :data:`specs.SPECS` itself (names, directions, headline and
 #: meanings are defined there once).
 QUALITY = specs.SPECS
@@ -42,7 +40,7 @@ def headline(metrics: dict[str, float]) -> dict[str, float]:
     return ordered({k: v for k, v in metrics.items() if k.count(".") == 1 and k.split(".")[1] in HEADLINE})
 
 
-def spec(name: str) -> MetricSpec:
+def spec(name: str) -> specs.Metric:
     """The spec of ``name`` (a bare metric, ``adapter.<m>`` or ``adapter.<category>.<m>``)."""
     return BY_NAME[name.rsplit(".", 1)[-1]]
 

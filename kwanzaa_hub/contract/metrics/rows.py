@@ -21,7 +21,6 @@ from kwanzaa_hub.contract import floors
 from kwanzaa_hub.contract.metrics import registry, specs
 
 REFERENCE = "reference"
-SPLITS = ("plain", "distractors")
 
 
 def prompt_key(system: str, user: str) -> str:

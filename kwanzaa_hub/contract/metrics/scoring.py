@@ -82,11 +82,6 @@ def cited_sentences(text: str) -> list[tuple[str, set[int]]]:
     return out
 
 
-def sentences(text: str) -> list[str]:
-    """Answer sentences with citation markers removed; empty pieces dropped."""
-    return [s for s, _ in cited_sentences(text)]
-
-
 def support(
     text: str,
     documents: Sequence[Document],
