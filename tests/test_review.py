@@ -153,6 +153,24 @@ def test_a_malformed_row_in_the_workspace_is_refused_with_one_line_naming_file_a
     assert says in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    "name, content, says",
+    [
+        ("metrics.json", b"\xff\xfe{}", "not UTF-8 text"),
+        ("eval/predictions.jsonl", b'{"key": "\xff"}\n', "not UTF-8 text"),
+        ("metrics.json", b"[" * 100_000, "nested too deeply"),
+    ],
+    ids=["metrics not UTF-8", "records not UTF-8", "metrics nested"],
+)
+def test_a_results_file_that_is_not_text_or_json_is_one_line_not_a_traceback(here, name, content, says):
+    _side(here / "old", _runs([0] * 4))
+    _side(here, _runs([1] * 4))
+    (here / "old" / name).write_bytes(content)
+    result = _invoke("diff", "--from", "old", "--workspace")
+    _one_line_exit_2(result, f"old/{name}")
+    assert says in result.output and "Traceback" not in result.output
+
+
 def test_inserting_one_sample_unpairs_nothing_and_different_prompt_sets_are_flagged(here):
     _side(here / "old", _runs([0] * 24), prompts=list(range(24)))
     _side(here, _runs([1] * 12), prompts=[99, *range(11)])  # one new prompt first: every id moved

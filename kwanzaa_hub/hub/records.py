@@ -105,7 +105,7 @@ def version_results(repo_id: str, version: str) -> Results:
 
     def text(key: str) -> str | None:
         path = verified_file(repo_id, version, commit, manifest, REPO_LAYOUT[key])
-        return None if path is None else Path(path).read_text(encoding="utf-8")
+        return None if path is None else _text(Path(path), f"{where}: {REPO_LAYOUT[key]}")
 
     metrics = metric_numbers(_json(text("metrics"), where), _json(text("eval_details"), where))
     report = _json(text("eval_report"), where)
@@ -149,7 +149,7 @@ def folder_results(folder: str | Path) -> Results:
         )
     paths = {k: root / REPO_LAYOUT[k] for k in ("metrics", "eval_details", "eval_report", "predictions")}
     if (root / MANIFEST).is_file():
-        manifest = _json((root / MANIFEST).read_text(encoding="utf-8"), f"{name}/{MANIFEST}")
+        manifest = _json(_text(root / MANIFEST, f"{name}/{MANIFEST}"), f"{name}/{MANIFEST}")
         for key, path in paths.items():
             listed = manifest.get(REPO_LAYOUT[key]) if isinstance(manifest, dict) else None
             if path.is_file() and listed != sha256_file(path):
@@ -162,9 +162,9 @@ def folder_results(folder: str | Path) -> Results:
 
 def _local(name: str, where: str, metrics: Path, details: Path, report: Path, predictions: Path) -> Results:
     def read(path: Path) -> Any:
-        return _json(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else None
+        return _json(_text(path, str(path)), str(path)) if path.is_file() else None
 
-    rows = parse_records(predictions.read_text(encoding="utf-8"), str(predictions)) if predictions.is_file() else None
+    rows = parse_records(_text(predictions, str(predictions)), str(predictions)) if predictions.is_file() else None
     return results(name, where, metric_numbers(read(metrics), read(details)), read(report), rows)
 
 
@@ -293,6 +293,14 @@ def previous_version(repo_id: str, version: str) -> str | None:
     return max(earlier, key=_version_key) if earlier else None
 
 
+def _text(path: Path, where: str) -> str:
+    """A results file's text; not UTF-8 is one line, not a traceback."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: not UTF-8 text (byte {exc.start}); refusing it") from None
+
+
 def _json(text: str | None, where: str) -> Any:
     if text is None:
         return None
@@ -300,3 +308,5 @@ def _json(text: str | None, where: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: not valid JSON ({exc.msg}); refusing it") from None
+    except RecursionError:
+        raise InputError(f"{where}: JSON nested too deeply; refusing it") from None
