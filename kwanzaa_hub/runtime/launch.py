@@ -35,5 +35,16 @@ def launch_command(params: Params, params_path: str | Path) -> list[str] | None:
     return cmd + ["-m", "kwanzaa_hub.cli.app", "train", "--params", str(params_path)]
 
 
+def leave_process_group() -> None:
+    """End this process's part of a distributed run: wait for every rank, then destroy the process group, so no rank
+    exits while gloo's threads still run (seen as "terminate called without an active exception", SIGABRT, on a rank
+    that finished before rank zero had written the adapter). Nothing to do in a single process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def is_main_process() -> bool:
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0

@@ -85,7 +85,7 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     from dvclive import Live
     from transformers.integrations import DVCLiveCallback
 
-    from kwanzaa_hub.runtime.launch import is_main_process, under_launcher
+    from kwanzaa_hub.runtime.launch import is_main_process, leave_process_group, under_launcher
 
     check_declared(params.model.base, "train")  # a local base DVC does not follow stops here
     t = params.train
@@ -126,13 +126,13 @@ def run(params: Params, *, facts: hardware.HardwareFacts | None = None, callback
     metrics = evals[-1] if evals and evals[-1].get("step") == trainer.state.global_step else trainer.evaluate()
     report = _report(trainer, plan, training_loss, metrics, runtime, resume, tokens_before)
     report["base_model"] = {"name": without_machine_paths(params.model.base), **base}
-    if not main:
-        return TrainResult(report, resume)
-    live.end()
-    with all_or_nothing(t.output_dir, t.report):
-        save_adapter(trainer, t.output_dir)
-        atomic_write_json(t.report, report)
-    atomic_write_text(curves_file(params), curves_svg(trainer.state.log_history))
+    if main:
+        live.end()
+        with all_or_nothing(t.output_dir, t.report):
+            save_adapter(trainer, t.output_dir)
+            atomic_write_json(t.report, report)
+        atomic_write_text(curves_file(params), curves_svg(trainer.state.log_history))
+    leave_process_group()  # every rank waits for rank zero's writes, then leaves the group
     return TrainResult(report, resume)
 
 
