@@ -6,7 +6,6 @@ numbers only; the card's "Changes since" is the same review. Rows and metric spe
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,7 +17,7 @@ from kwanzaa_hub.cli.app import app
 from kwanzaa_hub.contract.metrics import paired
 from kwanzaa_hub.contract.metrics import specs as metric_specs
 from kwanzaa_hub.stages import push as push_stage
-from tests.helpers import FAST, params_for
+from tests.helpers import FAST, listed_prompts, params_for
 from tests.rows import SPECS, key, rows, write
 
 SERVED, A, B = "adapter_constrained", "adapter", "base"
@@ -234,17 +233,6 @@ def test_a_side_of_older_definitions_gets_headline_numbers_and_one_line_never_a_
     assert _table(alike.output)[f"{A}.verdict"][4] == "same"  # same definitions: the direction alone
 
 
-def _listed(output: str) -> dict[str, set]:
-    found, metric = {}, None
-    for line in output.splitlines():
-        if m := re.match(r"^([\w.]+): .* fixed, \d+ broken, \d+ unchanged$", line):
-            metric = m.group(1)
-            found[metric] = set()
-        elif m := re.match(r"^  (fixed|broken)\s+(\S+) \(", line):
-            found[metric].add((m.group(1), m.group(2)))
-    return found
-
-
 def test_hub_versions_examples_markdown_and_the_card_are_one_review(outputs, hub, repo_id):
     _side(outputs, _runs([1, 1, 0, 0, 1, 1, 0, 1], overlap=[0.2] * 8))
     push_stage.run(params_for(repo_id), retry=FAST)
@@ -257,7 +245,7 @@ def test_hub_versions_examples_markdown_and_the_card_are_one_review(outputs, hub
 
     result = _invoke("diff", repo_id, "v1", "v2", "--examples")
     assert result.exit_code == 0, result.output
-    listed = _listed(result.output)
+    listed = listed_prompts(result.output)
     assert listed[f"{SERVED}.verdict"] == {
         ("fixed", "eval-00003"),
         ("fixed", "eval-00004"),

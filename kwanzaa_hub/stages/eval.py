@@ -394,7 +394,6 @@ def run(params: Params) -> EvalResult:
         atomic_write_json(e.metrics_file, metrics)
         atomic_write_json(e.report, report)
         atomic_write_json(e.details_file, details)
-        for path, view in views.items():
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        for path, view in views.items():  # atomic_write_json makes the folder
             atomic_write_json(path, view)
     return EvalResult(metrics, report, details)
