@@ -142,6 +142,22 @@ def test_with_documents_an_answer_cites_one_or_refuses(example_samples, grammar_
         assert not refused_both("Kwanzaa began in 1966 [1].", completeness)
 
 
+def test_without_the_cite_or_refuse_rule_an_uncited_answer_may_be_complete(example_samples, grammar_tok):
+    """``refuse_uncited=False`` (the variant bench/bench_cite_or_refuse.py measures) drops that one rule and keeps
+    the rest: an uncited complete answer passes, a citation past the documents is still refused."""
+    static, user, answer = _static_and_prompt(example_samples)
+    schema = request_schema.for_prompt(static, user, refuse_uncited=False)
+    style = decoding_schema.json_style([json.dumps(answer)])
+
+    def refused_both(text: str, completeness: str) -> bool:
+        data = {**answer, "answer": {**answer["answer"], "text": text, "completeness": completeness}}
+        return _refused_by_both(grammar_tok, schema, data, style)
+
+    assert not refused_both("Kwanzaa began in 1966.", "complete")
+    assert refused_both("Kwanzaa began in 1966 [3].", "complete")
+    assert refused_both("[This answer would cite 1966.]", "complete")  # still never opens with a template's bracket
+
+
 def test_no_answer_text_opens_with_a_bracket_other_than_a_citation(example_samples, grammar_tok):
     """Every authoring template opens its text with ``[`` and no real answer does: with or without documents, as an
     answer or as a refusal, such a text is refused (by JSON Schema and by the grammar); a citation may open it."""

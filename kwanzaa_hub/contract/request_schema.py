@@ -160,17 +160,22 @@ def _one_per_document(
 
 
 def for_documents(
-    schema: dict[str, Any], documents: Sequence[Document], reserved: Collection[str] = ()
+    schema: dict[str, Any],
+    documents: Sequence[Document],
+    reserved: Collection[str] = (),
+    *,
+    refuse_uncited: bool = True,
 ) -> dict[str, Any]:
     """``schema`` (a version's decoding schema) narrowed to one request's ``documents`` (see the module's
     docstring); ``reserved``: the special tokens' texts of the decoding tokenizer, never pinned (:func:`pinnable`).
+    ``refuse_uncited=False`` leaves out :func:`cite_or_refuse` (measured both ways: bench/bench_cite_or_refuse.py).
     ``schema`` is not changed."""
     k = len(check_count(list(documents), "documents"))  # past MAX_DOCUMENTS no grammar holds the rules: refused
     out = copy.deepcopy(schema)
     props = out["properties"]
 
     props["answer"]["properties"]["text"]["pattern"] = citation_pattern(k)
-    if k:
+    if k and refuse_uncited:
         props["answer"] = cite_or_refuse(props["answer"], k)
 
     # a source or a result is named by its URL: a document without a valid one cannot be listed
@@ -197,9 +202,11 @@ def for_documents(
     return out
 
 
-def for_prompt(schema: dict[str, Any], user_text: str, reserved: Collection[str] = ()) -> dict[str, Any]:
+def for_prompt(
+    schema: dict[str, Any], user_text: str, reserved: Collection[str] = (), *, refuse_uncited: bool = True
+) -> dict[str, Any]:
     """The request schema of a user message in the training prompts' format (its numbered document blocks)."""
-    return for_documents(schema, parse_documents(user_text), reserved)
+    return for_documents(schema, parse_documents(user_text), reserved, refuse_uncited=refuse_uncited)
 
 
 def schema_for(documents: Sequence[dict[str, Any]], schema: dict[str, Any]) -> dict[str, Any]:
