@@ -27,11 +27,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-SERVED = "adapter_constrained"
 
 
 def served_without_rule(params, split, tokenizer, model, budget):
     """The served run of one split, generated under request schemas without cite-or-refuse."""
+    from kwanzaa_hub.contract.metrics.registry import SERVED
     from kwanzaa_hub.contract.request_schema import for_prompt
     from kwanzaa_hub.runtime import chat
     from kwanzaa_hub.stages import eval as stage
@@ -46,6 +46,7 @@ def comparison(old_rows: list[dict], new_rows: list[dict], split: str) -> dict:
     """Every metric of the served run with the rule (old) against without it (new) on ``split``, as ``diff`` shows
     it: the two figures, n, how many prompts moved each way, the test and its label."""
     from kwanzaa_hub.contract.metrics import paired
+    from kwanzaa_hub.contract.metrics.registry import SERVED
 
     out = {}
     for name, c in paired.compare(old_rows, new_rows, SERVED, SERVED, split).items():
@@ -84,6 +85,7 @@ def main() -> int:
     from kwanzaa_hub.contract.metrics import registry, rows, suite
     from kwanzaa_hub.stages import eval as stage
 
+    SERVED = registry.SERVED
     os.chdir(work)  # the experiment's paths are relative to its folder
     params = load_params("params.yaml")
     if params.eval.decoding == "free":

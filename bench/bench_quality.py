@@ -138,11 +138,11 @@ def split_result(part: list[dict], runs: list[str]) -> dict:
     per run its headline and every metric with n (per category too), the references' and each floor's figures, the
     best floor of each headline metric and the verdicts in words, stop reasons, and the served run's failure classes
     with two excerpts of each."""
-    from kwanzaa_hub.contract.metrics import rows, specs
+    from kwanzaa_hub.contract.metrics import registry, rows, specs
 
     report = rows.split_report(part)
     who = _nested(report["metrics"], report["n"])
-    served = rows.served_run(runs)
+    served = registry.served_run(runs)
     classes = {r["id"]: classify(r, served) for r in part} if served else {}
     excerpts: dict[str, list] = {}
     for r in part:
@@ -248,7 +248,7 @@ def collect(project: Path, state: dict, name: str) -> dict:
             "rows": len(all_rows),
         },
         "runs": runs,
-        "served_run": rows.served_run(runs),
+        "served_run": registry.served_run(runs),
         "headline": headline,  # metrics.json: <run>.<metric> and floor.<metric> on the plain split
         "splits": {s: split_result([r for r in all_rows if r["split"] == s], runs) for s in splits},
         "speed": {

@@ -279,9 +279,7 @@ def build_card(inputs: CardInputs) -> Any:
                 "adapter": f"{a:.3f}",
                 "base": "—" if b is None else f"{b:.3f}",
                 "change": "—" if b is None else f"{a - b:+.3f} ({paired.change_label(name, a - b, base_vs_adapter)})",
-                "constrained": "—"
-                if f"adapter_constrained.{name}" not in m
-                else f"{m[f'adapter_constrained.{name}']:.3f}",
+                "constrained": "—" if f"{registry.SERVED}.{name}" not in m else f"{m[f'{registry.SERVED}.{name}']:.3f}",
             }
         )
     t = inputs.train_report
@@ -325,7 +323,7 @@ def build_card(inputs: CardInputs) -> Any:
             f"{r} {inputs.eval_report[r]['tokens_per_s']:.0f}" for r in ("base", "adapter") if r in inputs.eval_report
         ),
         budget=inputs.eval_report.get("max_new_tokens", "?"),
-        constrained=any(k.startswith("adapter_constrained.") for k in m),
+        constrained=any(k.startswith(f"{registry.SERVED}.") for k in m),
         schema_file=hub_layout_schema(),
         signature=CARD_SIGNATURE,
         git_commit=inputs.git_commit,

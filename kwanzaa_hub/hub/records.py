@@ -34,9 +34,9 @@ from kwanzaa_hub.hub.versions import (
 
 #: The run a server returns (the adapter held to the decoding schema), then the adapter's free run: what ``diff``
 #: and the card compare by default; ``diff --all`` adds the rest.
-SERVED = "adapter_constrained"
-DEFAULT_RUNS = (SERVED, "adapter")
-RUN_ORDER = (SERVED, "adapter", "base_constrained", "base")
+SERVED = registry.SERVED
+DEFAULT_RUNS = (SERVED, registry.FREE_ADAPTER)
+RUN_ORDER = (*DEFAULT_RUNS, registry.run_name("base", "constrained"), registry.run_name("base", "free"))
 
 
 @dataclass

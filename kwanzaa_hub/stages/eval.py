@@ -361,7 +361,7 @@ def run(params: Params) -> EvalResult:
     report = eval_report(budget, generations, placeholders)
     report["base_model"] = {"name": without_machine_paths(params.model.base), "revision": trained_revision(params)}
     report["metric_definitions"] = suite.DEFINITIONS
-    report["served_run"] = rows.served_run(runs)
+    report["served_run"] = registry.served_run(runs)
     report["floors"] = {"best": by_split["plain"]["best_floor"], "verdicts": rows.floor_verdicts(plain_rows, runs)}
     report["n"] = by_split["plain"]["n"]
     report["splits"] = {name: {k: v for k, v in r.items() if k not in ("metrics", "n")} for name, r in by_split.items()}

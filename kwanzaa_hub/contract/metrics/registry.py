@@ -31,6 +31,15 @@ def run_name(model: str, decoding: str) -> str:
 
 #: Every run of the eval, in reading order: adapter, adapter_constrained, base, base_constrained.
 RUNS = tuple(run_name(m, d) for m in MODELS for d in DECODINGS)
+#: The run a server returns (the adapter held to the request schema); the free adapter stands in where it did not
+#: run (:func:`served_run`). The one place this is decided: the eval's verdicts, ``diff`` and the card read it here.
+SERVED = run_name("adapter", "constrained")
+FREE_ADAPTER = run_name("adapter", "free")
+
+
+def served_run(runs: list[str]) -> str | None:
+    """The run a server returns: the adapter under the request schema when it ran, else the free adapter."""
+    return next((name for name in (SERVED, FREE_ADAPTER) if name in runs), None)
 
 
 def headline(metrics: dict[str, float]) -> dict[str, float]:

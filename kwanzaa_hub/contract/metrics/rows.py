@@ -165,17 +165,9 @@ def headline_metrics(plain_rows: list[dict[str, Any]], runs: list[str]) -> dict[
     return registry.headline(out)
 
 
-def served_run(runs: list[str]) -> str | None:
-    """The run a server returns: the adapter under the request schema when it ran, else the free adapter."""
-    for name in ("adapter_constrained", "adapter"):
-        if name in runs:
-            return name
-    return None
-
-
 def floor_verdicts(plain_rows: list[dict[str, Any]], runs: list[str]) -> list[str]:
     """In words, per headline metric: the served run against the best floor, and whether it beats it."""
-    served = served_run(runs)
+    served = registry.served_run(runs)
     if served is None:
         return []
     means, _ = figures(plain_rows)
@@ -210,7 +202,7 @@ def headline_views(plain_rows: Sequence[dict[str, Any]], runs: list[str]) -> dic
     metrics on the plain split), ``base`` (the base model under the same decoding, when it ran) and ``floor`` (the
     best floor of each headline metric); each ``{metric: value}`` with the bare headline names, so the table is three
     rows of a few columns."""
-    served = served_run(runs)
+    served = registry.served_run(runs)
     if served is None:
         return {}
     means, _ = figures(plain_rows)
