@@ -255,6 +255,8 @@ def collect(project: Path, state: dict, name: str) -> dict:
             **{run: {k: ev[run].get(k) for k in SPEED} for run in runs if isinstance(ev.get(run), dict)},
             **{k: ev[k] for k in ("constrained_cost", "constrained_cost_per_step", "request_schema") if k in ev},
         },
+        # each split's generation cost per run (seconds, tokens, steps, stop reasons), where the eval recorded it
+        "split_cost": {s: (ev.get("splits", {}).get(s) or {}).get("generation") for s in splits},
         "budget": {k: ev.get(k) for k in ("max_new_tokens", "max_new_tokens_auto", "longest_reference_tokens")},
         "loss_curve": loss_curve(project / t.dvclive_dir),
         "train": {k: train.get(k) for k in TRAIN_KEYS},

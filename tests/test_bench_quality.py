@@ -109,6 +109,7 @@ def make_project(folder: Path) -> Path:
         FREE: {**speed, "ms_per_step": 140.0},
         "constrained_cost": {"adapter": 1.2},
         "metric_definitions": 3,
+        "splits": {"distractors": {"generation": {SERVED: {"seconds": 7.5, "new_tokens": 90}}}},
     }
     (folder / "reports/eval.json").write_text(json.dumps(report))
     train = {"optimizer_steps": 42, "train_loss": 1.5, "eval_loss": 1.25, "train_tokens": 469464, "other": 1}
@@ -126,6 +127,7 @@ def test_collect_reads_every_figure_from_the_rows(tmp_path):
 
     assert r["metric_definitions"] == 3 and r["runs"] == [FREE, SERVED] and r["served_run"] == SERVED
     plain, distractors = r["splits"]["plain"], r["splits"]["distractors"]
+    assert r["split_cost"] == {"plain": None, "distractors": {SERVED: {"seconds": 7.5, "new_tokens": 90}}}
     assert plain["prompts"] == 6 and distractors["prompts"] == 2
     served = plain["runs"][SERVED]
     assert served["headline"] == {

@@ -160,7 +160,8 @@ def test_the_eval_stage_writes_rows_floors_and_figures_from_one_aggregate(
             "adapter": floors.floor_answers(users, refs)["cite_first"],
             "adapter_constrained": refs,
         }
-        return {k: Generations(v, 10 * n, 1.0, ["eot"] * n, [10] * n, n) for k, v in texts.items()}
+        secs = 1.0 if split == "plain" else 2.5  # the distractor split's cost is its own, in the report
+        return {k: Generations(v, 10 * n, secs, ["eot"] * n, [10] * n, n) for k, v in texts.items()}
 
     monkeypatch.setattr(evaluation, "generate_all", fake)
     eval_cmd(tmp_path / "params.yaml")
@@ -196,6 +197,16 @@ def test_the_eval_stage_writes_rows_floors_and_figures_from_one_aggregate(
     assert report["metric_definitions"] == suite.DEFINITIONS == 3 and report["served_run"] == "adapter_constrained"
     assert report["floors"]["best"]["citation_f1"]["floor"] == "cite_all"
     assert report["splits"]["plain"]["yardstick_failures"] == []
+    n = len(rows)
+    for split, secs in (("plain", 1.0), ("distractors", 2.5)):
+        cost = report["splits"][split]["generation"]
+        assert set(cost) == {"base", "adapter", "adapter_constrained"}
+        assert cost["adapter"] == {
+            "seconds": secs,
+            "new_tokens": 10 * n,
+            "steps": n,
+            "stop_reasons": {"eot": n, "json_end": 0, "length": 0, "budget": 0},
+        }
     assert report["n"]["adapter.refusal_accuracy"] == len(rows)
     assert all("beats the best floor" in v for v in report["floors"]["verdicts"])
     assert "metric definitions 3" in out.out + out.err

@@ -307,6 +307,20 @@ def eval_report(budget: Budget, generations: dict[str, Generations], placeholder
     return report
 
 
+def split_cost(generations: dict[str, Generations]) -> dict[str, Any]:
+    """What generating one split cost, per run: seconds, new tokens, decoding steps and how the answers stopped
+    (``reports/eval.json``'s ``splits.<split>.generation``; the top-level speed figures are the plain split's)."""
+    return {
+        name: {
+            "seconds": round(gen.seconds, 1),
+            "new_tokens": gen.new_tokens,
+            "steps": gen.steps,
+            "stop_reasons": {r: gen.stop_reasons.count(r) for r in STOP_REASONS},
+        }
+        for name, gen in generations.items()
+    }
+
+
 @dataclass
 class EvalResult:
     metrics: dict[str, float]
@@ -342,10 +356,12 @@ def run(params: Params) -> EvalResult:
     all_rows: list[dict[str, Any]] = []
     by_split: dict[str, dict[str, Any]] = {}
     generations: dict[str, Generations] = {}
+    cost: dict[str, dict[str, Any]] = {}  # each split's generation cost per run: what the distractor split adds
     for split in splits:
         held = request_schemas(load_schema(params), split.prompts, tok) if requests and split is not plain else requests
         gens = generate_all(params, split.prompts, budget, held, split.name)
         generations = gens if split is plain else generations
+        cost[split.name] = split_cost(gens)
         part = split_rows(split, ids, categories, gens, e.grounding_threshold, team_schema)
         for row, prompt in zip(part, split.prompts, strict=True):  # as rows before definitions 3 had it
             row["prompt_sha256"] = hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest()
@@ -364,7 +380,10 @@ def run(params: Params) -> EvalResult:
     report["served_run"] = registry.served_run(runs)
     report["floors"] = {"best": by_split["plain"]["best_floor"], "verdicts": rows.floor_verdicts(plain_rows, runs)}
     report["n"] = by_split["plain"]["n"]
-    report["splits"] = {name: {k: v for k, v in r.items() if k not in ("metrics", "n")} for name, r in by_split.items()}
+    report["splits"] = {
+        name: {**{k: v for k, v in r.items() if k not in ("metrics", "n")}, "generation": cost[name]}
+        for name, r in by_split.items()
+    }
     if team_schema is not None:
         report["team_schema"] = {
             "path": without_machine_paths(e.team_schema),
