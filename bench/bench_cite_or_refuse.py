@@ -11,6 +11,7 @@ same budget and batches, scores it with the same specs, and compares it with the
 the run with the rule are the experiment's own records (``quality-d3[-<name>].records.jsonl``).
 
     python bench/bench_quality.py && python bench/bench_cite_or_refuse.py   # ~15 min on 2 CPU cores after the eval
+    python bench/bench_cite_or_refuse.py --split plain                      # the plain split alone (half)
 
 Skips (exit 0) when the experiment's eval has not run.
 """
@@ -69,6 +70,9 @@ def main() -> int:
     ap.add_argument(
         "--project", type=Path, help="another project folder with a finished eval (default: the experiment's)"
     )
+    ap.add_argument(
+        "--split", choices=("both", "plain", "distractors"), default="both", help="the eval split(s) to generate again"
+    )
     args = ap.parse_args()
     work = (args.project or REPO / "bench" / ".quality" / args.name).resolve()
     predictions = work / "eval" / "predictions.jsonl"
@@ -99,6 +103,7 @@ def main() -> int:
     ids, categories = list(ds["id"]), list(ds["category"])
     plain = stage.Split("plain", ds["prompt"], [c[0]["content"] for c in ds["completion"]])
     splits = [plain] + [d for d in [stage.distractor_split(params, plain, ids)] if d is not None]
+    splits = [s for s in splits if args.split in ("both", s.name)]
     team_schema = stage.load_team_schema(params.eval.team_schema)
     base, tokenizer, _ = stage.load_models(params, params.train.output_dir)
     model = PeftModel.from_pretrained(base, params.train.output_dir).merge_and_unload()
