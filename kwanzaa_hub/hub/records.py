@@ -282,7 +282,7 @@ def _headline_only(
             up = direction.get(metric.rsplit(".", 1)[-1])
             word = ""
             if a is not None and b is not None and up is not None and not unlike:
-                word = "same" if abs(b - a) < 1e-12 else ("better" if (b > a) == up else "worse")
+                word = registry.change_word(metric, b - a, up)
             rows.append(Row("plain", run, metric, a, b, word))
     return Review(old, new, rows, notes)
 

@@ -54,11 +54,13 @@ def spec(name: str) -> specs.Metric:
     return BY_NAME[name.rsplit(".", 1)[-1]]
 
 
-def change_word(name: str, delta: float) -> str:
-    """``better`` / ``worse`` / ``same`` for a change of ``delta`` in metric ``name``."""
+def change_word(name: str, delta: float, higher_is_better: bool | None = None) -> str:
+    """``better`` / ``worse`` / ``same`` for a change of ``delta`` in metric ``name`` (its direction from its spec
+    unless ``higher_is_better`` gives it)."""
     if abs(delta) < 1e-12:
         return "same"
-    return "better" if (delta > 0) == spec(name).higher_is_better else "worse"
+    up = spec(name).higher_is_better if higher_is_better is None else higher_is_better
+    return "better" if (delta > 0) == up else "worse"
 
 
 def ordered(metrics: dict[str, float]) -> dict[str, float]:
