@@ -202,10 +202,13 @@ def test_the_eval_stage_writes_rows_floors_and_figures_from_one_aggregate(
         cost = report["splits"][split]["generation"]
         assert set(cost) == {"base", "adapter", "adapter_constrained"}
         assert cost["adapter"] == {
-            "seconds": secs,
-            "new_tokens": 10 * n,
-            "steps": n,
             "stop_reasons": {"eot": n, "json_end": 0, "length": 0, "budget": 0},
+            "new_tokens": 10 * n,
+            "seconds": secs,
+            "tokens_per_s": round(10 * n / secs, 1),
+            "ms_per_token": round(1000 * secs / (10 * n), 2),
+            "steps": n,
+            "ms_per_step": round(1000 * secs / n, 2),
         }
     assert report["n"]["adapter.refusal_accuracy"] == len(rows)
     assert all("beats the best floor" in v for v in report["floors"]["verdicts"])

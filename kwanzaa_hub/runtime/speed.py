@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from kwanzaa_hub.contract.metrics import registry
-from kwanzaa_hub.runtime.generate import Generations
+from kwanzaa_hub.runtime.generate import STOP_REASONS, Generations
 
 
 def ms_per_token(gen: Generations) -> float:
@@ -18,6 +18,24 @@ def ms_per_token(gen: Generations) -> float:
 def ms_per_step(gen: Generations) -> float:
     """Wall time per decoding step of one run (one forward pass of a whole batch), in milliseconds."""
     return round(1000 * gen.seconds / gen.steps, 2) if gen.steps else 0.0
+
+
+def split_cost(generations: dict[str, Generations]) -> dict[str, dict[str, Any]]:
+    """What generating one split cost, per run: how its answers stopped, new tokens, seconds, tokens per second, ms
+    per token, decoding steps and ms per step (``reports/eval.json``: per run for the plain split, and under
+    ``splits.<split>.generation`` for each split)."""
+    return {
+        name: {
+            "stop_reasons": {r: gen.stop_reasons.count(r) for r in STOP_REASONS},
+            "new_tokens": gen.new_tokens,
+            "seconds": round(gen.seconds, 1),
+            "tokens_per_s": round(gen.tokens_per_s, 1),
+            "ms_per_token": ms_per_token(gen),
+            "steps": gen.steps,
+            "ms_per_step": ms_per_step(gen),
+        }
+        for name, gen in generations.items()
+    }
 
 
 def constrained_ratios(generations: dict[str, Generations], per: Any) -> dict[str, float]:

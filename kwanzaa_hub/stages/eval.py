@@ -28,7 +28,7 @@ from kwanzaa_hub.contract.placeholders import placeholder_kind
 from kwanzaa_hub.errors import InputError
 from kwanzaa_hub.fs.atomic import all_or_nothing, atomic_write_json, atomic_write_text
 from kwanzaa_hub.runtime import chat, speed
-from kwanzaa_hub.runtime.generate import STOP_REASONS, Generations
+from kwanzaa_hub.runtime.generate import Generations
 
 #: The DVC metrics (dvc.yaml), the headline a person compares (:func:`.rows.headline_views`); ``metrics.json`` keeps
 #: every run's headline for the card and ``diff``. TODO(lead): a params key, if the folder should be configurable.
@@ -288,37 +288,14 @@ def eval_report(budget: Budget, generations: dict[str, Generations], placeholder
         "max_new_tokens_auto": budget.auto,
         "longest_reference_tokens": budget.longest_reference,
         **{
-            name: {
-                "stop_reasons": {r: gen.stop_reasons.count(r) for r in STOP_REASONS},
-                "placeholder_answers": placeholders.get(name, 0),
-                "new_tokens": gen.new_tokens,
-                "seconds": round(gen.seconds, 1),
-                "tokens_per_s": round(gen.tokens_per_s, 1),
-                "ms_per_token": speed.ms_per_token(gen),
-                "steps": gen.steps,
-                "ms_per_step": speed.ms_per_step(gen),
-            }
-            for name, gen in generations.items()
+            name: {**cost, "placeholder_answers": placeholders.get(name, 0)}
+            for name, cost in speed.split_cost(generations).items()
         },
     }
     for key, per in (("constrained_cost", speed.ms_per_token), ("constrained_cost_per_step", speed.ms_per_step)):
         if ratios := speed.constrained_ratios(generations, per):
             report[key] = ratios
     return report
-
-
-def split_cost(generations: dict[str, Generations]) -> dict[str, Any]:
-    """What generating one split cost, per run: seconds, new tokens, decoding steps and how the answers stopped
-    (``reports/eval.json``'s ``splits.<split>.generation``; the top-level speed figures are the plain split's)."""
-    return {
-        name: {
-            "seconds": round(gen.seconds, 1),
-            "new_tokens": gen.new_tokens,
-            "steps": gen.steps,
-            "stop_reasons": {r: gen.stop_reasons.count(r) for r in STOP_REASONS},
-        }
-        for name, gen in generations.items()
-    }
 
 
 @dataclass
@@ -361,7 +338,7 @@ def run(params: Params) -> EvalResult:
         held = request_schemas(load_schema(params), split.prompts, tok) if requests and split is not plain else requests
         gens = generate_all(params, split.prompts, budget, held, split.name)
         generations = gens if split is plain else generations
-        cost[split.name] = split_cost(gens)
+        cost[split.name] = speed.split_cost(gens)
         part = split_rows(split, ids, categories, gens, e.grounding_threshold, team_schema)
         for row, prompt in zip(part, split.prompts, strict=True):  # as rows before definitions 3 had it
             row["prompt_sha256"] = hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest()
