@@ -228,6 +228,42 @@ def test_card_metadata_round_trips_and_template_syntax_stays_text(outputs):
         )
 
 
+def test_the_card_shows_the_best_floor_and_a_served_run_alone():
+    """The card's eval table carries the best floor beside each headline metric and says in words where the adapter
+    does not beat it; with ``eval.decoding: constrained`` (no free run) it shows the served run against the base under
+    the same schema, and the model-index holds the served run's figures (it was empty before)."""
+    from huggingface_hub import ModelCard
+
+    from kwanzaa_hub.hub import card
+
+    params = parse_params({"model": {"base": "models/base"}})
+    metrics = {
+        "adapter_constrained.citation_f1": 0.667,
+        "adapter_constrained.refusal_accuracy": 0.444,
+        "base_constrained.citation_f1": 0.25,
+        "floor.citation_f1": 0.615,
+        "floor.refusal_accuracy": 0.704,
+    }
+    verdict = "refusal_accuracy: adapter_constrained 0.444 does NOT beat the best floor (cite_all 0.704), ..."
+    inputs = card.CardInputs(
+        params=params, metrics=metrics, data_report={}, train_report={}, eval_report={"floors": {"verdicts": [verdict]}}
+    )
+    text = str(card.build_card(inputs))
+    card.check_card(text, inputs)
+    assert {r.metric_type: r.metric_value for r in ModelCard(text).data.eval_results} == {
+        "citation_f1": 0.667,
+        "refusal_accuracy": 0.444,
+    }
+    lines = text.splitlines()
+    assert "| metric | base | adapter | change | best floor |" in lines
+    assert next(x for x in lines if x.startswith("| **citation_f1**")).startswith("| **citation_f1** | 0.250 | 0.667 |")
+    assert next(x for x in lines if x.startswith("| **citation_f1**")).endswith("| 0.615 |")
+    assert next(x for x in lines if x.startswith("| **refusal_accuracy**")) == (
+        "| **refusal_accuracy** | — | 0.444 | — | 0.704 |"
+    )
+    assert f"- {verdict}" in lines and "Both models are held to the version's decoding schema" in text
+
+
 def test_two_versions_pushed_at_once_each_tag_holds_its_own_files(hub, repo_id, tmp_path, tiny_model_dir, monkeypatch):
     from huggingface_hub import HfApi
 

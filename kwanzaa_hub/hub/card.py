@@ -203,9 +203,17 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix[:-1], data)]
 
 
+def card_runs(metrics: dict[str, float]) -> tuple[str, str]:
+    """(the adapter's run the card shows, the base model's run under the same decoding): the free adapter when it
+    ran, else the served run (``eval.decoding: constrained``)."""
+    free = any(k.startswith(f"{registry.FREE_ADAPTER}.") for k in metrics)
+    return (registry.FREE_ADAPTER, "base") if free else (registry.SERVED, registry.run_name("base", "constrained"))
+
+
 def card_metrics(metrics: dict[str, float]) -> list[str]:
-    """The quality metrics of the adapter over the whole eval split, in the registry's order (headline first)."""
-    return list(registry.whole_split(metrics, "adapter"))
+    """The quality metrics of the adapter's run (:func:`card_runs`) over the whole eval split, in the registry's order
+    (headline first)."""
+    return list(registry.whole_split(metrics, card_runs(metrics)[0]))
 
 
 def training_time(train_report: dict[str, Any]) -> str:
@@ -230,6 +238,7 @@ def build_card(inputs: CardInputs) -> Any:
 
     p, m = inputs.params, inputs.metrics
     names = card_metrics(m)
+    shown, base_run = card_runs(m)
     repo_id = p.hub.repo_id or "your-namespace/kwanzaa-adapter"
     base_id = base_ref(p.model.base).hub_id
     eval_results = [
@@ -241,7 +250,7 @@ def build_card(inputs: CardInputs) -> Any:
             dataset_split="eval",
             metric_type=name,
             metric_name=name,
-            metric_value=float(m[f"adapter.{name}"]),
+            metric_value=float(m[f"{shown}.{name}"]),
         )
         for name in names
     ]
@@ -269,10 +278,10 @@ def build_card(inputs: CardInputs) -> Any:
     ]
     metric_rows = []
     base_vs_adapter = (
-        paired.compare(inputs.records, inputs.records, old_run="base", new_run="adapter") if inputs.records else None
+        paired.compare(inputs.records, inputs.records, old_run=base_run, new_run=shown) if inputs.records else None
     )
     for name in names:
-        a, b = m[f"adapter.{name}"], m.get(f"base.{name}")
+        a, b, floor = m[f"{shown}.{name}"], m.get(f"{base_run}.{name}"), m.get(f"{registry.FLOOR}.{name}")
         metric_rows.append(
             {
                 "name": ("**" + name + "**") if registry.spec(name).headline else name,
@@ -280,6 +289,7 @@ def build_card(inputs: CardInputs) -> Any:
                 "base": "—" if b is None else f"{b:.3f}",
                 "change": "—" if b is None else f"{a - b:+.3f} ({paired.change_label(name, a - b, base_vs_adapter)})",
                 "constrained": "—" if f"{registry.SERVED}.{name}" not in m else f"{m[f'{registry.SERVED}.{name}']:.3f}",
+                "floor": "" if floor is None else f"{floor:.3f}",
             }
         )
     t = inputs.train_report
@@ -323,7 +333,9 @@ def build_card(inputs: CardInputs) -> Any:
             f"{r} {inputs.eval_report[r]['tokens_per_s']:.0f}" for r in ("base", "adapter") if r in inputs.eval_report
         ),
         budget=inputs.eval_report.get("max_new_tokens", "?"),
-        constrained=any(k.startswith(f"{registry.SERVED}.") for k in m),
+        constrained=shown != registry.SERVED and any(k.startswith(f"{registry.SERVED}.") for k in m),
+        shown_constrained=shown == registry.SERVED,
+        floor_verdicts=(inputs.eval_report.get("floors") or {}).get("verdicts", []),
         schema_file=hub_layout_schema(),
         signature=CARD_SIGNATURE,
         git_commit=inputs.git_commit,
@@ -334,38 +346,11 @@ def build_card(inputs: CardInputs) -> Any:
 
 
 def changes_since(inputs: CardInputs) -> dict[str, Any]:
-    """The card's "Changes since vN-1": the review ``diff`` prints (:func:`records.review`, the same rows, labels and
-    notes: the served run and the adapter, per split, each headline metric with its paired test, where the prompt
-    sets differ). The first version says there is none."""
-    prev = inputs.previous
-    if prev is None:
-        note = "This is the first version: none to compare."
-        if inputs.skipped:
-            note = f"{inputs.skipped} No earlier version verifies: none to compare."
-        return {"title": "Changes since the previous version", "note": note}
+    """The card's "Changes since vN-1" (:func:`records.changes_section`)."""
     this = records.results(
         inputs.params.hub.version, "this version", inputs.metrics, inputs.eval_report, inputs.records
     )
-    result = records.review(prev, this)
-    splits = len(result.splits)
-    rows = []
-    for r in result.rows:
-        old, new, change, label, _evidence = r.cells()
-        c = r.comparison
-        rows.append(
-            {
-                "name": f"{r.name} ({r.split})" if splits > 1 else r.name,
-                "old": old,
-                "new": new,
-                "change": f"{change} ({label})" if label else change,
-                "fixed": len(c.fixed) if c else "—",
-                "broken": len(c.broken) if c else "—",
-                "evidence": (c.evidence or "—") if c else "—",
-            }
-        )
-    note = " ".join(f"{n[0].upper()}{n[1:]}." for n in result.notes)
-    note = f"{inputs.skipped} {note}" if inputs.skipped else note
-    return {"title": f"Changes since {prev.name}", "note": note, "previous": prev.name, "rows": rows}
+    return records.changes_section(inputs.previous, this, inputs.skipped)
 
 
 def hub_layout_schema() -> str:
@@ -389,7 +374,8 @@ def check_card(text: str, inputs: CardInputs) -> None:
         problems.append("library_name is not peft")
     if d.license != inputs.params.hub.license:
         problems.append(f"license {d.license!r} != hub.license {inputs.params.hub.license!r}")
-    expected = {n: float(inputs.metrics[f"adapter.{n}"]) for n in card_metrics(inputs.metrics)}
+    shown = card_runs(inputs.metrics)[0]
+    expected = {n: float(inputs.metrics[f"{shown}.{n}"]) for n in card_metrics(inputs.metrics)}
     found = {r.metric_type: r.metric_value for r in (d.eval_results or [])}
     if found != expected:
         problems.append(f"model-index results {found} != metrics.json {expected}")

@@ -287,6 +287,37 @@ def _headline_only(
     return Review(old, new, rows, notes)
 
 
+def changes_section(prev: Results | None, this: Results, skipped: str = "") -> dict[str, Any]:
+    """The card's "Changes since vN-1": the review ``diff`` prints (:func:`review`, the same rows, labels and notes:
+    the served run and the adapter, per split, each headline metric with its paired test, where the prompt sets
+    differ). The first version says there is none; ``skipped`` names earlier versions that did not verify."""
+    if prev is None:
+        note = "This is the first version: none to compare."
+        if skipped:
+            note = f"{skipped} No earlier version verifies: none to compare."
+        return {"title": "Changes since the previous version", "note": note}
+    result = review(prev, this)
+    splits = len(result.splits)
+    rows = []
+    for r in result.rows:
+        old, new, change, label, _evidence = r.cells()
+        c = r.comparison
+        rows.append(
+            {
+                "name": f"{r.name} ({r.split})" if splits > 1 else r.name,
+                "old": old,
+                "new": new,
+                "change": f"{change} ({label})" if label else change,
+                "fixed": len(c.fixed) if c else "—",
+                "broken": len(c.broken) if c else "—",
+                "evidence": (c.evidence or "—") if c else "—",
+            }
+        )
+    note = " ".join(f"{n[0].upper()}{n[1:]}." for n in result.notes)
+    note = f"{skipped} {note}" if skipped else note
+    return {"title": f"Changes since {prev.name}", "note": note, "previous": prev.name, "rows": rows}
+
+
 def previous_version(repo_id: str, version: str) -> str | None:
     """The newest tag before ``version`` (``v1`` before ``v2``), or None for the first version."""
     earlier = [t for t in tags(repo_id) if _version_key(t) < _version_key(version)]
