@@ -154,9 +154,12 @@ def test_collect_reads_every_figure_from_the_rows(tmp_path):
         "citation_f1: adapter_constrained 0.300 does NOT beat the best floor (cite_all 0.500), an answer built from "
         "the prompt alone"
     )
+    # "beats" only where the paired test of the two figures says better; a higher figure within noise is not a win
     assert plain["verdicts"][1:] == [
-        "reference_overlap: adapter_constrained 0.375 beats the best floor (cite_all 0.200)",
-        "refusal_accuracy: adapter_constrained 0.667 beats the best floor (cite_all 0.500)",
+        "reference_overlap: adapter_constrained 0.375 beats the best floor (cite_all 0.200): 95% CI [+0.050, +0.300], "
+        "n = 6",
+        "refusal_accuracy: adapter_constrained 0.667 does NOT beat the best floor (cite_all 0.500) beyond noise "
+        "(p = 1, n = 6): no better than an answer built from the prompt alone",
     ]
     assert distractors["runs"][SERVED]["headline"] == {"citation_f1": {"value": 0.5, "n": 2}}
     # the served run's failure classes, each from its generation and the row's reference

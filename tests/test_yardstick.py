@@ -211,9 +211,15 @@ def test_the_eval_stage_writes_rows_floors_and_figures_from_one_aggregate(
             "ms_per_step": round(1000 * secs / n, 2),
         }
     assert report["n"]["adapter.refusal_accuracy"] == len(rows)
-    assert all("beats the best floor" in v for v in report["floors"]["verdicts"])
+    verdicts = report["floors"]["verdicts"]  # "beats" only where the paired test of the two figures says better
+    assert [v.split(" the best floor")[0] for v in verdicts] == [
+        "citation_f1: adapter_constrained 1.000 beats",
+        "reference_overlap: adapter_constrained 1.000 beats",
+        "refusal_accuracy: adapter_constrained 1.000 does NOT beat",  # 3 prompts apart of 24: p = 0.25
+    ]
+    assert verdicts[2].endswith("beyond noise (p = 0.25, n = 24): no better than an answer built from the prompt alone")
     assert "metric definitions 3" in out.out + out.err
-    assert "best floor" in out.out + out.err and "does NOT beat" not in out.out + out.err
+    assert "best floor" in out.out + out.err and verdicts[2] in " ".join((out.out + out.err).split())
 
     eval_cmd(tmp_path / "params.yaml")  # a rerun: every output it wrote is recognised as its own
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics

@@ -165,8 +165,22 @@ def headline_metrics(plain_rows: list[dict[str, Any]], runs: list[str]) -> dict[
     return registry.headline(out)
 
 
+def against_floor(rows: Sequence[dict[str, Any]], run: str, floor: str, name: str) -> Any:
+    """``run`` against ``floor`` on metric ``name``, paired prompt by prompt: the test ``diff`` labels a change with
+    (:func:`.paired.compare_metric`), so "beats" means what "better" means there."""
+    from kwanzaa_hub.contract.metrics import paired
+
+    pairs = [
+        ({"key": r["key"], "runs": {"x": r["floors"][floor]}}, {"key": r["key"], "runs": {"x": r["runs"][run]}})
+        for r in rows
+        if floor in r.get("floors", {}) and run in r.get("runs", {})
+    ]
+    return paired.compare_metric(specs.BY_NAME[name], pairs, "x", "x")
+
+
 def floor_verdicts(plain_rows: list[dict[str, Any]], runs: list[str]) -> list[str]:
-    """In words, per headline metric: the served run against the best floor, and whether it beats it."""
+    """In words, per headline metric: the served run against the best floor. It ``beats`` it only when the paired
+    test of the two figures says better (:func:`against_floor`); a higher figure within noise is said to be so."""
     served = registry.served_run(runs)
     if served is None:
         return []
@@ -176,10 +190,17 @@ def floor_verdicts(plain_rows: list[dict[str, Any]], runs: list[str]) -> list[st
         value = means.get(f"{served}.{name}")
         shown = "-" if value is None else f"{value:.3f}"
         floor = f"the best floor ({best['floor']} {best['value']:.3f})"
-        if beats(name, value, best["value"]):
-            out.append(f"{name}: {served} {shown} beats {floor}")
-        else:
+        if not beats(name, value, best["value"]):
             out.append(f"{name}: {served} {shown} does NOT beat {floor}, an answer built from the prompt alone")
+            continue
+        c = against_floor(plain_rows, served, best["floor"], name)
+        if c.label == "better":
+            out.append(f"{name}: {served} {shown} beats {floor}: {c.evidence}, n = {c.n}")
+        else:
+            out.append(
+                f"{name}: {served} {shown} does NOT beat {floor} beyond noise ({c.evidence or 'not tested'}, "
+                f"n = {c.n}): no better than an answer built from the prompt alone"
+            )
     return out
 
 
