@@ -264,6 +264,35 @@ def test_the_card_shows_the_best_floor_and_a_served_run_alone():
     assert f"- {verdict}" in lines and "Both models are held to the version's decoding schema" in text
 
 
+def test_the_cards_floor_verdicts_come_from_the_records_and_a_win_within_noise_is_not_one():
+    from kwanzaa_hub.hub import card
+
+    served, floor = [1.0] * 6 + [0.0] * 4, [1.0] * 5 + [0.0] * 5  # 0.6 against 0.5: one prompt apart of 10
+    rows = [
+        {
+            "key": str(i),
+            "id": f"eval-{i:05d}",
+            "category": "refusal",
+            "split": "plain",
+            "reference": {"values": {"refusal_accuracy": 1.0}},
+            "runs": {"adapter_constrained": {"generation": "", "values": {"refusal_accuracy": served[i]}}},
+            "floors": {"cite_all": {"generation": "", "values": {"refusal_accuracy": floor[i]}}},
+        }
+        for i in range(10)
+    ]
+    stale = {"floors": {"verdicts": ["refusal_accuracy: adapter_constrained 0.600 beats the best floor"]}}
+    inputs = card.CardInputs(
+        params=parse_params({}), metrics={}, data_report={}, train_report={}, eval_report=stale, records=rows
+    )
+    assert card.floor_verdicts(inputs) == [
+        "refusal_accuracy: adapter_constrained 0.600 does NOT beat the best floor (cite_all 0.500) beyond noise "
+        "(p = 1, n = 10): no better than an answer built from the prompt alone"
+    ]
+    assert card.floor_verdicts(card.CardInputs(parse_params({}), {}, {}, {}, eval_report=stale)) == [
+        "refusal_accuracy: adapter_constrained 0.600 beats the best floor"
+    ]
+
+
 def test_two_versions_pushed_at_once_each_tag_holds_its_own_files(hub, repo_id, tmp_path, tiny_model_dir, monkeypatch):
     from huggingface_hub import HfApi
 

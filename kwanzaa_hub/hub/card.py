@@ -18,7 +18,7 @@ import yaml
 
 from kwanzaa_hub.config.base_model import base_ref
 from kwanzaa_hub.config.params import Params
-from kwanzaa_hub.contract.metrics import paired, registry
+from kwanzaa_hub.contract.metrics import paired, registry, rows
 from kwanzaa_hub.errors import KwanzaaError
 from kwanzaa_hub.fs.ownership import CARD_SIGNATURE, without_machine_paths
 from kwanzaa_hub.hub import records
@@ -216,6 +216,15 @@ def card_metrics(metrics: dict[str, float]) -> list[str]:
     return list(registry.whole_split(metrics, card_runs(metrics)[0]))
 
 
+def floor_verdicts(inputs: CardInputs) -> list[str]:
+    """The served run against the best floor, in words: from the records when the card has them (the rows are the
+    source of every figure), else as the eval report wrote them."""
+    if inputs.records:
+        plain = [r for r in inputs.records if r.get("split", "plain") == "plain"]
+        return rows.floor_verdicts(plain, sorted({run for r in plain for run in r.get("runs", {})}))
+    return (inputs.eval_report.get("floors") or {}).get("verdicts", [])
+
+
 def training_time(train_report: dict[str, Any]) -> str:
     """How the adapter's steps were trained, in words: a resumed or restored run's runtime is not the whole run's."""
     t = train_report
@@ -335,7 +344,7 @@ def build_card(inputs: CardInputs) -> Any:
         budget=inputs.eval_report.get("max_new_tokens", "?"),
         constrained=shown != registry.SERVED and any(k.startswith(f"{registry.SERVED}.") for k in m),
         shown_constrained=shown == registry.SERVED,
-        floor_verdicts=(inputs.eval_report.get("floors") or {}).get("verdicts", []),
+        floor_verdicts=floor_verdicts(inputs),
         schema_file=hub_layout_schema(),
         signature=CARD_SIGNATURE,
         git_commit=inputs.git_commit,
