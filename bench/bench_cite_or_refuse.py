@@ -33,14 +33,11 @@ RESULTS = REPO / "bench" / "results"
 def served_without_rule(params, split, tokenizer, model, budget):
     """The served run of one split, generated under request schemas without cite-or-refuse."""
     from kwanzaa_hub.contract.metrics.registry import SERVED
-    from kwanzaa_hub.contract.request_schema import for_prompt
-    from kwanzaa_hub.runtime import chat
     from kwanzaa_hub.stages import eval as stage
 
-    reserved = chat.special_token_texts(tokenizer)
-    static = stage.load_schema(params)
-    schemas = [for_prompt(static, p[-1]["content"], reserved, refuse_uncited=False) for p in split.prompts]
-    return stage._generate_run(params, model, tokenizer, split.prompts, budget, f"{SERVED} without the rule", schemas)
+    held = stage.request_schemas(stage.load_schema(params), split.prompts, tokenizer, refuse_uncited=False)
+    name = f"{SERVED} without the rule"
+    return stage._generate_run(params, model, tokenizer, split.prompts, budget, name, held.schemas)
 
 
 def comparison(old_rows: list[dict], new_rows: list[dict], split: str) -> dict:
@@ -87,6 +84,7 @@ def main() -> int:
 
     from kwanzaa_hub.config.params import load_params
     from kwanzaa_hub.contract.metrics import registry, rows, suite
+    from kwanzaa_hub.runtime.speed import split_cost
     from kwanzaa_hub.stages import eval as stage
 
     SERVED = registry.SERVED
@@ -101,21 +99,19 @@ def main() -> int:
         params.eval.max_new_tokens, ds["n_answer_tokens"], allow_truncation=params.eval.allow_truncation
     )
     ids, categories = list(ds["id"]), list(ds["category"])
-    plain = stage.Split("plain", ds["prompt"], [c[0]["content"] for c in ds["completion"]])
-    splits = [plain] + [d for d in [stage.distractor_split(params, plain, ids)] if d is not None]
-    splits = [s for s in splits if args.split in ("both", s.name)]
+    splits = [s for s in stage.eval_splits(params, ds) if args.split in ("both", s.name)]
     team_schema = stage.load_team_schema(params.eval.team_schema)
     base, tokenizer, _ = stage.load_models(params, params.train.output_dir)
     model = PeftModel.from_pretrained(base, params.train.output_dir).merge_and_unload()
 
     new_rows: list[dict] = []
-    speed: dict[str, dict] = {}
+    cost: dict[str, dict] = {}  # per split: speed.split_cost of the run without the rule
     for split in splits:
         gens = served_without_rule(params, split, tokenizer, model, budget)
         new_rows += stage.split_rows(
             split, ids, categories, {SERVED: gens}, params.eval.grounding_threshold, team_schema
         )
-        speed[split.name] = {"seconds": round(gens.seconds, 1), "new_tokens": gens.new_tokens}
+        cost[split.name] = split_cost({SERVED: gens})[SERVED]
 
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in new_rows)
     stem = "cite-or-refuse" + result_stem(args.name).removeprefix("quality-d3")
@@ -135,14 +131,8 @@ def main() -> int:
         "headline": list(registry.HEADLINE),
         "splits": {s.name: comparison(old_rows, new_rows, s.name) for s in splits},
         "best_floor": {s.name: rows.best_floors([r for r in old_rows if r["split"] == s.name]) for s in splits},
-        "stop_reasons_without_rule": {
-            s.name: {
-                reason: sum(r["runs"][SERVED]["stop_reason"] == reason for r in new_rows if r["split"] == s.name)
-                for reason in ("eot", "json_end", "length", "budget")
-            }
-            for s in splits
-        },
-        "speed_without_rule": speed,
+        "stop_reasons_without_rule": {split: c["stop_reasons"] for split, c in cost.items()},
+        "speed_without_rule": {split: {k: c[k] for k in ("seconds", "new_tokens")} for split, c in cost.items()},
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -138,8 +138,11 @@ class RequestSchemas:
     build_ms: list[float]
 
 
-def request_schemas(schema: dict[str, Any], prompts: list, tokenizer: Any) -> RequestSchemas:
-    """Each prompt's request schema (:func:`.request_schema.for_prompt`) for the decoding ``tokenizer``, timed."""
+def request_schemas(
+    schema: dict[str, Any], prompts: list, tokenizer: Any, *, refuse_uncited: bool = True
+) -> RequestSchemas:
+    """Each prompt's request schema (:func:`.request_schema.for_prompt`) for the decoding ``tokenizer``, timed
+    (``refuse_uncited=False``: without cite-or-refuse, as bench/bench_cite_or_refuse.py measures it)."""
     import time
 
     from kwanzaa_hub.contract.request_schema import for_prompt
@@ -147,7 +150,7 @@ def request_schemas(schema: dict[str, Any], prompts: list, tokenizer: Any) -> Re
     schemas, ms, reserved = [], [], chat.special_token_texts(tokenizer)  # never pinned: the decoder cannot write them
     for p in prompts:
         start = time.perf_counter()
-        schemas.append(for_prompt(schema, p[-1]["content"], reserved))
+        schemas.append(for_prompt(schema, p[-1]["content"], reserved, refuse_uncited=refuse_uncited))
         ms.append((time.perf_counter() - start) * 1000)
     return RequestSchemas(schemas, ms)
 
@@ -243,12 +246,14 @@ class Split:
     mappings: list[dict[str, int] | None] | None = None
 
 
-def distractor_split(params: Params, plain: Split, ids: list[str]) -> Split | None:
-    """The distractor split (:func:`kwanzaa_hub.contract.distractors.eval_split`), or None when ``eval.distractors``
-    is 0."""
-    if not params.eval.distractors:
-        return None
-    return Split("distractors", *distractors.eval_split(plain.prompts, plain.references, params.eval.distractors, ids))
+def eval_splits(params: Params, ds: Any) -> list[Split]:
+    """The splits the eval scores: the plain one as the data stage prepared it (``ds``, its eval split), then, unless
+    ``eval.distractors`` is 0, the distractor split (:func:`kwanzaa_hub.contract.distractors.eval_split`)."""
+    plain = Split("plain", ds["prompt"], [c[0]["content"] for c in ds["completion"]])
+    k = params.eval.distractors
+    if not k:
+        return [plain]
+    return [plain, Split("distractors", *distractors.eval_split(plain.prompts, plain.references, k, list(ds["id"])))]
 
 
 def split_rows(
@@ -321,15 +326,14 @@ def run(params: Params) -> EvalResult:
         claim(f"the eval's headline ({who})", path, "json", fields=registry.HEADLINE)
     ds = load_from_disk(params.data.prepared_dir, keep_in_memory=True)["eval"]
     budget = resolve_budget(e.max_new_tokens, ds["n_answer_tokens"], allow_truncation=e.allow_truncation)
-    prompts = ds["prompt"]
-    references = [c[0]["content"] for c in ds["completion"]]
 
     team_schema = load_team_schema(e.team_schema)  # a bad path fails before any model loads
     tok = AutoTokenizer.from_pretrained(params.train.output_dir)  # the adapter's: pinned values it can write as text
-    requests = request_schemas(load_schema(params), prompts, tok) if "constrained" in decodings(e.decoding) else None
-    plain = Split("plain", prompts, references)
+    splits = eval_splits(params, ds)
+    plain = splits[0]
+    constrained = "constrained" in decodings(e.decoding)
+    requests = request_schemas(load_schema(params), plain.prompts, tok) if constrained else None
     ids, categories = list(ds["id"]), list(ds["category"])
-    splits = [plain] + [d for d in [distractor_split(params, plain, ids)] if d is not None]
     all_rows: list[dict[str, Any]] = []
     by_split: dict[str, dict[str, Any]] = {}
     generations: dict[str, Generations] = {}
